@@ -1,0 +1,44 @@
+//! `cairn init`
+
+use anyhow::Result;
+use cairn_core::Repository;
+use cairn_core::crypto::KdfParams;
+
+use crate::args::{Global, InitArgs};
+use crate::password;
+
+pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
+    let loc = password::location(g)?;
+    let password = if a.no_encryption {
+        None
+    } else {
+        Some(password::new_password(g)?)
+    };
+    let mut kdf = KdfParams::DEFAULT;
+    if let Some(m) = a.kdf_memory_kib {
+        kdf.memory_kib = m;
+    }
+    if let Some(t) = a.kdf_iterations {
+        kdf.iterations = t;
+    }
+    let opts = password::init_options(password.as_deref().map(str::as_bytes), kdf);
+    let repo = Repository::init(&loc.path, &opts)?;
+    if g.json {
+        println!(
+            "{}",
+            serde_json::json!({ "id": repo.id().to_hex(), "path": loc.path, "encrypted": repo.is_encrypted() })
+        );
+    } else if !g.quiet {
+        let how = if repo.is_encrypted() {
+            "encrypted"
+        } else {
+            "unencrypted"
+        };
+        println!(
+            "created {how} repository {} at {}",
+            repo.id().short(),
+            loc.path.display()
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand; each turns arguments into a core call and
+//! prints the result.
+
+pub mod check;
+pub mod init;
+pub mod restore;
+pub mod snapshot;
+pub mod snapshots;

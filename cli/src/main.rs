@@ -1,0 +1,38 @@
+//! The `cairn` binary: parses the command line, asks core to do the work,
+//! prints results. No repository logic lives here.
+
+mod args;
+mod commands;
+mod output;
+mod password;
+mod progress;
+mod timefmt;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// Exit codes, as restic's: 0 success, 1 error, 3 snapshot saved but some
+/// files could not be read.
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_INCOMPLETE: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Init(a) => commands::init::run(&cli.global, a),
+        Command::Snapshot(a) => commands::snapshot::run(&cli.global, a),
+        Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
+        Command::Restore(a) => commands::restore::run(&cli.global, a),
+        Command::Check(a) => commands::check::run(&cli.global, a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            output::error_line(&e);
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

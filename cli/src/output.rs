@@ -1,0 +1,104 @@
+//! Terminal output helpers: the one-line error, sizes, times, tables.
+
+use std::io::IsTerminal;
+
+use cairn_core::format::Timestamp;
+
+/// Prints an error (with its causes) on one line.
+pub fn error_line(e: &anyhow::Error) {
+    let mut line = format!("cairn: error: {e}");
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    eprintln!("{}", line.replace('\n', " "));
+}
+
+pub fn warning(text: impl std::fmt::Display) {
+    eprintln!("warning: {text}");
+}
+
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// 1536 → "1.5 KiB".
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+pub fn seconds(ms: u64) -> String {
+    format!("{:.2}s", ms as f64 / 1000.0)
+}
+
+/// RFC 3339 in the offset the time was recorded with.
+pub fn rfc3339(t: &Timestamp) -> String {
+    match (
+        jiff::Timestamp::new(t.unix_seconds, t.nanos as i32),
+        jiff::tz::Offset::from_seconds(t.offset_seconds),
+    ) {
+        (Ok(ts), Ok(off)) => ts.display_with_offset(off).to_string(),
+        _ => format!("@{}", t.unix_seconds),
+    }
+}
+
+/// "2026-11-24 02:00:13" in the system's time zone.
+pub fn local_time(t: &Timestamp) -> String {
+    match jiff::Timestamp::new(t.unix_seconds, t.nanos as i32) {
+        Ok(ts) => ts
+            .to_zoned_datetime(jiff::tz::TimeZone::system())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => format!("@{}", t.unix_seconds),
+    }
+}
+
+/// Prints rows as left-aligned columns under a header.
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    println!(
+        "{}",
+        "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+    );
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::bytes(0), "0 B");
+        assert_eq!(super::bytes(1536), "1.5 KiB");
+        assert_eq!(super::bytes(3 * 1024 * 1024), "3.0 MiB");
+    }
+}

@@ -1,0 +1,560 @@
+//! The archiver: walks the given paths, stores file contents as chunks and
+//! folders as trees, reuses the parent snapshot's chunk lists for files whose
+//! stat is unchanged, and writes the snapshot manifest last.
+
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde_bytes::ByteBuf;
+
+use crate::chunker::Chunker;
+use crate::error::{Error, Result};
+use crate::format::{BlobKind, FORMAT_VERSION, Node, NodeKind, Snapshot, Summary, Timestamp, Tree};
+use crate::fsmeta;
+use crate::id::Id;
+use crate::repo::{BlobSaver, Repository, now_timestamp};
+use crate::snapshots::{self, SnapshotEntry};
+use crate::tree::{PathTrie, normalize_paths};
+
+/// How to pick the parent snapshot whose unchanged files are not re-read.
+#[derive(Clone, Debug, Default)]
+pub enum ParentChoice {
+    /// The newest snapshot with the same host and paths.
+    #[default]
+    Auto,
+    /// Read every file.
+    None,
+    Id(String),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SnapshotOptions {
+    pub paths: Vec<PathBuf>,
+    pub host: String,
+    pub user: String,
+    pub tags: Vec<String>,
+    /// Record this time instead of now (imports, tests).
+    pub time: Option<Timestamp>,
+    pub parent: ParentChoice,
+}
+
+/// Something that did not stop the snapshot but the user must hear about.
+#[derive(Clone, Debug)]
+pub enum Warning {
+    /// Could not be read; not stored.
+    Unreadable { path: PathBuf, error: String },
+    /// Kept changing while read; the last version read is stored.
+    Changed { path: PathBuf },
+    /// The parent's trees could not be read; files were read instead.
+    Parent { error: String },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::Unreadable { path, error } => {
+                write!(f, "{}: not stored: {error}", path.display())
+            }
+            Warning::Changed { path } => write!(
+                f,
+                "{}: changed while being read; stored as last read",
+                path.display()
+            ),
+            Warning::Parent { error } => {
+                write!(f, "parent snapshot unreadable, reading every file: {error}")
+            }
+        }
+    }
+}
+
+/// Live counters a progress display may poll from another thread.
+#[derive(Default, Debug)]
+pub struct Progress {
+    pub files: AtomicU64,
+    pub bytes: AtomicU64,
+    pub current: Mutex<PathBuf>,
+}
+
+pub struct SnapshotOutcome {
+    pub id: Id,
+    pub snapshot: Snapshot,
+    pub warnings: Vec<Warning>,
+}
+
+impl SnapshotOutcome {
+    /// True when some file or folder could not be read (exit code 3).
+    pub fn incomplete(&self) -> bool {
+        self.warnings
+            .iter()
+            .any(|w| matches!(w, Warning::Unreadable { .. }))
+    }
+}
+
+/// Takes a snapshot of `opts.paths`.
+pub fn snapshot(
+    repo: &Repository,
+    opts: &SnapshotOptions,
+    progress: &Progress,
+) -> Result<SnapshotOutcome> {
+    let started = Instant::now();
+    if opts.paths.is_empty() {
+        return Err(Error::InvalidArgument("no paths to snapshot".into()));
+    }
+    // Every path must exist before anything is written.
+    let paths = normalize_paths(&opts.paths)?;
+    let path_bytes: Vec<Vec<u8>> = paths
+        .iter()
+        .map(|p| p.as_os_str().as_bytes().to_vec())
+        .collect();
+
+    let mut warnings = Vec::new();
+    let parent = choose_parent(repo, opts, &path_bytes)?;
+    let parent_root = match &parent {
+        Some(p) => match repo.load_tree(&p.snapshot.tree) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                warnings.push(Warning::Parent {
+                    error: e.to_string(),
+                });
+                None
+            }
+        },
+        None => None,
+    };
+
+    let archiver = Archiver {
+        repo,
+        saver: repo.saver(),
+        chunker: repo.chunker(),
+        warnings: Mutex::new(warnings),
+        stats: Stats::default(),
+        hard_links: Mutex::new(HashMap::new()),
+        progress,
+    };
+    let trie = PathTrie::from_paths(&paths);
+    let root_tree = if trie.selected {
+        archiver.archive_dir(Path::new("/"), parent_root.as_ref())?
+    } else {
+        archiver.archive_virtual(Path::new("/"), &trie, parent_root.as_ref())?
+    };
+    let root_id = archiver.saver.save_tree(&root_tree)?;
+    let Archiver {
+        saver,
+        stats,
+        warnings,
+        ..
+    } = archiver;
+    // Ordering invariant: packs and their index are durable before the snapshot.
+    let saved = saver.finish()?;
+    let warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+
+    let summary = Summary {
+        files_new: stats.files_new.into_inner(),
+        files_changed: stats.files_changed.into_inner(),
+        files_unchanged: stats.files_unchanged.into_inner(),
+        dirs: stats.dirs.into_inner(),
+        others: stats.others.into_inner(),
+        files_read: stats.files_read.into_inner(),
+        bytes_read: stats.bytes_read.into_inner(),
+        total_bytes: stats.total_bytes.into_inner(),
+        data_blobs_added: saved.data_blobs,
+        tree_blobs_added: saved.tree_blobs,
+        bytes_added: saved.bytes_added,
+        duration_ms: started.elapsed().as_millis() as u64,
+        warnings: warnings.len() as u64,
+    };
+    let snapshot = Snapshot {
+        version: FORMAT_VERSION,
+        time: opts.time.unwrap_or_else(now_timestamp),
+        host: opts.host.clone(),
+        user: opts.user.clone(),
+        paths: path_bytes.into_iter().map(ByteBuf::from).collect(),
+        tags: opts.tags.clone(),
+        tree: root_id,
+        parent: parent.map(|p| p.id),
+        summary,
+        program_version: crate::PROGRAM_VERSION.to_string(),
+    };
+    let id = repo.save_snapshot(&snapshot)?;
+    Ok(SnapshotOutcome {
+        id,
+        snapshot,
+        warnings,
+    })
+}
+
+fn choose_parent(
+    repo: &Repository,
+    opts: &SnapshotOptions,
+    paths: &[Vec<u8>],
+) -> Result<Option<SnapshotEntry>> {
+    match &opts.parent {
+        ParentChoice::None => Ok(None),
+        ParentChoice::Id(r) => snapshots::resolve(repo, r).map(Some),
+        ParentChoice::Auto => {
+            let (all, _) = snapshots::list(repo)?;
+            Ok(snapshots::find_parent(&all, &opts.host, paths).cloned())
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    files_new: AtomicU64,
+    files_changed: AtomicU64,
+    files_unchanged: AtomicU64,
+    dirs: AtomicU64,
+    others: AtomicU64,
+    files_read: AtomicU64,
+    bytes_read: AtomicU64,
+    total_bytes: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// A file's chunk ids and length.
+type StoredContent = (Vec<Id>, u64);
+
+struct Archiver<'r> {
+    repo: &'r Repository,
+    saver: BlobSaver<'r>,
+    chunker: Chunker,
+    warnings: Mutex<Vec<Warning>>,
+    stats: Stats,
+    /// Content of multiply-linked files already read, by (device, inode).
+    hard_links: Mutex<HashMap<(u64, u64), StoredContent>>,
+    progress: &'r Progress,
+}
+
+/// How many times a file that changes while read is read again.
+const READ_ATTEMPTS: usize = 3;
+
+impl Archiver<'_> {
+    fn warn(&self, w: Warning) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(w);
+    }
+
+    /// The tree of an intermediate folder on the way to the selected paths:
+    /// its own metadata is real, but it holds only the names that lead on.
+    fn archive_virtual(&self, dir: &Path, trie: &PathTrie, parent: Option<&Tree>) -> Result<Tree> {
+        let nodes: Result<Vec<Option<Node>>> = trie
+            .children
+            .par_iter()
+            .map(|(name, child)| {
+                let parent_node = parent.and_then(|t| t.find(name));
+                if child.selected {
+                    return self.archive_entry(dir, name, parent_node);
+                }
+                let path = dir.join(crate::tree::name_to_path(name));
+                let md = match std::fs::symlink_metadata(&path) {
+                    Ok(md) if md.is_dir() => md,
+                    Ok(_) => {
+                        return Err(Error::InvalidArgument(format!(
+                            "{} is no longer a folder",
+                            path.display()
+                        )));
+                    }
+                    Err(e) => return Err(Error::io(path, e)),
+                };
+                let parent_sub = self.parent_subtree(parent_node);
+                let tree = self.archive_virtual(&path, child, parent_sub.as_ref())?;
+                let id = self.saver.save_tree(&tree)?;
+                Ok(Some(fsmeta::node_from_metadata(
+                    name,
+                    &md,
+                    NodeKind::Dir { subtree: id },
+                    fsmeta::read_xattrs(&path),
+                )))
+            })
+            .collect();
+        Ok(Tree {
+            version: FORMAT_VERSION,
+            nodes: nodes?.into_iter().flatten().collect(),
+        })
+    }
+
+    /// The tree of a real folder: all its entries, sorted by name.
+    fn archive_dir(&self, dir: &Path, parent: Option<&Tree>) -> Result<Tree> {
+        let names = match read_dir_names(dir) {
+            Ok(n) => n,
+            Err(e) => {
+                self.warn(Warning::Unreadable {
+                    path: dir.to_path_buf(),
+                    error: e.to_string(),
+                });
+                Vec::new()
+            }
+        };
+        let nodes: Result<Vec<Option<Node>>> = names
+            .par_iter()
+            .map(|name| self.archive_entry(dir, name, parent.and_then(|t| t.find(name))))
+            .collect();
+        Ok(Tree {
+            version: FORMAT_VERSION,
+            nodes: nodes?.into_iter().flatten().collect(),
+        })
+    }
+
+    fn parent_subtree(&self, parent: Option<&Node>) -> Option<Tree> {
+        let Some(Node {
+            kind: NodeKind::Dir { subtree },
+            ..
+        }) = parent
+        else {
+            return None;
+        };
+        match self.repo.load_tree(subtree) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.warn(Warning::Parent {
+                    error: e.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    /// One entry of a folder; `None` when it could not be read (warned).
+    fn archive_entry(
+        &self,
+        dir: &Path,
+        name: &[u8],
+        parent: Option<&Node>,
+    ) -> Result<Option<Node>> {
+        let path = dir.join(crate::tree::name_to_path(name));
+        let md = match std::fs::symlink_metadata(&path) {
+            Ok(md) => md,
+            Err(e) => {
+                self.warn(Warning::Unreadable {
+                    path,
+                    error: e.to_string(),
+                });
+                return Ok(None);
+            }
+        };
+        let ft = md.file_type();
+        if ft.is_dir() {
+            // Fail fast on an unreadable folder, before descending.
+            if let Err(e) = std::fs::read_dir(&path) {
+                self.warn(Warning::Unreadable {
+                    path,
+                    error: e.to_string(),
+                });
+                return Ok(None);
+            }
+            let parent_sub = self.parent_subtree(parent);
+            let tree = self.archive_dir(&path, parent_sub.as_ref())?;
+            let id = self.saver.save_tree(&tree)?;
+            bump(&self.stats.dirs, 1);
+            let xattrs = fsmeta::read_xattrs(&path);
+            return Ok(Some(fsmeta::node_from_metadata(
+                name,
+                &md,
+                NodeKind::Dir { subtree: id },
+                xattrs,
+            )));
+        }
+        if ft.is_file() {
+            return self.archive_file(&path, name, md, parent);
+        }
+        match fsmeta::special_kind(&path, &md) {
+            Ok(kind) => {
+                bump(&self.stats.others, 1);
+                let xattrs = fsmeta::read_xattrs(&path);
+                Ok(Some(fsmeta::node_from_metadata(name, &md, kind, xattrs)))
+            }
+            Err(e) => {
+                self.warn(Warning::Unreadable {
+                    path,
+                    error: e.to_string(),
+                });
+                Ok(None)
+            }
+        }
+    }
+
+    fn archive_file(
+        &self,
+        path: &Path,
+        name: &[u8],
+        md: Metadata,
+        parent: Option<&Node>,
+    ) -> Result<Option<Node>> {
+        let reusable = parent
+            .filter(|p| fsmeta::unchanged_since(p, &md))
+            .and_then(|p| match &p.kind {
+                NodeKind::File { content, .. }
+                    if content.iter().all(|id| self.repo.is_indexed(id)) =>
+                {
+                    Some(content.clone())
+                }
+                _ => None,
+            });
+        let (content, size, md) = if let Some(content) = reusable {
+            (content, md.len(), md)
+        } else if let Some((content, size)) = self.known_hard_link(&md) {
+            (content, size, md)
+        } else {
+            match self.read_file(path)? {
+                Some(read) => read,
+                None => return Ok(None),
+            }
+        };
+        if md.nlink() > 1 {
+            self.hard_links
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert((md.dev(), md.ino()), (content.clone(), size));
+        }
+        match parent.map(|p| &p.kind) {
+            Some(NodeKind::File { content: old, .. }) if *old == content => {
+                bump(&self.stats.files_unchanged, 1)
+            }
+            Some(_) => bump(&self.stats.files_changed, 1),
+            None => bump(&self.stats.files_new, 1),
+        }
+        bump(&self.stats.total_bytes, size);
+        self.progress.files.fetch_add(1, Ordering::Relaxed);
+        let xattrs = fsmeta::read_xattrs(path);
+        let mut node =
+            fsmeta::node_from_metadata(name, &md, NodeKind::File { size, content }, xattrs);
+        node.nlink = md.nlink();
+        Ok(Some(node))
+    }
+
+    fn known_hard_link(&self, md: &Metadata) -> Option<(Vec<Id>, u64)> {
+        if md.nlink() < 2 {
+            return None;
+        }
+        self.hard_links
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(md.dev(), md.ino()))
+            .cloned()
+    }
+
+    /// Reads and stores a file's contents. Retries when the file changes
+    /// while read; stores the last version read, with a warning, if it never
+    /// holds still. Returns the chunk ids, the bytes read and the stat taken
+    /// before the read that was kept. `None` when it could not be read.
+    fn read_file(&self, path: &Path) -> Result<Option<(Vec<Id>, u64, Metadata)>> {
+        *self
+            .progress
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = path.to_path_buf();
+        let mut last = None;
+        for _ in 0..READ_ATTEMPTS {
+            let attempt = (|| -> Result<(Vec<Id>, u64, Metadata, bool), ReadFailure> {
+                let mut file = File::open(path)?;
+                let before = file.metadata()?;
+                let (content, read) = self.store_contents(&mut file, before.len())?;
+                let after = file.metadata()?;
+                let stable = read == after.len()
+                    && before.len() == after.len()
+                    && before.mtime() == after.mtime()
+                    && before.mtime_nsec() == after.mtime_nsec()
+                    && before.ctime() == after.ctime()
+                    && before.ctime_nsec() == after.ctime_nsec();
+                Ok((content, read, before, stable))
+            })();
+            match attempt {
+                Ok((content, read, before, true)) => {
+                    self.count_read(read);
+                    return Ok(Some((content, read, before)));
+                }
+                Ok((content, read, before, false)) => last = Some((content, read, before)),
+                // Failing to store is fatal; failing to read the file is a warning.
+                Err(ReadFailure::Repository(e)) => return Err(e),
+                Err(ReadFailure::Source(e)) => {
+                    self.warn(Warning::Unreadable {
+                        path: path.to_path_buf(),
+                        error: e.to_string(),
+                    });
+                    return Ok(None);
+                }
+            }
+        }
+        self.warn(Warning::Changed {
+            path: path.to_path_buf(),
+        });
+        Ok(last.inspect(|(_, read, _)| self.count_read(*read)))
+    }
+
+    fn count_read(&self, bytes: u64) {
+        bump(&self.stats.files_read, 1);
+        bump(&self.stats.bytes_read, bytes);
+    }
+
+    /// Chunks a file and saves each chunk. Files that fit in one maximum
+    /// chunk are read whole; larger ones stream.
+    fn store_contents(
+        &self,
+        file: &mut File,
+        size_hint: u64,
+    ) -> Result<(Vec<Id>, u64), ReadFailure> {
+        let mut ids = Vec::new();
+        let save = |data: &[u8]| -> Result<Id, ReadFailure> {
+            self.progress
+                .bytes
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            self.saver
+                .save(BlobKind::Data, data)
+                .map_err(ReadFailure::Repository)
+        };
+        if size_hint <= self.chunker.max as u64 {
+            let mut buf = Vec::with_capacity(size_hint as usize + 1);
+            file.read_to_end(&mut buf)?;
+            let mut offset = 0;
+            for len in self.chunker.cut(&buf) {
+                ids.push(save(&buf[offset..offset + len])?);
+                offset += len;
+            }
+            Ok((ids, buf.len() as u64))
+        } else {
+            let mut total = 0u64;
+            for chunk in self.chunker.stream(file) {
+                let chunk = chunk?;
+                total += chunk.len() as u64;
+                ids.push(save(&chunk)?);
+            }
+            Ok((ids, total))
+        }
+    }
+}
+
+/// Why reading a file into the repository stopped: the source (a warning)
+/// or the repository (fatal).
+enum ReadFailure {
+    Source(std::io::Error),
+    Repository(Error),
+}
+
+impl From<std::io::Error> for ReadFailure {
+    fn from(e: std::io::Error) -> Self {
+        ReadFailure::Source(e)
+    }
+}
+
+/// The names in a folder, sorted as bytes.
+fn read_dir_names(dir: &Path) -> std::io::Result<Vec<Vec<u8>>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        names.push(entry?.file_name().as_bytes().to_vec());
+    }
+    names.sort();
+    Ok(names)
+}

@@ -1,0 +1,252 @@
+//! Storage backend: bytes only. Lists, reads (whole or a range) and writes
+//! repository files atomically (temporary name, fsync, rename, fsync of the
+//! folder). Knows the layout of a local repository folder and nothing of
+//! what the bytes mean.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::crypto::random_bytes;
+use crate::error::{Error, IoContext, Result};
+use crate::id::{Id, is_hex};
+
+/// The kinds of repository file, each in its own folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Key,
+    Pack,
+    Index,
+    Snapshot,
+}
+
+impl FileKind {
+    pub fn folder(self) -> &'static str {
+        match self {
+            FileKind::Key => "keys",
+            FileKind::Pack => "data",
+            FileKind::Index => "index",
+            FileKind::Snapshot => "snapshots",
+        }
+    }
+}
+
+pub const CONFIG_NAME: &str = "config";
+const TEMP_PREFIX: &str = ".tmp-";
+
+#[derive(Clone, Debug)]
+pub struct LocalBackend {
+    root: PathBuf,
+}
+
+impl LocalBackend {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalBackend { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates the folder layout of a new repository.
+    pub fn create_layout(&self) -> Result<()> {
+        create_private_dir(&self.root)?;
+        for kind in [
+            FileKind::Key,
+            FileKind::Pack,
+            FileKind::Index,
+            FileKind::Snapshot,
+        ] {
+            create_private_dir(&self.root.join(kind.folder()))?;
+        }
+        for byte in 0..=255u8 {
+            create_private_dir(&self.root.join("data").join(format!("{byte:02x}")))?;
+        }
+        sync_dir(&self.root)
+    }
+
+    pub fn path_of(&self, kind: FileKind, id: &Id) -> PathBuf {
+        let hex = id.to_hex();
+        match kind {
+            FileKind::Pack => self.root.join("data").join(&hex[..2]).join(hex),
+            _ => self.root.join(kind.folder()).join(hex),
+        }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join(CONFIG_NAME)
+    }
+
+    /// Lists the files of one kind with their sizes, skipping temporaries
+    /// and names that are not ids.
+    pub fn list(&self, kind: FileKind) -> Result<Vec<(Id, u64)>> {
+        let mut out = Vec::new();
+        let base = self.root.join(kind.folder());
+        let folders = if kind == FileKind::Pack {
+            subfolders(&base)?
+        } else {
+            vec![base]
+        };
+        for folder in folders {
+            for entry in fs::read_dir(&folder).at(&folder)? {
+                let entry = entry.at(&folder)?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if name.len() != 64 || !is_hex(name) {
+                    continue;
+                }
+                let size = entry.metadata().at(entry.path())?.len();
+                out.push((Id::from_hex(name)?, size));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Temporary files left by interrupted writes (harmless; reported by check).
+    pub fn list_temporaries(&self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        let mut folders = vec![self.root.clone()];
+        for kind in [FileKind::Key, FileKind::Index, FileKind::Snapshot] {
+            folders.push(self.root.join(kind.folder()));
+        }
+        folders.extend(subfolders(&self.root.join("data"))?);
+        for folder in folders {
+            let Ok(entries) = fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                    out.push(entry.path());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub fn read(&self, kind: FileKind, id: &Id) -> Result<Vec<u8>> {
+        let path = self.path_of(kind, id);
+        fs::read(&path).at(path)
+    }
+
+    pub fn read_config(&self) -> Result<Vec<u8>> {
+        let path = self.config_path();
+        fs::read(&path).at(path)
+    }
+
+    /// Reads `len` bytes at `offset`; a short file is an error.
+    pub fn read_range(&self, kind: FileKind, id: &Id, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let path = self.path_of(kind, id);
+        let file = File::open(&path).at(&path)?;
+        let mut buf = vec![0u8; len];
+        file.read_exact_at(&mut buf, offset).at(&path)?;
+        Ok(buf)
+    }
+
+    /// Reads the last `len` bytes (or the whole file if shorter) and returns
+    /// them with the file's total size.
+    pub fn read_tail(&self, kind: FileKind, id: &Id, len: u64) -> Result<(Vec<u8>, u64)> {
+        let path = self.path_of(kind, id);
+        let mut file = File::open(&path).at(&path)?;
+        let size = file.metadata().at(&path)?.len();
+        let start = size.saturating_sub(len);
+        file.seek(SeekFrom::Start(start)).at(&path)?;
+        let mut buf = Vec::with_capacity((size - start) as usize);
+        file.read_to_end(&mut buf).at(&path)?;
+        Ok((buf, size))
+    }
+
+    /// Writes a content-addressed file (named by BLAKE3 of `bytes`) atomically.
+    pub fn write(&self, kind: FileKind, bytes: &[u8]) -> Result<Id> {
+        let id = Id::of_file_bytes(bytes);
+        let path = self.path_of(kind, &id);
+        if !path.exists() {
+            write_atomic(&path, bytes)?;
+        }
+        Ok(id)
+    }
+
+    /// Writes `config` atomically; refuses to replace an existing one.
+    pub fn write_config(&self, bytes: &[u8]) -> Result<()> {
+        let path = self.config_path();
+        if path.exists() {
+            return Err(Error::RepositoryExists(self.root.clone()));
+        }
+        write_atomic(&path, bytes)
+    }
+}
+
+fn subfolders(base: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(base).at(base)? {
+        let entry = entry.at(base)?;
+        let name = entry.file_name();
+        if name.len() == 2 && entry.file_type().at(entry.path())?.is_dir() {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn create_private_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Temporary name in the same folder, fsync, rename, fsync of the folder:
+/// readers see either nothing or the whole file, even after a crash.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let suffix: [u8; 8] = random_bytes()?;
+    let tmp = dir.join(format!("{TEMP_PREFIX}{}", u64::from_le_bytes(suffix)));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .at(&tmp)?;
+        file.write_all(bytes).at(&tmp)?;
+        file.sync_all().at(&tmp)?;
+        drop(file);
+        fs::rename(&tmp, path).at(path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_list_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let be = LocalBackend::new(dir.path().join("repo"));
+        be.create_layout().unwrap();
+        let id = be.write(FileKind::Pack, b"hello world").unwrap();
+        assert_eq!(be.list(FileKind::Pack).unwrap(), vec![(id, 11)]);
+        assert_eq!(be.read(FileKind::Pack, &id).unwrap(), b"hello world");
+        assert_eq!(be.read_range(FileKind::Pack, &id, 6, 5).unwrap(), b"world");
+        assert_eq!(
+            be.read_tail(FileKind::Pack, &id, 5).unwrap(),
+            (b"world".to_vec(), 11)
+        );
+        assert!(be.read_range(FileKind::Pack, &id, 6, 50).is_err());
+        assert!(be.list_temporaries().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,83 @@
+//! Typed errors of the core library. Every failure a user or a damaged
+//! repository can cause is one of these; none of them panics.
+
+use std::path::PathBuf;
+
+use crate::id::Id;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no repository at {0} (run `cairn init` to create one, or check --repo / CAIRN_REPO)")]
+    NotARepository(PathBuf),
+    #[error("{0} already exists and is not empty; refusing to create a repository there")]
+    RepositoryExists(PathBuf),
+    #[error("wrong password: no key in {0} opens with it")]
+    WrongPassword(PathBuf),
+    #[error("the repository needs a password, but none was given")]
+    PasswordRequired,
+    #[error(
+        "unsupported {what} version {found} (this cairn reads up to {supported}); upgrade cairn"
+    )]
+    UnsupportedVersion {
+        what: &'static str,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{what} is damaged: {detail}")]
+    Corrupt { what: String, detail: String },
+    #[error("blob {0} is not in any index")]
+    BlobNotIndexed(Id),
+    #[error("no snapshot matches {0:?}")]
+    SnapshotNotFound(String),
+    #[error("snapshot prefix {0:?} is ambiguous; give more hex digits")]
+    AmbiguousSnapshot(String),
+    #[error("the repository holds no snapshots yet")]
+    NoSnapshots,
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("{0}: path not found in the snapshot")]
+    PathNotInSnapshot(String),
+    #[error("target {0} is not empty; pass --overwrite to restore into it anyway")]
+    TargetNotEmpty(PathBuf),
+    #[error("could not get random bytes from the operating system: {0}")]
+    Random(String),
+    #[error("key derivation failed: {0}")]
+    Kdf(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A damaged structure, with what it is and what is wrong.
+    pub fn corrupt(what: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        Error::Corrupt {
+            what: what.into(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Adds the path to an `io::Result`.
+pub trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}

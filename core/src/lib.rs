@@ -1,0 +1,31 @@
+//! cairn-core: everything that knows the repository.
+//!
+//! Layers, each depending only on those above it (see `format-spec.md`):
+//! ids and errors → crypto → on-disk formats → codec → backend → chunker →
+//! pack → index → repository → tree model → filesystem → archiver · restorer ·
+//! check.
+
+pub mod archiver;
+pub mod backend;
+pub mod check;
+pub mod chunker;
+pub mod codec;
+pub mod crypto;
+pub mod error;
+pub mod format;
+pub mod fsmeta;
+pub mod id;
+pub mod index;
+pub mod locations;
+pub mod pack;
+pub mod repo;
+pub mod restorer;
+pub mod snapshots;
+pub mod tree;
+
+pub use error::{Error, Result};
+pub use id::Id;
+pub use repo::Repository;
+
+/// The program version recorded in every snapshot.
+pub const PROGRAM_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,175 @@
+//! Pack files: sealed blobs back to back, then the sealed pack header
+//! listing them, then the header's length as a little-endian u32.
+//! Building a pack in memory and reading a pack's header back.
+
+use crate::backend::{FileKind, LocalBackend};
+use crate::codec::{self, ObjectKind};
+use crate::crypto::Keys;
+use crate::error::{Error, Result};
+use crate::format::{BlobKind, FORMAT_VERSION, PackEntry, PackHeader, check_version};
+use crate::id::Id;
+
+/// Bytes read from the end of a pack in one go when looking for its header;
+/// enough for the header of a typical pack.
+const TAIL_GUESS: u64 = 64 * 1024;
+/// Largest header accepted: far above 16 MiB packs of 64-byte blobs.
+const MAX_HEADER_LEN: u32 = 64 * 1024 * 1024;
+
+/// A pack being filled in memory.
+pub struct PackBuilder {
+    kind: BlobKind,
+    buf: Vec<u8>,
+    entries: Vec<PackEntry>,
+}
+
+impl PackBuilder {
+    pub fn new(kind: BlobKind) -> Self {
+        PackBuilder {
+            kind,
+            buf: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, id: Id, sealed: &[u8], raw_length: usize) {
+        self.entries.push(PackEntry {
+            kind: self.kind,
+            id,
+            // Packs close at their target size (at most 16 MiB plus one
+            // 16 MiB chunk), so offsets and lengths fit in u32.
+            offset: self.buf.len() as u32,
+            length: sealed.len() as u32,
+            raw_length: raw_length as u32,
+        });
+        self.buf.extend_from_slice(sealed);
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Appends the sealed header and its length; returns the file bytes and
+    /// the entries for the index.
+    pub fn finish(self, keys: &Keys) -> Result<(Vec<u8>, Vec<PackEntry>)> {
+        let header = PackHeader {
+            version: FORMAT_VERSION,
+            entries: self.entries,
+        };
+        let sealed = codec::encode(keys, ObjectKind::PackHeader, &header, 3)?;
+        let mut bytes = self.buf;
+        bytes.extend_from_slice(&sealed);
+        bytes.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        Ok((bytes, header.entries))
+    }
+}
+
+/// Parses a pack header from the sealed header bytes and checks that its
+/// entries tile the blob area `[0, blobs_end)` exactly.
+pub fn decode_header(keys: &Keys, sealed: &[u8], blobs_end: u64) -> Result<Vec<PackEntry>> {
+    let header: PackHeader = codec::decode(keys, ObjectKind::PackHeader, sealed)?;
+    check_version("pack header", header.version)?;
+    let mut expected = 0u64;
+    for e in &header.entries {
+        if u64::from(e.offset) != expected {
+            return Err(Error::corrupt(
+                "pack header",
+                format!("blob {} at offset {} (expected {expected})", e.id, e.offset),
+            ));
+        }
+        expected += u64::from(e.length);
+    }
+    if expected != blobs_end {
+        return Err(Error::corrupt(
+            "pack header",
+            format!("blobs end at {expected}, header starts at {blobs_end}"),
+        ));
+    }
+    Ok(header.entries)
+}
+
+/// Splits a whole pack file into its blob area length and its sealed header.
+pub fn split_pack(bytes: &[u8]) -> Result<(u64, &[u8])> {
+    let n = bytes.len();
+    if n < 4 {
+        return Err(Error::corrupt("pack", "shorter than its trailer"));
+    }
+    let mut len_bytes = [0u8; 4];
+    len_bytes.copy_from_slice(&bytes[n - 4..]);
+    let header_len = u32::from_le_bytes(len_bytes);
+    if header_len > MAX_HEADER_LEN || header_len as usize > n - 4 {
+        return Err(Error::corrupt(
+            "pack",
+            format!("header length {header_len} does not fit a {n}-byte file"),
+        ));
+    }
+    let start = n - 4 - header_len as usize;
+    Ok((start as u64, &bytes[start..n - 4]))
+}
+
+/// Reads and checks the header of a stored pack, reading only its tail.
+pub fn read_header(backend: &LocalBackend, keys: &Keys, pack: &Id) -> Result<Vec<PackEntry>> {
+    let (tail, size) = backend.read_tail(FileKind::Pack, pack, TAIL_GUESS)?;
+    let corrupt = |detail: String| Error::corrupt(format!("pack {pack}"), detail);
+    if tail.len() < 4 {
+        return Err(corrupt("shorter than its trailer".into()));
+    }
+    let mut len_bytes = [0u8; 4];
+    len_bytes.copy_from_slice(&tail[tail.len() - 4..]);
+    let header_len = u64::from(u32::from_le_bytes(len_bytes));
+    if header_len > u64::from(MAX_HEADER_LEN) || header_len + 4 > size {
+        return Err(corrupt(format!(
+            "header length {header_len} does not fit a {size}-byte file"
+        )));
+    }
+    let header_start = size - 4 - header_len;
+    let sealed = if header_len + 4 <= tail.len() as u64 {
+        tail[tail.len() - 4 - header_len as usize..tail.len() - 4].to_vec()
+    } else {
+        // The header is longer than the guess: read exactly it.
+        backend.read_range(FileKind::Pack, pack, header_start, header_len as usize)?
+    };
+    decode_header(keys, &sealed, header_start).map_err(|e| name_pack(pack, e))
+}
+
+/// Parses a whole pack file held in memory.
+pub fn parse_pack(keys: &Keys, bytes: &[u8]) -> Result<Vec<PackEntry>> {
+    let (blobs_end, sealed) = split_pack(bytes)?;
+    decode_header(keys, sealed, blobs_end)
+}
+
+fn name_pack(pack: &Id, e: Error) -> Error {
+    match e {
+        Error::Corrupt { what, detail } => Error::Corrupt {
+            what: format!("pack {pack} ({what})"),
+            detail,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_and_parse() {
+        let keys = Keys::from_master([9; 32]);
+        let mut b = PackBuilder::new(BlobKind::Data);
+        for i in 0..5u8 {
+            let raw = vec![i; 100 * usize::from(i)];
+            let sealed = codec::seal_bytes(&keys, ObjectKind::DataBlob, &raw, 3).unwrap();
+            b.add(keys.blob_id(&raw), &sealed, raw.len());
+        }
+        let (bytes, entries) = b.finish(&keys).unwrap();
+        assert_eq!(parse_pack(&keys, &bytes).unwrap(), entries);
+        let mut bad = bytes.clone();
+        let n = bad.len();
+        bad[n - 1] = 0xff;
+        assert!(parse_pack(&keys, &bad).is_err());
+        assert!(parse_pack(&keys, &bytes[1..]).is_err());
+    }
+}

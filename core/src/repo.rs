@@ -1,0 +1,474 @@
+//! The repository: creating and opening one (config, keys, index), loading
+//! blobs and snapshots, and saving blobs through packs with the write
+//! ordering that keeps a crash harmless: packs, then their index, then the
+//! snapshot that needs them.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use serde_bytes::ByteBuf;
+
+use crate::backend::{FileKind, LocalBackend};
+use crate::chunker::Chunker;
+use crate::codec::{self, ObjectKind};
+use crate::crypto::{self, KdfParams, Keys};
+use crate::error::{Error, Result};
+use crate::format::{
+    BlobKind, CONFIG_MAGIC, ConfigFile, FORMAT_VERSION, IndexFile, IndexedPack, KEY_MAGIC, KeyFile,
+    RepoParams, Snapshot, Timestamp, Tree, check_version,
+};
+use crate::id::Id;
+use crate::index::{BlobLocation, Index};
+use crate::pack::PackBuilder;
+
+/// How to create a repository.
+pub struct InitOptions<'a> {
+    /// `None` makes a repository without encryption.
+    pub password: Option<&'a [u8]>,
+    pub kdf: KdfParams,
+    pub params: RepoParams,
+    pub host: String,
+    pub user: String,
+}
+
+pub struct Repository {
+    backend: LocalBackend,
+    keys: Keys,
+    repo_id: Id,
+    params: RepoParams,
+    index: RwLock<Index>,
+    /// Index files that could not be read when opening (named, not fatal:
+    /// snapshots whose blobs are indexed elsewhere still restore).
+    index_problems: Vec<String>,
+}
+
+impl Repository {
+    /// Creates a new repository at `path`, which must not exist or be an empty folder.
+    pub fn init(path: &Path, opts: &InitOptions<'_>) -> Result<Repository> {
+        if path.exists() {
+            let empty = std::fs::read_dir(path)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !empty {
+                return Err(Error::RepositoryExists(path.to_path_buf()));
+            }
+        }
+        opts.params.validate()?;
+        let backend = LocalBackend::new(path);
+        backend.create_layout()?;
+        let repo_id = Id(crypto::random_bytes()?);
+        let keys = match opts.password {
+            Some(password) => {
+                let master: [u8; 32] = crypto::random_bytes()?;
+                let key_file = seal_master_key(&master, password, &repo_id, opts)?;
+                backend.write(FileKind::Key, &codec::to_postcard(&key_file)?)?;
+                Keys::from_master(master)
+            }
+            None => Keys::Plain,
+        };
+        let params = codec::encode(&keys, ObjectKind::Config, &opts.params, 3)?;
+        let config = ConfigFile {
+            magic: CONFIG_MAGIC,
+            version: FORMAT_VERSION,
+            repo_id,
+            encrypted: keys.is_encrypted(),
+            params: ByteBuf::from(params),
+        };
+        // The config is written last: its presence marks a complete repository.
+        backend.write_config(&codec::to_postcard(&config)?)?;
+        Ok(Repository {
+            backend,
+            keys,
+            repo_id,
+            params: opts.params.clone(),
+            index: RwLock::new(Index::new()),
+            index_problems: Vec::new(),
+        })
+    }
+
+    /// Whether the repository at `path` is encrypted (needs a password to open).
+    pub fn is_encrypted_at(path: &Path) -> Result<bool> {
+        let backend = LocalBackend::new(path);
+        if !backend.config_path().is_file() {
+            return Err(Error::NotARepository(path.to_path_buf()));
+        }
+        Ok(read_config(&backend)?.encrypted)
+    }
+
+    /// Opens an existing repository; `password` is needed when it is encrypted.
+    pub fn open(path: &Path, password: Option<&[u8]>) -> Result<Repository> {
+        let backend = LocalBackend::new(path);
+        if !backend.config_path().is_file() {
+            return Err(Error::NotARepository(path.to_path_buf()));
+        }
+        let config = read_config(&backend)?;
+        let key_files = backend.list(FileKind::Key)?;
+        let keys = if config.encrypted {
+            let password = password.ok_or(Error::PasswordRequired)?;
+            open_master_key(&backend, &key_files, password, &config.repo_id)?
+        } else {
+            if !key_files.is_empty() {
+                return Err(Error::corrupt(
+                    "config",
+                    "says the repository is not encrypted, but it has keys",
+                ));
+            }
+            Keys::Plain
+        };
+        let params: RepoParams = codec::decode(&keys, ObjectKind::Config, &config.params)?;
+        check_version("repository parameters", params.version)?;
+        params.validate()?;
+        let mut repo = Repository {
+            backend,
+            keys,
+            repo_id: config.repo_id,
+            params,
+            index: RwLock::new(Index::new()),
+            index_problems: Vec::new(),
+        };
+        repo.load_index()?;
+        Ok(repo)
+    }
+
+    fn load_index(&mut self) -> Result<()> {
+        let mut index = Index::new();
+        for (id, _) in self.backend.list(FileKind::Index)? {
+            match self.read_index_file(&id) {
+                Ok(file) => index.add_file(&file),
+                Err(e) => self.index_problems.push(format!("index {id}: {e}")),
+            }
+        }
+        self.index = RwLock::new(index);
+        Ok(())
+    }
+
+    /// Reads, verifies and decodes one index file.
+    pub fn read_index_file(&self, id: &Id) -> Result<IndexFile> {
+        let bytes = self.read_verified(FileKind::Index, id)?;
+        let file: IndexFile = codec::decode(&self.keys, ObjectKind::Index, &bytes)?;
+        check_version("index", file.version)?;
+        Ok(file)
+    }
+
+    /// Reads a content-addressed file and checks it against its name.
+    pub fn read_verified(&self, kind: FileKind, id: &Id) -> Result<Vec<u8>> {
+        let bytes = self.backend.read(kind, id)?;
+        if Id::of_file_bytes(&bytes) != *id {
+            return Err(Error::corrupt(
+                format!("{} file {id}", kind.folder()),
+                "its contents do not match its name (damaged or truncated)",
+            ));
+        }
+        Ok(bytes)
+    }
+
+    pub fn backend(&self) -> &LocalBackend {
+        &self.backend
+    }
+
+    pub fn path(&self) -> &Path {
+        self.backend.root()
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn id(&self) -> Id {
+        self.repo_id
+    }
+
+    pub fn params(&self) -> &RepoParams {
+        &self.params
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        self.keys.is_encrypted()
+    }
+
+    pub fn index_problems(&self) -> &[String] {
+        &self.index_problems
+    }
+
+    pub fn chunker(&self) -> Chunker {
+        Chunker::new(&self.params, self.keys.chunker_seed())
+    }
+
+    pub fn locate(&self, id: &Id) -> Option<BlobLocation> {
+        self.read_index().get(id)
+    }
+
+    pub fn is_indexed(&self, id: &Id) -> bool {
+        self.read_index().contains(id)
+    }
+
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        // A poisoned lock means another thread panicked while adding packs;
+        // the index it left is still a valid (possibly partial) map.
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Loads a blob's plaintext and verifies it against its id.
+    pub fn load_blob(&self, id: &Id) -> Result<Vec<u8>> {
+        let loc = self.locate(id).ok_or(Error::BlobNotIndexed(*id))?;
+        let stored = self.backend.read_range(
+            FileKind::Pack,
+            &loc.pack,
+            u64::from(loc.offset),
+            loc.length as usize,
+        )?;
+        self.open_blob(id, &loc, &stored)
+    }
+
+    /// Opens a stored blob read from its pack and verifies it.
+    pub fn open_blob(&self, id: &Id, loc: &BlobLocation, stored: &[u8]) -> Result<Vec<u8>> {
+        let kind = match loc.kind {
+            BlobKind::Data => ObjectKind::DataBlob,
+            BlobKind::Tree => ObjectKind::TreeBlob,
+        };
+        let what = || format!("blob {id} in pack {}", loc.pack);
+        let raw = codec::open_bytes(&self.keys, kind, stored, loc.raw_length as usize)
+            .map_err(|e| Error::corrupt(what(), e))?;
+        if raw.len() != loc.raw_length as usize || self.keys.blob_id(&raw) != *id {
+            return Err(Error::corrupt(what(), "contents do not match the blob id"));
+        }
+        Ok(raw)
+    }
+
+    pub fn load_tree(&self, id: &Id) -> Result<Tree> {
+        let raw = self.load_blob(id)?;
+        let tree: Tree = codec::from_postcard(&raw, "tree")
+            .map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
+        check_version("tree", tree.version)?;
+        Ok(tree)
+    }
+
+    pub fn load_snapshot(&self, id: &Id) -> Result<Snapshot> {
+        let bytes = self.read_verified(FileKind::Snapshot, id)?;
+        let snap: Snapshot = codec::decode(&self.keys, ObjectKind::Snapshot, &bytes)
+            .map_err(|e| Error::corrupt(format!("snapshot {id}"), e))?;
+        check_version("snapshot", snap.version)?;
+        Ok(snap)
+    }
+
+    /// Writes a snapshot manifest. Call only after `BlobSaver::finish`.
+    pub fn save_snapshot(&self, snap: &Snapshot) -> Result<Id> {
+        let bytes = codec::encode(&self.keys, ObjectKind::Snapshot, snap, 3)?;
+        self.backend.write(FileKind::Snapshot, &bytes)
+    }
+
+    pub fn saver(&self) -> BlobSaver<'_> {
+        BlobSaver {
+            repo: self,
+            pending: Mutex::new(HashSet::new()),
+            data_pack: Mutex::new(PackBuilder::new(BlobKind::Data)),
+            tree_pack: Mutex::new(PackBuilder::new(BlobKind::Tree)),
+            written: Mutex::new(Vec::new()),
+            data_blobs: AtomicU64::new(0),
+            tree_blobs: AtomicU64::new(0),
+            bytes_added: AtomicU64::new(0),
+        }
+    }
+}
+
+fn read_config(backend: &LocalBackend) -> Result<ConfigFile> {
+    let bytes = backend.read_config()?;
+    let config: ConfigFile = codec::from_postcard(&bytes, "config")?;
+    if config.magic != CONFIG_MAGIC {
+        return Err(Error::corrupt("config", "not a cairn repository config"));
+    }
+    check_version("repository", config.version)?;
+    Ok(config)
+}
+
+fn seal_master_key(
+    master: &[u8; 32],
+    password: &[u8],
+    repo_id: &Id,
+    opts: &InitOptions<'_>,
+) -> Result<KeyFile> {
+    let salt: [u8; 32] = crypto::random_bytes()?;
+    let kek = opts.kdf.derive(password, &salt)?;
+    let sealed = crypto::seal_with(&crypto::cipher_from(&kek), &repo_id.0, master)?;
+    Ok(KeyFile {
+        magic: KEY_MAGIC,
+        version: FORMAT_VERSION,
+        kdf: opts.kdf,
+        salt,
+        sealed_master: ByteBuf::from(sealed),
+        created: now_timestamp(),
+        host: opts.host.clone(),
+        user: opts.user.clone(),
+    })
+}
+
+fn open_master_key(
+    backend: &LocalBackend,
+    key_files: &[(Id, u64)],
+    password: &[u8],
+    repo_id: &Id,
+) -> Result<Keys> {
+    let mut damaged = Vec::new();
+    for (id, _) in key_files {
+        let parsed = backend
+            .read(FileKind::Key, id)
+            .and_then(|bytes| codec::from_postcard::<KeyFile>(&bytes, "key file"));
+        let key = match parsed {
+            Ok(k) if k.magic == KEY_MAGIC => k,
+            Ok(_) => {
+                damaged.push(format!("keys/{id}: bad magic"));
+                continue;
+            }
+            Err(e) => {
+                damaged.push(format!("keys/{id}: {e}"));
+                continue;
+            }
+        };
+        check_version("key file", key.version)?;
+        let kek = key.kdf.derive(password, &key.salt)?;
+        if let Some(master) =
+            crypto::open_with(&crypto::cipher_from(&kek), &repo_id.0, &key.sealed_master)
+            && let Ok(master) = <[u8; 32]>::try_from(master.as_slice())
+        {
+            return Ok(Keys::from_master(master));
+        }
+    }
+    if key_files.is_empty() || damaged.len() == key_files.len() {
+        return Err(Error::corrupt(
+            "keys",
+            format!("no usable key file ({})", damaged.join("; ")),
+        ));
+    }
+    Err(Error::WrongPassword(backend.root().join("keys")))
+}
+
+/// The current time with the local UTC offset.
+pub fn now_timestamp() -> Timestamp {
+    timestamp_of(&jiff::ZonedDateTime::now())
+}
+
+pub fn timestamp_of(z: &jiff::ZonedDateTime) -> Timestamp {
+    let ts = z.timestamp();
+    Timestamp {
+        unix_seconds: ts.as_second(),
+        nanos: ts.subsec_nanosecond().max(0) as u32,
+        offset_seconds: z.offset().seconds(),
+    }
+}
+
+/// Statistics of what a `BlobSaver` added.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SaveStats {
+    pub data_blobs: u64,
+    pub tree_blobs: u64,
+    pub bytes_added: u64,
+}
+
+/// Saves blobs into new packs from many threads at once, skipping blobs the
+/// repository (or this saver) already holds. `finish` writes the remaining
+/// packs and then one index file for all of them.
+pub struct BlobSaver<'r> {
+    repo: &'r Repository,
+    pending: Mutex<HashSet<Id>>,
+    data_pack: Mutex<PackBuilder>,
+    tree_pack: Mutex<PackBuilder>,
+    written: Mutex<Vec<IndexedPack>>,
+    data_blobs: AtomicU64,
+    tree_blobs: AtomicU64,
+    bytes_added: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Poisoning only follows a panic elsewhere; the data is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl BlobSaver<'_> {
+    /// Stores `raw` unless a blob with its id exists; returns the id.
+    pub fn save(&self, kind: BlobKind, raw: &[u8]) -> Result<Id> {
+        let id = self.repo.keys.blob_id(raw);
+        self.save_with_id(kind, id, raw)?;
+        Ok(id)
+    }
+
+    /// Stores a blob whose id the caller computed; true when it was new.
+    pub fn save_with_id(&self, kind: BlobKind, id: Id, raw: &[u8]) -> Result<bool> {
+        if self.repo.is_indexed(&id) || !lock(&self.pending).insert(id) {
+            return Ok(false);
+        }
+        let object_kind = match kind {
+            BlobKind::Data => ObjectKind::DataBlob,
+            BlobKind::Tree => ObjectKind::TreeBlob,
+        };
+        let sealed = codec::seal_bytes(
+            &self.repo.keys,
+            object_kind,
+            raw,
+            self.repo.params.zstd_level,
+        )?;
+        let (packer, counter) = match kind {
+            BlobKind::Data => (&self.data_pack, &self.data_blobs),
+            BlobKind::Tree => (&self.tree_pack, &self.tree_blobs),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let full = {
+            let mut p = lock(packer);
+            p.add(id, &sealed, raw.len());
+            if p.len() >= self.repo.params.pack_target as usize {
+                Some(std::mem::replace(&mut *p, PackBuilder::new(kind)))
+            } else {
+                None
+            }
+        };
+        if let Some(pack) = full {
+            self.write_pack(pack)?;
+        }
+        Ok(true)
+    }
+
+    pub fn save_tree(&self, tree: &Tree) -> Result<Id> {
+        let raw = codec::to_postcard(tree)?;
+        self.save(BlobKind::Tree, &raw)
+    }
+
+    fn write_pack(&self, pack: PackBuilder) -> Result<()> {
+        let (bytes, entries) = pack.finish(&self.repo.keys)?;
+        let id = self.repo.backend.write(FileKind::Pack, &bytes)?;
+        self.bytes_added
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        lock(&self.written).push(IndexedPack { pack: id, entries });
+        Ok(())
+    }
+
+    /// Writes the open packs, then an index of every pack this saver wrote,
+    /// and adds them to the repository's in-memory index.
+    pub fn finish(self) -> Result<SaveStats> {
+        for packer in [&self.data_pack, &self.tree_pack] {
+            let pack = std::mem::replace(&mut *lock(packer), PackBuilder::new(BlobKind::Data));
+            if !pack.is_empty() {
+                self.write_pack(pack)?;
+            }
+        }
+        let packs = std::mem::take(&mut *lock(&self.written));
+        if !packs.is_empty() {
+            let file = IndexFile {
+                version: FORMAT_VERSION,
+                packs,
+            };
+            let bytes = codec::encode(&self.repo.keys, ObjectKind::Index, &file, 3)?;
+            self.repo.backend.write(FileKind::Index, &bytes)?;
+            self.repo
+                .index
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .add_file(&file);
+        }
+        Ok(SaveStats {
+            data_blobs: self.data_blobs.load(Ordering::Relaxed),
+            tree_blobs: self.tree_blobs.load(Ordering::Relaxed),
+            bytes_added: self.bytes_added.load(Ordering::Relaxed),
+        })
+    }
+}

@@ -1,0 +1,144 @@
+//! The tree model: finding entries in trees, walking a snapshot's tree by
+//! path, and the normalised absolute paths a snapshot records.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+use crate::format::{Node, NodeKind, Tree};
+use crate::id::Id;
+use crate::repo::Repository;
+
+impl Tree {
+    /// The entry called `name`, by binary search (nodes are sorted by name).
+    pub fn find(&self, name: &[u8]) -> Option<&Node> {
+        self.nodes
+            .binary_search_by(|n| n.name.as_slice().cmp(name))
+            .ok()
+            .map(|i| &self.nodes[i])
+    }
+}
+
+/// Makes each path absolute and lexically clean, resolving symlinks in its
+/// parent folders but not in its last component (a symlink given is stored
+/// as a symlink). Paths inside another given path are dropped. Every path
+/// must exist.
+pub fn normalize_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        std::fs::symlink_metadata(p).at(p)?;
+        let abs = std::path::absolute(p).at(p)?;
+        let clean = lexical_clean(&abs);
+        let resolved = match (clean.parent(), clean.file_name()) {
+            (Some(parent), Some(name)) => std::fs::canonicalize(parent).at(parent)?.join(name),
+            _ => clean,
+        };
+        out.push(resolved);
+    }
+    out.sort();
+    out.dedup();
+    let mut kept: Vec<PathBuf> = Vec::new();
+    for p in out {
+        if !kept.iter().any(|k| p.starts_with(k)) {
+            kept.push(p);
+        }
+    }
+    Ok(kept)
+}
+
+fn lexical_clean(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The names along an absolute path, as bytes.
+pub fn components(path: &Path) -> Vec<Vec<u8>> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.as_bytes().to_vec()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A trie of the snapshot paths below `/`: which names lead to a selected
+/// path, and which are selected (stored whole).
+#[derive(Debug, Default)]
+pub struct PathTrie {
+    pub selected: bool,
+    pub children: BTreeMap<Vec<u8>, PathTrie>,
+}
+
+impl PathTrie {
+    pub fn from_paths(paths: &[PathBuf]) -> PathTrie {
+        let mut root = PathTrie::default();
+        for p in paths {
+            let mut node = &mut root;
+            for name in components(p) {
+                node = node.children.entry(name).or_default();
+            }
+            node.selected = true;
+        }
+        root
+    }
+}
+
+/// Finds the node at an absolute path inside a snapshot's root tree.
+/// Returns `None` for the root itself.
+pub fn lookup(repo: &Repository, root: &Id, path: &Path) -> Result<Option<Node>> {
+    let names = components(path);
+    let mut tree = repo.load_tree(root)?;
+    let mut found: Option<Node> = None;
+    for (i, name) in names.iter().enumerate() {
+        let node = tree
+            .find(name)
+            .cloned()
+            .ok_or_else(|| Error::PathNotInSnapshot(path.display().to_string()))?;
+        if i + 1 < names.len() {
+            match &node.kind {
+                NodeKind::Dir { subtree } => tree = repo.load_tree(subtree)?,
+                _ => return Err(Error::PathNotInSnapshot(path.display().to_string())),
+            }
+        }
+        found = Some(node);
+    }
+    Ok(found)
+}
+
+pub fn name_to_path(name: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_paths_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::create_dir_all(a.join("b")).unwrap();
+        let got = normalize_paths(&[a.join("b"), a.clone(), a.join("b/../b")]).unwrap();
+        assert_eq!(got, vec![std::fs::canonicalize(&a).unwrap()]);
+        assert!(normalize_paths(&[dir.path().join("missing")]).is_err());
+    }
+
+    #[test]
+    fn trie_marks_selected() {
+        let t = PathTrie::from_paths(&[PathBuf::from("/x/y"), PathBuf::from("/x/z")]);
+        let x = &t.children[&b"x".to_vec()];
+        assert!(!x.selected);
+        assert!(x.children[&b"y".to_vec()].selected);
+    }
+}
