@@ -34,11 +34,7 @@ pub fn bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 pub fn seconds(ms: u64) -> String {
@@ -47,10 +43,7 @@ pub fn seconds(ms: u64) -> String {
 
 /// RFC 3339 in the offset the time was recorded with.
 pub fn rfc3339(t: &Timestamp) -> String {
-    match (
-        jiff::Timestamp::new(t.unix_seconds, t.nanos as i32),
-        jiff::tz::Offset::from_seconds(t.offset_seconds),
-    ) {
+    match (jiff::Timestamp::new(t.unix_seconds, t.nanos as i32), jiff::tz::Offset::from_seconds(t.offset_seconds)) {
         (Ok(ts), Ok(off)) => ts.display_with_offset(off).to_string(),
         _ => format!("@{}", t.unix_seconds),
     }
@@ -59,10 +52,7 @@ pub fn rfc3339(t: &Timestamp) -> String {
 /// "2026-11-24 02:00:13" in the system's time zone.
 pub fn local_time(t: &Timestamp) -> String {
     match jiff::Timestamp::new(t.unix_seconds, t.nanos as i32) {
-        Ok(ts) => ts
-            .to_zoned_datetime(jiff::tz::TimeZone::system())
-            .strftime("%Y-%m-%d %H:%M:%S")
-            .to_string(),
+        Ok(ts) => ts.to_zoned_datetime(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S").to_string(),
         Err(_) => format!("@{}", t.unix_seconds),
     }
 }
@@ -76,18 +66,11 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |cells: Vec<&str>| {
-        let parts: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
+        let parts: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
         println!("{}", parts.join("  ").trim_end());
     };
     line(header.to_vec());
-    println!(
-        "{}",
-        "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
-    );
+    println!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
     for row in rows {
         line(row.iter().map(String::as_str).collect());
     }

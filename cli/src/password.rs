@@ -20,14 +20,8 @@ pub struct Location {
 
 pub fn location(g: &Global) -> Result<Location> {
     match &g.repo {
-        Some(p) => Ok(Location {
-            path: p.clone(),
-            is_default: false,
-        }),
-        None => Ok(Location {
-            path: locations::default_repository()?,
-            is_default: true,
-        }),
+        Some(p) => Ok(Location { path: p.clone(), is_default: false }),
+        None => Ok(Location { path: locations::default_repository()?, is_default: true }),
     }
 }
 
@@ -52,8 +46,8 @@ fn explicit_password(g: &Global) -> Result<Option<String>> {
 }
 
 fn read_password_file(file: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("could not read password file {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("could not read password file {}", file.display()))?;
     Ok(first_line(&text))
 }
 
@@ -90,10 +84,7 @@ fn open_at(g: &Global, loc: &Location) -> Result<Repository> {
             );
         }
     }
-    Ok(Repository::open(
-        &loc.path,
-        password.as_deref().map(str::as_bytes),
-    )?)
+    Ok(Repository::open(&loc.path, password.as_deref().map(str::as_bytes))?)
 }
 
 /// For `snapshot`: opens the repository, first creating the default one
@@ -119,13 +110,7 @@ pub fn open_or_create_default(g: &Global) -> Result<Repository> {
 }
 
 pub fn init_options(password: Option<&[u8]>, kdf: KdfParams) -> InitOptions<'_> {
-    InitOptions {
-        password,
-        kdf,
-        params: RepoParams::DEFAULT,
-        host: locations::hostname(),
-        user: locations::username(),
-    }
+    InitOptions { password, kdf, params: RepoParams::DEFAULT, host: locations::hostname(), user: locations::username() }
 }
 
 /// The password for a new repository: explicit sources, or asked twice.

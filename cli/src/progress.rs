@@ -34,11 +34,7 @@ impl Ticker {
                 let files = progress.files.load(Ordering::Relaxed);
                 let bytes = progress.bytes.load(Ordering::Relaxed);
                 let rate = bytes as f64 / started.elapsed().as_secs_f64().max(0.001);
-                let current = progress
-                    .current
-                    .lock()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default();
+                let current = progress.current.lock().map(|p| p.display().to_string()).unwrap_or_default();
                 bar.set_message(format!(
                     "{files} files, {} read, {}/s  {current}",
                     output::bytes(bytes),
@@ -49,10 +45,7 @@ impl Ticker {
             }
             bar.finish_and_clear();
         });
-        Ticker {
-            stop,
-            handle: Some(handle),
-        }
+        Ticker { stop, handle: Some(handle) }
     }
 
     pub fn finish(mut self) {

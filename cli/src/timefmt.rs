@@ -8,9 +8,7 @@ pub fn parse(text: &str) -> Result<Timestamp> {
     let text = text.trim();
     let zoned = if let Some(unix) = text.strip_prefix('@') {
         let secs: i64 = unix.parse().map_err(|_| bad(text))?;
-        jiff::Timestamp::from_second(secs)
-            .map_err(|_| bad(text))?
-            .to_zoned_datetime(jiff::tz::TimeZone::system())
+        jiff::Timestamp::from_second(secs).map_err(|_| bad(text))?.to_zoned_datetime(jiff::tz::TimeZone::system())
     } else if let Ok(ts) = text.parse::<jiff::Timestamp>() {
         // Keep the offset the user wrote, if they wrote one.
         match text.parse::<jiff::ZonedDateTime>() {
@@ -20,14 +18,9 @@ pub fn parse(text: &str) -> Result<Timestamp> {
     } else {
         let civil: jiff::civil::DateTime = text
             .parse()
-            .or_else(|_| {
-                text.parse::<jiff::civil::Date>()
-                    .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
-            })
+            .or_else(|_| text.parse::<jiff::civil::Date>().map(|d| d.to_datetime(jiff::civil::Time::midnight())))
             .map_err(|_| bad(text))?;
-        civil
-            .to_zoned_datetime(jiff::tz::TimeZone::system())
-            .map_err(|_| bad(text))?
+        civil.to_zoned_datetime(jiff::tz::TimeZone::system()).map_err(|_| bad(text))?
     };
     Ok(cairn_core::repo::timestamp_of(&zoned))
 }

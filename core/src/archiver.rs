@@ -63,11 +63,7 @@ impl std::fmt::Display for Warning {
             Warning::Unreadable { path, error } => {
                 write!(f, "{}: not stored: {error}", path.display())
             }
-            Warning::Changed { path } => write!(
-                f,
-                "{}: changed while being read; stored as last read",
-                path.display()
-            ),
+            Warning::Changed { path } => write!(f, "{}: changed while being read; stored as last read", path.display()),
             Warning::Parent { error } => {
                 write!(f, "parent snapshot unreadable, reading every file: {error}")
             }
@@ -92,28 +88,19 @@ pub struct SnapshotOutcome {
 impl SnapshotOutcome {
     /// True when some file or folder could not be read (exit code 3).
     pub fn incomplete(&self) -> bool {
-        self.warnings
-            .iter()
-            .any(|w| matches!(w, Warning::Unreadable { .. }))
+        self.warnings.iter().any(|w| matches!(w, Warning::Unreadable { .. }))
     }
 }
 
 /// Takes a snapshot of `opts.paths`.
-pub fn snapshot(
-    repo: &Repository,
-    opts: &SnapshotOptions,
-    progress: &Progress,
-) -> Result<SnapshotOutcome> {
+pub fn snapshot(repo: &Repository, opts: &SnapshotOptions, progress: &Progress) -> Result<SnapshotOutcome> {
     let started = Instant::now();
     if opts.paths.is_empty() {
         return Err(Error::InvalidArgument("no paths to snapshot".into()));
     }
     // Every path must exist before anything is written.
     let paths = normalize_paths(&opts.paths)?;
-    let path_bytes: Vec<Vec<u8>> = paths
-        .iter()
-        .map(|p| p.as_os_str().as_bytes().to_vec())
-        .collect();
+    let path_bytes: Vec<Vec<u8>> = paths.iter().map(|p| p.as_os_str().as_bytes().to_vec()).collect();
 
     let mut warnings = Vec::new();
     let parent = choose_parent(repo, opts, &path_bytes)?;
@@ -121,9 +108,7 @@ pub fn snapshot(
         Some(p) => match repo.load_tree(&p.snapshot.tree) {
             Ok(t) => Some(t),
             Err(e) => {
-                warnings.push(Warning::Parent {
-                    error: e.to_string(),
-                });
+                warnings.push(Warning::Parent { error: e.to_string() });
                 None
             }
         },
@@ -146,12 +131,7 @@ pub fn snapshot(
         archiver.archive_virtual(Path::new("/"), &trie, parent_root.as_ref())?
     };
     let root_id = archiver.saver.save_tree(&root_tree)?;
-    let Archiver {
-        saver,
-        stats,
-        warnings,
-        ..
-    } = archiver;
+    let Archiver { saver, stats, warnings, .. } = archiver;
     // Ordering invariant: packs and their index are durable before the snapshot.
     let saved = saver.finish()?;
     let warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -184,18 +164,10 @@ pub fn snapshot(
         program_version: crate::PROGRAM_VERSION.to_string(),
     };
     let id = repo.save_snapshot(&snapshot)?;
-    Ok(SnapshotOutcome {
-        id,
-        snapshot,
-        warnings,
-    })
+    Ok(SnapshotOutcome { id, snapshot, warnings })
 }
 
-fn choose_parent(
-    repo: &Repository,
-    opts: &SnapshotOptions,
-    paths: &[Vec<u8>],
-) -> Result<Option<SnapshotEntry>> {
+fn choose_parent(repo: &Repository, opts: &SnapshotOptions, paths: &[Vec<u8>]) -> Result<Option<SnapshotEntry>> {
     match &opts.parent {
         ParentChoice::None => Ok(None),
         ParentChoice::Id(r) => snapshots::resolve(repo, r).map(Some),
@@ -241,10 +213,7 @@ const READ_ATTEMPTS: usize = 3;
 
 impl Archiver<'_> {
     fn warn(&self, w: Warning) {
-        self.warnings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(w);
+        self.warnings.lock().unwrap_or_else(|p| p.into_inner()).push(w);
     }
 
     /// The tree of an intermediate folder on the way to the selected paths:
@@ -262,10 +231,7 @@ impl Archiver<'_> {
                 let md = match std::fs::symlink_metadata(&path) {
                     Ok(md) if md.is_dir() => md,
                     Ok(_) => {
-                        return Err(Error::InvalidArgument(format!(
-                            "{} is no longer a folder",
-                            path.display()
-                        )));
+                        return Err(Error::InvalidArgument(format!("{} is no longer a folder", path.display())));
                     }
                     Err(e) => return Err(Error::io(path, e)),
                 };
@@ -280,10 +246,7 @@ impl Archiver<'_> {
                 )))
             })
             .collect();
-        Ok(Tree {
-            version: FORMAT_VERSION,
-            nodes: nodes?.into_iter().flatten().collect(),
-        })
+        Ok(Tree { version: FORMAT_VERSION, nodes: nodes?.into_iter().flatten().collect() })
     }
 
     /// The tree of a real folder: all its entries, sorted by name.
@@ -291,57 +254,35 @@ impl Archiver<'_> {
         let names = match read_dir_names(dir) {
             Ok(n) => n,
             Err(e) => {
-                self.warn(Warning::Unreadable {
-                    path: dir.to_path_buf(),
-                    error: e.to_string(),
-                });
+                self.warn(Warning::Unreadable { path: dir.to_path_buf(), error: e.to_string() });
                 Vec::new()
             }
         };
-        let nodes: Result<Vec<Option<Node>>> = names
-            .par_iter()
-            .map(|name| self.archive_entry(dir, name, parent.and_then(|t| t.find(name))))
-            .collect();
-        Ok(Tree {
-            version: FORMAT_VERSION,
-            nodes: nodes?.into_iter().flatten().collect(),
-        })
+        let nodes: Result<Vec<Option<Node>>> =
+            names.par_iter().map(|name| self.archive_entry(dir, name, parent.and_then(|t| t.find(name)))).collect();
+        Ok(Tree { version: FORMAT_VERSION, nodes: nodes?.into_iter().flatten().collect() })
     }
 
     fn parent_subtree(&self, parent: Option<&Node>) -> Option<Tree> {
-        let Some(Node {
-            kind: NodeKind::Dir { subtree },
-            ..
-        }) = parent
-        else {
+        let Some(Node { kind: NodeKind::Dir { subtree }, .. }) = parent else {
             return None;
         };
         match self.repo.load_tree(subtree) {
             Ok(t) => Some(t),
             Err(e) => {
-                self.warn(Warning::Parent {
-                    error: e.to_string(),
-                });
+                self.warn(Warning::Parent { error: e.to_string() });
                 None
             }
         }
     }
 
     /// One entry of a folder; `None` when it could not be read (warned).
-    fn archive_entry(
-        &self,
-        dir: &Path,
-        name: &[u8],
-        parent: Option<&Node>,
-    ) -> Result<Option<Node>> {
+    fn archive_entry(&self, dir: &Path, name: &[u8], parent: Option<&Node>) -> Result<Option<Node>> {
         let path = dir.join(crate::tree::name_to_path(name));
         let md = match std::fs::symlink_metadata(&path) {
             Ok(md) => md,
             Err(e) => {
-                self.warn(Warning::Unreadable {
-                    path,
-                    error: e.to_string(),
-                });
+                self.warn(Warning::Unreadable { path, error: e.to_string() });
                 return Ok(None);
             }
         };
@@ -349,10 +290,7 @@ impl Archiver<'_> {
         if ft.is_dir() {
             // Fail fast on an unreadable folder, before descending.
             if let Err(e) = std::fs::read_dir(&path) {
-                self.warn(Warning::Unreadable {
-                    path,
-                    error: e.to_string(),
-                });
+                self.warn(Warning::Unreadable { path, error: e.to_string() });
                 return Ok(None);
             }
             let parent_sub = self.parent_subtree(parent);
@@ -360,12 +298,7 @@ impl Archiver<'_> {
             let id = self.saver.save_tree(&tree)?;
             bump(&self.stats.dirs, 1);
             let xattrs = fsmeta::read_xattrs(&path);
-            return Ok(Some(fsmeta::node_from_metadata(
-                name,
-                &md,
-                NodeKind::Dir { subtree: id },
-                xattrs,
-            )));
+            return Ok(Some(fsmeta::node_from_metadata(name, &md, NodeKind::Dir { subtree: id }, xattrs)));
         }
         if ft.is_file() {
             return self.archive_file(&path, name, md, parent);
@@ -377,32 +310,19 @@ impl Archiver<'_> {
                 Ok(Some(fsmeta::node_from_metadata(name, &md, kind, xattrs)))
             }
             Err(e) => {
-                self.warn(Warning::Unreadable {
-                    path,
-                    error: e.to_string(),
-                });
+                self.warn(Warning::Unreadable { path, error: e.to_string() });
                 Ok(None)
             }
         }
     }
 
-    fn archive_file(
-        &self,
-        path: &Path,
-        name: &[u8],
-        md: Metadata,
-        parent: Option<&Node>,
-    ) -> Result<Option<Node>> {
-        let reusable = parent
-            .filter(|p| fsmeta::unchanged_since(p, &md))
-            .and_then(|p| match &p.kind {
-                NodeKind::File { content, .. }
-                    if content.iter().all(|id| self.repo.is_indexed(id)) =>
-                {
-                    Some(content.clone())
-                }
-                _ => None,
-            });
+    fn archive_file(&self, path: &Path, name: &[u8], md: Metadata, parent: Option<&Node>) -> Result<Option<Node>> {
+        let reusable = parent.filter(|p| fsmeta::unchanged_since(p, &md)).and_then(|p| match &p.kind {
+            NodeKind::File { content, .. } if content.iter().all(|id| self.repo.is_indexed(id)) => {
+                Some(content.clone())
+            }
+            _ => None,
+        });
         let (content, size, md) = if let Some(content) = reusable {
             (content, md.len(), md)
         } else if let Some((content, size)) = self.known_hard_link(&md) {
@@ -420,17 +340,14 @@ impl Archiver<'_> {
                 .insert((md.dev(), md.ino()), (content.clone(), size));
         }
         match parent.map(|p| &p.kind) {
-            Some(NodeKind::File { content: old, .. }) if *old == content => {
-                bump(&self.stats.files_unchanged, 1)
-            }
+            Some(NodeKind::File { content: old, .. }) if *old == content => bump(&self.stats.files_unchanged, 1),
             Some(_) => bump(&self.stats.files_changed, 1),
             None => bump(&self.stats.files_new, 1),
         }
         bump(&self.stats.total_bytes, size);
         self.progress.files.fetch_add(1, Ordering::Relaxed);
         let xattrs = fsmeta::read_xattrs(path);
-        let mut node =
-            fsmeta::node_from_metadata(name, &md, NodeKind::File { size, content }, xattrs);
+        let mut node = fsmeta::node_from_metadata(name, &md, NodeKind::File { size, content }, xattrs);
         node.nlink = md.nlink();
         Ok(Some(node))
     }
@@ -439,11 +356,7 @@ impl Archiver<'_> {
         if md.nlink() < 2 {
             return None;
         }
-        self.hard_links
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&(md.dev(), md.ino()))
-            .cloned()
+        self.hard_links.lock().unwrap_or_else(|p| p.into_inner()).get(&(md.dev(), md.ino())).cloned()
     }
 
     /// Reads and stores a file's contents. Retries when the file changes
@@ -451,11 +364,7 @@ impl Archiver<'_> {
     /// holds still. Returns the chunk ids, the bytes read and the stat taken
     /// before the read that was kept. `None` when it could not be read.
     fn read_file(&self, path: &Path) -> Result<Option<(Vec<Id>, u64, Metadata)>> {
-        *self
-            .progress
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = path.to_path_buf();
+        *self.progress.current.lock().unwrap_or_else(|p| p.into_inner()) = path.to_path_buf();
         let mut last = None;
         for _ in 0..READ_ATTEMPTS {
             let attempt = (|| -> Result<(Vec<Id>, u64, Metadata, bool), ReadFailure> {
@@ -480,17 +389,12 @@ impl Archiver<'_> {
                 // Failing to store is fatal; failing to read the file is a warning.
                 Err(ReadFailure::Repository(e)) => return Err(e),
                 Err(ReadFailure::Source(e)) => {
-                    self.warn(Warning::Unreadable {
-                        path: path.to_path_buf(),
-                        error: e.to_string(),
-                    });
+                    self.warn(Warning::Unreadable { path: path.to_path_buf(), error: e.to_string() });
                     return Ok(None);
                 }
             }
         }
-        self.warn(Warning::Changed {
-            path: path.to_path_buf(),
-        });
+        self.warn(Warning::Changed { path: path.to_path_buf() });
         Ok(last.inspect(|(_, read, _)| self.count_read(*read)))
     }
 
@@ -501,19 +405,11 @@ impl Archiver<'_> {
 
     /// Chunks a file and saves each chunk. Files that fit in one maximum
     /// chunk are read whole; larger ones stream.
-    fn store_contents(
-        &self,
-        file: &mut File,
-        size_hint: u64,
-    ) -> Result<(Vec<Id>, u64), ReadFailure> {
+    fn store_contents(&self, file: &mut File, size_hint: u64) -> Result<(Vec<Id>, u64), ReadFailure> {
         let mut ids = Vec::new();
         let save = |data: &[u8]| -> Result<Id, ReadFailure> {
-            self.progress
-                .bytes
-                .fetch_add(data.len() as u64, Ordering::Relaxed);
-            self.saver
-                .save(BlobKind::Data, data)
-                .map_err(ReadFailure::Repository)
+            self.progress.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+            self.saver.save(BlobKind::Data, data).map_err(ReadFailure::Repository)
         };
         if size_hint <= self.chunker.max as u64 {
             let mut buf = Vec::with_capacity(size_hint as usize + 1);

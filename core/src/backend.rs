@@ -52,12 +52,7 @@ impl LocalBackend {
     /// Creates the folder layout of a new repository.
     pub fn create_layout(&self) -> Result<()> {
         create_private_dir(&self.root)?;
-        for kind in [
-            FileKind::Key,
-            FileKind::Pack,
-            FileKind::Index,
-            FileKind::Snapshot,
-        ] {
+        for kind in [FileKind::Key, FileKind::Pack, FileKind::Index, FileKind::Snapshot] {
             create_private_dir(&self.root.join(kind.folder()))?;
         }
         for byte in 0..=255u8 {
@@ -83,11 +78,7 @@ impl LocalBackend {
     pub fn list(&self, kind: FileKind) -> Result<Vec<(Id, u64)>> {
         let mut out = Vec::new();
         let base = self.root.join(kind.folder());
-        let folders = if kind == FileKind::Pack {
-            subfolders(&base)?
-        } else {
-            vec![base]
-        };
+        let folders = if kind == FileKind::Pack { subfolders(&base)? } else { vec![base] };
         for folder in folders {
             for entry in fs::read_dir(&folder).at(&folder)? {
                 let entry = entry.at(&folder)?;
@@ -207,12 +198,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let suffix: [u8; 8] = random_bytes()?;
     let tmp = dir.join(format!("{TEMP_PREFIX}{}", u64::from_le_bytes(suffix)));
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .at(&tmp)?;
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).at(&tmp)?;
         file.write_all(bytes).at(&tmp)?;
         file.sync_all().at(&tmp)?;
         drop(file);
@@ -242,10 +228,7 @@ mod tests {
         assert_eq!(be.list(FileKind::Pack).unwrap(), vec![(id, 11)]);
         assert_eq!(be.read(FileKind::Pack, &id).unwrap(), b"hello world");
         assert_eq!(be.read_range(FileKind::Pack, &id, 6, 5).unwrap(), b"world");
-        assert_eq!(
-            be.read_tail(FileKind::Pack, &id, 5).unwrap(),
-            (b"world".to_vec(), 11)
-        );
+        assert_eq!(be.read_tail(FileKind::Pack, &id, 5).unwrap(), (b"world".to_vec(), 11));
         assert!(be.read_range(FileKind::Pack, &id, 6, 50).is_err());
         assert!(be.list_temporaries().unwrap().is_empty());
     }

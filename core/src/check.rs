@@ -52,9 +52,9 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
     let on_disk: HashMap<Id, u64> = repo.backend().list(FileKind::Pack)?.into_iter().collect();
     for pack in on_disk.keys() {
         if !indexed.contains_key(pack) {
-            report.notes.push(format!(
-                "pack {pack} is not referenced by any index (left by an interrupted run; harmless)"
-            ));
+            report
+                .notes
+                .push(format!("pack {pack} is not referenced by any index (left by an interrupted run; harmless)"));
         }
     }
     let mut packs: Vec<(&Id, &Vec<PackEntry>)> = indexed.iter().collect();
@@ -69,11 +69,7 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                     entries.iter().map(|e| e.id).collect(),
                 );
             }
-            if opts.read_data {
-                read_pack(repo, pack, entries)
-            } else {
-                check_header(repo, pack, entries)
-            }
+            if opts.read_data { read_pack(repo, pack, entries) } else { check_header(repo, pack, entries) }
         })
         .collect();
     let mut bad_blobs: HashSet<Id> = HashSet::new();
@@ -95,39 +91,27 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                 continue;
             }
             if !repo.is_indexed(&tree_id) {
-                report.errors.push(format!(
-                    "snapshot {sid}: tree {tree_id} of {path} is not in any index"
-                ));
+                report.errors.push(format!("snapshot {sid}: tree {tree_id} of {path} is not in any index"));
                 continue;
             }
             let tree = match repo.load_tree(&tree_id) {
                 Ok(t) => t,
                 Err(e) => {
-                    report
-                        .errors
-                        .push(format!("snapshot {sid}: tree of {path}: {e}"));
+                    report.errors.push(format!("snapshot {sid}: tree of {path}: {e}"));
                     continue;
                 }
             };
             for node in &tree.nodes {
                 let name = String::from_utf8_lossy(&node.name);
-                let child = if path == "/" {
-                    format!("/{name}")
-                } else {
-                    format!("{path}/{name}")
-                };
+                let child = if path == "/" { format!("/{name}") } else { format!("{path}/{name}") };
                 match &node.kind {
                     NodeKind::Dir { subtree } => stack.push((*subtree, child)),
                     NodeKind::File { content, .. } => {
                         for id in content {
                             if !repo.is_indexed(id) {
-                                report.errors.push(format!(
-                                    "snapshot {sid}: {child}: chunk {id} is not in any index"
-                                ));
+                                report.errors.push(format!("snapshot {sid}: {child}: chunk {id} is not in any index"));
                             } else if bad_blobs.contains(id) {
-                                report.errors.push(format!(
-                                    "snapshot {sid}: {child}: chunk {id} is damaged"
-                                ));
+                                report.errors.push(format!("snapshot {sid}: {child}: chunk {id} is damaged"));
                             }
                         }
                     }
@@ -138,10 +122,7 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
     }
 
     for tmp in repo.backend().list_temporaries()? {
-        report.notes.push(format!(
-            "temporary file {} left by an interrupted write (harmless)",
-            tmp.display()
-        ));
+        report.notes.push(format!("temporary file {} left by an interrupted write (harmless)", tmp.display()));
     }
     for problem in repo.index_problems() {
         if !report.errors.iter().any(|e| e == problem) {
@@ -163,14 +144,8 @@ fn same_entries(a: &[PackEntry], b: &[PackEntry]) -> bool {
 fn check_header(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String>, Vec<Id>) {
     match pack::read_header(repo.backend(), repo.keys(), pack) {
         Ok(header) if same_entries(&header, entries) => (Vec::new(), Vec::new()),
-        Ok(_) => (
-            vec![format!("pack {pack}: header disagrees with the index")],
-            Vec::new(),
-        ),
-        Err(e) => (
-            vec![format!("pack {pack}: {e}")],
-            entries.iter().map(|e| e.id).collect(),
-        ),
+        Ok(_) => (vec![format!("pack {pack}: header disagrees with the index")], Vec::new()),
+        Err(e) => (vec![format!("pack {pack}: {e}")], entries.iter().map(|e| e.id).collect()),
     }
 }
 
@@ -179,18 +154,13 @@ fn read_pack(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String
     let bytes = match repo.backend().read(FileKind::Pack, pack) {
         Ok(b) => b,
         Err(e) => {
-            return (
-                vec![format!("pack {pack}: {e}")],
-                entries.iter().map(|e| e.id).collect(),
-            );
+            return (vec![format!("pack {pack}: {e}")], entries.iter().map(|e| e.id).collect());
         }
     };
     let mut errors = Vec::new();
     let mut bad = Vec::new();
     if Id::of_file_bytes(&bytes) != *pack {
-        errors.push(format!(
-            "pack {pack}: contents do not match its name (damaged)"
-        ));
+        errors.push(format!("pack {pack}: contents do not match its name (damaged)"));
     }
     match pack::parse_pack(repo.keys(), &bytes) {
         Ok(header) if !same_entries(&header, entries) => {
@@ -202,10 +172,7 @@ fn read_pack(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String
     for e in entries {
         let end = e.offset as usize + e.length as usize;
         let Some(stored) = bytes.get(e.offset as usize..end) else {
-            errors.push(format!(
-                "pack {pack}: blob {} lies beyond the end of the pack",
-                e.id
-            ));
+            errors.push(format!("pack {pack}: blob {} lies beyond the end of the pack", e.id));
             bad.push(e.id);
             continue;
         };

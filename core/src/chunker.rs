@@ -21,27 +21,16 @@ const LEVEL: Normalization = Normalization::Level1;
 
 impl Chunker {
     pub fn new(params: &RepoParams, seed: u64) -> Self {
-        Chunker {
-            min: params.chunk_min as usize,
-            avg: params.chunk_avg as usize,
-            max: params.chunk_max as usize,
-            seed,
-        }
+        Chunker { min: params.chunk_min as usize, avg: params.chunk_avg as usize, max: params.chunk_max as usize, seed }
     }
 
     /// Chunk lengths of a buffer held in memory.
     pub fn cut(&self, data: &[u8]) -> Vec<usize> {
         if data.len() <= self.min {
             // FastCDC would return the whole input as one chunk anyway.
-            return if data.is_empty() {
-                Vec::new()
-            } else {
-                vec![data.len()]
-            };
+            return if data.is_empty() { Vec::new() } else { vec![data.len()] };
         }
-        FastCDC::with_level_and_seed(data, self.min, self.avg, self.max, LEVEL, self.seed)
-            .map(|c| c.length)
-            .collect()
+        FastCDC::with_level_and_seed(data, self.min, self.avg, self.max, LEVEL, self.seed).map(|c| c.length).collect()
     }
 
     /// Streams chunks from a reader; each item owns its bytes.
@@ -57,12 +46,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn small() -> Chunker {
-        Chunker {
-            min: 256,
-            avg: 1024,
-            max: 4096,
-            seed: 42,
-        }
+        Chunker { min: 256, avg: 1024, max: 4096, seed: 42 }
     }
 
     fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
@@ -119,11 +103,7 @@ mod tests {
     fn seed_changes_boundaries() {
         let data = pseudo_random(100_000, 5);
         let a = small().cut(&data);
-        let b = Chunker {
-            seed: 43,
-            ..small()
-        }
-        .cut(&data);
+        let b = Chunker { seed: 43, ..small() }.cut(&data);
         assert_ne!(a, b);
     }
 }

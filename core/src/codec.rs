@@ -72,15 +72,10 @@ pub fn seal_bytes(keys: &Keys, kind: ObjectKind, raw: &[u8], level: i32) -> Resu
 /// Opens, untags and decompresses; the result is at most `max_len` bytes.
 pub fn open_bytes(keys: &Keys, kind: ObjectKind, stored: &[u8], max_len: usize) -> Result<Vec<u8>> {
     let what = || format!("{kind:?} object");
-    let body = keys.open(&kind.aad(), stored).ok_or_else(|| {
-        Error::corrupt(
-            what(),
-            "authentication failed (damaged, or not a cairn object)",
-        )
-    })?;
-    let (tag, payload) = body
-        .split_first()
-        .ok_or_else(|| Error::corrupt(what(), "empty body"))?;
+    let body = keys
+        .open(&kind.aad(), stored)
+        .ok_or_else(|| Error::corrupt(what(), "authentication failed (damaged, or not a cairn object)"))?;
+    let (tag, payload) = body.split_first().ok_or_else(|| Error::corrupt(what(), "empty body"))?;
     match *tag {
         TAG_RAW => {
             if payload.len() > max_len {
@@ -90,8 +85,7 @@ pub fn open_bytes(keys: &Keys, kind: ObjectKind, stored: &[u8], max_len: usize) 
         }
         TAG_ZSTD => {
             let mut out = Vec::new();
-            let decoder =
-                zstd::stream::read::Decoder::new(payload).map_err(|e| Error::corrupt(what(), e))?;
+            let decoder = zstd::stream::read::Decoder::new(payload).map_err(|e| Error::corrupt(what(), e))?;
             decoder
                 .take(max_len as u64 + 1)
                 .read_to_end(&mut out)
@@ -106,12 +100,7 @@ pub fn open_bytes(keys: &Keys, kind: ObjectKind, stored: &[u8], max_len: usize) 
 }
 
 /// Serializes with postcard and seals.
-pub fn encode<T: Serialize>(
-    keys: &Keys,
-    kind: ObjectKind,
-    value: &T,
-    level: i32,
-) -> Result<Vec<u8>> {
+pub fn encode<T: Serialize>(keys: &Keys, kind: ObjectKind, value: &T, level: i32) -> Result<Vec<u8>> {
     let raw = to_postcard(value)?;
     seal_bytes(keys, kind, &raw, level)
 }
@@ -129,13 +118,9 @@ pub fn to_postcard<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 }
 
 pub fn from_postcard<T: DeserializeOwned>(raw: &[u8], what: &str) -> Result<T> {
-    let (value, rest) = postcard::take_from_bytes(raw)
-        .map_err(|e| Error::corrupt(what, format!("postcard: {e}")))?;
+    let (value, rest) = postcard::take_from_bytes(raw).map_err(|e| Error::corrupt(what, format!("postcard: {e}")))?;
     if !rest.is_empty() {
-        return Err(Error::corrupt(
-            what,
-            format!("{} trailing bytes", rest.len()),
-        ));
+        return Err(Error::corrupt(what, format!("{} trailing bytes", rest.len())));
     }
     Ok(value)
 }

@@ -28,29 +28,17 @@ pub struct KdfParams {
 impl KdfParams {
     /// OWASP's minimum recommendation for argon2id (m = 19 MiB, t = 2, p = 1):
     /// about 50 ms on one core here, paid by every run that opens the repository.
-    pub const DEFAULT: KdfParams = KdfParams {
-        memory_kib: 19 * 1024,
-        iterations: 2,
-        parallelism: 1,
-    };
+    pub const DEFAULT: KdfParams = KdfParams { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 };
     /// Deliberately weak parameters for tests only.
-    pub const INSECURE_FOR_TESTS: KdfParams = KdfParams {
-        memory_kib: 8,
-        iterations: 1,
-        parallelism: 1,
-    };
+    pub const INSECURE_FOR_TESTS: KdfParams = KdfParams { memory_kib: 8, iterations: 1, parallelism: 1 };
 
     /// Derives the 32-byte key-encryption key from a password and salt.
     pub fn derive(&self, password: &[u8], salt: &[u8]) -> Result<[u8; 32]> {
-        let params =
-            argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
-                .map_err(|e| Error::Kdf(e.to_string()))?;
-        let argon =
-            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-        let mut out = [0u8; 32];
-        argon
-            .hash_password_into(password, salt, &mut out)
+        let params = argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
             .map_err(|e| Error::Kdf(e.to_string()))?;
+        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let mut out = [0u8; 32];
+        argon.hash_password_into(password, salt, &mut out).map_err(|e| Error::Kdf(e.to_string()))?;
         Ok(out)
     }
 }
@@ -67,13 +55,7 @@ pub fn seal_with(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Re
     let nonce_bytes: [u8; NONCE_LEN] = random_bytes()?;
     let nonce = chacha20poly1305::XNonce::from(nonce_bytes);
     let ct = cipher
-        .encrypt(
-            &nonce,
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
+        .encrypt(&nonce, Payload { msg: plaintext, aad })
         // Encryption fails only for messages longer than 256 GiB, far beyond
         // any object cairn builds (at most one pack header or one chunk).
         .map_err(|_| Error::corrupt("object to seal", "too long to encrypt"))?;
@@ -196,13 +178,7 @@ mod tests {
     #[test]
     fn kdf_is_deterministic() {
         let p = KdfParams::INSECURE_FOR_TESTS;
-        assert_eq!(
-            p.derive(b"pw", &[0u8; 16]).unwrap(),
-            p.derive(b"pw", &[0u8; 16]).unwrap()
-        );
-        assert_ne!(
-            p.derive(b"pw", &[0u8; 16]).unwrap(),
-            p.derive(b"pw2", &[0u8; 16]).unwrap()
-        );
+        assert_eq!(p.derive(b"pw", &[0u8; 16]).unwrap(), p.derive(b"pw", &[0u8; 16]).unwrap());
+        assert_ne!(p.derive(b"pw", &[0u8; 16]).unwrap(), p.derive(b"pw2", &[0u8; 16]).unwrap());
     }
 }

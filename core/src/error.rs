@@ -23,14 +23,8 @@ pub enum Error {
     WrongPassword(PathBuf),
     #[error("the repository needs a password, but none was given")]
     PasswordRequired,
-    #[error(
-        "unsupported {what} version {found} (this cairn reads up to {supported}); upgrade cairn"
-    )]
-    UnsupportedVersion {
-        what: &'static str,
-        found: u32,
-        supported: u32,
-    },
+    #[error("unsupported {what} version {found} (this cairn reads up to {supported}); upgrade cairn")]
+    UnsupportedVersion { what: &'static str, found: u32, supported: u32 },
     #[error("{what} is damaged: {detail}")]
     Corrupt { what: String, detail: String },
     #[error("blob {0} is not in any index")]
@@ -56,18 +50,12 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     /// A damaged structure, with what it is and what is wrong.
     pub fn corrupt(what: impl Into<String>, detail: impl std::fmt::Display) -> Self {
-        Error::Corrupt {
-            what: what.into(),
-            detail: detail.to_string(),
-        }
+        Error::Corrupt { what: what.into(), detail: detail.to_string() }
     }
 }
 

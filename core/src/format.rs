@@ -62,14 +62,7 @@ impl RepoParams {
             && self.chunk_max >= 1024
             && self.pack_target >= 1024
             && (-7..=22).contains(&self.zstd_level);
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::corrupt(
-                "config",
-                format!("invalid parameters {self:?}"),
-            ))
-        }
+        if ok { Ok(()) } else { Err(Error::corrupt("config", format!("invalid parameters {self:?}"))) }
     }
 }
 
@@ -222,11 +215,7 @@ pub enum NodeKind {
 /// Rejects a structure from a newer cairn.
 pub fn check_version(what: &'static str, found: u32) -> Result<()> {
     if found == 0 || found > FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion {
-            what,
-            found,
-            supported: FORMAT_VERSION,
-        });
+        return Err(Error::UnsupportedVersion { what, found, supported: FORMAT_VERSION });
     }
     Ok(())
 }

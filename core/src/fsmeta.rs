@@ -21,14 +21,8 @@ pub fn node_from_metadata(name: &[u8], md: &Metadata, kind: NodeKind, xattrs: Ve
         mode: md.mode() & 0o7777,
         uid: md.uid(),
         gid: md.gid(),
-        mtime: FileTime {
-            seconds: md.mtime(),
-            nanos: md.mtime_nsec().clamp(0, 999_999_999) as u32,
-        },
-        ctime: FileTime {
-            seconds: md.ctime(),
-            nanos: md.ctime_nsec().clamp(0, 999_999_999) as u32,
-        },
+        mtime: FileTime { seconds: md.mtime(), nanos: md.mtime_nsec().clamp(0, 999_999_999) as u32 },
+        ctime: FileTime { seconds: md.ctime(), nanos: md.ctime_nsec().clamp(0, 999_999_999) as u32 },
         inode: md.ino(),
         device: md.dev(),
         nlink: md.nlink(),
@@ -40,9 +34,7 @@ pub fn node_from_metadata(name: &[u8], md: &Metadata, kind: NodeKind, xattrs: Ve
 pub fn special_kind(path: &Path, md: &Metadata) -> std::io::Result<NodeKind> {
     let ft = md.file_type();
     Ok(if ft.is_symlink() {
-        NodeKind::Symlink {
-            target: ByteBuf::from(std::fs::read_link(path)?.as_os_str().as_bytes().to_vec()),
-        }
+        NodeKind::Symlink { target: ByteBuf::from(std::fs::read_link(path)?.as_os_str().as_bytes().to_vec()) }
     } else if ft.is_fifo() {
         NodeKind::Fifo
     } else if ft.is_socket() {
@@ -63,10 +55,7 @@ pub fn read_xattrs(path: &Path) -> Vec<Xattr> {
     let mut out: Vec<Xattr> = names
         .filter_map(|name| {
             let value = xattr::get(path, &name).ok()??;
-            Some(Xattr {
-                name: ByteBuf::from(name.as_bytes().to_vec()),
-                value: ByteBuf::from(value),
-            })
+            Some(Xattr { name: ByteBuf::from(name.as_bytes().to_vec()), value: ByteBuf::from(value) })
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -120,12 +109,7 @@ pub fn apply_metadata(path: &Path, node: &Node, chown: bool) -> std::io::Result<
         )?;
     }
     if !is_link {
-        rustix::fs::chmodat(
-            CWD,
-            path,
-            Mode::from_raw_mode(node.mode & 0o7777),
-            AtFlags::empty(),
-        )?;
+        rustix::fs::chmodat(CWD, path, Mode::from_raw_mode(node.mode & 0o7777), AtFlags::empty())?;
     }
     for x in &node.xattrs {
         // Not every filesystem takes every namespace (trusted.*, security.*):
@@ -136,14 +120,7 @@ pub fn apply_metadata(path: &Path, node: &Node, chown: bool) -> std::io::Result<
 }
 
 pub fn set_mtime(path: &Path, mtime: FileTime) -> std::io::Result<()> {
-    let ts = rustix::fs::Timespec {
-        tv_sec: mtime.seconds,
-        tv_nsec: i64::from(mtime.nanos) as _,
-    };
-    let times = Timestamps {
-        last_access: ts,
-        last_modification: ts,
-    };
-    rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(std::io::Error::from)
+    let ts = rustix::fs::Timespec { tv_sec: mtime.seconds, tv_nsec: i64::from(mtime.nanos) as _ };
+    let times = Timestamps { last_access: ts, last_modification: ts };
+    rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(std::io::Error::from)
 }

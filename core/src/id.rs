@@ -34,9 +34,7 @@ impl Id {
     pub fn from_hex(s: &str) -> Result<Id> {
         let bytes = s.as_bytes();
         if bytes.len() != 64 {
-            return Err(Error::InvalidArgument(format!(
-                "{s:?} is not a 64-digit hex id"
-            )));
+            return Err(Error::InvalidArgument(format!("{s:?} is not a 64-digit hex id")));
         }
         let mut out = [0u8; 32];
         for (i, pair) in bytes.chunks_exact(2).enumerate() {

@@ -14,10 +14,7 @@ fn home() -> Result<PathBuf> {
 }
 
 fn xdg(var: &str, fallback: &str) -> Result<PathBuf> {
-    match std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-    {
+    match std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from) {
         Some(p) if p.is_absolute() => Ok(p),
         _ => Ok(home()?.join(fallback)),
     }
@@ -25,26 +22,18 @@ fn xdg(var: &str, fallback: &str) -> Result<PathBuf> {
 
 /// `$XDG_DATA_HOME/cairn/repo`, by default `~/.local/share/cairn/repo`.
 pub fn default_repository() -> Result<PathBuf> {
-    Ok(xdg("XDG_DATA_HOME", ".local/share")?
-        .join("cairn")
-        .join("repo"))
+    Ok(xdg("XDG_DATA_HOME", ".local/share")?.join("cairn").join("repo"))
 }
 
 /// `$XDG_CONFIG_HOME/cairn/password`, by default `~/.config/cairn/password`.
 pub fn default_password_file() -> Result<PathBuf> {
-    Ok(xdg("XDG_CONFIG_HOME", ".config")?
-        .join("cairn")
-        .join("password"))
+    Ok(xdg("XDG_CONFIG_HOME", ".config")?.join("cairn").join("password"))
 }
 
 pub fn hostname() -> String {
     let uname = rustix::system::uname();
     let name = uname.nodename().to_string_lossy().into_owned();
-    if name.is_empty() {
-        "localhost".into()
-    } else {
-        name
-    }
+    if name.is_empty() { "localhost".into() } else { name }
 }
 
 pub fn username() -> String {

@@ -24,11 +24,7 @@ pub struct PackBuilder {
 
 impl PackBuilder {
     pub fn new(kind: BlobKind) -> Self {
-        PackBuilder {
-            kind,
-            buf: Vec::new(),
-            entries: Vec::new(),
-        }
+        PackBuilder { kind, buf: Vec::new(), entries: Vec::new() }
     }
 
     pub fn add(&mut self, id: Id, sealed: &[u8], raw_length: usize) {
@@ -55,10 +51,7 @@ impl PackBuilder {
     /// Appends the sealed header and its length; returns the file bytes and
     /// the entries for the index.
     pub fn finish(self, keys: &Keys) -> Result<(Vec<u8>, Vec<PackEntry>)> {
-        let header = PackHeader {
-            version: FORMAT_VERSION,
-            entries: self.entries,
-        };
+        let header = PackHeader { version: FORMAT_VERSION, entries: self.entries };
         let sealed = codec::encode(keys, ObjectKind::PackHeader, &header, 3)?;
         let mut bytes = self.buf;
         bytes.extend_from_slice(&sealed);
@@ -83,10 +76,7 @@ pub fn decode_header(keys: &Keys, sealed: &[u8], blobs_end: u64) -> Result<Vec<P
         expected += u64::from(e.length);
     }
     if expected != blobs_end {
-        return Err(Error::corrupt(
-            "pack header",
-            format!("blobs end at {expected}, header starts at {blobs_end}"),
-        ));
+        return Err(Error::corrupt("pack header", format!("blobs end at {expected}, header starts at {blobs_end}")));
     }
     Ok(header.entries)
 }
@@ -101,10 +91,7 @@ pub fn split_pack(bytes: &[u8]) -> Result<(u64, &[u8])> {
     len_bytes.copy_from_slice(&bytes[n - 4..]);
     let header_len = u32::from_le_bytes(len_bytes);
     if header_len > MAX_HEADER_LEN || header_len as usize > n - 4 {
-        return Err(Error::corrupt(
-            "pack",
-            format!("header length {header_len} does not fit a {n}-byte file"),
-        ));
+        return Err(Error::corrupt("pack", format!("header length {header_len} does not fit a {n}-byte file")));
     }
     let start = n - 4 - header_len as usize;
     Ok((start as u64, &bytes[start..n - 4]))
@@ -121,9 +108,7 @@ pub fn read_header(backend: &LocalBackend, keys: &Keys, pack: &Id) -> Result<Vec
     len_bytes.copy_from_slice(&tail[tail.len() - 4..]);
     let header_len = u64::from(u32::from_le_bytes(len_bytes));
     if header_len > u64::from(MAX_HEADER_LEN) || header_len + 4 > size {
-        return Err(corrupt(format!(
-            "header length {header_len} does not fit a {size}-byte file"
-        )));
+        return Err(corrupt(format!("header length {header_len} does not fit a {size}-byte file")));
     }
     let header_start = size - 4 - header_len;
     let sealed = if header_len + 4 <= tail.len() as u64 {
@@ -143,10 +128,7 @@ pub fn parse_pack(keys: &Keys, bytes: &[u8]) -> Result<Vec<PackEntry>> {
 
 fn name_pack(pack: &Id, e: Error) -> Error {
     match e {
-        Error::Corrupt { what, detail } => Error::Corrupt {
-            what: format!("pack {pack} ({what})"),
-            detail,
-        },
+        Error::Corrupt { what, detail } => Error::Corrupt { what: format!("pack {pack} ({what})"), detail },
         other => other,
     }
 }

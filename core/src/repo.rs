@@ -16,8 +16,8 @@ use crate::codec::{self, ObjectKind};
 use crate::crypto::{self, KdfParams, Keys};
 use crate::error::{Error, Result};
 use crate::format::{
-    BlobKind, CONFIG_MAGIC, ConfigFile, FORMAT_VERSION, IndexFile, IndexedPack, KEY_MAGIC, KeyFile,
-    RepoParams, Snapshot, Timestamp, Tree, check_version,
+    BlobKind, CONFIG_MAGIC, ConfigFile, FORMAT_VERSION, IndexFile, IndexedPack, KEY_MAGIC, KeyFile, RepoParams,
+    Snapshot, Timestamp, Tree, check_version,
 };
 use crate::id::Id;
 use crate::index::{BlobLocation, Index};
@@ -48,9 +48,7 @@ impl Repository {
     /// Creates a new repository at `path`, which must not exist or be an empty folder.
     pub fn init(path: &Path, opts: &InitOptions<'_>) -> Result<Repository> {
         if path.exists() {
-            let empty = std::fs::read_dir(path)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
+            let empty = std::fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false);
             if !empty {
                 return Err(Error::RepositoryExists(path.to_path_buf()));
             }
@@ -110,10 +108,7 @@ impl Repository {
             open_master_key(&backend, &key_files, password, &config.repo_id)?
         } else {
             if !key_files.is_empty() {
-                return Err(Error::corrupt(
-                    "config",
-                    "says the repository is not encrypted, but it has keys",
-                ));
+                return Err(Error::corrupt("config", "says the repository is not encrypted, but it has keys"));
             }
             Keys::Plain
         };
@@ -213,12 +208,7 @@ impl Repository {
     /// Loads a blob's plaintext and verifies it against its id.
     pub fn load_blob(&self, id: &Id) -> Result<Vec<u8>> {
         let loc = self.locate(id).ok_or(Error::BlobNotIndexed(*id))?;
-        let stored = self.backend.read_range(
-            FileKind::Pack,
-            &loc.pack,
-            u64::from(loc.offset),
-            loc.length as usize,
-        )?;
+        let stored = self.backend.read_range(FileKind::Pack, &loc.pack, u64::from(loc.offset), loc.length as usize)?;
         self.open_blob(id, &loc, &stored)
     }
 
@@ -239,8 +229,7 @@ impl Repository {
 
     pub fn load_tree(&self, id: &Id) -> Result<Tree> {
         let raw = self.load_blob(id)?;
-        let tree: Tree = codec::from_postcard(&raw, "tree")
-            .map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
+        let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
         check_version("tree", tree.version)?;
         Ok(tree)
     }
@@ -283,12 +272,7 @@ fn read_config(backend: &LocalBackend) -> Result<ConfigFile> {
     Ok(config)
 }
 
-fn seal_master_key(
-    master: &[u8; 32],
-    password: &[u8],
-    repo_id: &Id,
-    opts: &InitOptions<'_>,
-) -> Result<KeyFile> {
+fn seal_master_key(master: &[u8; 32], password: &[u8], repo_id: &Id, opts: &InitOptions<'_>) -> Result<KeyFile> {
     let salt: [u8; 32] = crypto::random_bytes()?;
     let kek = opts.kdf.derive(password, &salt)?;
     let sealed = crypto::seal_with(&crypto::cipher_from(&kek), &repo_id.0, master)?;
@@ -304,17 +288,11 @@ fn seal_master_key(
     })
 }
 
-fn open_master_key(
-    backend: &LocalBackend,
-    key_files: &[(Id, u64)],
-    password: &[u8],
-    repo_id: &Id,
-) -> Result<Keys> {
+fn open_master_key(backend: &LocalBackend, key_files: &[(Id, u64)], password: &[u8], repo_id: &Id) -> Result<Keys> {
     let mut damaged = Vec::new();
     for (id, _) in key_files {
-        let parsed = backend
-            .read(FileKind::Key, id)
-            .and_then(|bytes| codec::from_postcard::<KeyFile>(&bytes, "key file"));
+        let parsed =
+            backend.read(FileKind::Key, id).and_then(|bytes| codec::from_postcard::<KeyFile>(&bytes, "key file"));
         let key = match parsed {
             Ok(k) if k.magic == KEY_MAGIC => k,
             Ok(_) => {
@@ -328,18 +306,14 @@ fn open_master_key(
         };
         check_version("key file", key.version)?;
         let kek = key.kdf.derive(password, &key.salt)?;
-        if let Some(master) =
-            crypto::open_with(&crypto::cipher_from(&kek), &repo_id.0, &key.sealed_master)
+        if let Some(master) = crypto::open_with(&crypto::cipher_from(&kek), &repo_id.0, &key.sealed_master)
             && let Ok(master) = <[u8; 32]>::try_from(master.as_slice())
         {
             return Ok(Keys::from_master(master));
         }
     }
     if key_files.is_empty() || damaged.len() == key_files.len() {
-        return Err(Error::corrupt(
-            "keys",
-            format!("no usable key file ({})", damaged.join("; ")),
-        ));
+        return Err(Error::corrupt("keys", format!("no usable key file ({})", damaged.join("; "))));
     }
     Err(Error::WrongPassword(backend.root().join("keys")))
 }
@@ -402,12 +376,7 @@ impl BlobSaver<'_> {
             BlobKind::Data => ObjectKind::DataBlob,
             BlobKind::Tree => ObjectKind::TreeBlob,
         };
-        let sealed = codec::seal_bytes(
-            &self.repo.keys,
-            object_kind,
-            raw,
-            self.repo.params.zstd_level,
-        )?;
+        let sealed = codec::seal_bytes(&self.repo.keys, object_kind, raw, self.repo.params.zstd_level)?;
         let (packer, counter) = match kind {
             BlobKind::Data => (&self.data_pack, &self.data_blobs),
             BlobKind::Tree => (&self.tree_pack, &self.tree_blobs),
@@ -436,8 +405,7 @@ impl BlobSaver<'_> {
     fn write_pack(&self, pack: PackBuilder) -> Result<()> {
         let (bytes, entries) = pack.finish(&self.repo.keys)?;
         let id = self.repo.backend.write(FileKind::Pack, &bytes)?;
-        self.bytes_added
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.bytes_added.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         lock(&self.written).push(IndexedPack { pack: id, entries });
         Ok(())
     }
@@ -453,17 +421,10 @@ impl BlobSaver<'_> {
         }
         let packs = std::mem::take(&mut *lock(&self.written));
         if !packs.is_empty() {
-            let file = IndexFile {
-                version: FORMAT_VERSION,
-                packs,
-            };
+            let file = IndexFile { version: FORMAT_VERSION, packs };
             let bytes = codec::encode(&self.repo.keys, ObjectKind::Index, &file, 3)?;
             self.repo.backend.write(FileKind::Index, &bytes)?;
-            self.repo
-                .index
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .add_file(&file);
+            self.repo.index.write().unwrap_or_else(|p| p.into_inner()).add_file(&file);
         }
         Ok(SaveStats {
             data_blobs: self.data_blobs.load(Ordering::Relaxed),

@@ -47,11 +47,7 @@ struct Plan {
     others: Vec<(PathBuf, Node)>,
 }
 
-pub fn restore(
-    repo: &Repository,
-    snapshot: &Snapshot,
-    opts: &RestoreOptions,
-) -> Result<RestoreOutcome> {
+pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) -> Result<RestoreOutcome> {
     // Check the selection before writing anything.
     for p in &opts.paths {
         if lookup(repo, &snapshot.tree, p)?.is_none() && p != Path::new("/") {
@@ -60,10 +56,7 @@ pub fn restore(
     }
     prepare_target(&opts.target, opts.overwrite)?;
     let trie = if opts.paths.is_empty() {
-        PathTrie {
-            selected: true,
-            ..PathTrie::default()
-        }
+        PathTrie { selected: true, ..PathTrie::default() }
     } else {
         PathTrie::from_paths(&opts.paths)
     };
@@ -104,8 +97,7 @@ pub fn restore(
                 // Never leave a partial file that looks restored.
                 let _ = fs::remove_file(path);
             }
-            let r =
-                written.and_then(|()| fsmeta::apply_metadata(path, node, chown).at(path.as_path()));
+            let r = written.and_then(|()| fsmeta::apply_metadata(path, node, chown).at(path.as_path()));
             r.err().map(|e| format!("{}: {e}", path.display()))
         })
         .collect();
@@ -117,17 +109,13 @@ pub fn restore(
         let r = remove_existing(path).and_then(|()| fs::hard_link(&leader, path));
         match r {
             Ok(()) => outcome.files += 1,
-            Err(e) => outcome
-                .errors
-                .push(format!("{}: hard link: {e}", path.display())),
+            Err(e) => outcome.errors.push(format!("{}: hard link: {e}", path.display())),
         }
     }
     for (path, node) in &plan.others {
         let r = remove_existing(path)
             .and_then(|()| match &node.kind {
-                NodeKind::Symlink { target } => {
-                    std::os::unix::fs::symlink(name_to_path(target), path)
-                }
+                NodeKind::Symlink { target } => std::os::unix::fs::symlink(name_to_path(target), path),
                 _ => fsmeta::make_special(path, node),
             })
             .and_then(|()| fsmeta::apply_metadata(path, node, chown));
@@ -168,11 +156,7 @@ fn plan_tree(
     plan: &mut Plan,
 ) -> Result<()> {
     for node in &tree.nodes {
-        let child_trie = if selected {
-            None
-        } else {
-            trie.children.get(node.name.as_slice())
-        };
+        let child_trie = if selected { None } else { trie.children.get(node.name.as_slice()) };
         if !selected && child_trie.is_none() {
             continue;
         }
@@ -183,14 +167,7 @@ fn plan_tree(
                 plan.dirs.push((path.clone(), node.clone()));
                 let sub = repo.load_tree(subtree)?;
                 let empty = PathTrie::default();
-                plan_tree(
-                    repo,
-                    &sub,
-                    &path,
-                    child_trie.unwrap_or(&empty),
-                    child_selected,
-                    plan,
-                )?;
+                plan_tree(repo, &sub, &path, child_trie.unwrap_or(&empty), child_selected, plan)?;
             }
             NodeKind::File { .. } if child_selected => plan.files.push((path, node.clone())),
             _ if child_selected => plan.others.push((path, node.clone())),
@@ -261,10 +238,6 @@ fn named(e: Error, path: &Path, id: &Id) -> Error {
 /// The path of a snapshot path under a restore target.
 pub fn target_path(target: &Path, snapshot_path: &Path) -> PathBuf {
     target.join(Path::new(std::ffi::OsStr::from_bytes(
-        snapshot_path
-            .as_os_str()
-            .as_bytes()
-            .strip_prefix(b"/")
-            .unwrap_or(snapshot_path.as_os_str().as_bytes()),
+        snapshot_path.as_os_str().as_bytes().strip_prefix(b"/").unwrap_or(snapshot_path.as_os_str().as_bytes()),
     )))
 }

@@ -48,26 +48,14 @@ pub fn resolve(repo: &Repository, reference: &str) -> Result<SnapshotEntry> {
         .collect();
     match matches.as_slice() {
         [] => Err(Error::SnapshotNotFound(reference.to_string())),
-        [id] => Ok(SnapshotEntry {
-            id: *id,
-            snapshot: repo.load_snapshot(id)?,
-        }),
+        [id] => Ok(SnapshotEntry { id: *id, snapshot: repo.load_snapshot(id)? }),
         _ => Err(Error::AmbiguousSnapshot(reference.to_string())),
     }
 }
 
 /// The newest snapshot of the same host and the same set of paths.
-pub fn find_parent<'a>(
-    all: &'a [SnapshotEntry],
-    host: &str,
-    paths: &[Vec<u8>],
-) -> Option<&'a SnapshotEntry> {
+pub fn find_parent<'a>(all: &'a [SnapshotEntry], host: &str, paths: &[Vec<u8>]) -> Option<&'a SnapshotEntry> {
     all.iter().rev().find(|e| {
-        e.snapshot.host == host
-            && e.snapshot
-                .paths
-                .iter()
-                .map(|p| p.as_slice())
-                .eq(paths.iter().map(|p| p.as_slice()))
+        e.snapshot.host == host && e.snapshot.paths.iter().map(|p| p.as_slice()).eq(paths.iter().map(|p| p.as_slice()))
     })
 }

@@ -14,10 +14,7 @@ use crate::repo::Repository;
 impl Tree {
     /// The entry called `name`, by binary search (nodes are sorted by name).
     pub fn find(&self, name: &[u8]) -> Option<&Node> {
-        self.nodes
-            .binary_search_by(|n| n.name.as_slice().cmp(name))
-            .ok()
-            .map(|i| &self.nodes[i])
+        self.nodes.binary_search_by(|n| n.name.as_slice().cmp(name)).ok().map(|i| &self.nodes[i])
     }
 }
 
@@ -101,10 +98,7 @@ pub fn lookup(repo: &Repository, root: &Id, path: &Path) -> Result<Option<Node>>
     let mut tree = repo.load_tree(root)?;
     let mut found: Option<Node> = None;
     for (i, name) in names.iter().enumerate() {
-        let node = tree
-            .find(name)
-            .cloned()
-            .ok_or_else(|| Error::PathNotInSnapshot(path.display().to_string()))?;
+        let node = tree.find(name).cloned().ok_or_else(|| Error::PathNotInSnapshot(path.display().to_string()))?;
         if i + 1 < names.len() {
             match &node.kind {
                 NodeKind::Dir { subtree } => tree = repo.load_tree(subtree)?,

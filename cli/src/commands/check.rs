@@ -8,12 +8,7 @@ use crate::{EXIT_ERROR, password};
 
 pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     let repo = password::open(g)?;
-    let report = check::check(
-        &repo,
-        CheckOptions {
-            read_data: a.read_data,
-        },
-    )?;
+    let report = check::check(&repo, CheckOptions { read_data: a.read_data })?;
     if g.json {
         println!(
             "{}",
@@ -38,23 +33,12 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
                     report.snapshots,
                     report.packs,
                     report.blobs,
-                    if a.read_data {
-                        ", all data read and verified"
-                    } else {
-                        ""
-                    }
+                    if a.read_data { ", all data read and verified" } else { "" }
                 );
             }
         } else {
-            eprintln!(
-                "cairn: error: check found {} problems (listed above)",
-                report.errors.len()
-            );
+            eprintln!("cairn: error: check found {} problems (listed above)", report.errors.len());
         }
     }
-    Ok(if report.errors.is_empty() {
-        0
-    } else {
-        EXIT_ERROR
-    })
+    Ok(if report.errors.is_empty() { 0 } else { EXIT_ERROR })
 }

@@ -9,11 +9,7 @@ use crate::password;
 
 pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     let loc = password::location(g)?;
-    let password = if a.no_encryption {
-        None
-    } else {
-        Some(password::new_password(g)?)
-    };
+    let password = if a.no_encryption { None } else { Some(password::new_password(g)?) };
     let mut kdf = KdfParams::DEFAULT;
     if let Some(m) = a.kdf_memory_kib {
         kdf.memory_kib = m;
@@ -29,16 +25,8 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
             serde_json::json!({ "id": repo.id().to_hex(), "path": loc.path, "encrypted": repo.is_encrypted() })
         );
     } else if !g.quiet {
-        let how = if repo.is_encrypted() {
-            "encrypted"
-        } else {
-            "unencrypted"
-        };
-        println!(
-            "created {how} repository {} at {}",
-            repo.id().short(),
-            loc.path.display()
-        );
+        let how = if repo.is_encrypted() { "encrypted" } else { "unencrypted" };
+        println!("created {how} repository {} at {}", repo.id().short(), loc.path.display());
     }
     Ok(0)
 }

@@ -13,23 +13,10 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
         output::warning(problem);
     }
     let entry = snapshots::resolve(&repo, &a.snapshot)?;
-    let paths = a
-        .paths
-        .iter()
-        .map(|p| {
-            if p.is_absolute() {
-                p.clone()
-            } else {
-                std::path::Path::new("/").join(p)
-            }
-        })
-        .collect();
+    let paths =
+        a.paths.iter().map(|p| if p.is_absolute() { p.clone() } else { std::path::Path::new("/").join(p) }).collect();
     let started = std::time::Instant::now();
-    let opts = RestoreOptions {
-        target: a.target.clone(),
-        paths,
-        overwrite: a.overwrite,
-    };
+    let opts = RestoreOptions { target: a.target.clone(), paths, overwrite: a.overwrite };
     let outcome = restorer::restore(&repo, &entry.snapshot, &opts)?;
     for e in &outcome.errors {
         eprintln!("error: {e}");
@@ -55,10 +42,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
         );
     }
     if !outcome.errors.is_empty() {
-        eprintln!(
-            "cairn: error: {} entries could not be restored (listed above); the rest was",
-            outcome.errors.len()
-        );
+        eprintln!("cairn: error: {} entries could not be restored (listed above); the rest was", outcome.errors.len());
         return Ok(EXIT_ERROR);
     }
     Ok(0)

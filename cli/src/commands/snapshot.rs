@@ -13,10 +13,7 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
     // Paths are checked before the repository is touched (or created).
     for p in &a.paths {
         if std::fs::symlink_metadata(p).is_err() {
-            anyhow::bail!(
-                "{}: no such file or folder; nothing was stored",
-                p.display()
-            );
+            anyhow::bail!("{}: no such file or folder; nothing was stored", p.display());
         }
     }
     let time = a.time.as_deref().map(timefmt::parse).transpose()?;
@@ -70,9 +67,5 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
             output::seconds(s.duration_ms),
         );
     }
-    Ok(if outcome.incomplete() {
-        EXIT_INCOMPLETE
-    } else {
-        0
-    })
+    Ok(if outcome.incomplete() { EXIT_INCOMPLETE } else { 0 })
 }

@@ -14,21 +14,15 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
     for p in problems {
         output::warning(p);
     }
-    let wanted_path = a
-        .path
-        .as_ref()
-        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+    let wanted_path = a.path.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
     let selected: Vec<_> = all
         .iter()
         .filter(|e| a.host.as_ref().is_none_or(|h| &e.snapshot.host == h))
         .filter(|e| a.tag.as_ref().is_none_or(|t| e.snapshot.tags.contains(t)))
         .filter(|e| {
-            wanted_path.as_ref().is_none_or(|p| {
-                e.snapshot
-                    .paths
-                    .iter()
-                    .any(|sp| sp.as_slice() == p.as_os_str().as_bytes())
-            })
+            wanted_path
+                .as_ref()
+                .is_none_or(|p| e.snapshot.paths.iter().any(|sp| sp.as_slice() == p.as_os_str().as_bytes()))
         })
         .collect();
     if g.json {
@@ -63,11 +57,7 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
                 output::local_time(&s.time),
                 s.host.clone(),
                 s.tags.join(","),
-                s.paths
-                    .iter()
-                    .map(|p| String::from_utf8_lossy(p).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                s.paths.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>().join(" "),
                 output::bytes(s.summary.total_bytes),
             ]
         })
