@@ -51,6 +51,9 @@ impl LocalBackend {
 
     /// Creates the folder layout of a new repository.
     pub fn create_layout(&self) -> Result<()> {
+        if let Some(parent) = self.root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).at(parent)?;
+        }
         create_private_dir(&self.root)?;
         for kind in [FileKind::Key, FileKind::Pack, FileKind::Index, FileKind::Snapshot] {
             create_private_dir(&self.root.join(kind.folder()))?;

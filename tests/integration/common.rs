@@ -1,0 +1,197 @@
+//! Helpers for the integration tests: a temporary repository, the real
+//! `cairn` binary with a clean environment, and a tree comparison that
+//! checks bytes, modes, mtimes, link targets and hard links.
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct Env {
+    pub dir: TempDir,
+    pub repo: PathBuf,
+}
+
+impl Env {
+    /// A fresh folder with an encrypted repository (weak KDF: tests only).
+    pub fn new() -> Env {
+        let env = Env::empty();
+        env.cairn().args(["init", "--kdf-memory-kib", "8", "--kdf-iterations", "1"]).assert().success();
+        env
+    }
+
+    /// A fresh folder, no repository yet.
+    pub fn empty() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = dir.path().join("repo");
+        Env { dir, repo }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `cairn` with this repository and password and a private HOME.
+    pub fn cairn(&self) -> Command {
+        Command::from_std(self.std_cairn())
+    }
+
+    /// The same, as a plain `std::process::Command` (to spawn or kill).
+    pub fn std_cairn(&self) -> std::process::Command {
+        let mut cmd = bare_std_cairn(self.dir.path());
+        cmd.env("CAIRN_REPO", &self.repo).env("CAIRN_PASSWORD", PASSWORD);
+        cmd
+    }
+
+    /// Runs a snapshot with --json and returns the parsed summary object.
+    pub fn snapshot_json(&self, paths: &[&Path]) -> serde_json::Value {
+        let out = self.cairn().arg("snapshot").arg("--json").args(paths).output().expect("run cairn");
+        assert!(out.status.success(), "snapshot failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("snapshot --json prints JSON")
+    }
+
+    /// Every file under the repository with its size, for before/after checks.
+    pub fn repo_listing(&self) -> Vec<(PathBuf, u64)> {
+        listing(&self.repo)
+    }
+}
+
+/// `cairn` with no repository or password in its environment.
+pub fn bare_cairn(home: &Path) -> Command {
+    Command::from_std(bare_std_cairn(home))
+}
+
+pub fn bare_std_cairn(home: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("TZ", "UTC")
+        .env("USER", "tester");
+    cmd
+}
+
+pub fn listing(root: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).expect("read_dir") {
+            let e = e.expect("entry");
+            let md = e.metadata().expect("metadata");
+            if md.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push((e.path(), md.len()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Files under `dir` (recursively) whose names differ from `before`.
+pub fn new_files(before: &[(PathBuf, u64)], after: &[(PathBuf, u64)]) -> Vec<PathBuf> {
+    after.iter().filter(|a| !before.iter().any(|b| b.0 == a.0)).map(|a| a.0.clone()).collect()
+}
+
+/// Where `original` lands under a restore target.
+pub fn restored(target: &Path, original: &Path) -> PathBuf {
+    let canon = fs::canonicalize(original).expect("canonicalize");
+    target.join(canon.strip_prefix("/").expect("absolute"))
+}
+
+/// Asserts that two trees hold the same entries: type, bytes, mode, mtime
+/// (not for folders' own mtime when `skip_dir_mtime`), symlink targets,
+/// and the same hard-link groups.
+pub fn assert_same_tree(expected: &Path, actual: &Path) {
+    let mut links_a: HashMap<u64, PathBuf> = HashMap::new();
+    let mut links_b: HashMap<u64, PathBuf> = HashMap::new();
+    compare(expected, actual, Path::new(""), &mut links_a, &mut links_b);
+}
+
+fn compare(
+    a_root: &Path,
+    b_root: &Path,
+    rel: &Path,
+    links_a: &mut HashMap<u64, PathBuf>,
+    links_b: &mut HashMap<u64, PathBuf>,
+) {
+    let a = a_root.join(rel);
+    let b = b_root.join(rel);
+    let ma = fs::symlink_metadata(&a).unwrap_or_else(|e| panic!("{}: {e}", a.display()));
+    let mb = fs::symlink_metadata(&b).unwrap_or_else(|e| panic!("missing in restore: {}: {e}", b.display()));
+    let what = rel.display();
+    assert_eq!(ma.file_type().is_dir(), mb.file_type().is_dir(), "{what}: type");
+    assert_eq!(ma.file_type().is_symlink(), mb.file_type().is_symlink(), "{what}: type");
+    assert_eq!(ma.file_type().is_file(), mb.file_type().is_file(), "{what}: type");
+    assert_eq!(ma.file_type().is_fifo(), mb.file_type().is_fifo(), "{what}: type");
+    if ma.file_type().is_symlink() {
+        assert_eq!(fs::read_link(&a).unwrap(), fs::read_link(&b).unwrap(), "{what}: link target");
+    } else {
+        assert_eq!(ma.mode() & 0o7777, mb.mode() & 0o7777, "{what}: mode");
+    }
+    if !rel.as_os_str().is_empty() {
+        // The roots themselves are just where the trees were put.
+        assert_eq!((ma.mtime(), ma.mtime_nsec()), (mb.mtime(), mb.mtime_nsec()), "{what}: mtime");
+    }
+    if ma.file_type().is_file() {
+        assert_eq!(ma.len(), mb.len(), "{what}: size");
+        assert!(same_bytes(&a, &b), "{what}: contents differ");
+        if ma.nlink() > 1 {
+            // Same hard-link groups: the first path of each inode on one side
+            // must pair with the first path of its inode on the other.
+            let first_a = links_a.entry(ma.ino()).or_insert_with(|| rel.to_path_buf()).clone();
+            let first_b = links_b.entry(mb.ino()).or_insert_with(|| rel.to_path_buf()).clone();
+            assert_eq!(first_a, first_b, "{what}: hard link group");
+        }
+    }
+    if ma.is_dir() {
+        let mut names: Vec<_> = fs::read_dir(&a).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut names_b: Vec<_> = fs::read_dir(&b).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        names_b.sort();
+        assert_eq!(names, names_b, "{what}: entries");
+        for n in names {
+            compare(a_root, b_root, &rel.join(n), links_a, links_b);
+        }
+    }
+}
+
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (mut fa, mut fb) = (fs::File::open(a).unwrap(), fs::File::open(b).unwrap());
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let na = read_full(&mut fa, &mut ba);
+        let nb = read_full(&mut fb, &mut bb);
+        if na != nb || ba[..na] != bb[..nb] {
+            return false;
+        }
+        if na == 0 {
+            return true;
+        }
+    }
+    fn read_full(f: &mut fs::File, buf: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < buf.len() {
+            match f.read(&mut buf[n..]).unwrap() {
+                0 => break,
+                k => n += k,
+            }
+        }
+        n
+    }
+}
+
+pub fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

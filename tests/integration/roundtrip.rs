@@ -1,0 +1,189 @@
+//! Snapshot and restore round trips: an agent workspace plus a tree of edge
+//! cases, compared byte for byte and by metadata; deduplication; partial
+//! restores; unencrypted repositories; concurrent snapshots.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+
+use crate::common::*;
+
+/// Every kind of entry a snapshot must carry.
+pub fn make_edge_cases(root: &Path) {
+    fs::create_dir_all(root.join("empty-dir")).unwrap();
+    fs::write(root.join("empty-file"), b"").unwrap();
+    fs::write(root.join("private.txt"), b"secret\n").unwrap();
+    fs::set_permissions(root.join("private.txt"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(root.join("script.sh"), b"#!/bin/sh\necho hi\n").unwrap();
+    fs::set_permissions(root.join("script.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    symlink("script.sh", root.join("link-to-script")).unwrap();
+    symlink("does/not/exist", root.join("dangling-link")).unwrap();
+    fs::write(root.join("original"), b"linked content\n".repeat(100)).unwrap();
+    fs::hard_link(root.join("original"), root.join("hard-link")).unwrap();
+    fs::write(root.join(OsStr::from_bytes(b"caf\xe9-latin1-\xff.txt")), b"not utf-8 name").unwrap();
+    let mut deep = root.to_path_buf();
+    for i in 0..40 {
+        deep.push(format!("level-{i:02}-with-a-longish-name"));
+    }
+    fs::create_dir_all(&deep).unwrap();
+    fs::write(deep.join("bottom.txt"), b"deep down").unwrap();
+    let status = std::process::Command::new("mkfifo").arg(root.join("a-fifo")).status().unwrap();
+    assert!(status.success());
+    // A 100 MB file that is mostly holes, with some data in the middle and at the end.
+    let mut sparse = fs::File::create(root.join("sparse-100mb.img")).unwrap();
+    sparse.set_len(100 * 1024 * 1024).unwrap();
+    sparse.seek(SeekFrom::Start(40 * 1024 * 1024)).unwrap();
+    sparse.write_all(&b"some data in the middle ".repeat(10_000)).unwrap();
+    sparse.seek(SeekFrom::Start(100 * 1024 * 1024 - 5)).unwrap();
+    sparse.write_all(b"tail!").unwrap();
+    drop(sparse);
+    let _ = xattr::set(root.join("private.txt"), "user.cairn-test", b"xattr value");
+}
+
+#[test]
+fn agent_tree_and_edge_cases_round_trip() {
+    let env = Env::new();
+    let src = env.path("src");
+    cairn_testgen::init(&src.join("workspace"), cairn_testgen::Scale::Tiny, 7).unwrap();
+    make_edge_cases(&src.join("edge"));
+
+    let first = env.snapshot_json(&[&src]);
+    assert!(first["summary"]["data_blobs_added"].as_u64().unwrap() > 0);
+    let packs_before = fs::read_dir(env.repo.join("index")).unwrap().count();
+
+    // Nothing changed: no data blob, no file read (parent's chunk lists reused).
+    let second = env.snapshot_json(&[&src]);
+    assert_eq!(second["summary"]["data_blobs_added"], 0, "{second}");
+    assert_eq!(second["summary"]["files_read"], 0, "{second}");
+    assert_eq!(second["parent"], first["id"]);
+    // Even reading everything again (--force) adds no data blob.
+    let out = env.cairn().args(["snapshot", "--json", "--force"]).arg(&src).output().unwrap();
+    let forced: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(forced["summary"]["data_blobs_added"], 0, "{forced}");
+    assert!(forced["summary"]["files_read"].as_u64().unwrap() > 100);
+    assert!(fs::read_dir(env.repo.join("index")).unwrap().count() <= packs_before + 2);
+
+    let target = env.path("restore");
+    env.cairn().args(["restore", "latest", "--target"]).arg(&target).assert().success();
+    assert_same_tree(&src, &restored(&target, &src));
+    let restored_private = restored(&target, &src.join("edge/private.txt"));
+    if xattr::get(src.join("edge/private.txt"), "user.cairn-test").ok().flatten().is_some() {
+        assert_eq!(xattr::get(&restored_private, "user.cairn-test").unwrap().unwrap(), b"xattr value");
+    }
+    // The sparse file is restored with holes, not 100 MB of zeros on disk.
+    let md = fs::metadata(restored(&target, &src.join("edge/sparse-100mb.img"))).unwrap();
+    assert!(std::os::unix::fs::MetadataExt::blocks(&md) * 512 < 20 * 1024 * 1024);
+
+    env.cairn().args(["check", "--read-data"]).assert().success();
+
+    // The first snapshot, by id prefix, restores too.
+    let prefix = &first["id"].as_str().unwrap()[..6];
+    let target1 = env.path("restore-first");
+    env.cairn().args(["restore", prefix, "--target"]).arg(&target1).assert().success();
+    assert_same_tree(&src, &restored(&target1, &src));
+}
+
+#[test]
+fn restore_selected_paths_only() {
+    let env = Env::new();
+    let src = env.path("src");
+    make_edge_cases(&src);
+    fs::remove_file(src.join("sparse-100mb.img")).unwrap();
+    env.snapshot_json(&[&src]);
+    let target = env.path("out");
+    let wanted = fs::canonicalize(src.join("script.sh")).unwrap();
+    let deep = fs::canonicalize(src.join("level-00-with-a-longish-name")).unwrap();
+    env.cairn()
+        .args(["restore", "latest", "--target"])
+        .arg(&target)
+        .arg("--path")
+        .arg(&wanted)
+        .arg("--path")
+        .arg(&deep)
+        .assert()
+        .success();
+    let base = restored(&target, &src);
+    assert_eq!(fs::read(base.join("script.sh")).unwrap(), b"#!/bin/sh\necho hi\n");
+    assert!(!base.join("private.txt").exists());
+    assert_same_tree(&src.join("level-00-with-a-longish-name"), &base.join("level-00-with-a-longish-name"));
+
+    // A path that is not in the snapshot: an error, and nothing written.
+    let target2 = env.path("out2");
+    let out = env
+        .cairn()
+        .args(["restore", "latest", "--target"])
+        .arg(&target2)
+        .args(["--path", "/no/such/path"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("/no/such/path"), "{}", stderr_of(&out));
+    assert!(!target2.exists());
+}
+
+#[test]
+fn restore_refuses_non_empty_target_without_overwrite() {
+    let env = Env::new();
+    let src = env.path("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("a.txt"), b"new").unwrap();
+    env.snapshot_json(&[&src]);
+    let target = env.path("out");
+    fs::create_dir_all(&target).unwrap();
+    fs::write(target.join("keep.txt"), b"mine").unwrap();
+    let out = env.cairn().args(["restore", "latest", "--target"]).arg(&target).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("--overwrite"), "{}", stderr_of(&out));
+    env.cairn().args(["restore", "latest", "--overwrite", "--target"]).arg(&target).assert().success();
+    assert_eq!(fs::read(restored(&target, &src).join("a.txt")).unwrap(), b"new");
+    assert_eq!(fs::read(target.join("keep.txt")).unwrap(), b"mine");
+}
+
+#[test]
+fn unencrypted_repository_round_trips_and_verifies() {
+    let env = Env::empty();
+    env.cairn().args(["init", "--no-encryption"]).assert().success();
+    let src = env.path("src");
+    cairn_testgen::init(&src, cairn_testgen::Scale::Tiny, 3).unwrap();
+    env.snapshot_json(&[&src]);
+    // No password is needed to read it.
+    let mut cmd = bare_cairn(env.dir.path());
+    cmd.env("CAIRN_REPO", &env.repo).args(["check", "--read-data"]).assert().success();
+    let target = env.path("out");
+    env.cairn().args(["restore", "latest", "--target"]).arg(&target).assert().success();
+    assert_same_tree(&src, &restored(&target, &src));
+}
+
+#[test]
+fn concurrent_snapshots_both_succeed() {
+    let env = Env::new();
+    let a = env.path("a");
+    let b = env.path("b");
+    cairn_testgen::init(&a, cairn_testgen::Scale::Tiny, 1).unwrap();
+    cairn_testgen::init(&b, cairn_testgen::Scale::Tiny, 2).unwrap();
+    let quiet = || std::process::Stdio::null();
+    let mut ca = env.std_cairn().arg("snapshot").arg(&a).stdout(quiet()).spawn().unwrap();
+    let mut cb = env.std_cairn().arg("snapshot").arg(&b).stdout(quiet()).spawn().unwrap();
+    assert!(ca.wait().unwrap().success());
+    assert!(cb.wait().unwrap().success());
+    env.cairn().args(["check", "--read-data"]).assert().success();
+    let out = env.cairn().args(["snapshots", "--json"]).output().unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    for (src, name) in [(&a, "ra"), (&b, "rb")] {
+        let target = env.path(name);
+        let canon = fs::canonicalize(src).unwrap();
+        let id = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["paths"][0] == canon.to_str().unwrap())
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .unwrap();
+        env.cairn().args(["restore", &id, "--target"]).arg(&target).assert().success();
+        assert_same_tree(src, &restored(&target, src));
+    }
+}
