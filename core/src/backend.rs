@@ -81,6 +81,10 @@ impl LocalBackend {
     pub fn list(&self, kind: FileKind) -> Result<Vec<(Id, u64)>> {
         let mut out = Vec::new();
         let base = self.root.join(kind.folder());
+        if !base.exists() {
+            // Copies that drop empty folders (git, some sync tools) are fine.
+            return Ok(out);
+        }
         let folders = if kind == FileKind::Pack { subfolders(&base)? } else { vec![base] };
         for folder in folders {
             for entry in fs::read_dir(&folder).at(&folder)? {
@@ -105,7 +109,7 @@ impl LocalBackend {
         for kind in [FileKind::Key, FileKind::Index, FileKind::Snapshot] {
             folders.push(self.root.join(kind.folder()));
         }
-        folders.extend(subfolders(&self.root.join("data"))?);
+        folders.extend(subfolders(&self.root.join("data")).unwrap_or_default());
         for folder in folders {
             let Ok(entries) = fs::read_dir(&folder) else {
                 continue;
@@ -157,6 +161,9 @@ impl LocalBackend {
         let id = Id::of_file_bytes(bytes);
         let path = self.path_of(kind, &id);
         if !path.exists() {
+            if let Some(dir) = path.parent().filter(|d| !d.exists()) {
+                create_private_dir(dir)?;
+            }
             write_atomic(&path, bytes)?;
         }
         Ok(id)
