@@ -17,7 +17,7 @@ use serde_bytes::ByteBuf;
 
 use crate::chunker::Chunker;
 use crate::error::{Error, Result};
-use crate::format::{BlobKind, FORMAT_VERSION, Node, NodeKind, Snapshot, Summary, Timestamp, Tree};
+use crate::format::{BlobKind, FORMAT_VERSION, Node, NodeKind, Snapshot, Summary, Timestamp, Tree, Xattr};
 use crate::fsmeta;
 use crate::id::Id;
 use crate::repo::{BlobSaver, Repository, now_timestamp};
@@ -126,7 +126,7 @@ pub fn snapshot(repo: &Repository, opts: &SnapshotOptions, progress: &Progress) 
     };
     let trie = PathTrie::from_paths(&paths);
     let root_tree = if trie.selected {
-        archiver.archive_dir(Path::new("/"), parent_root.as_ref())?
+        archiver.archive_dir(Path::new("/"), parent_root.as_ref())?.unwrap_or_default()
     } else {
         archiver.archive_virtual(Path::new("/"), &trie, parent_root.as_ref())?
     };
@@ -249,18 +249,19 @@ impl Archiver<'_> {
         Ok(Tree { version: FORMAT_VERSION, nodes: nodes?.into_iter().flatten().collect() })
     }
 
-    /// The tree of a real folder: all its entries, sorted by name.
-    fn archive_dir(&self, dir: &Path, parent: Option<&Tree>) -> Result<Tree> {
+    /// The tree of a real folder: all its entries, sorted by name. `None`
+    /// (with a warning) when the folder cannot be listed.
+    fn archive_dir(&self, dir: &Path, parent: Option<&Tree>) -> Result<Option<Tree>> {
         let names = match read_dir_names(dir) {
             Ok(n) => n,
             Err(e) => {
                 self.warn(Warning::Unreadable { path: dir.to_path_buf(), error: e.to_string() });
-                Vec::new()
+                return Ok(None);
             }
         };
         let nodes: Result<Vec<Option<Node>>> =
             names.par_iter().map(|name| self.archive_entry(dir, name, parent.and_then(|t| t.find(name)))).collect();
-        Ok(Tree { version: FORMAT_VERSION, nodes: nodes?.into_iter().flatten().collect() })
+        Ok(Some(Tree { version: FORMAT_VERSION, nodes: nodes?.into_iter().flatten().collect() }))
     }
 
     fn parent_subtree(&self, parent: Option<&Node>) -> Option<Tree> {
@@ -288,16 +289,15 @@ impl Archiver<'_> {
         };
         let ft = md.file_type();
         if ft.is_dir() {
-            // Fail fast on an unreadable folder, before descending.
-            if let Err(e) = std::fs::read_dir(&path) {
-                self.warn(Warning::Unreadable { path, error: e.to_string() });
-                return Ok(None);
-            }
             let parent_sub = self.parent_subtree(parent);
-            let tree = self.archive_dir(&path, parent_sub.as_ref())?;
-            let id = self.saver.save_tree(&tree)?;
+            let Some(tree) = self.archive_dir(&path, parent_sub.as_ref())? else { return Ok(None) };
+            let id = match (parent, &parent_sub) {
+                // Unchanged folder: the parent's tree id, without encoding it again.
+                (Some(Node { kind: NodeKind::Dir { subtree }, .. }), Some(old)) if *old == tree => *subtree,
+                _ => self.saver.save_tree(&tree)?,
+            };
             bump(&self.stats.dirs, 1);
-            let xattrs = fsmeta::read_xattrs(&path);
+            let xattrs = self.xattrs(&path, &md, parent);
             return Ok(Some(fsmeta::node_from_metadata(name, &md, NodeKind::Dir { subtree: id }, xattrs)));
         }
         if ft.is_file() {
@@ -346,10 +346,19 @@ impl Archiver<'_> {
         }
         bump(&self.stats.total_bytes, size);
         self.progress.files.fetch_add(1, Ordering::Relaxed);
-        let xattrs = fsmeta::read_xattrs(path);
+        let xattrs = self.xattrs(path, &md, parent);
         let mut node = fsmeta::node_from_metadata(name, &md, NodeKind::File { size, content }, xattrs);
         node.nlink = md.nlink();
         Ok(Some(node))
+    }
+
+    /// Extended attributes; those of the parent node when the ctime shows
+    /// nothing changed (setting an xattr updates the ctime).
+    fn xattrs(&self, path: &Path, md: &Metadata, parent: Option<&Node>) -> Vec<Xattr> {
+        match parent {
+            Some(p) if p.ctime.seconds == md.ctime() && i64::from(p.ctime.nanos) == md.ctime_nsec() => p.xattrs.clone(),
+            _ => fsmeta::read_xattrs(path),
+        }
     }
 
     fn known_hard_link(&self, md: &Metadata) -> Option<(Vec<Id>, u64)> {

@@ -3,10 +3,12 @@
 //! folder). Knows the layout of a local repository folder and nothing of
 //! what the bytes mean.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::crypto::random_bytes;
 use crate::error::{Error, IoContext, Result};
@@ -35,14 +37,19 @@ impl FileKind {
 pub const CONFIG_NAME: &str = "config";
 const TEMP_PREFIX: &str = ".tmp-";
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct LocalBackend {
     root: PathBuf,
+    /// Open pack files, so reading many blobs from one pack opens it once.
+    open_packs: Mutex<HashMap<Id, Arc<File>>>,
 }
+
+/// How many pack files stay open at once.
+const OPEN_PACKS: usize = 64;
 
 impl LocalBackend {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalBackend { root: root.into() }
+        LocalBackend { root: root.into(), open_packs: Mutex::new(HashMap::new()) }
     }
 
     pub fn root(&self) -> &Path {
@@ -136,11 +143,24 @@ impl LocalBackend {
 
     /// Reads `len` bytes at `offset`; a short file is an error.
     pub fn read_range(&self, kind: FileKind, id: &Id, offset: u64, len: usize) -> Result<Vec<u8>> {
-        let path = self.path_of(kind, id);
-        let file = File::open(&path).at(&path)?;
+        let file = self.open_cached(kind, id)?;
         let mut buf = vec![0u8; len];
-        file.read_exact_at(&mut buf, offset).at(&path)?;
+        file.read_exact_at(&mut buf, offset).at(self.path_of(kind, id))?;
         Ok(buf)
+    }
+
+    fn open_cached(&self, kind: FileKind, id: &Id) -> Result<Arc<File>> {
+        let mut open = self.open_packs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = open.get(id) {
+            return Ok(f.clone());
+        }
+        let path = self.path_of(kind, id);
+        let file = Arc::new(File::open(&path).at(&path)?);
+        if open.len() >= OPEN_PACKS {
+            open.clear();
+        }
+        open.insert(*id, file.clone());
+        Ok(file)
     }
 
     /// Reads the last `len` bytes (or the whole file if shorter) and returns

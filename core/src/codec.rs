@@ -39,6 +39,7 @@ impl ObjectKind {
 }
 
 thread_local! {
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
     static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
 }
 
@@ -84,6 +85,21 @@ pub fn open_bytes(keys: &Keys, kind: ObjectKind, stored: &[u8], max_len: usize) 
             Ok(payload.to_vec())
         }
         TAG_ZSTD => {
+            // Frames written by cairn record their size: decompress in one
+            // call with a reused context. Otherwise stream, within the limit.
+            if let Some(size) = zstd::bulk::Decompressor::upper_bound(payload).filter(|n| *n <= max_len) {
+                let out = DECOMPRESSOR
+                    .with(|cell| {
+                        let mut slot = cell.borrow_mut();
+                        if slot.is_none() {
+                            *slot = zstd::bulk::Decompressor::new().ok();
+                        }
+                        slot.as_mut().map(|d| d.decompress(payload, size))
+                    })
+                    .ok_or_else(|| Error::corrupt(what(), "no zstd context"))?
+                    .map_err(|e| Error::corrupt(what(), format!("zstd: {e}")))?;
+                return Ok(out);
+            }
             let mut out = Vec::new();
             let decoder = zstd::stream::read::Decoder::new(payload).map_err(|e| Error::corrupt(what(), e))?;
             decoder
