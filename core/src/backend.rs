@@ -113,7 +113,7 @@ impl LocalBackend {
     pub fn list_temporaries(&self) -> Result<Vec<PathBuf>> {
         let mut out = Vec::new();
         let mut folders = vec![self.root.clone()];
-        for kind in [FileKind::Key, FileKind::Index, FileKind::Snapshot] {
+        for kind in [FileKind::Key, FileKind::Pack, FileKind::Index, FileKind::Snapshot] {
             folders.push(self.root.join(kind.folder()));
         }
         folders.extend(subfolders(&self.root.join("data")).unwrap_or_default());
@@ -187,6 +187,27 @@ impl LocalBackend {
             write_atomic(&path, bytes)?;
         }
         Ok(id)
+    }
+
+    /// A new temporary file in the folder of `kind` (for streaming writes).
+    pub fn create_temp(&self, kind: FileKind) -> Result<(File, PathBuf)> {
+        let dir = self.root.join(kind.folder());
+        let suffix: [u8; 8] = random_bytes()?;
+        let path = dir.join(format!("{TEMP_PREFIX}{}", u64::from_le_bytes(suffix)));
+        let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).at(&path)?;
+        Ok((file, path))
+    }
+
+    /// Gives a complete, already fsync-ed temporary file its final name and
+    /// makes the rename durable.
+    pub fn commit_temp(&self, kind: FileKind, temp: &Path, id: &Id) -> Result<()> {
+        let path = self.path_of(kind, id);
+        let dir = path.parent().unwrap_or(&self.root);
+        if !dir.exists() {
+            create_private_dir(dir)?;
+        }
+        fs::rename(temp, &path).at(&path)?;
+        sync_dir(dir)
     }
 
     /// Writes `config` atomically; refuses to replace an existing one.

@@ -51,7 +51,10 @@ impl RepoParams {
 
     /// Rejects parameters that FastCDC or the pack format cannot honour.
     pub fn validate(&self) -> Result<()> {
+        // FastCDC 2020's limits: min 64 B..1 MiB, avg 256 B..4 MiB, max 1 KiB..16 MiB.
         let ok = self.chunk_min >= 64
+            && self.chunk_min <= 1024 * 1024
+            && self.chunk_avg <= 4 * 1024 * 1024
             && self.chunk_min <= self.chunk_avg
             && self.chunk_avg <= self.chunk_max
             && self.chunk_max <= 16 * 1024 * 1024
@@ -61,6 +64,7 @@ impl RepoParams {
             && self.chunk_avg >= 256
             && self.chunk_max >= 1024
             && self.pack_target >= 1024
+            && self.pack_target <= 64 * 1024 * 1024
             && (-7..=22).contains(&self.zstd_level);
         if ok { Ok(()) } else { Err(Error::corrupt("config", format!("invalid parameters {self:?}"))) }
     }
@@ -212,10 +216,87 @@ pub enum NodeKind {
     BlockDevice { rdev: u64 },
 }
 
+impl Tree {
+    /// Rejects names that could escape the folder they are restored into
+    /// (empty, `.`, `..`, or holding `/` or NUL) and unsorted or repeated
+    /// names. Every tree read from a repository passes through this.
+    pub fn validate_names(&self) -> Result<()> {
+        let mut previous: Option<&[u8]> = None;
+        for node in &self.nodes {
+            let name = node.name.as_slice();
+            if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
+                return Err(Error::corrupt("tree", format!("invalid entry name {:?}", String::from_utf8_lossy(name))));
+            }
+            if previous.is_some_and(|p| p >= name) {
+                return Err(Error::corrupt("tree", "entries are not sorted by name"));
+            }
+            previous = Some(name);
+        }
+        Ok(())
+    }
+}
+
+impl KdfParams {
+    /// Rejects costs no honest key file asks for, so a tampered key file
+    /// cannot stall `open` or exhaust memory: at most 4 GiB, 64 passes,
+    /// 64 lanes.
+    pub fn validate(&self) -> Result<()> {
+        let ok = (8..=4 * 1024 * 1024).contains(&self.memory_kib)
+            && (1..=64).contains(&self.iterations)
+            && (1..=64).contains(&self.parallelism);
+        if ok { Ok(()) } else { Err(Error::corrupt("key file", format!("unreasonable key derivation cost {self:?}"))) }
+    }
+}
+
 /// Rejects a structure from a newer cairn.
 pub fn check_version(what: &'static str, found: u32) -> Result<()> {
     if found == 0 || found > FORMAT_VERSION {
         return Err(Error::UnsupportedVersion { what, found, supported: FORMAT_VERSION });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &[u8]) -> Node {
+        Node {
+            name: ByteBuf::from(name.to_vec()),
+            kind: NodeKind::Fifo,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            mtime: FileTime::default(),
+            ctime: FileTime::default(),
+            inode: 0,
+            device: 0,
+            nlink: 1,
+            xattrs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn tree_names_cannot_escape() {
+        for bad in [&b""[..], b".", b"..", b"a/b", b"/etc", b"x\0y"] {
+            let tree = Tree { version: 1, nodes: vec![node(bad)] };
+            assert!(tree.validate_names().is_err(), "{bad:?}");
+        }
+        let unsorted = Tree { version: 1, nodes: vec![node(b"b"), node(b"a")] };
+        assert!(unsorted.validate_names().is_err());
+        let ok = Tree { version: 1, nodes: vec![node(b"..a"), node(b"a"), node(b"\xff")] };
+        assert!(ok.validate_names().is_ok());
+    }
+
+    #[test]
+    fn params_within_fastcdc_limits() {
+        assert!(RepoParams::DEFAULT.validate().is_ok());
+        let too_big_min =
+            RepoParams { chunk_min: 2 << 20, chunk_avg: 4 << 20, chunk_max: 16 << 20, ..RepoParams::DEFAULT };
+        assert!(too_big_min.validate().is_err());
+        let too_big_avg = RepoParams { chunk_avg: 8 << 20, chunk_max: 16 << 20, ..RepoParams::DEFAULT };
+        assert!(too_big_avg.validate().is_err());
+        assert!(KdfParams::DEFAULT.validate().is_ok());
+        assert!(KdfParams { memory_kib: u32::MAX, ..KdfParams::DEFAULT }.validate().is_err());
+    }
 }

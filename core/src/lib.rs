@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod error;
 pub mod format;
 pub mod fsmeta;
+pub mod fuzz_entry;
 pub mod id;
 pub mod index;
 pub mod locations;
@@ -21,6 +22,8 @@ pub mod pack;
 pub mod repo;
 pub mod restorer;
 pub mod snapshots;
+#[cfg(test)]
+mod spec_vectors;
 pub mod tree;
 
 pub use error::{Error, Result};

@@ -2,10 +2,14 @@
 //! listing them, then the header's length as a little-endian u32.
 //! Building a pack in memory and reading a pack's header back.
 
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+
 use crate::backend::{FileKind, LocalBackend};
 use crate::codec::{self, ObjectKind};
 use crate::crypto::Keys;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::format::{BlobKind, FORMAT_VERSION, PackEntry, PackHeader, check_version};
 use crate::id::Id;
 
@@ -51,12 +55,85 @@ impl PackBuilder {
     /// Appends the sealed header and its length; returns the file bytes and
     /// the entries for the index.
     pub fn finish(self, keys: &Keys) -> Result<(Vec<u8>, Vec<PackEntry>)> {
-        let header = PackHeader { version: FORMAT_VERSION, entries: self.entries };
-        let sealed = codec::encode(keys, ObjectKind::PackHeader, &header, 3)?;
         let mut bytes = self.buf;
-        bytes.extend_from_slice(&sealed);
-        bytes.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
-        Ok((bytes, header.entries))
+        bytes.extend_from_slice(&trailer(keys, &self.entries)?);
+        Ok((bytes, self.entries))
+    }
+}
+
+/// The sealed header listing `entries`, followed by its length (u32 LE).
+fn trailer(keys: &Keys, entries: &[PackEntry]) -> Result<Vec<u8>> {
+    let header = PackHeader { version: FORMAT_VERSION, entries: entries.to_vec() };
+    let mut sealed = codec::encode(keys, ObjectKind::PackHeader, &header, 3)?;
+    let len = sealed.len() as u32;
+    sealed.extend_from_slice(&len.to_le_bytes());
+    Ok(sealed)
+}
+
+/// A pack streamed to a temporary file as blobs arrive, hashed on the way,
+/// and renamed to its final name (the hash) once complete and durable. Only
+/// one blob is in memory at a time. Dropped unfinished, it removes its file.
+pub struct PackWriter {
+    kind: BlobKind,
+    file: Option<File>,
+    temp: PathBuf,
+    hasher: blake3::Hasher,
+    entries: Vec<PackEntry>,
+    len: u64,
+}
+
+impl PackWriter {
+    pub fn create(backend: &LocalBackend, kind: BlobKind) -> Result<PackWriter> {
+        let (file, temp) = backend.create_temp(FileKind::Pack)?;
+        Ok(PackWriter { kind, file: Some(file), temp, hasher: blake3::Hasher::new(), entries: Vec::new(), len: 0 })
+    }
+
+    pub fn add(&mut self, id: Id, sealed: &[u8], raw_length: usize) -> Result<()> {
+        let file = self.file.as_mut().ok_or_else(|| Error::corrupt("pack writer", "used after finish"))?;
+        file.write_all(sealed).at(&self.temp)?;
+        self.hasher.update(sealed);
+        self.entries.push(PackEntry {
+            kind: self.kind,
+            id,
+            // A pack is closed at its target size (at most 64 MiB by
+            // RepoParams::validate) plus one blob (at most 16 MiB), so
+            // offsets and lengths fit in u32.
+            offset: self.len as u32,
+            length: sealed.len() as u32,
+            raw_length: raw_length as u32,
+        });
+        self.len += sealed.len() as u64;
+        Ok(())
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Appends the header, makes the file durable and gives it its final
+    /// name. Returns the pack id, its entries and its size in bytes.
+    pub fn finish(mut self, backend: &LocalBackend, keys: &Keys) -> Result<(Id, Vec<PackEntry>, u64)> {
+        let tail = trailer(keys, &self.entries)?;
+        let mut file = self.file.take().ok_or_else(|| Error::corrupt("pack writer", "finished twice"))?;
+        file.write_all(&tail).at(&self.temp)?;
+        file.sync_all().at(&self.temp)?;
+        drop(file);
+        self.hasher.update(&tail);
+        let id = Id(*self.hasher.finalize().as_bytes());
+        backend.commit_temp(FileKind::Pack, &self.temp, &id)?;
+        Ok((id, std::mem::take(&mut self.entries), self.len + tail.len() as u64))
+    }
+}
+
+impl Drop for PackWriter {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
     }
 }
 
@@ -153,5 +230,33 @@ mod tests {
         bad[n - 1] = 0xff;
         assert!(parse_pack(&keys, &bad).is_err());
         assert!(parse_pack(&keys, &bytes[1..]).is_err());
+    }
+
+    #[test]
+    fn streamed_pack_equals_built_pack_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path().join("r"));
+        backend.create_layout().unwrap();
+        let keys = Keys::Plain;
+        let mut w = PackWriter::create(&backend, BlobKind::Tree).unwrap();
+        let mut b = PackBuilder::new(BlobKind::Tree);
+        for i in 0..3u8 {
+            let raw = vec![i; 1000];
+            let sealed = codec::seal_bytes(&keys, ObjectKind::TreeBlob, &raw, 3).unwrap();
+            w.add(keys.blob_id(&raw), &sealed, raw.len()).unwrap();
+            b.add(keys.blob_id(&raw), &sealed, raw.len());
+        }
+        let (id, entries, size) = w.finish(&backend, &keys).unwrap();
+        let (bytes, built) = b.finish(&keys).unwrap();
+        assert_eq!(entries, built);
+        // Plain sealing has no nonce, so both ways give the same bytes.
+        assert_eq!(id, Id::of_file_bytes(&bytes));
+        assert_eq!(size, bytes.len() as u64);
+        assert_eq!(read_header(&backend, &keys, &id).unwrap(), entries);
+        assert!(backend.list_temporaries().unwrap().is_empty());
+        // An unfinished writer leaves nothing behind.
+        let w = PackWriter::create(&backend, BlobKind::Data).unwrap();
+        drop(w);
+        assert!(backend.list_temporaries().unwrap().is_empty());
     }
 }

@@ -21,7 +21,7 @@ use crate::format::{
 };
 use crate::id::Id;
 use crate::index::{BlobLocation, Index};
-use crate::pack::PackBuilder;
+use crate::pack::PackWriter;
 
 /// How to create a repository.
 pub struct InitOptions<'a> {
@@ -54,6 +54,7 @@ impl Repository {
             }
         }
         opts.params.validate()?;
+        opts.kdf.validate()?;
         let backend = LocalBackend::new(path);
         backend.create_layout()?;
         let repo_id = Id(crypto::random_bytes()?);
@@ -231,6 +232,7 @@ impl Repository {
         let raw = self.load_blob(id)?;
         let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
         check_version("tree", tree.version)?;
+        tree.validate_names().map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
         Ok(tree)
     }
 
@@ -252,8 +254,8 @@ impl Repository {
         BlobSaver {
             repo: self,
             pending: Mutex::new(HashSet::new()),
-            data_pack: Mutex::new(PackBuilder::new(BlobKind::Data)),
-            tree_pack: Mutex::new(PackBuilder::new(BlobKind::Tree)),
+            data_pack: Mutex::new(None),
+            tree_pack: Mutex::new(None),
             written: Mutex::new(Vec::new()),
             data_blobs: AtomicU64::new(0),
             tree_blobs: AtomicU64::new(0),
@@ -305,6 +307,10 @@ fn open_master_key(backend: &LocalBackend, key_files: &[(Id, u64)], password: &[
             }
         };
         check_version("key file", key.version)?;
+        if let Err(e) = key.kdf.validate() {
+            damaged.push(format!("keys/{id}: {e}"));
+            continue;
+        }
         let kek = key.kdf.derive(password, &key.salt)?;
         if let Some(master) = crypto::open_with(&crypto::cipher_from(&kek), &repo_id.0, &key.sealed_master)
             && let Ok(master) = <[u8; 32]>::try_from(master.as_slice())
@@ -346,8 +352,8 @@ pub struct SaveStats {
 pub struct BlobSaver<'r> {
     repo: &'r Repository,
     pending: Mutex<HashSet<Id>>,
-    data_pack: Mutex<PackBuilder>,
-    tree_pack: Mutex<PackBuilder>,
+    data_pack: Mutex<Option<PackWriter>>,
+    tree_pack: Mutex<Option<PackWriter>>,
     written: Mutex<Vec<IndexedPack>>,
     data_blobs: AtomicU64,
     tree_blobs: AtomicU64,
@@ -383,16 +389,17 @@ impl BlobSaver<'_> {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let full = {
-            let mut p = lock(packer);
-            p.add(id, &sealed, raw.len());
-            if p.len() >= self.repo.params.pack_target as usize {
-                Some(std::mem::replace(&mut *p, PackBuilder::new(kind)))
-            } else {
-                None
-            }
+            let mut slot = lock(packer);
+            let writer = match slot.as_mut() {
+                Some(w) => w,
+                None => slot.insert(PackWriter::create(&self.repo.backend, kind)?),
+            };
+            writer.add(id, &sealed, raw.len())?;
+            if writer.len() >= u64::from(self.repo.params.pack_target) { slot.take() } else { None }
         };
+        // The full pack is finished outside the lock, so others keep adding.
         if let Some(pack) = full {
-            self.write_pack(pack)?;
+            self.finish_pack(pack)?;
         }
         Ok(true)
     }
@@ -402,10 +409,9 @@ impl BlobSaver<'_> {
         self.save(BlobKind::Tree, &raw)
     }
 
-    fn write_pack(&self, pack: PackBuilder) -> Result<()> {
-        let (bytes, entries) = pack.finish(&self.repo.keys)?;
-        let id = self.repo.backend.write(FileKind::Pack, &bytes)?;
-        self.bytes_added.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    fn finish_pack(&self, pack: PackWriter) -> Result<()> {
+        let (id, entries, size) = pack.finish(&self.repo.backend, &self.repo.keys)?;
+        self.bytes_added.fetch_add(size, Ordering::Relaxed);
         lock(&self.written).push(IndexedPack { pack: id, entries });
         Ok(())
     }
@@ -414,9 +420,9 @@ impl BlobSaver<'_> {
     /// and adds them to the repository's in-memory index.
     pub fn finish(self) -> Result<SaveStats> {
         for packer in [&self.data_pack, &self.tree_pack] {
-            let pack = std::mem::replace(&mut *lock(packer), PackBuilder::new(BlobKind::Data));
-            if !pack.is_empty() {
-                self.write_pack(pack)?;
+            let pack = lock(packer).take();
+            if let Some(pack) = pack.filter(|p| !p.is_empty()) {
+                self.finish_pack(pack)?;
             }
         }
         let packs = std::mem::take(&mut *lock(&self.written));
