@@ -31,6 +31,9 @@ pub struct Global {
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]
     pub json: bool,
+    /// Do not use or update the local cache (~/.cache/cairn)
+    #[arg(long, global = true)]
+    pub no_cache: bool,
     /// Print nothing but warnings and errors
     #[arg(short, long, global = true)]
     pub quiet: bool,

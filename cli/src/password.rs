@@ -84,7 +84,8 @@ fn open_at(g: &Global, loc: &Location) -> Result<Repository> {
             );
         }
     }
-    Ok(Repository::open(&loc.path, password.as_deref().map(str::as_bytes))?)
+    let cache_root = if g.no_cache { None } else { locations::cache_root() };
+    Ok(Repository::open_with_cache(&loc.path, password.as_deref().map(str::as_bytes), cache_root.as_deref())?)
 }
 
 /// For `snapshot`: opens the repository, first creating the default one

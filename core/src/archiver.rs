@@ -126,7 +126,9 @@ pub fn snapshot(repo: &Repository, opts: &SnapshotOptions, progress: &Progress) 
     };
     let trie = PathTrie::from_paths(&paths);
     let root_tree = if trie.selected {
-        archiver.archive_dir(Path::new("/"), parent_root.as_ref())?.unwrap_or_default()
+        archiver
+            .archive_dir(Path::new("/"), parent_root.as_ref())?
+            .unwrap_or(Tree { version: FORMAT_VERSION, nodes: Vec::new() })
     } else {
         archiver.archive_virtual(Path::new("/"), &trie, parent_root.as_ref())?
     };

@@ -98,7 +98,7 @@ impl LocalBackend {
                 let entry = entry.at(&folder)?;
                 let name = entry.file_name();
                 let Some(name) = name.to_str() else { continue };
-                if name.len() != 64 || !is_hex(name) {
+                if name.len() != 64 || !is_hex(name) || name.bytes().any(|c| c.is_ascii_uppercase()) {
                     continue;
                 }
                 let size = entry.metadata().at(entry.path())?.len();
@@ -182,7 +182,7 @@ impl LocalBackend {
         let path = self.path_of(kind, &id);
         if !path.exists() {
             if let Some(dir) = path.parent().filter(|d| !d.exists()) {
-                create_private_dir(dir)?;
+                create_folder_durably(dir)?;
             }
             write_atomic(&path, bytes)?;
         }
@@ -204,7 +204,7 @@ impl LocalBackend {
         let path = self.path_of(kind, id);
         let dir = path.parent().unwrap_or(&self.root);
         if !dir.exists() {
-            create_private_dir(dir)?;
+            create_folder_durably(dir)?;
         }
         fs::rename(temp, &path).at(&path)?;
         sync_dir(dir)
@@ -231,6 +231,16 @@ fn subfolders(base: &Path) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Creates a missing folder (a `data/xx` dropped by a copy) and makes its
+/// entry in the parent durable before anything is written into it.
+fn create_folder_durably(dir: &Path) -> Result<()> {
+    create_private_dir(dir)?;
+    match dir.parent() {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
 }
 
 fn create_private_dir(path: &Path) -> Result<()> {

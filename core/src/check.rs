@@ -34,6 +34,21 @@ pub struct CheckReport {
 pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport> {
     let mut report = CheckReport::default();
 
+    // Snapshots first, then the index: a snapshot written meanwhile by a
+    // concurrent run has its index written before it, so it is covered.
+    let (all, problems) = snapshots::list(repo)?;
+    repo.refresh_index()?;
+
+    // Every key file must be intact (only one of them was needed to open).
+    for (id, _) in repo.backend().list(FileKind::Key)? {
+        if let Err(e) = repo
+            .read_verified(FileKind::Key, &id)
+            .and_then(|bytes| crate::codec::from_postcard::<crate::format::KeyFile>(&bytes, "key file").map(|_| ()))
+        {
+            report.errors.push(format!("key {id}: {e}"));
+        }
+    }
+
     // Index files, read afresh so each problem names its file.
     let mut indexed: HashMap<Id, Vec<PackEntry>> = HashMap::new();
     for (id, _) in repo.backend().list(FileKind::Index)? {
@@ -79,7 +94,6 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
     }
 
     // Snapshots and their trees.
-    let (all, problems) = snapshots::list(repo)?;
     report.errors.extend(problems);
     report.snapshots = all.len();
     let mut seen_trees: HashSet<Id> = HashSet::new();

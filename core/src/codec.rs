@@ -29,6 +29,8 @@ pub enum ObjectKind {
     Index = 4,
     Snapshot = 5,
     Config = 6,
+    /// Local cache files (never stored in a repository).
+    Cache = 7,
 }
 
 impl ObjectKind {
@@ -149,6 +151,7 @@ fn kind_name(kind: ObjectKind) -> &'static str {
         ObjectKind::Index => "index",
         ObjectKind::Snapshot => "snapshot",
         ObjectKind::Config => "config",
+        ObjectKind::Cache => "cache file",
     }
 }
 

@@ -21,6 +21,10 @@ pub enum Error {
     RepositoryExists(PathBuf),
     #[error("wrong password: no key in {0} opens with it")]
     WrongPassword(PathBuf),
+    #[error(
+        "{0} is not encrypted, yet a password was given: unset CAIRN_PASSWORD (and the other password options) to use it"
+    )]
+    UnexpectedlyUnencrypted(PathBuf),
     #[error("the repository needs a password, but none was given")]
     PasswordRequired,
     #[error("unsupported {what} version {found} (this cairn reads up to {supported}); upgrade cairn")]

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::format::{BlobKind, IndexFile, PackEntry};
+use crate::format::{BlobKind, IndexFile, IndexedPack, PackEntry};
 use crate::id::Id;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +37,11 @@ impl Index {
     }
 
     pub fn add_file(&mut self, file: &IndexFile) {
-        for p in &file.packs {
+        self.add_packs(&file.packs);
+    }
+
+    pub fn add_packs(&mut self, packs: &[IndexedPack]) {
+        for p in packs {
             self.add_pack(p.pack, &p.entries);
         }
     }

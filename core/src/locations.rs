@@ -30,6 +30,11 @@ pub fn default_password_file() -> Result<PathBuf> {
     Ok(xdg("XDG_CONFIG_HOME", ".config")?.join("cairn").join("password"))
 }
 
+/// `$XDG_CACHE_HOME/cairn`, by default `~/.cache/cairn`; `None` without a home.
+pub fn cache_root() -> Option<PathBuf> {
+    xdg("XDG_CACHE_HOME", ".cache").ok().map(|p| p.join("cairn"))
+}
+
 pub fn hostname() -> String {
     let uname = rustix::system::uname();
     let name = uname.nodename().to_string_lossy().into_owned();

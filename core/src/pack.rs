@@ -143,6 +143,9 @@ pub fn decode_header(keys: &Keys, sealed: &[u8], blobs_end: u64) -> Result<Vec<P
     let header: PackHeader = codec::decode(keys, ObjectKind::PackHeader, sealed)?;
     check_version("pack header", header.version)?;
     let mut expected = 0u64;
+    if header.entries.windows(2).any(|w| w[0].kind != w[1].kind) {
+        return Err(Error::corrupt("pack header", "data and tree blobs in one pack"));
+    }
     for e in &header.entries {
         if u64::from(e.offset) != expected {
             return Err(Error::corrupt(

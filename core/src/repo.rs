@@ -11,6 +11,7 @@ use std::sync::{Mutex, RwLock};
 use serde_bytes::ByteBuf;
 
 use crate::backend::{FileKind, LocalBackend};
+use crate::cache::Cache;
 use crate::chunker::Chunker;
 use crate::codec::{self, ObjectKind};
 use crate::crypto::{self, KdfParams, Keys};
@@ -42,6 +43,7 @@ pub struct Repository {
     /// Index files that could not be read when opening (named, not fatal:
     /// snapshots whose blobs are indexed elsewhere still restore).
     index_problems: Vec<String>,
+    cache: Option<Cache>,
 }
 
 impl Repository {
@@ -84,6 +86,7 @@ impl Repository {
             params: opts.params.clone(),
             index: RwLock::new(Index::new()),
             index_problems: Vec::new(),
+            cache: None,
         })
     }
 
@@ -98,6 +101,12 @@ impl Repository {
 
     /// Opens an existing repository; `password` is needed when it is encrypted.
     pub fn open(path: &Path, password: Option<&[u8]>) -> Result<Repository> {
+        Self::open_with_cache(path, password, None)
+    }
+
+    /// Opens a repository using (and keeping up to date) a local cache in
+    /// `cache_root/<repository id>/`.
+    pub fn open_with_cache(path: &Path, password: Option<&[u8]>, cache_root: Option<&Path>) -> Result<Repository> {
         let backend = LocalBackend::new(path);
         if !backend.config_path().is_file() {
             return Err(Error::NotARepository(path.to_path_buf()));
@@ -111,6 +120,12 @@ impl Repository {
             if !key_files.is_empty() {
                 return Err(Error::corrupt("config", "says the repository is not encrypted, but it has keys"));
             }
+            if password.is_some() {
+                // Refusing here stops a downgrade: someone who rewrites the
+                // config as unencrypted (and deletes the keys) must not get
+                // the next snapshots in plaintext.
+                return Err(Error::UnexpectedlyUnencrypted(path.to_path_buf()));
+            }
             Keys::Plain
         };
         let params: RepoParams = codec::decode(&keys, ObjectKind::Config, &config.params)?;
@@ -123,21 +138,55 @@ impl Repository {
             params,
             index: RwLock::new(Index::new()),
             index_problems: Vec::new(),
+            cache: cache_root.map(|root| Cache::new(root, &config.repo_id)),
         };
         repo.load_index()?;
         Ok(repo)
     }
 
     fn load_index(&mut self) -> Result<()> {
-        let mut index = Index::new();
-        for (id, _) in self.backend.list(FileKind::Index)? {
-            match self.read_index_file(&id) {
-                Ok(file) => index.add_file(&file),
-                Err(e) => self.index_problems.push(format!("index {id}: {e}")),
-            }
-        }
+        let (index, problems) = self.read_all_index_files()?;
         self.index = RwLock::new(index);
+        self.index_problems = problems;
         Ok(())
+    }
+
+    fn read_all_index_files(&self) -> Result<(Index, Vec<String>)> {
+        let present: Vec<Id> = self.backend.list(FileKind::Index)?.into_iter().map(|(id, _)| id).collect();
+        let read = |id: &Id| self.read_index_file(id).map(|f| f.packs).map_err(|e| format!("index {id}: {e}"));
+        let (files, problems) = match &self.cache {
+            Some(cache) => cache.index_files(&self.keys, &present, read),
+            None => {
+                let mut files = Vec::new();
+                let mut problems = Vec::new();
+                for id in &present {
+                    match read(id) {
+                        Ok(packs) => files.push((*id, packs)),
+                        Err(e) => problems.push(e),
+                    }
+                }
+                (files, problems)
+            }
+        };
+        let mut index = Index::new();
+        for (_, packs) in &files {
+            index.add_packs(packs);
+        }
+        Ok((index, problems))
+    }
+
+    /// Reads the index files again (e.g. after listing snapshots, so that
+    /// every listed snapshot's index is included: indexes are written
+    /// before their snapshots).
+    pub fn refresh_index(&self) -> Result<()> {
+        let (index, problems) = self.read_all_index_files()?;
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = index;
+        let _ = problems;
+        Ok(())
+    }
+
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
     }
 
     /// Reads, verifies and decodes one index file.
@@ -209,6 +258,10 @@ impl Repository {
     /// Loads a blob's plaintext and verifies it against its id.
     pub fn load_blob(&self, id: &Id) -> Result<Vec<u8>> {
         let loc = self.locate(id).ok_or(Error::BlobNotIndexed(*id))?;
+        self.load_located(id, &loc)
+    }
+
+    fn load_located(&self, id: &Id, loc: &BlobLocation) -> Result<Vec<u8>> {
         let stored = self.backend.read_range(FileKind::Pack, &loc.pack, u64::from(loc.offset), loc.length as usize)?;
         self.open_blob(id, &loc, &stored)
     }
@@ -229,7 +282,11 @@ impl Repository {
     }
 
     pub fn load_tree(&self, id: &Id) -> Result<Tree> {
-        let raw = self.load_blob(id)?;
+        let loc = self.locate(id).ok_or(Error::BlobNotIndexed(*id))?;
+        if loc.kind != BlobKind::Tree {
+            return Err(Error::corrupt(format!("tree {id}"), "the index lists it as a data blob"));
+        }
+        let raw = self.load_located(id, &loc)?;
         let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
         check_version("tree", tree.version)?;
         tree.validate_names().map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
@@ -293,8 +350,12 @@ fn seal_master_key(master: &[u8; 32], password: &[u8], repo_id: &Id, opts: &Init
 fn open_master_key(backend: &LocalBackend, key_files: &[(Id, u64)], password: &[u8], repo_id: &Id) -> Result<Keys> {
     let mut damaged = Vec::new();
     for (id, _) in key_files {
-        let parsed =
-            backend.read(FileKind::Key, id).and_then(|bytes| codec::from_postcard::<KeyFile>(&bytes, "key file"));
+        let parsed = backend.read(FileKind::Key, id).and_then(|bytes| {
+            if Id::of_file_bytes(&bytes) != *id {
+                return Err(Error::corrupt("key file", "its contents do not match its name"));
+            }
+            codec::from_postcard::<KeyFile>(&bytes, "key file")
+        });
         let key = match parsed {
             Ok(k) if k.magic == KEY_MAGIC => k,
             Ok(_) => {
@@ -306,8 +367,7 @@ fn open_master_key(backend: &LocalBackend, key_files: &[(Id, u64)], password: &[
                 continue;
             }
         };
-        check_version("key file", key.version)?;
-        if let Err(e) = key.kdf.validate() {
+        if let Err(e) = check_version("key file", key.version).and_then(|()| key.kdf.validate()) {
             damaged.push(format!("keys/{id}: {e}"));
             continue;
         }

@@ -224,8 +224,11 @@ fn write_file(repo: &Repository, path: &Path, node: &Node, bytes: &AtomicU64) ->
         }
         offset += data.len() as u64;
     }
-    if hole_at_end || offset != *size {
+    if hole_at_end {
         file.set_len(offset).at(path)?;
+    }
+    if offset != *size {
+        return Err(Error::corrupt(path.display().to_string(), format!("its chunks hold {offset} bytes, not {size}")));
     }
     bytes.fetch_add(offset, Ordering::Relaxed);
     Ok(())

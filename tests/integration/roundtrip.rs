@@ -145,16 +145,24 @@ fn restore_refuses_non_empty_target_without_overwrite() {
 #[test]
 fn unencrypted_repository_round_trips_and_verifies() {
     let env = Env::empty();
-    env.cairn().args(["init", "--no-encryption"]).assert().success();
+    let plain = || {
+        let mut cmd = bare_cairn(env.dir.path());
+        cmd.env("CAIRN_REPO", &env.repo);
+        cmd
+    };
+    plain().args(["init", "--no-encryption"]).assert().success();
     let src = env.path("src");
     cairn_testgen::init(&src, cairn_testgen::Scale::Tiny, 3).unwrap();
-    env.snapshot_json(&[&src]);
-    // No password is needed to read it.
-    let mut cmd = bare_cairn(env.dir.path());
-    cmd.env("CAIRN_REPO", &env.repo).args(["check", "--read-data"]).assert().success();
+    plain().arg("snapshot").arg(&src).assert().success();
+    plain().args(["check", "--read-data"]).assert().success();
     let target = env.path("out");
-    env.cairn().args(["restore", "latest", "--target"]).arg(&target).assert().success();
+    plain().args(["restore", "latest", "--target"]).arg(&target).assert().success();
     assert_same_tree(&src, &restored(&target, &src));
+    // A password given for an unencrypted repository is refused: it would
+    // otherwise hide a downgrade of an encrypted one.
+    let out = env.cairn().arg("snapshots").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("not encrypted"), "{}", stderr_of(&out));
 }
 
 #[test]
