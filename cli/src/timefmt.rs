@@ -10,10 +10,10 @@ pub fn parse(text: &str) -> Result<Timestamp> {
         let secs: i64 = unix.parse().map_err(|_| bad(text))?;
         jiff::Timestamp::from_second(secs).map_err(|_| bad(text))?.to_zoned_datetime(jiff::tz::TimeZone::system())
     } else if let Ok(ts) = text.parse::<jiff::Timestamp>() {
-        // Keep the offset the user wrote, if they wrote one.
-        match text.parse::<jiff::ZonedDateTime>() {
-            Ok(z) => z,
-            Err(_) => ts.to_zoned_datetime(jiff::tz::TimeZone::system()),
+        // Keep the offset the user wrote.
+        match jiff::fmt::temporal::Pieces::parse(text).ok().and_then(|p| p.to_numeric_offset()) {
+            Some(offset) => ts.to_zoned_datetime(jiff::tz::TimeZone::fixed(offset)),
+            None => ts.to_zoned_datetime(jiff::tz::TimeZone::system()),
         }
     } else {
         let civil: jiff::civil::DateTime = text

@@ -638,7 +638,7 @@ mod tests {
                 }
                 ObjectKind::Index => postcard(&sample_index()),
                 ObjectKind::Snapshot => postcard(&sample_snapshot()),
-                ObjectKind::Config => postcard(&RepoParams::DEFAULT),
+                ObjectKind::Config | ObjectKind::Cache => postcard(&RepoParams::DEFAULT),
             }
         };
         for kind in KINDS {

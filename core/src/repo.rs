@@ -313,7 +313,7 @@ impl Repository {
             pending: Mutex::new(HashSet::new()),
             data_pack: Mutex::new(None),
             tree_pack: Mutex::new(None),
-            written: Mutex::new(Vec::new()),
+            finisher: Finisher::start(LocalBackend::new(self.backend.root()), self.keys.clone()),
             data_blobs: AtomicU64::new(0),
             tree_blobs: AtomicU64::new(0),
             bytes_added: AtomicU64::new(0),
@@ -414,7 +414,7 @@ pub struct BlobSaver<'r> {
     pending: Mutex<HashSet<Id>>,
     data_pack: Mutex<Option<PackWriter>>,
     tree_pack: Mutex<Option<PackWriter>>,
-    written: Mutex<Vec<IndexedPack>>,
+    finisher: Finisher,
     data_blobs: AtomicU64,
     tree_blobs: AtomicU64,
     bytes_added: AtomicU64,
@@ -457,9 +457,10 @@ impl BlobSaver<'_> {
             writer.add(id, &sealed, raw.len())?;
             if writer.len() >= u64::from(self.repo.params.pack_target) { slot.take() } else { None }
         };
-        // The full pack is finished outside the lock, so others keep adding.
+        // The full pack is finished (fsync, rename) by the finisher thread,
+        // so that workers keep reading and compressing meanwhile.
         if let Some(pack) = full {
-            self.finish_pack(pack)?;
+            self.finisher.send(pack)?;
         }
         Ok(true)
     }
@@ -469,23 +470,18 @@ impl BlobSaver<'_> {
         self.save(BlobKind::Tree, &raw)
     }
 
-    fn finish_pack(&self, pack: PackWriter) -> Result<()> {
-        let (id, entries, size) = pack.finish(&self.repo.backend, &self.repo.keys)?;
-        self.bytes_added.fetch_add(size, Ordering::Relaxed);
-        lock(&self.written).push(IndexedPack { pack: id, entries });
-        Ok(())
-    }
-
     /// Writes the open packs, then an index of every pack this saver wrote,
     /// and adds them to the repository's in-memory index.
     pub fn finish(self) -> Result<SaveStats> {
         for packer in [&self.data_pack, &self.tree_pack] {
             let pack = lock(packer).take();
             if let Some(pack) = pack.filter(|p| !p.is_empty()) {
-                self.finish_pack(pack)?;
+                self.finisher.send(pack)?;
             }
         }
-        let packs = std::mem::take(&mut *lock(&self.written));
+        let finished = self.finisher.join()?;
+        self.bytes_added.fetch_add(finished.iter().map(|(_, size)| size).sum(), Ordering::Relaxed);
+        let packs: Vec<IndexedPack> = finished.into_iter().map(|(p, _)| p).collect();
         if !packs.is_empty() {
             let file = IndexFile { version: FORMAT_VERSION, packs };
             let bytes = codec::encode(&self.repo.keys, ObjectKind::Index, &file, 3)?;
@@ -497,5 +493,49 @@ impl BlobSaver<'_> {
             tree_blobs: self.tree_blobs.load(Ordering::Relaxed),
             bytes_added: self.bytes_added.load(Ordering::Relaxed),
         })
+    }
+}
+
+/// A thread that completes full packs (header, fsync, rename) in the order
+/// they fill, returning each pack's index entry and size.
+struct Finisher {
+    sender: Mutex<Option<std::sync::mpsc::SyncSender<PackWriter>>>,
+    handle: Mutex<Option<std::thread::JoinHandle<Result<Vec<(IndexedPack, u64)>>>>>,
+}
+
+/// Full packs waiting for the finisher; they are already on disk, so this
+/// bounds open files, not memory.
+const PACKS_IN_FLIGHT: usize = 4;
+
+impl Finisher {
+    fn start(backend: LocalBackend, keys: Keys) -> Finisher {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<PackWriter>(PACKS_IN_FLIGHT);
+        let handle = std::thread::spawn(move || {
+            let mut done = Vec::new();
+            for pack in receiver {
+                let (id, entries, size) = pack.finish(&backend, &keys)?;
+                done.push((IndexedPack { pack: id, entries }, size));
+            }
+            Ok(done)
+        });
+        Finisher { sender: Mutex::new(Some(sender)), handle: Mutex::new(Some(handle)) }
+    }
+
+    fn send(&self, pack: PackWriter) -> Result<()> {
+        let sender = lock(&self.sender).clone();
+        match sender.map(|s| s.send(pack)) {
+            Some(Ok(())) => Ok(()),
+            // The thread stopped on an error: report that error.
+            _ => self.join().and(Err(Error::corrupt("pack writer", "stopped"))),
+        }
+    }
+
+    /// Waits for every pack sent so far to be durable.
+    fn join(&self) -> Result<Vec<(IndexedPack, u64)>> {
+        lock(&self.sender).take();
+        match lock(&self.handle).take() {
+            Some(handle) => handle.join().unwrap_or_else(|_| Err(Error::corrupt("pack writer", "thread panicked"))),
+            None => Err(Error::corrupt("pack writer", "already stopped")),
+        }
     }
 }
