@@ -6,6 +6,7 @@ mod commands;
 mod output;
 mod password;
 mod progress;
+mod select;
 mod timefmt;
 
 use std::process::ExitCode;

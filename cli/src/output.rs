@@ -43,18 +43,12 @@ pub fn seconds(ms: u64) -> String {
 
 /// RFC 3339 in the offset the time was recorded with.
 pub fn rfc3339(t: &Timestamp) -> String {
-    match (jiff::Timestamp::new(t.unix_seconds, t.nanos as i32), jiff::tz::Offset::from_seconds(t.offset_seconds)) {
-        (Ok(ts), Ok(off)) => ts.display_with_offset(off).to_string(),
-        _ => format!("@{}", t.unix_seconds),
-    }
+    cairn_core::timefmt::rfc3339(t)
 }
 
 /// "2026-11-24 02:00:13" in the system's time zone.
 pub fn local_time(t: &Timestamp) -> String {
-    match jiff::Timestamp::new(t.unix_seconds, t.nanos as i32) {
-        Ok(ts) => ts.to_zoned_datetime(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M:%S").to_string(),
-        Err(_) => format!("@{}", t.unix_seconds),
-    }
+    cairn_core::timefmt::local(t)
 }
 
 /// Prints rows as left-aligned columns under a header.

@@ -37,7 +37,9 @@ pub enum Error {
     SnapshotNotFound(String),
     #[error("snapshot prefix {0:?} is ambiguous; give more hex digits")]
     AmbiguousSnapshot(String),
-    #[error("the repository holds no snapshots yet")]
+    #[error("no snapshot was taken at or before {wanted}: the earliest is {earliest}, the latest {latest}")]
+    NoSnapshotAt { wanted: String, earliest: String, latest: String },
+    #[error("the repository holds no snapshots yet (or none matches the filter)")]
     NoSnapshots,
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

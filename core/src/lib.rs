@@ -25,6 +25,7 @@ pub mod restorer;
 pub mod snapshots;
 #[cfg(test)]
 mod spec_vectors;
+pub mod timefmt;
 pub mod tree;
 
 pub use error::{Error, Result};

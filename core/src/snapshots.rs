@@ -1,5 +1,7 @@
-//! Listing snapshot manifests and resolving a reference (`latest`, a full id
-//! or a unique prefix of at least 4 hex digits) to one snapshot.
+//! Listing snapshot manifests and choosing one: by reference (`latest`,
+//! `latest~N`, a full id or a unique prefix of at least 4 hex digits) or by
+//! time (the newest taken at or before a moment), among those matching a
+//! host / path / tag filter.
 
 use crate::backend::FileKind;
 use crate::error::{Error, Result};
@@ -37,11 +39,95 @@ pub fn list(repo: &Repository) -> Result<(Vec<SnapshotEntry>, Vec<String>)> {
     Ok((entries, problems))
 }
 
+/// Which snapshots a command considers.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub host: Option<String>,
+    /// Each must lie inside (or be) one of the snapshot's paths.
+    pub paths: Vec<std::path::PathBuf>,
+    /// The snapshot must carry all of these.
+    pub tags: Vec<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, s: &Snapshot) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        self.host.as_ref().is_none_or(|h| &s.host == h)
+            && self.tags.iter().all(|t| s.tags.contains(t))
+            && self
+                .paths
+                .iter()
+                .all(|p| s.paths.iter().any(|sp| p.starts_with(std::path::Path::new(std::ffi::OsStr::from_bytes(sp)))))
+    }
+}
+
+/// How a command names its snapshot.
+#[derive(Clone, Debug)]
+pub enum Selector {
+    /// `latest`, `latest~N`, an id or a unique prefix.
+    Reference(String),
+    /// The newest snapshot taken at or before this moment.
+    At(crate::format::Timestamp),
+}
+
+/// Chooses one snapshot among those matching `filter`.
+pub fn select(repo: &Repository, selector: &Selector, filter: &Filter) -> Result<SnapshotEntry> {
+    match selector {
+        Selector::Reference(r) => resolve_filtered(repo, r, filter),
+        Selector::At(at) => {
+            let (all, _) = list(repo)?;
+            let matching: Vec<SnapshotEntry> = all.into_iter().filter(|e| filter.matches(&e.snapshot)).collect();
+            at_or_before(&matching, at).cloned()
+        }
+    }
+}
+
+/// The newest of `sorted` (oldest first) taken at or before `at`.
+pub fn at_or_before<'a>(sorted: &'a [SnapshotEntry], at: &crate::format::Timestamp) -> Result<&'a SnapshotEntry> {
+    let key = (at.unix_seconds, at.nanos);
+    sorted.iter().rev().find(|e| (e.snapshot.time.unix_seconds, e.snapshot.time.nanos) <= key).ok_or_else(|| {
+        match (sorted.first(), sorted.last()) {
+            (Some(first), Some(last)) => Error::NoSnapshotAt {
+                wanted: crate::timefmt::rfc3339(at),
+                earliest: format!("{} ({})", crate::timefmt::rfc3339(&first.snapshot.time), first.id.short()),
+                latest: format!("{} ({})", crate::timefmt::rfc3339(&last.snapshot.time), last.id.short()),
+            },
+            _ => Error::NoSnapshots,
+        }
+    })
+}
+
+/// Resolves `latest`, `latest~N`, a full id or a unique hex prefix (4+
+/// digits); `latest` forms count only snapshots matching `filter`.
+pub fn resolve_filtered(repo: &Repository, reference: &str, filter: &Filter) -> Result<SnapshotEntry> {
+    if let Some(rest) = reference.strip_prefix("latest") {
+        let back: usize = match rest.strip_prefix('~') {
+            None if rest.is_empty() => 0,
+            Some(n) => n
+                .parse()
+                .map_err(|_| Error::InvalidArgument(format!("{reference:?}: write latest~N with N a whole number")))?,
+            None => return Err(Error::InvalidArgument(format!("{reference:?} is not a snapshot reference"))),
+        };
+        let (all, _) = list(repo)?;
+        let matching: Vec<SnapshotEntry> = all.into_iter().filter(|e| filter.matches(&e.snapshot)).collect();
+        if matching.is_empty() {
+            return Err(Error::NoSnapshots);
+        }
+        let count = matching.len();
+        return matching.into_iter().rev().nth(back).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{reference}: only {count} snapshots match, so latest~{} is the oldest",
+                count - 1
+            ))
+        });
+    }
+    resolve(repo, reference)
+}
+
 /// Resolves `latest`, a full id or a unique hex prefix (4+ digits).
 pub fn resolve(repo: &Repository, reference: &str) -> Result<SnapshotEntry> {
-    if reference == "latest" {
-        let (all, _) = list(repo)?;
-        return all.into_iter().next_back().ok_or(Error::NoSnapshots);
+    if reference.starts_with("latest") {
+        return resolve_filtered(repo, reference, &Filter::default());
     }
     let lower = reference.to_ascii_lowercase();
     if lower.len() < 4 || lower.len() > 64 || !is_hex(&lower) {

@@ -17,7 +17,10 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     if let Some(t) = a.kdf_iterations {
         kdf.iterations = t;
     }
-    let opts = password::init_options(password.as_deref().map(str::as_bytes), kdf);
+    let mut opts = password::init_options(password.as_deref().map(str::as_bytes), kdf);
+    opts.params.chunk_min = a.chunk_min.unwrap_or(opts.params.chunk_min);
+    opts.params.chunk_avg = a.chunk_avg.unwrap_or(opts.params.chunk_avg);
+    opts.params.chunk_max = a.chunk_max.unwrap_or(opts.params.chunk_max);
     let repo = Repository::init(&loc.path, &opts)?;
     if g.json {
         println!(

@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 use cairn_core::restorer::{self, RestoreOptions};
-use cairn_core::snapshots;
 
 use crate::args::{Global, RestoreArgs};
 use crate::{EXIT_ERROR, output, password};
@@ -12,9 +11,9 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
     for problem in repo.index_problems() {
         output::warning(problem);
     }
-    let entry = snapshots::resolve(&repo, &a.snapshot)?;
-    let paths =
+    let paths: Vec<std::path::PathBuf> =
         a.paths.iter().map(|p| if p.is_absolute() { p.clone() } else { std::path::Path::new("/").join(p) }).collect();
+    let entry = a.select.choose(&repo, a.snapshot.as_deref(), &paths)?;
     let started = std::time::Instant::now();
     let opts = RestoreOptions { target: a.target.clone(), paths, overwrite: a.overwrite };
     let outcome = restorer::restore(&repo, &entry.snapshot, &opts)?;

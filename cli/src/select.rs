@@ -1,0 +1,43 @@
+//! Choosing the snapshot a command works on: a reference (`latest`,
+//! `latest~N`, an id or prefix) or `--at TIME`, among the snapshots that
+//! match `--host`, `--tag` and the command's paths.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use cairn_core::Repository;
+use cairn_core::snapshots::{self, Filter, Selector, SnapshotEntry};
+use clap::Args;
+
+use crate::timefmt;
+
+#[derive(Args, Debug, Default)]
+pub struct SelectArgs {
+    /// Use the newest snapshot taken at or before TIME (e.g. "2h ago", "02:00", "2026-11-23 14:00", "yesterday")
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Only consider snapshots of this host
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Only consider snapshots with this tag (repeatable)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+impl SelectArgs {
+    /// The filter, with the absolute `paths` the command works on.
+    pub fn filter(&self, paths: &[PathBuf]) -> Filter {
+        Filter { host: self.host.clone(), paths: paths.to_vec(), tags: self.tags.clone() }
+    }
+
+    /// The snapshot named by `reference` or chosen by `--at`.
+    pub fn choose(&self, repo: &Repository, reference: Option<&str>, paths: &[PathBuf]) -> Result<SnapshotEntry> {
+        let selector = match (reference, &self.at) {
+            (Some(_), Some(_)) => bail!("give either a snapshot or --at, not both"),
+            (Some(r), None) => Selector::Reference(r.to_string()),
+            (None, Some(t)) => Selector::At(timefmt::parse(t)?),
+            (None, None) => bail!("name a snapshot (an id, a prefix, latest, latest~N) or give --at TIME"),
+        };
+        Ok(snapshots::select(repo, &selector, &self.filter(paths))?)
+    }
+}
