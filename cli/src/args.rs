@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::select::SelectArgs;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "cairn",
@@ -64,6 +66,15 @@ pub struct InitArgs {
     /// argon2id iterations
     #[arg(long, hide = true)]
     pub kdf_iterations: Option<u32>,
+    /// FastCDC minimum chunk size in bytes (for chunking experiments)
+    #[arg(long, hide = true)]
+    pub chunk_min: Option<u32>,
+    /// FastCDC average chunk size in bytes
+    #[arg(long, hide = true)]
+    pub chunk_avg: Option<u32>,
+    /// FastCDC maximum chunk size in bytes
+    #[arg(long, hide = true)]
+    pub chunk_max: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -103,8 +114,10 @@ pub struct SnapshotsArgs {
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// Snapshot id, unique prefix (4+ hex digits) or `latest`
-    pub snapshot: String,
+    /// Snapshot id, unique prefix (4+ hex digits), `latest` or `latest~N` (or use --at)
+    pub snapshot: Option<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Folder to restore into; each path is recreated at its full original path below it
     #[arg(long, value_name = "DIR")]
     pub target: PathBuf,
