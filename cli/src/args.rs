@@ -53,6 +53,8 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Verify the repository's integrity
     Check(CheckArgs),
+    /// Show what changed between two snapshots, or a snapshot and the live files
+    Diff(DiffArgs),
 }
 
 #[derive(Args, Debug)]
@@ -134,4 +136,42 @@ pub struct CheckArgs {
     /// Also read, decrypt and re-hash every blob
     #[arg(long)]
     pub read_data: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// Snapshot A, optionally snapshot B (without B: the live files), then paths to limit the diff to
+    #[arg(value_name = "A [B] [PATH]")]
+    pub args: Vec<String>,
+    /// Use the newest snapshot at or before TIME as A
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Use the newest snapshot at or before TIME as B
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Show unified diffs of changed text files
+    #[arg(long)]
+    pub content: bool,
+    /// Show the change in bytes of each file
+    #[arg(long)]
+    pub stat: bool,
+    /// Only snapshots of this host
+    #[arg(long)]
+    pub host: Option<String>,
+    #[command(flatten)]
+    pub select: DiffSelect,
+}
+
+/// Snapshot filters for diff (`--at` is replaced by --from/--to).
+#[derive(Args, Debug, Default)]
+pub struct DiffSelect {
+    /// Only consider snapshots with this tag (repeatable)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+impl DiffArgs {
+    pub fn snapshot_filter(&self) -> cairn_core::snapshots::Filter {
+        cairn_core::snapshots::Filter { host: self.host.clone(), paths: Vec::new(), tags: self.select.tags.clone() }
+    }
 }

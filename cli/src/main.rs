@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
         Command::Restore(a) => commands::restore::run(&cli.global, a),
         Command::Check(a) => commands::check::run(&cli.global, a),
+        Command::Diff(a) => commands::diff::run(&cli.global, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -12,6 +12,7 @@ pub mod check;
 pub mod chunker;
 pub mod codec;
 pub mod crypto;
+pub mod diff;
 pub mod error;
 pub mod format;
 pub mod fsmeta;

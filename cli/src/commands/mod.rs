@@ -2,6 +2,7 @@
 //! prints the result.
 
 pub mod check;
+pub mod diff;
 pub mod init;
 pub mod restore;
 pub mod snapshot;

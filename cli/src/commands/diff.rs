@@ -1,0 +1,175 @@
+//! `cairn diff A [B] [PATH...]`: what changed between two snapshots, or
+//! between a snapshot and the live files.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use cairn_core::diff::{self, Change, ChangeKind, PathFilter};
+use cairn_core::snapshots::{self, Selector, SnapshotEntry};
+use cairn_core::{Repository, id::is_hex};
+
+use crate::args::{DiffArgs, Global};
+use crate::{output, password, timefmt};
+
+/// Text files larger than this are named, not printed, by --content.
+const CONTENT_LIMIT: u64 = 1024 * 1024;
+
+pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
+    let repo = password::open(g)?;
+    let (refs, paths) = split_args(&a.args);
+    let filter =
+        PathFilter { paths: paths.iter().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())).collect() };
+    let snapshot_filter = a.snapshot_filter();
+    let pick = |r: Option<&String>, t: Option<&String>| -> Result<Option<SnapshotEntry>> {
+        let selector = match (r, t) {
+            (Some(r), None) => Selector::Reference(r.clone()),
+            (None, Some(t)) => Selector::At(timefmt::parse(t)?),
+            (None, None) => return Ok(None),
+            (Some(_), Some(_)) => bail!("give a snapshot or a time for each side, not both"),
+        };
+        Ok(Some(snapshots::select(&repo, &selector, &snapshot_filter)?))
+    };
+    let mut refs = refs.into_iter();
+    let old = pick(if a.from.is_some() { None } else { refs.next() }.as_ref(), a.from.as_ref())?;
+    let new = pick(if a.to.is_some() { None } else { refs.next() }.as_ref(), a.to.as_ref())?;
+    let Some(old) = old else { bail!("name the snapshot to compare (an id, latest, latest~N) or give --from TIME") };
+    let changes = match &new {
+        Some(new) => diff::diff_trees(&repo, &old.snapshot.tree, &new.snapshot.tree, &filter)?,
+        None => {
+            let roots: Vec<PathBuf> = old.snapshot.paths.iter().map(|p| PathBuf::from(bytes_to_os(p))).collect();
+            diff::diff_live(&repo, &old.snapshot.tree, &roots, &filter)?
+        }
+    };
+    if g.json {
+        let items: Vec<_> = changes
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "path": c.path.to_string_lossy(),
+                    "change": c.kind.letter().to_string(),
+                    "type": c.new.as_ref().or(c.old.as_ref()).map(diff::type_name),
+                    "old_size": c.old.as_ref().map(diff::size_of),
+                    "new_size": c.new.as_ref().map(diff::size_of),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(items));
+        return Ok(0);
+    }
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut totals = [0u64; 5];
+    let (mut added_bytes, mut removed_bytes) = (0u64, 0u64);
+    for c in &changes {
+        let (old_size, new_size) = (c.old.as_ref().map(diff::size_of), c.new.as_ref().map(diff::size_of));
+        added_bytes += new_size.unwrap_or(0).saturating_sub(old_size.unwrap_or(0));
+        removed_bytes += old_size.unwrap_or(0).saturating_sub(new_size.unwrap_or(0));
+        totals[c.kind as usize] += 1;
+        println!("{}", line(c, a.stat, colour));
+        if a.content {
+            content(&repo, c, new.is_none())?;
+        }
+    }
+    if !g.quiet {
+        println!(
+            "{} added, {} deleted, {} modified, {} type changed, {} metadata only; +{} -{}",
+            totals[0],
+            totals[1],
+            totals[2],
+            totals[3],
+            totals[4],
+            output::bytes(added_bytes),
+            output::bytes(removed_bytes)
+        );
+    }
+    Ok(0)
+}
+
+/// Leading arguments that look like snapshot references, then paths.
+fn split_args(args: &[String]) -> (Vec<String>, Vec<PathBuf>) {
+    let mut refs = Vec::new();
+    let mut paths = Vec::new();
+    for arg in args {
+        let looks_like_ref = arg.starts_with("latest") || (arg.len() >= 4 && arg.len() <= 64 && is_hex(arg));
+        if paths.is_empty() && refs.len() < 2 && looks_like_ref {
+            refs.push(arg.clone());
+        } else {
+            paths.push(PathBuf::from(arg));
+        }
+    }
+    (refs, paths)
+}
+
+fn bytes_to_os(bytes: &[u8]) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(bytes).to_os_string()
+}
+
+fn line(c: &Change, stat: bool, colour: bool) -> String {
+    let letter = c.kind.letter();
+    let is_dir = c.new.as_ref().or(c.old.as_ref()).is_some_and(|n| diff::type_name(n) == "dir");
+    let path = format!("{}{}", c.path.display(), if is_dir { "/" } else { "" });
+    let sizes = match (c.old.as_ref().map(diff::size_of), c.new.as_ref().map(diff::size_of), is_dir) {
+        (_, _, true) => String::new(),
+        (None, Some(n), _) => output::bytes(n),
+        (Some(o), None, _) => output::bytes(o),
+        (Some(o), Some(n), _) if o == n => output::bytes(n),
+        (Some(o), Some(n), _) => format!("{} → {}", output::bytes(o), output::bytes(n)),
+        _ => String::new(),
+    };
+    let stat_part = if stat && !is_dir {
+        let (o, n) = (c.old.as_ref().map_or(0, diff::size_of) as i64, c.new.as_ref().map_or(0, diff::size_of) as i64);
+        format!("  {:+} bytes", n - o)
+    } else {
+        String::new()
+    };
+    let code = match c.kind {
+        ChangeKind::Added => "32",
+        ChangeKind::Deleted => "31",
+        ChangeKind::Modified => "33",
+        ChangeKind::TypeChanged => "35",
+        ChangeKind::Metadata => "36",
+    };
+    let head = if colour { format!("\x1b[{code}m{letter}\x1b[0m") } else { letter.to_string() };
+    if sizes.is_empty() {
+        format!("{head}  {path}{stat_part}")
+    } else {
+        format!("{head}  {path}  ({sizes}){stat_part}")
+    }
+}
+
+/// Prints a unified diff of a changed text file.
+fn content(repo: &Repository, c: &Change, live: bool) -> Result<()> {
+    let text_of = |node: Option<&cairn_core::format::Node>, from_disk: bool| -> Result<Option<Vec<u8>>> {
+        match node {
+            None => Ok(Some(Vec::new())),
+            Some(n) if diff::type_name(n) != "file" => Ok(None),
+            Some(n) if from_disk => {
+                if diff::size_of(n) > CONTENT_LIMIT {
+                    return Ok(None);
+                }
+                Ok(std::fs::read(&c.path).ok())
+            }
+            Some(n) => Ok(diff::stored_contents(repo, n, CONTENT_LIMIT)?),
+        }
+    };
+    if !matches!(c.kind, ChangeKind::Added | ChangeKind::Deleted | ChangeKind::Modified) {
+        return Ok(());
+    }
+    let old = text_of(c.old.as_ref(), false)?;
+    let new = text_of(c.new.as_ref(), live)?;
+    match (old, new) {
+        (Some(o), Some(n)) if is_text(&o) && is_text(&n) => {
+            let (o, n) = (String::from_utf8_lossy(&o), String::from_utf8_lossy(&n));
+            let name = c.path.display().to_string();
+            let diff = similar::TextDiff::from_lines(o.as_ref(), n.as_ref());
+            print!("{}", diff.unified_diff().context_radius(3).header(&format!("a{name}"), &format!("b{name}")));
+        }
+        _ => println!("   (binary or larger than {}: contents not shown)", output::bytes(CONTENT_LIMIT)),
+    }
+    Ok(())
+}
+
+fn is_text(bytes: &[u8]) -> bool {
+    !bytes[..bytes.len().min(8192)].contains(&0) && std::str::from_utf8(bytes).is_ok()
+}
