@@ -1,7 +1,10 @@
-//! `cairn restore SNAPSHOT --target DIR [--path P]...`
+//! `cairn restore (SNAPSHOT | --at TIME) (--target DIR | --to-original) [--path P]...`
+
+use std::path::PathBuf;
 
 use anyhow::Result;
-use cairn_core::restorer::{self, RestoreOptions};
+use cairn_core::locations;
+use cairn_core::restorer::{self, Action, Destination, RestoreOptions, Selection};
 
 use crate::args::{Global, RestoreArgs};
 use crate::{EXIT_ERROR, output, password};
@@ -11,37 +14,79 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
     for problem in repo.index_problems() {
         output::warning(problem);
     }
-    let paths: Vec<std::path::PathBuf> =
-        a.paths.iter().map(|p| if p.is_absolute() { p.clone() } else { std::path::Path::new("/").join(p) }).collect();
-    let entry = a.select.choose(&repo, a.snapshot.as_deref(), &paths)?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let paths: Vec<PathBuf> = a.paths.iter().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) }).collect();
+    // With --at, only snapshots covering the literal paths count (globs name
+    // no path). A snapshot named explicitly is taken as named, so that a
+    // path it lacks is reported with the closest ones it has.
+    let literal: Vec<PathBuf> = match &a.select.at {
+        Some(_) => paths.iter().filter(|p| !p.to_string_lossy().contains(['*', '?', '['])).cloned().collect(),
+        None => Vec::new(),
+    };
+    let entry = a.select.choose(&repo, a.snapshot.as_deref(), &literal)?;
+    let destination = match &a.target {
+        Some(dir) => Destination::Folder(dir.clone()),
+        None => Destination::Original,
+    };
     let started = std::time::Instant::now();
-    let opts = RestoreOptions { target: a.target.clone(), paths, overwrite: a.overwrite };
+    let opts = RestoreOptions {
+        destination,
+        selection: Selection { paths, include: a.include.clone(), exclude: a.exclude.clone() },
+        overwrite: a.overwrite,
+        delete: a.delete,
+        dry_run: a.dry_run,
+        host: locations::hostname(),
+        user: locations::username(),
+    };
     let outcome = restorer::restore(&repo, &entry.snapshot, &opts)?;
+    if a.dry_run && !g.json {
+        for (path, action) in &outcome.actions {
+            if *action != Action::Unchanged || !g.quiet {
+                println!("would {:<9} {}", action.word(), path.display());
+            }
+        }
+    }
     for e in &outcome.errors {
         eprintln!("error: {e}");
     }
+    let where_to = match &a.target {
+        Some(dir) => dir.display().to_string(),
+        None => "the original places".to_string(),
+    };
     if g.json {
         println!(
             "{}",
             serde_json::json!({
-                "snapshot": entry.id.to_hex(), "files": outcome.files, "dirs": outcome.dirs,
-                "others": outcome.others, "bytes": outcome.bytes, "errors": outcome.errors,
+                "snapshot": entry.id.to_hex(), "dry_run": a.dry_run,
+                "created": outcome.created, "replaced": outcome.replaced, "unchanged": outcome.unchanged,
+                "skipped": outcome.skipped, "deleted": outcome.deleted, "dirs": outcome.dirs, "bytes": outcome.bytes,
+                "preserved_snapshot": outcome.preserved.map(|(id, _)| id.to_hex()),
+                "preserved": outcome.preserved.map_or(0, |(_, n)| n),
+                "actions": outcome.actions.iter().map(|(p, act)| serde_json::json!({"path": p.to_string_lossy(), "action": act.word()})).collect::<Vec<_>>(),
+                "errors": outcome.errors,
             })
         );
     } else if !g.quiet {
+        let preserved = match outcome.preserved {
+            Some((id, n)) => format!(", {n} preserved in snapshot {}", id.short()),
+            None => String::new(),
+        };
         println!(
-            "restored snapshot {}: {} files, {} folders, {} other entries, {} into {} in {}",
+            "{}snapshot {} ({}) to {where_to}: {} created, {} replaced, {} left alone, {} skipped, {} deleted{preserved}; {} written in {}",
+            if a.dry_run { "dry run, nothing changed: " } else { "restored " },
             entry.id.short(),
-            outcome.files,
-            outcome.dirs,
-            outcome.others,
+            output::local_time(&entry.snapshot.time),
+            outcome.created,
+            outcome.replaced,
+            outcome.unchanged,
+            outcome.skipped,
+            outcome.deleted,
             output::bytes(outcome.bytes),
-            a.target.display(),
             output::seconds(started.elapsed().as_millis() as u64)
         );
     }
     if !outcome.errors.is_empty() {
-        eprintln!("cairn: error: {} entries could not be restored (listed above); the rest was", outcome.errors.len());
+        eprintln!("cairn: error: {} entries were not restored (listed above); the rest was", outcome.errors.len());
         return Ok(EXIT_ERROR);
     }
     Ok(0)

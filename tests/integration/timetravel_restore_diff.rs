@@ -1,0 +1,393 @@
+//! Time travel: choosing snapshots by time, restoring to the original
+//! places after an agent's disaster, preserving what a restore replaces,
+//! diffs that list exactly what each hour changed, and restores that fail
+//! part-way (full disk, read-only target, damaged blob).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+/// A tiny workspace with four snapshots at whole minutes, one hour apart:
+/// s1 (init), s2 (after tick 1), s3 (after tick 2), s4 (after the disaster).
+struct History {
+    env: Env,
+    src: PathBuf,
+    ids: Vec<String>,
+    times: Vec<i64>,
+    tick1: cairn_testgen::TickReport,
+    deleted_md: Vec<PathBuf>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn history() -> History {
+    let env = Env::new();
+    let src = env.path("work");
+    cairn_testgen::init(&src, cairn_testgen::Scale::Tiny, 21).unwrap();
+    let base = now() / 60 * 60;
+    let times: Vec<i64> = (0..4).map(|i| base - (4 - i) * 3600).collect();
+    let mut ids = Vec::new();
+    let mut snap = |t: i64| {
+        let out = env
+            .cairn()
+            .args(["snapshot", "--json", "--no-default-excludes", "--time", &format!("@{t}")])
+            .arg(&src)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ids.push(v["id"].as_str().unwrap().to_string());
+    };
+    snap(times[0]);
+    let tick1 = cairn_testgen::tick(&src, 1).unwrap();
+    snap(times[1]);
+    cairn_testgen::tick(&src, 2).unwrap();
+    snap(times[2]);
+    let deleted_md = cairn_testgen::disaster(&src).unwrap();
+    snap(times[3]);
+    History { env, src, ids, times, tick1, deleted_md }
+}
+
+/// The snapshot id `restore --dry-run` picks for these selection arguments.
+fn chosen(h: &History, args: &[&str]) -> Result<String, String> {
+    let out = h
+        .env
+        .cairn()
+        .args(["restore", "--dry-run", "--json", "--target"])
+        .arg(h.env.path("unused"))
+        .args(args)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(stderr_of(&out));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    Ok(v["snapshot"].as_str().unwrap().to_string())
+}
+
+fn utc(t: i64, fmt: &str) -> String {
+    let out =
+        std::process::Command::new("date").env("TZ", "UTC").arg("-d").arg(format!("@{t}")).arg(fmt).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn at_picks_the_right_snapshot_for_every_time_form() {
+    let h = history();
+    let [s1, s2, s3, s4] = [&h.ids[0], &h.ids[1], &h.ids[2], &h.ids[3]];
+    let t = &h.times;
+    assert_eq!(&chosen(&h, &["latest"]).unwrap(), s4);
+    assert_eq!(&chosen(&h, &["latest~1"]).unwrap(), s3);
+    assert_eq!(&chosen(&h, &["latest~3"]).unwrap(), s1);
+    assert_eq!(&chosen(&h, &["--at", "150m ago"]).unwrap(), s2);
+    assert_eq!(&chosen(&h, &["--at", "2h ago"]).unwrap(), s3);
+    assert_eq!(&chosen(&h, &["--at", "30 minutes ago"]).unwrap(), s4);
+    assert_eq!(&chosen(&h, &["--at", &format!("@{}", t[2])]).unwrap(), s3);
+    assert_eq!(&chosen(&h, &["--at", &format!("@{}", t[2] - 1)]).unwrap(), s2);
+    assert_eq!(&chosen(&h, &["--at", &utc(t[0] + 1, "+%Y-%m-%dT%H:%M:%SZ")]).unwrap(), s1);
+    assert_eq!(&chosen(&h, &["--at", &utc(t[1] + 30, "+%Y-%m-%d %H:%M:%S")]).unwrap(), s2);
+    assert_eq!(&chosen(&h, &["--at", &utc(t[2] + 1800, "+%Y-%m-%d %H:%M")]).unwrap(), s3);
+    assert_eq!(&chosen(&h, &["--at", &utc(t[3], "+%H:%M")]).unwrap(), s4);
+    assert_eq!(&chosen(&h, &["--at", &utc(now(), "+%Y-%m-%d")]).unwrap(), s4);
+    for too_early in ["yesterday", "3 days ago"] {
+        let e = chosen(&h, &["--at", too_early]).unwrap_err();
+        assert!(e.contains("earliest") && e.contains(&s1[..8]) && e.contains(&s4[..8]), "{e}");
+    }
+    let e = chosen(&h, &["--at", "teatime"]).unwrap_err();
+    assert!(e.contains("RFC 3339") && e.contains("ago"), "the accepted forms are shown: {e}");
+}
+
+#[test]
+fn to_original_brings_back_what_the_disaster_deleted() {
+    let h = history();
+    assert!(!h.deleted_md.is_empty());
+    let before_restore = listing(&h.src);
+    let out = h
+        .env
+        .cairn()
+        .args(["restore", "--to-original", "--json", "--at", &format!("@{}", h.times[2]), "--path"])
+        .arg(&h.src)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["created"].as_u64().unwrap(), h.deleted_md.len() as u64, "{v}");
+    assert_eq!(v["replaced"], 0);
+    assert_eq!(v["preserved"], 0, "nothing was overwritten, so nothing needed preserving");
+    assert_eq!(
+        v["unchanged"].as_u64().unwrap(),
+        before_restore.len() as u64,
+        "every surviving file is left alone: {v}"
+    );
+    for md in &h.deleted_md {
+        assert!(h.src.join(md).is_file(), "{} is back", md.display());
+    }
+    // The live tree is now exactly snapshot 3 (bytes, modes, mtimes).
+    let s3 = h.env.path("s3");
+    h.env.cairn().args(["restore", &h.ids[2], "--target"]).arg(&s3).assert().success();
+    assert_same_tree(&restored(&s3, &h.src), &h.src);
+}
+
+#[test]
+fn overwrite_preserves_the_current_version_first() {
+    let h = history();
+    let victim = h.src.join(h.tick1.modified.iter().find(|p| p.extension().is_none_or(|e| e != "md")).unwrap());
+    let agent_version = b"the agent rewrote this file\n";
+    fs::write(&victim, agent_version).unwrap();
+    let before = fs::read(&victim).unwrap();
+
+    // Without --overwrite: named, untouched, exit 1.
+    let out = h.env.cairn().args(["restore", "latest", "--to-original", "--path"]).arg(&victim).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("--overwrite"), "{}", stderr_of(&out));
+    assert_eq!(fs::read(&victim).unwrap(), before);
+
+    // --dry-run says what would happen and changes nothing.
+    let listing_before = h.env.repo_listing();
+    let out = h
+        .env
+        .cairn()
+        .args(["restore", "latest", "--to-original", "--overwrite", "--dry-run", "--path"])
+        .arg(&victim)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(stdout_of(&out).contains("would replace"), "{}", stdout_of(&out));
+    assert_eq!(fs::read(&victim).unwrap(), before);
+    assert_eq!(h.env.repo_listing(), listing_before);
+
+    // With --overwrite: replaced, and the agent's version is in a preserve snapshot.
+    let out = h
+        .env
+        .cairn()
+        .args(["restore", "latest", "--to-original", "--overwrite", "--json", "--path"])
+        .arg(&victim)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["replaced"], 1);
+    assert_ne!(fs::read(&victim).unwrap(), before);
+    let preserve = v["preserved_snapshot"].as_str().unwrap();
+    let back = h.env.path("undo");
+    h.env.cairn().args(["restore", preserve, "--target"]).arg(&back).assert().success();
+    assert_eq!(fs::read(restored(&back, &victim)).unwrap(), agent_version);
+    let out = h.env.cairn().args(["snapshots", "--json", "--tag", "restore-preserve"]).output().unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn folder_replaced_by_a_file_is_never_silently_destroyed() {
+    let h = history();
+    let dir = h.src.join(".claude/todos");
+    assert!(dir.is_dir());
+    let original = h.env.path("todos-before");
+    h.env.cairn().args(["restore", "latest", "--target"]).arg(&original).arg("--path").arg(&dir).assert().success();
+    fs::remove_dir_all(&dir).unwrap();
+    fs::write(&dir, b"an agent put a file here").unwrap();
+
+    let out = h.env.cairn().args(["restore", "latest", "--to-original", "--path"]).arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("a file is where the snapshot has a folder"), "{}", stderr_of(&out));
+    assert_eq!(fs::read(&dir).unwrap(), b"an agent put a file here");
+
+    let out = h
+        .env
+        .cairn()
+        .args(["restore", "latest", "--to-original", "--overwrite", "--json", "--path"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_same_tree(&restored(&original, &dir), &dir);
+    let back = h.env.path("undo");
+    h.env
+        .cairn()
+        .args(["restore", v["preserved_snapshot"].as_str().unwrap(), "--target"])
+        .arg(&back)
+        .assert()
+        .success();
+    assert_eq!(fs::read(restored(&back, &dir)).unwrap(), b"an agent put a file here");
+}
+
+#[test]
+fn delete_removes_what_the_snapshot_lacks_after_preserving_it() {
+    let h = history();
+    let dir = h.src.join(".claude");
+    fs::write(dir.join("agent-scratch.txt"), b"new file").unwrap();
+    let out = h
+        .env
+        .cairn()
+        .args(["restore", "latest", "--to-original", "--delete", "--json", "--path"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["deleted"], 1);
+    assert!(!dir.join("agent-scratch.txt").exists());
+    let back = h.env.path("undo");
+    h.env
+        .cairn()
+        .args(["restore", v["preserved_snapshot"].as_str().unwrap(), "--target"])
+        .arg(&back)
+        .assert()
+        .success();
+    assert_eq!(fs::read(restored(&back, &dir).join("agent-scratch.txt")).unwrap(), b"new file");
+}
+
+#[test]
+fn restore_globs_and_include_exclude() {
+    let h = history();
+    let target = h.env.path("md-only");
+    let pattern = format!("{}/**/*.md", fs::canonicalize(&h.src).unwrap().display());
+    h.env.cairn().args(["restore", &h.ids[2], "--target"]).arg(&target).args(["--path", &pattern]).assert().success();
+    let got: BTreeSet<PathBuf> = listing(&target)
+        .into_iter()
+        .map(|(p, _)| p.strip_prefix(restored(&target, &h.src)).unwrap().to_path_buf())
+        .collect();
+    let want: BTreeSet<PathBuf> = h.deleted_md.iter().cloned().collect();
+    assert_eq!(got, want);
+
+    let target = h.env.path("no-md");
+    h.env
+        .cairn()
+        .args(["restore", &h.ids[2], "--exclude", "*.md", "--include", "*.json", "--target"])
+        .arg(&target)
+        .assert()
+        .success();
+    let names: Vec<PathBuf> = listing(&target).into_iter().map(|(p, _)| p).collect();
+    assert!(!names.is_empty());
+    assert!(names.iter().all(|p| p.extension().is_some_and(|e| e == "json")), "{names:?}");
+}
+
+#[test]
+fn diff_lists_exactly_what_a_tick_changed() {
+    let h = history();
+    let out = h.env.cairn().args(["diff", "--json", &h.ids[0], &h.ids[1]]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root = fs::canonicalize(&h.src).unwrap();
+    let mut got: [BTreeSet<PathBuf>; 4] = Default::default();
+    for c in v.as_array().unwrap() {
+        if c["type"] == "dir" {
+            continue;
+        }
+        let rel = Path::new(c["path"].as_str().unwrap()).strip_prefix(&root).unwrap().to_path_buf();
+        let slot = match c["change"].as_str().unwrap() {
+            "A" => 0,
+            "D" => 1,
+            "M" => 2,
+            "m" => 3,
+            other => panic!("unexpected change {other} for {}", rel.display()),
+        };
+        got[slot].insert(rel);
+    }
+    let r = &h.tick1;
+    let set = |v: Vec<&PathBuf>| v.into_iter().cloned().collect::<BTreeSet<PathBuf>>();
+    assert_eq!(got[0], set(r.created.iter().chain(r.renamed.iter().map(|(_, to)| to)).collect()), "added");
+    assert_eq!(got[1], set(r.deleted.iter().chain(r.renamed.iter().map(|(from, _)| from)).collect()), "deleted");
+    assert_eq!(got[2], set(r.modified.iter().chain(&r.appended).collect()), "modified");
+    assert_eq!(got[3], set(r.touched.iter().collect()), "metadata only");
+
+    // Against the live files: the disaster's deletions, then nothing.
+    let out = h.env.cairn().args(["diff", "--json", &h.ids[2]]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let deleted: BTreeSet<PathBuf> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"] == "D")
+        .map(|c| Path::new(c["path"].as_str().unwrap()).strip_prefix(&root).unwrap().to_path_buf())
+        .collect();
+    assert_eq!(deleted, h.deleted_md.iter().cloned().collect());
+    let out = h.env.cairn().args(["diff", "latest"]).output().unwrap();
+    assert!(stdout_of(&out).starts_with("0 added, 0 deleted, 0 modified"), "{}", stdout_of(&out));
+    // --content shows the text that was deleted.
+    let md = root.join(&h.deleted_md[0]);
+    let out = h.env.cairn().args(["diff", "--content", &h.ids[2], &h.ids[3]]).arg(&md).output().unwrap();
+    assert!(stdout_of(&out).contains("@@ -1,"), "{}", stdout_of(&out));
+}
+
+/// Mounts a small tmpfs (root only); `None` where mounting is not allowed.
+fn small_mount(dir: &Path, options: &str) -> Option<Mount> {
+    fs::create_dir_all(dir).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Some(Mount(dir.to_path_buf()))
+    } else {
+        eprintln!("note: cannot mount a tmpfs here (not root?); the full-disk/read-only part is not exercised");
+        None
+    }
+}
+
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_disk_read_only_target_and_damaged_blob() {
+    let env = Env::new();
+    let src = env.path("src");
+    fs::create_dir_all(&src).unwrap();
+    let mut x = 7u64;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect()
+    };
+    fs::write(src.join("a.bin"), noise(2_000_000)).unwrap();
+    env.snapshot_json(&[&src]);
+    let before = env.repo_listing();
+    fs::write(src.join("b.bin"), noise(2_000_000)).unwrap();
+    env.snapshot_json(&[&src]);
+
+    if let Some(_m) = small_mount(&env.path("full"), "size=1m") {
+        let out = env.cairn().args(["restore", "latest", "--target"]).arg(env.path("full")).output().unwrap();
+        assert_ne!(out.status.code(), Some(0));
+        assert!(stderr_of(&out).contains("No space left"), "{}", stderr_of(&out));
+        let leftovers: Vec<_> = listing(&env.path("full")).into_iter().filter(|(_, n)| *n > 0).collect();
+        assert!(leftovers.is_empty(), "no partial files: {leftovers:?}");
+    }
+    if let Some(_m) = small_mount(&env.path("ro"), "ro,size=1m") {
+        let out = env.cairn().args(["restore", "latest", "--target"]).arg(env.path("ro")).output().unwrap();
+        assert_ne!(out.status.code(), Some(0));
+        assert!(stderr_of(&out).contains("Read-only"), "{}", stderr_of(&out));
+    }
+
+    // Damage the pack that only the second snapshot added (b.bin's data).
+    let pack = new_files(&before, &env.repo_listing())
+        .into_iter()
+        .filter(|p| p.strip_prefix(&env.repo).unwrap().starts_with("data"))
+        .max_by_key(|p| fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut bytes = fs::read(&pack).unwrap();
+    bytes[1000] ^= 1;
+    fs::write(&pack, bytes).unwrap();
+    let target = env.path("out");
+    let out = env.cairn().args(["restore", "latest", "--target"]).arg(&target).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("b.bin"), "the damaged file is named: {}", stderr_of(&out));
+    let base = restored(&target, &src);
+    assert_eq!(fs::read(base.join("a.bin")).unwrap(), fs::read(src.join("a.bin")).unwrap());
+    assert!(!base.join("b.bin").exists());
+}
