@@ -176,7 +176,7 @@ fn d_postcard() {
         concat!("0122222222222222222222222222222222222222222222222222222222222222", "22ac023b13")
     );
 
-    let params = codec::to_postcard(&RepoParams::DEFAULT).unwrap();
+    let params = codec::to_postcard(&VECTOR_PARAMS).unwrap();
     show("repo params", &params);
     assert_eq!(hex(&params), "018080048080108080408080800806");
 
@@ -194,7 +194,12 @@ fn d_postcard() {
     assert_eq!(codec::from_postcard::<Snapshot>(&snapshot, "snapshot").unwrap(), example_snapshot());
 }
 
-/// `RepoParams::DEFAULT` sealed as kind `Config` with the seal key of (a) and nonce 24 × 0x02.
+/// The repository parameters of the vectors (the first v1 defaults; the
+/// current defaults differ only in chunk sizes).
+const VECTOR_PARAMS: RepoParams =
+    RepoParams { chunk_min: 65536, chunk_avg: 262144, chunk_max: 1048576, ..RepoParams::DEFAULT };
+
+/// `VECTOR_PARAMS` sealed as kind `Config` with the seal key of (a) and nonce 24 × 0x02.
 const SEALED_PARAMS: &str = concat!(
     "020202020202020202020202020202020202020202020202d9607192ca3122b3",
     "af639d22c4edb119ffcb82614789a114a6512e166bf1aa8e",
@@ -209,7 +214,7 @@ fn e_sealed_object() {
     let master = master();
     let seal_key = blake3::derive_key(CONTEXT_SEAL, &master);
     let mut body = vec![0u8]; // codec tag 0: stored as is
-    body.extend_from_slice(&codec::to_postcard(&RepoParams::DEFAULT).unwrap());
+    body.extend_from_slice(&codec::to_postcard(&VECTOR_PARAMS).unwrap());
     let nonce = [0x02u8; 24];
     let aad = ObjectKind::Config.aad();
     assert_eq!(&aad, b"cairn1\x00\x06");
@@ -222,7 +227,7 @@ fn e_sealed_object() {
 
     let keys = Keys::from_master(master);
     assert_eq!(codec::open_bytes(&keys, ObjectKind::Config, &sealed, 1024).unwrap(), body[1..]);
-    assert_eq!(codec::decode::<RepoParams>(&keys, ObjectKind::Config, &sealed).unwrap(), RepoParams::DEFAULT);
+    assert_eq!(codec::decode::<RepoParams>(&keys, ObjectKind::Config, &sealed).unwrap(), VECTOR_PARAMS);
     // The kind byte is authenticated: the same bytes do not open as another kind.
     assert!(codec::open_bytes(&keys, ObjectKind::Index, &sealed, 1024).is_err());
 }
@@ -334,7 +339,7 @@ fn h_config() {
     std::fs::write(root.join("keys").join(Id::of_file_bytes(&key).to_hex()), &key).unwrap();
     let repo = Repository::open(&root, Some(b"password")).unwrap();
     assert_eq!(repo.id(), Id([0x03; 32]));
-    assert_eq!(*repo.params(), RepoParams::DEFAULT);
+    assert_eq!(*repo.params(), VECTOR_PARAMS);
     assert_eq!(repo.keys().blob_id(b"hello cairn"), Keys::from_master(master()).blob_id(b"hello cairn"));
     assert!(matches!(Repository::open(&root, Some(b"wrong")), Err(crate::Error::WrongPassword(_))));
 }
