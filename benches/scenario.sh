@@ -1,0 +1,625 @@
+#!/usr/bin/env bash
+# Whole-process scenario: cairn against restic and borg on one agent-like tree.
+#
+#   benches/scenario.sh [--scale tiny|small|medium|large] [--tree DIR] [--ticks N] [--runs N]
+#                       [--tools cairn,restic,borg] [--out DIR] [--first-hour H] [--no-build]
+#                       [--no-verify] [--clean]
+#
+# Steps, run per tool on the same tree, the tools interleaved within each step:
+#   1. first snapshot            (reference: tar | zstd -3 -T0 of the same files)
+#   2. no-change snapshot        (median of --runs; reference: a bare stat walk)
+#   3. --ticks x (tick, then each tool snapshots that same state): median hourly time,
+#      repository size after all ticks
+#   4. full restore of the latest snapshot into an empty folder (removed afterwards)
+# Each step is measured with /usr/bin/time (wall, user, sys, max RSS); repository sizes with
+# du -sb. Markdown tables go to stdout (and OUT/report.md), raw numbers to OUT/results.json,
+# every command's own output to OUT/logs/.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ORIG_ARGS=("$@")
+
+SCALE=medium
+TREE_ARG=""
+TICKS=24
+RUNS=5
+TOOLS="cairn,restic,borg"
+OUT=""
+FIRST_HOUR=1
+BUILD=1
+VERIFY=1
+CLEAN=0
+
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+die() { echo "scenario: $*" >&2; exit 1; }
+note() { echo "> note: $*"; NOTES+=("$*"); }
+NOTES=()
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scale) SCALE="${2:?}"; shift 2 ;;
+    --tree) TREE_ARG="${2:?}"; shift 2 ;;
+    --ticks) TICKS="${2:?}"; shift 2 ;;
+    --runs) RUNS="${2:?}"; shift 2 ;;
+    --tools) TOOLS="${2:?}"; shift 2 ;;
+    --out) OUT="${2:?}"; shift 2 ;;
+    --first-hour) FIRST_HOUR="${2:?}"; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    --no-verify) VERIFY=0; shift ;;
+    --clean) CLEAN=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+case "$SCALE" in tiny|small|medium|large) ;; *) die "--scale must be tiny, small, medium or large" ;; esac
+[[ "$TICKS" =~ ^[0-9]+$ ]] || die "--ticks must be a number"
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive number"
+[[ "$FIRST_HOUR" =~ ^[1-9][0-9]*$ ]] || die "--first-hour must be a positive number"
+command -v python3 >/dev/null || die "python3 is required (stdlib only)"
+
+OUT="${OUT:-${TMPDIR:-/tmp}/cairn-scenario-$SCALE}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+MARKER="$OUT/.cairn-scenario"
+if [ -n "$(ls -A "$OUT")" ]; then
+  [ -f "$MARKER" ] || die "$OUT is not empty and was not made by this script; choose another --out"
+  # A previous run of this script: start afresh (never touch a --tree given from outside).
+  find "$OUT" -mindepth 1 -maxdepth 1 ! -name .cairn-scenario -exec rm -rf {} +
+fi
+touch "$MARKER"
+mkdir -p "$OUT/logs" "$OUT/repos" "$OUT/cache" "$OUT/tmp"
+RAW="$OUT/raw.tsv"      # step tool run rc wall user sys rss_kib
+SIZES="$OUT/sizes.tsv"  # when tool bytes
+META="$OUT/meta.tsv"    # key value
+: >"$RAW"; : >"$SIZES"; : >"$META"; : >"$OUT/files.tsv"
+meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
+
+# ---------------------------------------------------------------- header
+echo "# cairn scenario benchmark"
+echo
+printf 'command: `%s' "$0"; for a in "${ORIG_ARGS[@]}"; do printf ' %q' "$a"; done; printf '`\n\n'
+meta command "$0 ${ORIG_ARGS[*]}"
+meta started "$(date -Is)"
+meta scale "$SCALE"; meta ticks "$TICKS"; meta runs "$RUNS"; meta out "$OUT"
+
+# ---------------------------------------------------------------- prerequisites
+IS_ROOT=0; [ "$(id -u)" = 0 ] && IS_ROOT=1
+APT_UPDATED=0
+apt_install() {
+  if [ "$IS_ROOT" = 1 ] && command -v apt-get >/dev/null; then
+    echo "> installing with apt-get: $*"
+    if [ "$APT_UPDATED" = 0 ]; then apt-get update -qq >/dev/null 2>&1 || true; APT_UPDATED=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >"$OUT/logs/apt-get.log" 2>&1 \
+      || echo "> apt-get install $* failed (see $OUT/logs/apt-get.log)"
+  fi
+}
+[ -x /usr/bin/time ] || apt_install time
+[ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is required"
+
+IFS=',' read -r -a WANT <<<"$TOOLS"
+for t in "${WANT[@]}"; do
+  case "$t" in cairn|restic|borg) ;; *) die "unknown tool in --tools: $t" ;; esac
+done
+want() { local t; for t in "${WANT[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
+missing=()
+want restic && ! command -v restic >/dev/null && missing+=(restic)
+want borg && ! command -v borg >/dev/null && missing+=(borgbackup)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$IS_ROOT" = 1 ] && command -v apt-get >/dev/null; then
+    echo "> restic or borg missing: running apt-get install -y restic borgbackup"
+    apt_install restic borgbackup
+  fi
+fi
+TOOL_LIST=()
+for t in "${WANT[@]}"; do
+  case "$t" in
+    restic|borg)
+      if command -v "$t" >/dev/null; then TOOL_LIST+=("$t"); else note "$t is not installed: skipped"; fi ;;
+    cairn) TOOL_LIST+=(cairn) ;;
+  esac
+done
+HAVE_ZSTD=1; command -v zstd >/dev/null || { HAVE_ZSTD=0; note "zstd not installed: no tar|zstd reference row"; }
+
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+if [ "$BUILD" = 1 ]; then
+  echo "> building: cargo build --release -p cairn-cli -p cairn-testgen"
+  (cd "$ROOT" && cargo build --release -p cairn-cli -p cairn-testgen) >"$OUT/logs/build.log" 2>&1 \
+    || { tail -n 30 "$OUT/logs/build.log"; die "build failed (log: $OUT/logs/build.log)"; }
+fi
+# Private copies: a rebuild in the shared target folder mid-run must not change the binaries.
+mkdir -p "$OUT/bin"
+for b in cairn cairn-testgen; do
+  if [ -x "$TARGET_DIR/release/$b" ]; then cp "$TARGET_DIR/release/$b" "$OUT/bin/$b"; fi
+done
+CAIRN="$OUT/bin/cairn"
+TESTGEN="$OUT/bin/cairn-testgen"
+if want cairn && [ ! -x "$CAIRN" ]; then die "$TARGET_DIR/release/cairn missing (drop --no-build)"; fi
+
+# ---------------------------------------------------------------- the tree
+TICK_KIND=none
+if [ -n "$TREE_ARG" ]; then
+  [ -d "$TREE_ARG" ] || die "--tree $TREE_ARG is not a folder"
+  TREE="$(cd "$TREE_ARG" && pwd)"
+  if [ -f "$TREE/.cairn-testgen" ]; then
+    [ -x "$TESTGEN" ] || die "$TESTGEN missing (drop --no-build)"
+    TICK_KIND=testgen
+  elif [ -f "$TREE/.agentcorpus.json" ] && [ -n "${AGENTCORPUS:-}" ] && [ -f "$AGENTCORPUS" ]; then
+    TICK_KIND=agentcorpus
+  fi
+  [ "$TICK_KIND" = none ] && [ "$TICKS" -gt 0 ] && note "--tree has neither .cairn-testgen nor .agentcorpus.json (with AGENTCORPUS set): ticks skipped"
+  [ "$TICK_KIND" != none ] && [ "$TICKS" -gt 0 ] && note "ticks modify --tree $TREE in place"
+  TREE_SRC="given with --tree; ticks: $TICK_KIND"
+else
+  [ -x "$TESTGEN" ] || die "$TESTGEN missing (drop --no-build)"
+  TREE="$OUT/tree"
+  echo "> generating: cairn-testgen init $TREE --scale $SCALE"
+  "$TESTGEN" init "$TREE" --scale "$SCALE" | sed 's/^/> /'
+  TICK_KIND=testgen
+  TREE_SRC="cairn-testgen init --scale $SCALE"
+fi
+[ "$TICK_KIND" = none ] && TICKS=0
+meta tree "$TREE"; meta tick_kind "$TICK_KIND"; meta tree_source "$TREE_SRC"
+
+# The cmd_* functions set CMD to a command line (an array), so /usr/bin/time can run it.
+CMD=()
+cmd_tick() { # hour
+  case "$TICK_KIND" in
+    testgen) CMD=("$TESTGEN" tick "$TREE" --hour "$1") ;;
+    agentcorpus) CMD=(python3 "$AGENTCORPUS" tick "$TREE" --hour "$1") ;;
+  esac
+}
+
+# ---------------------------------------------------------------- tool set-up
+PASSWORD="scenario-password-not-secret"
+export CAIRN_PASSWORD="$PASSWORD" RESTIC_PASSWORD="$PASSWORD" BORG_PASSPHRASE="$PASSWORD"
+export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+export BORG_BASE_DIR="$OUT/cache/borg" BORG_CACHE_DIR="$OUT/cache/borg/cache"
+export BORG_CONFIG_DIR="$OUT/cache/borg/config" BORG_SECURITY_DIR="$OUT/cache/borg/security"
+export BORG_KEYS_DIR="$OUT/cache/borg/keys"
+export XDG_CACHE_HOME="$OUT/cache/xdg" XDG_DATA_HOME="$OUT/cache/xdg-data" XDG_CONFIG_HOME="$OUT/cache/xdg-config"
+export TMPDIR="$OUT/tmp"
+RESTIC_CACHE="$OUT/cache/restic"
+REPO_cairn="$OUT/repos/cairn"; REPO_restic="$OUT/repos/restic"; REPO_borg="$OUT/repos/borg"
+repo_of() { local v="REPO_$1"; echo "${!v}"; }
+
+# Excludes. cairn: its default excludes if it has them, else --exclude if offered, else none.
+CAIRN_EXCL=()
+CAIRN_EXCL_NOTE="-"
+if want cairn; then
+  help="$("$CAIRN" snapshot --help 2>&1 || true)"
+  if grep -qi 'node_modules' <<<"$help"; then
+    CAIRN_EXCL_NOTE="cairn: its default excludes (its --help names node_modules)"
+  elif grep -q -- '--exclude' <<<"$help"; then
+    CAIRN_EXCL=(--exclude node_modules --exclude target)
+    CAIRN_EXCL_NOTE="cairn: --exclude node_modules --exclude target"
+  else
+    CAIRN_EXCL_NOTE="cairn: NO excludes (cairn snapshot has no --exclude yet): it also stores node_modules/ and target/"
+    note "cairn snapshot has no --exclude and no default excludes yet: cairn stores node_modules/ and target/, the peers do not"
+  fi
+fi
+meta cairn_excludes "$CAIRN_EXCL_NOTE"
+
+cmd_init() {
+  case "$1" in
+    cairn) CMD=("$CAIRN" --repo "$REPO_cairn" init) ;;
+    restic) CMD=(restic -r "$REPO_restic" --cache-dir "$RESTIC_CACHE" init --repository-version 2) ;;
+    borg) CMD=(borg init -e repokey-blake2 "$REPO_borg") ;;
+  esac
+}
+cmd_snapshot() { # tool archive-name
+  case "$1" in
+    cairn) CMD=("$CAIRN" --repo "$REPO_cairn" snapshot "${CAIRN_EXCL[@]}" "$TREE") ;;
+    restic) CMD=(restic -r "$REPO_restic" --cache-dir "$RESTIC_CACHE" backup --compression auto
+              --exclude node_modules --exclude target "$TREE") ;;
+    borg) CMD=(borg create --stats --compression 'zstd,3' --exclude '*/node_modules' --exclude '*/target'
+            "$REPO_borg::$2" "$TREE") ;;
+  esac
+}
+cmd_restore() { # tool target latest-archive
+  case "$1" in
+    cairn) CMD=("$CAIRN" --repo "$REPO_cairn" restore latest --target "$2") ;;
+    restic) CMD=(restic -r "$REPO_restic" --cache-dir "$RESTIC_CACHE" restore latest --target "$2") ;;
+    borg) CMD=(env -C "$2" borg extract "$REPO_borg::$3") ;;
+  esac
+}
+version_of() {
+  case "$1" in
+    cairn) "$CAIRN" --version 2>&1 | head -n1 ;;
+    restic) restic version 2>&1 | head -n1 ;;
+    borg) borg --version 2>&1 | head -n1 ;;
+  esac
+}
+
+# run_measured STEP TOOL RUN LOGNAME cmd... : times one command, appends a row to raw.tsv.
+# Returns the command's exit status.
+run_measured() {
+  local step="$1" tool="$2" run="$3" log="$OUT/logs/$4.log"; shift 4
+  local tf="$OUT/tmp/time.$$"
+  local rc=0
+  /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$log" 2>&1 || rc=$?
+  local w u s m
+  read -r w u s m < <(tail -n1 "$tf")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$tool" "$run" "$rc" "$w" "$u" "$s" "$m" \
+    "$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
+  LAST_WALL="$w"
+  return "$rc"
+}
+repo_size() { # when tool
+  local b; b=$(du -sb "$(repo_of "$2")" | cut -f1)
+  printf '%s\t%s\t%s\n' "$1" "$2" "$b" >>"$SIZES"
+}
+# Exit statuses meaning "saved, with warnings": cairn 3, restic 3, borg 1.
+ok_status() {
+  local tool="$1" rc="$2"
+  [ "$rc" = 0 ] && return 0
+  case "$tool:$rc" in cairn:3|restic:3|borg:1) return 0 ;; esac
+  return 1
+}
+declare -A FAILED=()
+alive() { [ -z "${FAILED[$1]:-}" ]; }
+report_rc() { # tool step rc logname
+  local tool="$1" step="$2" rc="$3" log="$OUT/logs/$4.log"
+  if [ "$rc" != 0 ]; then
+    if ok_status "$tool" "$rc"; then
+      note "$tool $step exited $rc (saved with warnings): $(grep -m1 -i 'warn' "$log" | cut -c1-200)"
+    else
+      note "$tool $step FAILED with exit $rc; last lines of $log:"
+      tail -n 5 "$log" | sed 's/^/>     /'
+      return 1
+    fi
+  fi
+  return 0
+}
+
+# ---------------------------------------------------------------- environment report
+echo "## Environment"
+echo
+echo "| what | value |"
+echo "| --- | --- |"
+for t in "${TOOL_LIST[@]}"; do
+  v="$(version_of "$t")"; echo "| $t | $v |"; meta "version_$t" "$v"
+done
+v="$(tar --version | head -n1)"; echo "| tar | $v |"; meta version_tar "$v"
+if [ "$HAVE_ZSTD" = 1 ]; then v="$(zstd --version | head -n1)"; echo "| zstd | $v |"; meta version_zstd "$v"; fi
+if [ -d "$ROOT/.git" ] && command -v git >/dev/null; then
+  v="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -n1)" ] && v="$v (+ uncommitted changes)"
+  echo "| cairn source | $v |"; meta cairn_commit "$v"
+fi
+echo "| machine | $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -sr) |"
+echo "| load average at start | $(cut -d' ' -f1-3 /proc/loadavg) |"
+meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| tree | $TREE ($TREE_SRC) |"
+echo "| excludes | restic: --exclude node_modules --exclude target; borg: --exclude '*/node_modules' --exclude '*/target'; $CAIRN_EXCL_NOTE |"
+echo "| compression | cairn: repository default (zstd 3); restic: --compression auto (klauspost zstd SpeedDefault, ~zstd level 3); borg: --compression zstd,3 |"
+echo "| encryption | cairn: default (XChaCha20-Poly1305, argon2id); restic: repository v2 (AES-256-CTR + Poly1305); borg: repokey-blake2 |"
+echo "| caches | inside $OUT/cache (cairn: XDG_CACHE_HOME, restic: --cache-dir, borg: BORG_BASE_DIR); page cache warm |"
+echo
+
+# Tree size, with and without node_modules/target (regular files; what each tool is asked to read).
+read -r TREE_FILES TREE_BYTES ALL_FILES ALL_BYTES < <(python3 - "$TREE" <<'PY'
+import os, sys
+root = sys.argv[1]
+f = b = af = ab = 0
+for d, dirs, files in os.walk(root):
+    excluded = any(p in ("node_modules", "target") for p in os.path.relpath(d, root).split(os.sep))
+    for n in files:
+        try:
+            st = os.lstat(os.path.join(d, n))
+        except OSError:
+            continue
+        if not os.path.isfile(os.path.join(d, n)) or os.path.islink(os.path.join(d, n)):
+            continue
+        af += 1; ab += st.st_size
+        if not excluded and n not in ("node_modules", "target"):
+            f += 1; b += st.st_size
+print(f, b, af, ab)
+PY
+)
+meta tree_files "$TREE_FILES"; meta tree_bytes "$TREE_BYTES"; meta all_files "$ALL_FILES"; meta all_bytes "$ALL_BYTES"
+echo "tree: $TREE_FILES files, $TREE_BYTES bytes without node_modules/target ($ALL_FILES files, $ALL_BYTES bytes with them)"
+echo
+
+# ---------------------------------------------------------------- init (not part of any step)
+for t in "${TOOL_LIST[@]}"; do
+  rc=0; cmd_init "$t"; run_measured init "$t" 1 "$t-init" "${CMD[@]}" || rc=$?
+  report_rc "$t" init "$rc" "$t-init" || FAILED[$t]=1
+done
+
+# ---------------------------------------------------------------- step 1: first snapshot
+echo "> step 1: first snapshot"
+declare -A LATEST=()
+for t in "${TOOL_LIST[@]}"; do
+  alive "$t" || continue
+  cmd_snapshot "$t" first; rc=0; run_measured first "$t" 1 "$t-first" "${CMD[@]}" || rc=$?
+  if report_rc "$t" "first snapshot" "$rc" "$t-first"; then
+    LATEST[$t]=first; repo_size first "$t"
+    # Files each tool says it stored: shows at once whether the excludes agree.
+    case "$t" in
+      cairn) n=$(grep -m1 -oE 'saved: [0-9]+ files' "$OUT/logs/$t-first.log" | grep -oE '[0-9]+' || true) ;;
+      restic) n=$(grep -m1 -oE 'processed [0-9]+ files' "$OUT/logs/$t-first.log" | grep -oE '[0-9]+' || true) ;;
+      borg) n=$(grep -m1 -oE 'Number of files: +[0-9]+' "$OUT/logs/$t-first.log" | grep -oE '[0-9]+' || true) ;;
+    esac
+    printf '%s\t%s\n' "$t" "${n:--}" >>"$OUT/files.tsv"
+    echo ">   $t: ${LAST_WALL}s"
+  else
+    FAILED[$t]=1
+  fi
+done
+[ -n "${FAILED[cairn]:-}" ] || ! want cairn || grep -m1 '^snapshot ' "$OUT/logs/cairn-first.log" | sed 's/^/>   cairn says: /' || true
+if [ "$HAVE_ZSTD" = 1 ]; then
+  rc=0
+  run_measured first "tar | zstd -3 -T0 (limit)" 1 ref-tar-zstd bash -c \
+    'set -o pipefail; tar -C "$1" -cf - --exclude=node_modules --exclude=target "$2" | zstd -3 -T0 -q -c >/dev/null' \
+    _ "$(dirname "$TREE")" "$(basename "$TREE")" || rc=$?
+  [ "$rc" = 0 ] || note "tar | zstd reference exited $rc (see $OUT/logs/ref-tar-zstd.log)"
+  echo ">   tar | zstd: ${LAST_WALL}s"
+fi
+
+# ---------------------------------------------------------------- step 2: no-change snapshots
+echo "> step 2: no-change snapshot x $RUNS"
+for r in $(seq 1 "$RUNS"); do
+  line=">   run $r:"
+  for t in "${TOOL_LIST[@]}"; do
+    alive "$t" || continue
+    cmd_snapshot "$t" "nochange-$r"; rc=0; run_measured nochange "$t" "$r" "$t-nochange-$r" "${CMD[@]}" || rc=$?
+    if report_rc "$t" "no-change snapshot $r" "$rc" "$t-nochange-$r"; then LATEST[$t]="nochange-$r"; fi
+    line="$line $t ${LAST_WALL}s"
+  done
+  run_measured nochange "stat walk (limit)" "$r" ref-stat-walk bash -c \
+    'find "$1" \( -name node_modules -o -name target \) -prune -o -printf "%s %T@\n" >/dev/null' _ "$TREE" || true
+  echo "$line, stat walk ${LAST_WALL}s"
+done
+for t in "${TOOL_LIST[@]}"; do if alive "$t"; then repo_size nochange "$t"; fi; done
+! want cairn || ! alive cairn || grep -m1 '^snapshot ' "$OUT/logs/cairn-nochange-$RUNS.log" | sed 's/^/>   cairn says: /' || true
+
+# ---------------------------------------------------------------- step 3: hourly ticks
+if [ "$TICKS" -gt 0 ]; then
+  echo "> step 3: $TICKS x (tick, snapshot)"
+  for i in $(seq 1 "$TICKS"); do
+    h=$((FIRST_HOUR + i - 1))
+    name=$(printf 'hour-%04d' "$h")
+    cmd_tick "$h"; rc=0; run_measured tick "tick ($TICK_KIND)" "$i" "tick-$h" "${CMD[@]}" || rc=$?
+    [ "$rc" = 0 ] || { tail -n 5 "$OUT/logs/tick-$h.log"; die "tick --hour $h failed"; }
+    line=">   hour $h: tick ${LAST_WALL}s ($(tail -n1 "$OUT/logs/tick-$h.log" | cut -c1-100));"
+    for t in "${TOOL_LIST[@]}"; do
+      alive "$t" || continue
+      cmd_snapshot "$t" "$name"; rc=0; run_measured hourly "$t" "$i" "$t-$name" "${CMD[@]}" || rc=$?
+      if report_rc "$t" "snapshot after hour $h" "$rc" "$t-$name"; then LATEST[$t]="$name"; fi
+      line="$line $t ${LAST_WALL}s"
+      if [ "$t" = cairn ]; then
+        line="$line ($(grep -m1 -o 'read .* to the repository' "$OUT/logs/$t-$name.log" | sed 's/ to the repository//'))"
+      fi
+    done
+    echo "$line"
+  done
+  for t in "${TOOL_LIST[@]}"; do if alive "$t"; then repo_size ticks "$t"; fi; done
+else
+  note "no ticks: step 3 skipped"
+fi
+
+# ---------------------------------------------------------------- step 4: restore
+echo "> step 4: full restore of the latest snapshot"
+VERIFY_TSV="$OUT/verify.tsv"; : >"$VERIFY_TSV"
+for t in "${TOOL_LIST[@]}"; do
+  alive "$t" || continue
+  dest="$OUT/restore-$t"
+  rm -rf "$dest"; mkdir -p "$dest"
+  cmd_restore "$t" "$dest" "${LATEST[$t]}"; rc=0; run_measured restore "$t" 1 "$t-restore" "${CMD[@]}" || rc=$?
+  report_rc "$t" restore "$rc" "$t-restore" || true
+  got="$dest/${TREE#/}"
+  rfiles=$(find "$dest" -type f | wc -l); rbytes=$(du -sb "$dest" | cut -f1)
+  status="-"
+  if [ "$VERIFY" = 1 ]; then
+    if [ -d "$got" ] && diff -rq --no-dereference -x node_modules -x target "$TREE" "$got" >"$OUT/logs/$t-verify.log" 2>&1; then
+      status="identical"
+    else
+      status="DIFFERS ($(wc -l <"$OUT/logs/$t-verify.log") lines in logs/$t-verify.log)"
+      note "$t restore differs from the tree: $(head -n2 "$OUT/logs/$t-verify.log" | tr '\n' ' ' | cut -c1-300)"
+    fi
+  fi
+  printf '%s\t%s\t%s\t%s\n' "$t" "$rfiles" "$rbytes" "$status" >>"$VERIFY_TSV"
+  echo ">   $t: ${LAST_WALL}s, $rfiles files, verify: $status"
+  rm -rf "$dest"
+done
+
+meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+meta finished "$(date -Is)"
+printf '%s\n' "${NOTES[@]+"${NOTES[@]}"}" >"$OUT/notes.txt"
+echo
+
+# ---------------------------------------------------------------- tables and JSON
+python3 - "$OUT" <<'PY' | tee "$OUT/report.md"
+import json, os, statistics, sys
+
+out = sys.argv[1]
+meta = {}
+for line in open(os.path.join(out, "meta.tsv")):
+    k, _, v = line.rstrip("\n").partition("\t")
+    meta[k] = v
+rows = []
+for line in open(os.path.join(out, "raw.tsv")):
+    step, tool, run, rc, w, u, s, m, load = line.rstrip("\n").split("\t")
+    def num(x):
+        try:
+            return float(x)
+        except ValueError:
+            return None
+    rows.append(dict(step=step, tool=tool, run=int(run), rc=int(rc), wall=num(w), user=num(u), sys=num(s),
+                     rss_kib=num(m), load1=num(load)))
+sizes = {}
+for line in open(os.path.join(out, "sizes.tsv")):
+    when, tool, b = line.rstrip("\n").split("\t")
+    sizes.setdefault(tool, {})[when] = int(b)
+verify = {}
+for line in open(os.path.join(out, "verify.tsv")):
+    tool, f, b, status = line.rstrip("\n").split("\t")
+    verify[tool] = dict(files=int(f), bytes=int(b), status=status)
+notes = [n for n in open(os.path.join(out, "notes.txt")).read().splitlines() if n]
+files_stored = {}
+for line in open(os.path.join(out, "files.tsv")):
+    tool, n = line.rstrip("\n").split("\t")
+    files_stored[tool] = int(n) if n.isdigit() else None
+
+MiB = 1024 * 1024
+tree_bytes = int(meta["tree_bytes"])
+all_bytes = int(meta["all_bytes"])
+tools = []
+for r in rows:
+    if r["tool"] in ("cairn", "restic", "borg") and r["tool"] not in tools:
+        tools.append(r["tool"])
+
+def summary(step, tool):
+    rs = [r for r in rows if r["step"] == step and r["tool"] == tool and r["wall"] is not None]
+    if not rs:
+        return None
+    med = lambda k: statistics.median(r[k] for r in rs)
+    return dict(
+        n=len(rs),
+        wall=med("wall"),
+        cpu=statistics.median(r["user"] + r["sys"] for r in rs),
+        rss_mib=max(r["rss_kib"] for r in rs) / 1024,
+        wall_min=min(r["wall"] for r in rs),
+        wall_max=max(r["wall"] for r in rs),
+        failures=sum(1 for r in rs if r["rc"] != 0),
+        runs=[dict((k, r[k]) for k in ("run", "rc", "wall", "user", "sys", "rss_kib", "load1")) for r in rs],
+    )
+
+def md(name):
+    return name.replace("|", "\\|")
+
+def fmt(x, nd=2):
+    return "-" if x is None else f"{x:.{nd}f}"
+
+results = dict(meta=meta, notes=notes, tree=dict(files=int(meta["tree_files"]), bytes=tree_bytes,
+               files_with_excluded=int(meta["all_files"]), bytes_with_excluded=all_bytes),
+               steps={}, sizes_bytes=sizes, restore_check=verify, files_stored=files_stored)
+
+STEPS = [
+    ("init", None, None),
+    ("first", "1. First snapshot", "first"),
+    ("nochange", f"2. No-change snapshot (median of {meta['runs']})", "nochange"),
+    ("hourly", f"3. Hourly snapshot after a tick (median of {meta['ticks']} hours; peak RSS = max)", "ticks"),
+    ("restore", "4. Full restore of the latest snapshot", "ticks"),
+]
+refs = {"first": "tar | zstd -3 -T0 (limit)", "nochange": "stat walk (limit)"}
+for step, title, size_key in STEPS:
+    res = {}
+    for t in tools + [refs.get(step)] + ([r["tool"] for r in rows if r["step"] == "tick"][:1] if step == "hourly" else []):
+        if t is None:
+            continue
+        s = summary("tick" if t.startswith("tick") else step, t)
+        if s:
+            res[t] = s
+    results["steps"][step] = res
+    if title is None or not res:
+        continue
+    print(f"## {title}\n")
+    extra = step == "hourly"
+    head = "| tool | wall s | CPU s | peak RSS MiB | repo size MiB |" + (" added MiB/hour |" if extra else "")
+    if step == "restore":
+        head += " restored files | check |"
+    if step == "first":
+        head += " files stored |"
+    print(head)
+    print("|" + " --- |" * (head.count("|") - 1))
+    for t, s in res.items():
+        size = sizes.get(t, {}).get(size_key)
+        if step == "restore" and size is None:
+            size = sizes.get(t, {}).get("nochange")
+        flag = " (!)" if s["failures"] else ""
+        line = f"| {md(t)}{flag} | {fmt(s['wall'])} | {fmt(s['cpu'])} | {fmt(s['rss_mib'], 1)} | " \
+               f"{fmt(size / MiB, 1) if size is not None else '-'} |"
+        if extra:
+            before = sizes.get(t, {}).get("nochange")
+            n = int(meta["ticks"]) or 1
+            line += f" {fmt((size - before) / MiB / n, 2) if size is not None and before is not None else '-'} |"
+        if step == "first":
+            n = files_stored.get(t)
+            line += f" {n if n is not None else '-'} |"
+        if step == "restore":
+            v = verify.get(t, {})
+            line += f" {v.get('files', '-')} | {v.get('status', '-')} |"
+        print(line)
+    if step in ("nochange", "hourly") and res:
+        spread = ", ".join(f"{t} {fmt(s['wall_min'])}–{fmt(s['wall_max'])}" for t, s in res.items())
+        print(f"\nwall range (min–max): {spread}")
+    print()
+
+# Ratios.
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+def get(step, tool, key):
+    s = results["steps"].get(step, {}).get(tool)
+    return None if s is None else s[key]
+
+print("## Ratios\n")
+peers = [p for p in ("restic", "borg") if p in tools]
+if "cairn" in tools and peers:
+    print("| metric | " + " | ".join(f"cairn/{p}" for p in peers) + " |")
+    print("| --- |" + " --- |" * len(peers))
+    ratios = {}
+    for step, label in (("first", "first snapshot"), ("nochange", "no-change snapshot"),
+                        ("hourly", "hourly snapshot"), ("restore", "restore")):
+        for key, kl in (("wall", "wall time"), ("rss_mib", "peak RSS")):
+            vals = [ratio(get(step, "cairn", key), get(step, p, key)) for p in peers]
+            ratios[f"{step}_{key}"] = dict(zip(peers, vals))
+            print(f"| {label} {kl} | " + " | ".join(fmt(v) for v in vals) + " |")
+    for when, label in (("first", "repo size after first snapshot"), ("ticks", "repo size after ticks")):
+        vals = [ratio(sizes.get("cairn", {}).get(when), sizes.get(p, {}).get(when)) for p in peers]
+        ratios[f"size_{when}"] = dict(zip(peers, vals))
+        print(f"| {label} | " + " | ".join(fmt(v) for v in vals) + " |")
+    results["ratios"] = ratios
+    print()
+else:
+    print("(needs cairn and at least one peer)\n")
+
+print("## Throughput and limits\n")
+print(f"tree: {tree_bytes / 1e6:.1f} MB in {meta['tree_files']} files without node_modules/target "
+      f"({all_bytes / 1e6:.1f} MB in {meta['all_files']} files with them)\n")
+print("| what | value |")
+print("| --- | --- |")
+tp = {}
+for t in tools + [refs["first"]]:
+    w = get("first", t, "wall")
+    if w:
+        tp[t] = tree_bytes / 1e6 / w
+        print(f"| first snapshot throughput, {md(t)} | {tp[t]:.1f} MB/s of the tree's bytes |")
+cw = get("first", "cairn", "wall")
+if cw and "cairn snapshot has no --exclude" in " ".join(notes):
+    print(f"| cairn, counting node_modules/target it also read | {all_bytes / 1e6 / cw:.1f} MB/s |")
+for other in ("restic", "borg", refs["first"]):
+    r = ratio(tp.get("cairn"), tp.get(other))
+    if r is not None:
+        print(f"| cairn throughput / {md(other)} | {r:.2f} |")
+r = ratio(get("nochange", "cairn", "wall"), get("nochange", refs["nochange"], "wall"))
+if r is not None:
+    print(f"| cairn no-change time / stat walk | {r:.1f}x ({fmt(get('nochange', 'cairn', 'wall'))} s vs "
+          f"{fmt(get('nochange', refs['nochange'], 'wall'), 3)} s) |")
+results["throughput_mb_s"] = tp
+print()
+if notes:
+    print("## Notes\n")
+    for n in notes:
+        print(f"- {n}")
+    print()
+loads = [r["load1"] for r in rows if r["load1"] is not None]
+cores = os.cpu_count() or 1
+if loads:
+    med = statistics.median(loads)
+    print(f"1-minute load average after each measured command: median {med:.2f}, max {max(loads):.2f} "
+          f"on {cores} cores" + (" (BUSY: other processes competed for the CPU; absolute times are inflated, "
+                                 "ratios less so since the tools ran interleaved)" if med > cores * 0.75 else "") + "\n")
+    results["load1"] = dict(median=med, max=max(loads), cores=cores)
+print(f"load average: start {meta.get('load_start')}, end {meta.get('load_end')}; "
+      f"raw numbers: {os.path.join(out, 'results.json')}; logs: {os.path.join(out, 'logs')}")
+with open(os.path.join(out, "results.json"), "w") as f:
+    json.dump(results, f, indent=2)
+PY
+
+if [ "$CLEAN" = 1 ]; then
+  rm -rf "$OUT/repos" "$OUT/cache"
+  [ -z "$TREE_ARG" ] && rm -rf "$OUT/tree"
+  echo "(--clean: repositories, caches and the generated tree removed)"
+fi
