@@ -234,10 +234,7 @@ impl Live<'_> {
             return Ok(());
         }
         let md = std::fs::symlink_metadata(path).ok();
-        let new = match &md {
-            Some(md) => Some(self.live_node(path, md, old)),
-            None => None,
-        };
+        let new = md.as_ref().map(|md| self.live_node(path, md, old));
         let kind = match (old, &new) {
             (None, None) => return Ok(()),
             (None, Some(_)) => Some(ChangeKind::Added),

@@ -263,7 +263,7 @@ impl Repository {
 
     fn load_located(&self, id: &Id, loc: &BlobLocation) -> Result<Vec<u8>> {
         let stored = self.backend.read_range(FileKind::Pack, &loc.pack, u64::from(loc.offset), loc.length as usize)?;
-        self.open_blob(id, &loc, &stored)
+        self.open_blob(id, loc, &stored)
     }
 
     /// Opens a stored blob read from its pack and verifies it.
@@ -499,9 +499,12 @@ impl BlobSaver<'_> {
 /// A thread that completes full packs (header, fsync, rename) in the order
 /// they fill, returning each pack's index entry and size.
 struct Finisher {
-    sender: Mutex<Option<std::sync::mpsc::SyncSender<PackWriter>>>,
-    handle: Mutex<Option<std::thread::JoinHandle<Result<Vec<(IndexedPack, u64)>>>>>,
+    sender: Mutex<Option<std::sync::mpsc::SyncSender<Box<PackWriter>>>>,
+    handle: Mutex<Option<FinisherThread>>,
 }
+
+/// The finisher thread; it returns each finished pack's entry and size.
+type FinisherThread = std::thread::JoinHandle<Result<Vec<(IndexedPack, u64)>>>;
 
 /// Full packs waiting for the finisher; they are already on disk, so this
 /// bounds open files, not memory.
@@ -509,11 +512,11 @@ const PACKS_IN_FLIGHT: usize = 4;
 
 impl Finisher {
     fn start(backend: LocalBackend, keys: Keys) -> Finisher {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<PackWriter>(PACKS_IN_FLIGHT);
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Box<PackWriter>>(PACKS_IN_FLIGHT);
         let handle = std::thread::spawn(move || {
             let mut done = Vec::new();
             for pack in receiver {
-                let (id, entries, size) = pack.finish(&backend, &keys)?;
+                let (id, entries, size) = (*pack).finish(&backend, &keys)?;
                 done.push((IndexedPack { pack: id, entries }, size));
             }
             Ok(done)
@@ -523,7 +526,7 @@ impl Finisher {
 
     fn send(&self, pack: PackWriter) -> Result<()> {
         let sender = lock(&self.sender).clone();
-        match sender.map(|s| s.send(pack)) {
+        match sender.map(|s| s.send(Box::new(pack))) {
             Some(Ok(())) => Ok(()),
             // The thread stopped on an error: report that error.
             _ => self.join().and(Err(Error::corrupt("pack writer", "stopped"))),

@@ -23,7 +23,7 @@ pub fn parse(text: &str, now: &ZonedDateTime) -> Result<Timestamp> {
         return Ok(timestamp_of(now));
     }
     if lower == "yesterday" {
-        return Ok(shifted(now, 24 * 3600)?);
+        return shifted(now, 24 * 3600);
     }
     if let Some(rel) = lower.strip_suffix(" ago").or_else(|| lower.strip_suffix("ago")) {
         return shifted(now, parse_duration(rel.trim()).ok_or_else(bad)?);

@@ -141,8 +141,6 @@ pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) ->
                 tags: vec![PRESERVE_TAG.to_string()],
                 time: None,
                 parent: ParentChoice::None,
-                // No excludes: exactly the listed paths are preserved.
-                ..SnapshotOptions::default()
             },
             &Progress::default(),
         )?;
