@@ -1,8 +1,11 @@
 //! The archiver: walks the given paths, stores file contents as chunks and
 //! folders as trees, reuses the parent snapshot's chunk lists for files whose
-//! stat is unchanged, and writes the snapshot manifest last.
+//! stat is unchanged, and writes the snapshot manifest last. Entries the
+//! exclude rules (`crate::exclude`) leave out are neither stat-ed below nor
+//! read. A dry run does all of it but stores nothing: its saver only hashes
+//! and counts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
@@ -17,10 +20,11 @@ use serde_bytes::ByteBuf;
 
 use crate::chunker::Chunker;
 use crate::error::{Error, Result};
+use crate::exclude::{ExcludeOptions, ExcludeRules, Reason, Scope};
 use crate::format::{BlobKind, FORMAT_VERSION, Node, NodeKind, Snapshot, Summary, Timestamp, Tree, Xattr};
 use crate::fsmeta;
 use crate::id::Id;
-use crate::repo::{BlobSaver, Repository, now_timestamp};
+use crate::repo::{BlobSaver, Repository, SaveStats, now_timestamp};
 use crate::snapshots::{self, SnapshotEntry};
 use crate::tree::{PathTrie, normalize_paths};
 
@@ -55,6 +59,9 @@ pub enum Warning {
     Changed { path: PathBuf },
     /// The parent's trees could not be read; files were read instead.
     Parent { error: String },
+    /// A `.gitignore` file could not be read or has bad lines (its good
+    /// lines still apply).
+    Exclude { path: PathBuf, error: String },
 }
 
 impl std::fmt::Display for Warning {
@@ -67,6 +74,7 @@ impl std::fmt::Display for Warning {
             Warning::Parent { error } => {
                 write!(f, "parent snapshot unreadable, reading every file: {error}")
             }
+            Warning::Exclude { path, error } => write!(f, "{}: some ignore patterns not used: {error}", path.display()),
         }
     }
 }
@@ -74,8 +82,17 @@ impl std::fmt::Display for Warning {
 /// Live counters a progress display may poll from another thread.
 #[derive(Default, Debug)]
 pub struct Progress {
+    /// Files done (read or reused from the parent).
     pub files: AtomicU64,
+    /// Bytes read from files.
     pub bytes: AtomicU64,
+    /// Sizes of the files done, read or reused (compare with `total_bytes`).
+    pub bytes_done: AtomicU64,
+    /// Files and bytes of the parent snapshot, the expected totals; 0 when
+    /// there is no parent. Set before the walk starts.
+    pub total_files: AtomicU64,
+    pub total_bytes: AtomicU64,
+    /// The file being read.
     pub current: Mutex<PathBuf>,
 }
 
@@ -83,17 +100,88 @@ pub struct SnapshotOutcome {
     pub id: Id,
     pub snapshot: Snapshot,
     pub warnings: Vec<Warning>,
+    /// Entries left out by the exclude rules (an excluded folder counts once).
+    pub excluded: u64,
+    /// Those entries and why, when `ExcludeOptions::report` was set; sorted.
+    pub excluded_paths: Vec<(PathBuf, Reason)>,
 }
 
 impl SnapshotOutcome {
     /// True when some file or folder could not be read (exit code 3).
     pub fn incomplete(&self) -> bool {
-        self.warnings.iter().any(|w| matches!(w, Warning::Unreadable { .. }))
+        incomplete(&self.warnings)
     }
 }
 
-/// Takes a snapshot of `opts.paths`.
+/// What a snapshot would be: the walk done, nothing stored.
+pub struct DryRunOutcome {
+    /// The manifest that would be saved. Its summary's `data_blobs_added`
+    /// and `tree_blobs_added` count the blobs the repository lacks, and
+    /// `bytes_added` is their plaintext size: packs hold them compressed,
+    /// plus a few dozen bytes each of encryption and pack overhead.
+    pub snapshot: Snapshot,
+    pub warnings: Vec<Warning>,
+    pub excluded: u64,
+    pub excluded_paths: Vec<(PathBuf, Reason)>,
+}
+
+impl DryRunOutcome {
+    pub fn incomplete(&self) -> bool {
+        incomplete(&self.warnings)
+    }
+}
+
+fn incomplete(warnings: &[Warning]) -> bool {
+    warnings.iter().any(|w| matches!(w, Warning::Unreadable { .. }))
+}
+
+/// Takes a snapshot of `opts.paths`, excluding nothing.
 pub fn snapshot(repo: &Repository, opts: &SnapshotOptions, progress: &Progress) -> Result<SnapshotOutcome> {
+    snapshot_excluding(repo, opts, &ExcludeOptions::default(), progress)
+}
+
+/// Takes a snapshot of `opts.paths`, leaving out what `exclude` says below
+/// them (the paths themselves are always stored). The exclude options are
+/// a parameter of their own, not fields of `SnapshotOptions`, so that
+/// callers that must store everything (the restorer's safety snapshot)
+/// keep calling `snapshot`.
+pub fn snapshot_excluding(
+    repo: &Repository,
+    opts: &SnapshotOptions,
+    exclude: &ExcludeOptions,
+    progress: &Progress,
+) -> Result<SnapshotOutcome> {
+    let rules = ExcludeRules::new(exclude)?;
+    let walked = archive(repo, opts, (rules, exclude.report), progress, Saver::Repository(repo.saver()))?;
+    // Ordering invariant: `archive` finished the saver (packs and their
+    // index are durable) before the snapshot is written.
+    let id = repo.save_snapshot(&walked.snapshot)?;
+    let DryRunOutcome { snapshot, warnings, excluded, excluded_paths } = walked;
+    Ok(SnapshotOutcome { id, snapshot, warnings, excluded, excluded_paths })
+}
+
+/// Walks and reads `opts.paths` exactly as `snapshot` does, computing every
+/// blob id and checking it against the index, but writes nothing: no pack,
+/// index or snapshot.
+pub fn dry_run(
+    repo: &Repository,
+    opts: &SnapshotOptions,
+    exclude: &ExcludeOptions,
+    progress: &Progress,
+) -> Result<DryRunOutcome> {
+    let rules = ExcludeRules::new(exclude)?;
+    archive(repo, opts, (rules, exclude.report), progress, Saver::DryRun(DryRunSaver::new(repo)))
+}
+
+/// The walk shared by `snapshot` and `dry_run`: stores blobs through
+/// `saver`, finishes it, and returns the manifest (not yet saved).
+fn archive(
+    repo: &Repository,
+    opts: &SnapshotOptions,
+    (rules, report_excluded): (ExcludeRules, bool),
+    progress: &Progress,
+    saver: Saver<'_>,
+) -> Result<DryRunOutcome> {
     let started = Instant::now();
     if opts.paths.is_empty() {
         return Err(Error::InvalidArgument("no paths to snapshot".into()));
@@ -104,6 +192,11 @@ pub fn snapshot(repo: &Repository, opts: &SnapshotOptions, progress: &Progress) 
 
     let mut warnings = Vec::new();
     let parent = choose_parent(repo, opts, &path_bytes)?;
+    if let Some(p) = &parent {
+        let s = &p.snapshot.summary;
+        progress.total_files.store(s.files_new + s.files_changed + s.files_unchanged, Ordering::Relaxed);
+        progress.total_bytes.store(s.total_bytes, Ordering::Relaxed);
+    }
     let parent_root = match &parent {
         Some(p) => match repo.load_tree(&p.snapshot.tree) {
             Ok(t) => Some(t),
@@ -117,26 +210,34 @@ pub fn snapshot(repo: &Repository, opts: &SnapshotOptions, progress: &Progress) 
 
     let archiver = Archiver {
         repo,
-        saver: repo.saver(),
+        saver,
         chunker: repo.chunker(),
         warnings: Mutex::new(warnings),
         stats: Stats::default(),
         hard_links: Mutex::new(HashMap::new()),
         progress,
+        rules,
+        excluded: Mutex::new(Vec::new()),
+        report_excluded,
     };
     let trie = PathTrie::from_paths(&paths);
+    let root = Path::new("/");
     let root_tree = if trie.selected {
-        archiver
-            .archive_dir(Path::new("/"), parent_root.as_ref())?
-            .unwrap_or(Tree { version: FORMAT_VERSION, nodes: Vec::new() })
+        let md = std::fs::symlink_metadata(root).map_err(|e| Error::io(root, e))?;
+        match archiver.list(root) {
+            Some(names) => archiver.dir_tree(root, &names, parent_root.as_ref(), &Scope::root(&md))?,
+            None => Tree { version: FORMAT_VERSION, nodes: Vec::new() },
+        }
     } else {
-        archiver.archive_virtual(Path::new("/"), &trie, parent_root.as_ref())?
+        archiver.archive_virtual(root, &trie, parent_root.as_ref())?
     };
     let root_id = archiver.saver.save_tree(&root_tree)?;
-    let Archiver { saver, stats, warnings, .. } = archiver;
+    let Archiver { saver, stats, warnings, excluded, .. } = archiver;
     // Ordering invariant: packs and their index are durable before the snapshot.
     let saved = saver.finish()?;
     let warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut excluded_paths = excluded.into_inner().unwrap_or_else(|p| p.into_inner());
+    excluded_paths.sort_by(|a, b| a.0.cmp(&b.0));
 
     let summary = Summary {
         files_new: stats.files_new.into_inner(),
@@ -165,8 +266,7 @@ pub fn snapshot(repo: &Repository, opts: &SnapshotOptions, progress: &Progress) 
         summary,
         program_version: crate::PROGRAM_VERSION.to_string(),
     };
-    let id = repo.save_snapshot(&snapshot)?;
-    Ok(SnapshotOutcome { id, snapshot, warnings })
+    Ok(DryRunOutcome { snapshot, warnings, excluded: stats.excluded.into_inner(), excluded_paths })
 }
 
 fn choose_parent(repo: &Repository, opts: &SnapshotOptions, paths: &[Vec<u8>]) -> Result<Option<SnapshotEntry>> {
@@ -190,6 +290,7 @@ struct Stats {
     files_read: AtomicU64,
     bytes_read: AtomicU64,
     total_bytes: AtomicU64,
+    excluded: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, n: u64) {
@@ -199,15 +300,99 @@ fn bump(counter: &AtomicU64, n: u64) {
 /// A file's chunk ids and length.
 type StoredContent = (Vec<Id>, u64);
 
+/// Where the blobs go: the repository, or nowhere (a dry run).
+// One per snapshot, never moved in a loop: the size difference is harmless.
+#[allow(clippy::large_enum_variant)]
+enum Saver<'r> {
+    Repository(BlobSaver<'r>),
+    DryRun(DryRunSaver<'r>),
+}
+
+impl Saver<'_> {
+    fn save(&self, kind: BlobKind, raw: &[u8]) -> Result<Id> {
+        match self {
+            Saver::Repository(s) => s.save(kind, raw),
+            Saver::DryRun(s) => Ok(s.save(kind, raw)),
+        }
+    }
+
+    fn save_tree(&self, tree: &Tree) -> Result<Id> {
+        match self {
+            Saver::Repository(s) => s.save_tree(tree),
+            Saver::DryRun(s) => Ok(s.save(BlobKind::Tree, &crate::codec::to_postcard(tree)?)),
+        }
+    }
+
+    fn finish(self) -> Result<SaveStats> {
+        match self {
+            Saver::Repository(s) => s.finish(),
+            Saver::DryRun(s) => Ok(s.finish()),
+        }
+    }
+}
+
+/// The dry run's saver: computes each blob's id as the real saver does,
+/// counts those neither in the index nor seen before in this run and adds
+/// up their plaintext sizes. Writes nothing.
+struct DryRunSaver<'r> {
+    repo: &'r Repository,
+    pending: Mutex<HashSet<Id>>,
+    data_blobs: AtomicU64,
+    tree_blobs: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl<'r> DryRunSaver<'r> {
+    fn new(repo: &'r Repository) -> DryRunSaver<'r> {
+        DryRunSaver {
+            repo,
+            pending: Mutex::new(HashSet::new()),
+            data_blobs: AtomicU64::new(0),
+            tree_blobs: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    fn save(&self, kind: BlobKind, raw: &[u8]) -> Id {
+        let id = self.repo.keys().blob_id(raw);
+        let new = !self.repo.is_indexed(&id) && self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        if new {
+            bump(if kind == BlobKind::Data { &self.data_blobs } else { &self.tree_blobs }, 1);
+            bump(&self.bytes, raw.len() as u64);
+        }
+        id
+    }
+
+    fn finish(self) -> SaveStats {
+        SaveStats {
+            data_blobs: self.data_blobs.into_inner(),
+            tree_blobs: self.tree_blobs.into_inner(),
+            bytes_added: self.bytes.into_inner(),
+        }
+    }
+}
+
 struct Archiver<'r> {
     repo: &'r Repository,
-    saver: BlobSaver<'r>,
+    saver: Saver<'r>,
     chunker: Chunker,
     warnings: Mutex<Vec<Warning>>,
     stats: Stats,
     /// Content of multiply-linked files already read, by (device, inode).
     hard_links: Mutex<HashMap<(u64, u64), StoredContent>>,
     progress: &'r Progress,
+    rules: ExcludeRules,
+    excluded: Mutex<Vec<(PathBuf, Reason)>>,
+    report_excluded: bool,
+}
+
+/// Where an entry met during the walk sits: the rules in force in its
+/// folder and the folder's sorted names. Paths given on the command line
+/// have none and are never excluded.
+#[derive(Clone, Copy)]
+struct Within<'a> {
+    scope: &'a Scope,
+    siblings: &'a [Vec<u8>],
 }
 
 /// How many times a file that changes while read is read again.
@@ -227,7 +412,7 @@ impl Archiver<'_> {
             .map(|(name, child)| {
                 let parent_node = parent.and_then(|t| t.find(name));
                 if child.selected {
-                    return self.archive_entry(dir, name, parent_node);
+                    return self.archive_entry(dir, name, parent_node, None);
                 }
                 let path = dir.join(crate::tree::name_to_path(name));
                 let md = match std::fs::symlink_metadata(&path) {
@@ -251,19 +436,40 @@ impl Archiver<'_> {
         Ok(Tree { version: FORMAT_VERSION, nodes: nodes?.into_iter().flatten().collect() })
     }
 
-    /// The tree of a real folder: all its entries, sorted by name. `None`
-    /// (with a warning) when the folder cannot be listed.
-    fn archive_dir(&self, dir: &Path, parent: Option<&Tree>) -> Result<Option<Tree>> {
-        let names = match read_dir_names(dir) {
-            Ok(n) => n,
+    /// A folder's names, sorted; `None` (with a warning) when it cannot be
+    /// listed.
+    fn list(&self, dir: &Path) -> Option<Vec<Vec<u8>>> {
+        match read_dir_names(dir) {
+            Ok(n) => Some(n),
             Err(e) => {
                 self.warn(Warning::Unreadable { path: dir.to_path_buf(), error: e.to_string() });
-                return Ok(None);
+                None
             }
-        };
-        let nodes: Result<Vec<Option<Node>>> =
-            names.par_iter().map(|name| self.archive_entry(dir, name, parent.and_then(|t| t.find(name)))).collect();
-        Ok(Some(Tree { version: FORMAT_VERSION, nodes: nodes?.into_iter().flatten().collect() }))
+        }
+    }
+
+    /// The tree of a real folder listed as `names`: its entries that are not
+    /// excluded, sorted by name. `scope` holds the rules in force in `dir`
+    /// (before its own `.gitignore`).
+    fn dir_tree(&self, dir: &Path, names: &[Vec<u8>], parent: Option<&Tree>, scope: &Scope) -> Result<Tree> {
+        let (own_scope, problem) = self.rules.enter(dir, names, scope);
+        if let Some(error) = problem {
+            self.warn(Warning::Exclude { path: dir.join(".gitignore"), error });
+        }
+        let within = Within { scope: own_scope.as_ref().unwrap_or(scope), siblings: names };
+        let nodes: Result<Vec<Option<Node>>> = names
+            .par_iter()
+            .map(|name| self.archive_entry(dir, name, parent.and_then(|t| t.find(name)), Some(within)))
+            .collect();
+        Ok(Tree { version: FORMAT_VERSION, nodes: nodes?.into_iter().flatten().collect() })
+    }
+
+    /// Records an excluded entry.
+    fn exclude(&self, path: PathBuf, reason: Reason) {
+        bump(&self.stats.excluded, 1);
+        if self.report_excluded {
+            self.excluded.lock().unwrap_or_else(|p| p.into_inner()).push((path, reason));
+        }
     }
 
     fn parent_subtree(&self, parent: Option<&Node>) -> Option<Tree> {
@@ -279,8 +485,15 @@ impl Archiver<'_> {
         }
     }
 
-    /// One entry of a folder; `None` when it could not be read (warned).
-    fn archive_entry(&self, dir: &Path, name: &[u8], parent: Option<&Node>) -> Result<Option<Node>> {
+    /// One entry of a folder; `None` when it could not be read (warned) or
+    /// is excluded. `within` is `None` for a path given on the command line.
+    fn archive_entry(
+        &self,
+        dir: &Path,
+        name: &[u8],
+        parent: Option<&Node>,
+        within: Option<Within<'_>>,
+    ) -> Result<Option<Node>> {
         let path = dir.join(crate::tree::name_to_path(name));
         let md = match std::fs::symlink_metadata(&path) {
             Ok(md) => md,
@@ -289,10 +502,31 @@ impl Archiver<'_> {
                 return Ok(None);
             }
         };
+        if let Some(w) = within
+            && let Some(reason) = self.rules.check_entry(&path, name, &md, w.scope, w.siblings)
+        {
+            self.exclude(path, reason);
+            return Ok(None);
+        }
         let ft = md.file_type();
         if ft.is_dir() {
+            let Some(names) = self.list(&path) else { return Ok(None) };
+            if within.is_some()
+                && let Some(reason) = self.rules.check_listing(&path, &names)
+            {
+                self.exclude(path, reason);
+                return Ok(None);
+            }
+            let given_scope;
+            let scope = match within {
+                Some(w) => w.scope,
+                None => {
+                    given_scope = Scope::root(&md);
+                    &given_scope
+                }
+            };
             let parent_sub = self.parent_subtree(parent);
-            let Some(tree) = self.archive_dir(&path, parent_sub.as_ref())? else { return Ok(None) };
+            let tree = self.dir_tree(&path, &names, parent_sub.as_ref(), scope)?;
             let id = match (parent, &parent_sub) {
                 // Unchanged folder: the parent's tree id, without encoding it again.
                 (Some(Node { kind: NodeKind::Dir { subtree }, .. }), Some(old)) if *old == tree => *subtree,
@@ -348,6 +582,7 @@ impl Archiver<'_> {
         }
         bump(&self.stats.total_bytes, size);
         self.progress.files.fetch_add(1, Ordering::Relaxed);
+        self.progress.bytes_done.fetch_add(size, Ordering::Relaxed);
         let xattrs = self.xattrs(path, &md, parent);
         let mut node = fsmeta::node_from_metadata(name, &md, NodeKind::File { size, content }, xattrs);
         node.nlink = md.nlink();

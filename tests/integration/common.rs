@@ -48,9 +48,11 @@ impl Env {
         cmd
     }
 
-    /// Runs a snapshot with --json and returns the parsed summary object.
+    /// Runs a snapshot with --json of everything (no default excludes, so
+    /// that restores compare equal to the source) and returns the summary.
     pub fn snapshot_json(&self, paths: &[&Path]) -> serde_json::Value {
-        let out = self.cairn().arg("snapshot").arg("--json").args(paths).output().expect("run cairn");
+        let out =
+            self.cairn().args(["snapshot", "--json", "--no-default-excludes"]).args(paths).output().expect("run cairn");
         assert!(out.status.success(), "snapshot failed: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("snapshot --json prints JSON")
     }

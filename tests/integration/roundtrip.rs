@@ -60,7 +60,7 @@ fn agent_tree_and_edge_cases_round_trip() {
     assert_eq!(second["summary"]["files_read"], 0, "{second}");
     assert_eq!(second["parent"], first["id"]);
     // Even reading everything again (--force) adds no data blob.
-    let out = env.cairn().args(["snapshot", "--json", "--force"]).arg(&src).output().unwrap();
+    let out = env.cairn().args(["snapshot", "--json", "--force", "--no-default-excludes"]).arg(&src).output().unwrap();
     let forced: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(forced["summary"]["data_blobs_added"], 0, "{forced}");
     assert!(forced["summary"]["files_read"].as_u64().unwrap() > 100);
@@ -153,7 +153,7 @@ fn unencrypted_repository_round_trips_and_verifies() {
     plain().args(["init", "--no-encryption"]).assert().success();
     let src = env.path("src");
     cairn_testgen::init(&src, cairn_testgen::Scale::Tiny, 3).unwrap();
-    plain().arg("snapshot").arg(&src).assert().success();
+    plain().args(["snapshot", "--no-default-excludes"]).arg(&src).assert().success();
     plain().args(["check", "--read-data"]).assert().success();
     let target = env.path("out");
     plain().args(["restore", "latest", "--target"]).arg(&target).assert().success();
@@ -173,8 +173,8 @@ fn concurrent_snapshots_both_succeed() {
     cairn_testgen::init(&a, cairn_testgen::Scale::Tiny, 1).unwrap();
     cairn_testgen::init(&b, cairn_testgen::Scale::Tiny, 2).unwrap();
     let quiet = || std::process::Stdio::null();
-    let mut ca = env.std_cairn().arg("snapshot").arg(&a).stdout(quiet()).spawn().unwrap();
-    let mut cb = env.std_cairn().arg("snapshot").arg(&b).stdout(quiet()).spawn().unwrap();
+    let mut ca = env.std_cairn().args(["snapshot", "--no-default-excludes"]).arg(&a).stdout(quiet()).spawn().unwrap();
+    let mut cb = env.std_cairn().args(["snapshot", "--no-default-excludes"]).arg(&b).stdout(quiet()).spawn().unwrap();
     assert!(ca.wait().unwrap().success());
     assert!(cb.wait().unwrap().success());
     env.cairn().args(["check", "--read-data"]).assert().success();

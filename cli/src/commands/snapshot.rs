@@ -1,23 +1,51 @@
 //! `cairn snapshot PATH...`
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
-use cairn_core::archiver::{self, ParentChoice, Progress, SnapshotOptions};
-use cairn_core::locations;
+use cairn_core::archiver::{self, ParentChoice, Progress, SnapshotOptions, Warning};
+use cairn_core::exclude::{ExcludeOptions, ExcludeRules, Reason};
+use cairn_core::format::Snapshot;
+use cairn_core::{Id, locations};
 
 use crate::args::{Global, SnapshotArgs};
-use crate::{EXIT_INCOMPLETE, output, password, progress::Ticker, timefmt};
+use crate::progress::{Mode, Ticker};
+use crate::{EXIT_INCOMPLETE, output, password, timefmt};
+
+/// What a real or dry run produced, for printing.
+struct Report {
+    /// `None` for a dry run.
+    id: Option<Id>,
+    snapshot: Snapshot,
+    warnings: Vec<Warning>,
+    excluded: u64,
+    excluded_paths: Vec<(PathBuf, Reason)>,
+    incomplete: bool,
+}
 
 pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
-    // Paths are checked before the repository is touched (or created).
+    // Paths and exclude rules are checked before the repository is touched
+    // (or created).
     for p in &a.paths {
         if std::fs::symlink_metadata(p).is_err() {
             anyhow::bail!("{}: no such file or folder; nothing was stored", p.display());
         }
     }
+    let exclude = ExcludeOptions {
+        default_excludes: !a.no_default_excludes,
+        patterns: a.excludes.clone(),
+        pattern_files: a.exclude_files.clone(),
+        if_present: a.exclude_if_present.clone(),
+        git_ignore: a.git_ignore,
+        one_file_system: a.one_file_system,
+        larger_than: a.exclude_larger_than,
+        report: a.verbose && !g.quiet,
+    };
+    ExcludeRules::new(&exclude)?;
     let time = a.time.as_deref().map(timefmt::parse).transpose()?;
-    let repo = password::open_or_create_default(g)?;
+    // A dry run writes nothing, a new repository included.
+    let repo = if a.dry_run { password::open(g)? } else { password::open_or_create_default(g)? };
     for problem in repo.index_problems() {
         output::warning(problem);
     }
@@ -34,38 +62,103 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
         time,
         parent,
     };
+    let mode = match (g.json, a.verbose, g.quiet) {
+        (true, true, _) => Mode::JsonLines,
+        (false, _, false) => Mode::Bar,
+        _ => Mode::Off,
+    };
     let progress = Arc::new(Progress::default());
-    let ticker = Ticker::start(progress.clone(), !g.quiet && !g.json);
-    let outcome = archiver::snapshot(&repo, &opts, &progress);
+    let ticker = Ticker::start(progress.clone(), mode);
+    let report = if a.dry_run {
+        archiver::dry_run(&repo, &opts, &exclude, &progress).map(|o| Report {
+            id: None,
+            incomplete: o.incomplete(),
+            snapshot: o.snapshot,
+            warnings: o.warnings,
+            excluded: o.excluded,
+            excluded_paths: o.excluded_paths,
+        })
+    } else {
+        archiver::snapshot_excluding(&repo, &opts, &exclude, &progress).map(|o| Report {
+            id: Some(o.id),
+            incomplete: o.incomplete(),
+            snapshot: o.snapshot,
+            warnings: o.warnings,
+            excluded: o.excluded,
+            excluded_paths: o.excluded_paths,
+        })
+    };
     ticker.finish();
-    let outcome = outcome?;
-    for w in &outcome.warnings {
+    let report = report?;
+    for w in &report.warnings {
         output::warning(w);
     }
-    let s = &outcome.snapshot.summary;
     if g.json {
-        let v = serde_json::json!({
-            "id": outcome.id.to_hex(),
-            "short_id": outcome.id.short(),
-            "time": output::rfc3339(&outcome.snapshot.time),
-            "parent": outcome.snapshot.parent.map(|p| p.to_hex()),
-            "summary": s,
-            "warnings": outcome.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
-        });
-        println!("{v}");
+        print_json(&report, a.verbose);
     } else if !g.quiet {
-        println!(
-            "snapshot {} saved: {} files ({} new, {} changed, {} unchanged), {} folders; read {}, added {} to the repository in {}",
-            outcome.id.short(),
-            s.files_new + s.files_changed + s.files_unchanged,
-            s.files_new,
-            s.files_changed,
-            s.files_unchanged,
-            s.dirs,
+        print_text(&report, a.verbose);
+    }
+    Ok(if report.incomplete { EXIT_INCOMPLETE } else { 0 })
+}
+
+fn print_json(r: &Report, verbose: bool) {
+    if verbose {
+        for (path, reason) in &r.excluded_paths {
+            let line = serde_json::json!({
+                "type": "excluded",
+                "path": path.display().to_string(),
+                "reason": reason.to_string(),
+            });
+            println!("{line}");
+        }
+    }
+    let mut v = serde_json::json!({
+        "id": r.id.map(|id| id.to_hex()),
+        "short_id": r.id.map(|id| id.short()),
+        "dry_run": r.id.is_none(),
+        "time": output::rfc3339(&r.snapshot.time),
+        "parent": r.snapshot.parent.map(|p| p.to_hex()),
+        "summary": r.snapshot.summary,
+        "excluded": r.excluded,
+        "warnings": r.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+    });
+    if verbose {
+        v["type"] = "summary".into();
+    }
+    println!("{v}");
+}
+
+fn print_text(r: &Report, verbose: bool) {
+    if verbose {
+        for (path, reason) in &r.excluded_paths {
+            println!("excluded {} ({reason})", path.display());
+        }
+    }
+    let s = &r.snapshot.summary;
+    let excluded = if r.excluded > 0 { format!(", {} excluded", r.excluded) } else { String::new() };
+    let files = format!(
+        "{} files ({} new, {} changed, {} unchanged), {} folders{excluded}",
+        s.files_new + s.files_changed + s.files_unchanged,
+        s.files_new,
+        s.files_changed,
+        s.files_unchanged,
+        s.dirs,
+    );
+    match r.id {
+        Some(id) => println!(
+            "snapshot {} saved: {files}; read {}, added {} to the repository in {}",
+            id.short(),
             output::bytes(s.bytes_read),
             output::bytes(s.bytes_added),
             output::seconds(s.duration_ms),
-        );
+        ),
+        None => println!(
+            "dry run, nothing stored: {files}; read {}; would add {} data and {} tree blobs, {} before compression, in {}",
+            output::bytes(s.bytes_read),
+            s.data_blobs_added,
+            s.tree_blobs_added,
+            output::bytes(s.bytes_added),
+            output::seconds(s.duration_ms),
+        ),
     }
-    Ok(if outcome.incomplete() { EXIT_INCOMPLETE } else { 0 })
 }
