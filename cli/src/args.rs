@@ -55,6 +55,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Show what changed between two snapshots, or a snapshot and the live files
     Diff(DiffArgs),
+    /// List a snapshot's files and folders at a path
+    Ls(LsArgs),
+    /// Find which snapshots hold files matching a glob, and their versions
+    Find(FindArgs),
+    /// Show every version of one file or folder across the snapshots
+    History(HistoryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +105,53 @@ pub struct SnapshotArgs {
     /// Read every file, trusting no parent snapshot
     #[arg(long)]
     pub force: bool,
+    /// Leave out paths matching this gitignore-style pattern (repeatable)
+    #[arg(
+        long = "exclude",
+        value_name = "PATTERN",
+        long_help = "Leave out paths matching this gitignore-style pattern (repeatable). Without a leading `/` a \
+pattern matches at any depth, even with a `/` inside (`.claude/cache`); a leading `/` anchors it at the \
+filesystem root (`/home/me/projects/big`). A trailing `/` matches folders only; `!PATTERN` re-includes what \
+an earlier pattern, a default one included, left out."
+    )]
+    pub excludes: Vec<String>,
+    /// Read --exclude patterns from this file, one a line, `#` comments (repeatable)
+    #[arg(long = "exclude-file", value_name = "FILE")]
+    pub exclude_files: Vec<PathBuf>,
+    /// Leave out folders holding a file of this name (repeatable; a CACHEDIR.TAG counts only with its signature)
+    #[arg(long = "exclude-if-present", value_name = "NAME")]
+    pub exclude_if_present: Vec<String>,
+    /// Do not apply the default excludes (see --help for the list)
+    #[arg(long, long_help = default_excludes_help())]
+    pub no_default_excludes: bool,
+    /// Honour the .gitignore files found in the tree (nested ones stack as in git)
+    #[arg(long)]
+    pub git_ignore: bool,
+    /// Do not cross into other filesystems below each given path
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
+    /// Leave out regular files larger than SIZE (e.g. 500K, 100M, 1G; units of 1024)
+    #[arg(long, value_name = "SIZE", value_parser = cairn_core::exclude::parse_size)]
+    pub exclude_larger_than: Option<u64>,
+    /// Walk and read as a real run, store nothing; report what would be added
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// List the excluded paths; with --json, print progress as JSON lines before the summary
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// The help of --no-default-excludes, with the list it switches off.
+fn default_excludes_help() -> String {
+    use cairn_core::exclude::{CACHEDIR_TAG, CARGO_TARGET, DEFAULT_PATTERNS};
+    format!(
+        "Do not apply the default excludes. By default cairn leaves out what tools rebuild or download again and \
+that is never anyone's source: {}; a `{CARGO_TARGET}/` folder next to a Cargo.toml (cargo's build folder; a \
+`{CARGO_TARGET}` folder elsewhere is kept); and any folder holding a {CACHEDIR_TAG} that starts with the cache \
+directory signature (https://bford.info/cachedir/; cargo, and many caches, write one). `dist/` and `build/` are \
+kept: many projects keep sources there. Paths given on the command line are always stored.",
+        DEFAULT_PATTERNS.join(" ")
+    )
 }
 
 #[derive(Args, Debug)]
@@ -121,14 +174,29 @@ pub struct RestoreArgs {
     #[command(flatten)]
     pub select: SelectArgs,
     /// Folder to restore into; each path is recreated at its full original path below it
-    #[arg(long, value_name = "DIR")]
-    pub target: PathBuf,
-    /// Restore only this file or folder (original absolute path; repeatable)
+    #[arg(long, value_name = "DIR", required_unless_present = "to_original", conflicts_with = "to_original")]
+    pub target: Option<PathBuf>,
+    /// Put the files back where they were: missing ones are recreated, identical ones left alone
+    #[arg(long)]
+    pub to_original: bool,
+    /// Restore only this file, folder or glob (original path; repeatable)
     #[arg(long = "path", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Restore into a non-empty target, replacing files in the way
+    /// Restore only files matching this glob (repeatable; a glob without `/` matches names)
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Do not restore files matching this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Replace files that differ (with --to-original, after saving them in a snapshot); with --target, restore into a non-empty folder
     #[arg(long)]
     pub overwrite: bool,
+    /// With --to-original: also remove files in the restored folders that the snapshot does not have (saved first)
+    #[arg(long, requires = "to_original")]
+    pub delete: bool,
+    /// Show what would be done, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]
@@ -174,4 +242,48 @@ impl DiffArgs {
     pub fn snapshot_filter(&self) -> cairn_core::snapshots::Filter {
         cairn_core::snapshots::Filter { host: self.host.clone(), paths: Vec::new(), tags: self.select.tags.clone() }
     }
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Snapshot id, unique prefix (4+ hex digits), `latest` or `latest~N` (or use --at)
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: Option<String>,
+    /// File or folder to list (original path; relative to the current folder if not absolute) [default: the snapshot's paths]
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// List the whole subtree, not just one level
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Show mode, size and modification time
+    #[arg(short, long)]
+    pub long: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "PATTERN is a glob: `*` and `?` stay within a name, `**` crosses folders. \
+Without `/` it matches names anywhere (CLAUDE.md, '*.jsonl'); starting with `/` it matches whole paths; \
+otherwise the end of paths ('.claude/*.md'). With --at, only snapshots taken at or before TIME count.")]
+pub struct FindArgs {
+    /// Glob over absolute paths (quote it so the shell leaves it alone)
+    pub pattern: String,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "With --at, only snapshots taken at or before TIME count.")]
+pub struct HistoryArgs {
+    /// The file or folder (original path; relative to the current folder if not absolute)
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Show the unified diff between successive versions of a text file
+    #[arg(long)]
+    pub content: bool,
+    /// Show every snapshot, not only those where something changed
+    #[arg(long)]
+    pub all: bool,
 }

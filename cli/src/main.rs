@@ -29,6 +29,9 @@ fn main() -> ExitCode {
         Command::Restore(a) => commands::restore::run(&cli.global, a),
         Command::Check(a) => commands::check::run(&cli.global, a),
         Command::Diff(a) => commands::diff::run(&cli.global, a),
+        Command::Ls(a) => commands::ls::run(&cli.global, a),
+        Command::Find(a) => commands::find::run(&cli.global, a),
+        Command::History(a) => commands::history::run(&cli.global, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,6 +4,9 @@
 mod cache;
 mod common;
 mod default_repo;
+mod excludes;
 mod faults;
 mod kill;
 mod roundtrip;
+mod timetravel_ls_find_history;
+mod timetravel_restore_diff;

@@ -3,7 +3,10 @@
 
 pub mod check;
 pub mod diff;
+pub mod find;
+pub mod history;
 pub mod init;
+pub mod ls;
 pub mod restore;
 pub mod snapshot;
 pub mod snapshots;
