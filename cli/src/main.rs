@@ -21,7 +21,15 @@ pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_INCOMPLETE: u8 = 3;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1 like every other error (clap's own default is 2);
+    // --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { 0 });
+        }
+    };
     let result = match &cli.command {
         Command::Init(a) => commands::init::run(&cli.global, a),
         Command::Snapshot(a) => commands::snapshot::run(&cli.global, a),

@@ -62,10 +62,17 @@ fn prompt(question: &str) -> Result<String> {
 /// Opens the repository, asking for a password only if it is encrypted.
 pub fn open(g: &Global) -> Result<Repository> {
     let loc = location(g)?;
-    open_at(g, &loc)
+    open_at(g, &loc, !g.no_cache)
 }
 
-fn open_at(g: &Global, loc: &Location) -> Result<Repository> {
+/// Opens the repository without the local cache: `check` must read every
+/// file from the repository itself.
+pub fn open_uncached(g: &Global) -> Result<Repository> {
+    let loc = location(g)?;
+    open_at(g, &loc, false)
+}
+
+fn open_at(g: &Global, loc: &Location, use_cache: bool) -> Result<Repository> {
     let mut password = explicit_password(g)?;
     if password.is_none() && loc.is_default {
         let file = locations::default_password_file()?;
@@ -84,7 +91,7 @@ fn open_at(g: &Global, loc: &Location) -> Result<Repository> {
             );
         }
     }
-    let cache_root = if g.no_cache { None } else { locations::cache_root() };
+    let cache_root = if use_cache { locations::cache_root() } else { None };
     Ok(Repository::open_with_cache(&loc.path, password.as_deref().map(str::as_bytes), cache_root.as_deref())?)
 }
 
@@ -94,20 +101,26 @@ pub fn open_or_create_default(g: &Global) -> Result<Repository> {
     let loc = location(g)?;
     if loc.is_default && !loc.path.join("config").exists() {
         let pw_file = locations::default_password_file()?;
-        let password = match explicit_password(g)? {
-            Some(p) => p,
-            None if pw_file.is_file() => read_password_file(&pw_file)?,
-            None => locations::create_password_file(&pw_file)?,
+        let (password, kept_in) = match explicit_password(g)? {
+            Some(p) => (p, None),
+            None if pw_file.is_file() => (read_password_file(&pw_file)?, Some(&pw_file)),
+            None => (locations::create_password_file(&pw_file)?, Some(&pw_file)),
         };
         let opts = init_options(Some(password.as_bytes()), KdfParams::DEFAULT);
         Repository::init(&loc.path, &opts)?;
-        eprintln!(
-            "cairn: created the repository {} with its password in {}; keep a copy of that file somewhere safe (offsite): without it nothing can be restored",
-            loc.path.display(),
-            pw_file.display()
-        );
+        match kept_in {
+            Some(file) => eprintln!(
+                "cairn: created the repository {} with its password in {}; keep a copy of that file somewhere safe (offsite): without it nothing can be restored",
+                loc.path.display(),
+                file.display()
+            ),
+            None => eprintln!(
+                "cairn: created the repository {}, encrypted with the password you gave; keep that password safe: without it nothing can be restored",
+                loc.path.display()
+            ),
+        }
     }
-    open_at(g, &loc)
+    open_at(g, &loc, !g.no_cache)
 }
 
 pub fn init_options(password: Option<&[u8]>, kdf: KdfParams) -> InitOptions<'_> {

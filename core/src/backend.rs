@@ -191,7 +191,10 @@ impl LocalBackend {
 
     /// A new temporary file in the folder of `kind` (for streaming writes).
     pub fn create_temp(&self, kind: FileKind) -> Result<(File, PathBuf)> {
-        let dir = self.root.join(kind.folder());
+        self.create_temp_in(&self.root.join(kind.folder()))
+    }
+
+    fn create_temp_in(&self, dir: &Path) -> Result<(File, PathBuf)> {
         let suffix: [u8; 8] = random_bytes()?;
         let path = dir.join(format!("{TEMP_PREFIX}{}", u64::from_le_bytes(suffix)));
         let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).at(&path)?;
@@ -212,11 +215,21 @@ impl LocalBackend {
 
     /// Writes `config` atomically; refuses to replace an existing one.
     pub fn write_config(&self, bytes: &[u8]) -> Result<()> {
+        // Written under a temporary name, then linked to `config`: the link
+        // fails if another `init` got there first, so a config is never
+        // replaced, even by two inits racing.
+        let (mut file, temp) = self.create_temp_in(&self.root)?;
         let path = self.config_path();
-        if path.exists() {
-            return Err(Error::RepositoryExists(self.root.clone()));
-        }
-        write_atomic(&path, bytes)
+        let result =
+            file.write_all(bytes).and_then(|()| file.sync_all()).and_then(|()| fs::hard_link(&temp, &path)).map_err(
+                |e| match e.kind() {
+                    ErrorKind::AlreadyExists => Error::RepositoryExists(self.root.clone()),
+                    _ => Error::io(&path, e),
+                },
+            );
+        let _ = fs::remove_file(&temp);
+        result?;
+        sync_dir(&self.root)
     }
 }
 

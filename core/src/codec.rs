@@ -132,7 +132,7 @@ pub fn decode<T: DeserializeOwned>(keys: &Keys, kind: ObjectKind, stored: &[u8])
 pub fn to_postcard<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     // Serializing our own in-memory structures into a Vec cannot fail except
     // on allocation failure, which aborts anyway; still, no panic.
-    postcard::to_stdvec(value).map_err(|e| Error::corrupt("structure to encode", e))
+    postcard::to_stdvec(value).map_err(|e| Error::Internal(format!("encoding: {e}")))
 }
 
 pub fn from_postcard<T: DeserializeOwned>(raw: &[u8], what: &str) -> Result<T> {

@@ -58,7 +58,7 @@ pub fn seal_with(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Re
         .encrypt(&nonce, Payload { msg: plaintext, aad })
         // Encryption fails only for messages longer than 256 GiB, far beyond
         // any object cairn builds (at most one pack header or one chunk).
-        .map_err(|_| Error::corrupt("object to seal", "too long to encrypt"))?;
+        .map_err(|_| Error::Internal("an object too long to encrypt".into()))?;
     let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
     out.extend_from_slice(&nonce_bytes);
     out.extend_from_slice(&ct);

@@ -49,6 +49,8 @@ pub enum Error {
     TargetNotEmpty(PathBuf),
     #[error("could not get random bytes from the operating system: {0}")]
     Random(String),
+    #[error("internal error: {0} (a bug in cairn; please report it)")]
+    Internal(String),
     #[error("key derivation failed: {0}")]
     Kdf(String),
 }

@@ -244,7 +244,9 @@ impl KdfParams {
     /// cannot stall `open` or exhaust memory: at most 4 GiB, 64 passes,
     /// 64 lanes.
     pub fn validate(&self) -> Result<()> {
+        // argon2 also needs at least 8 KiB per lane.
         let ok = (8..=4 * 1024 * 1024).contains(&self.memory_kib)
+            && u64::from(self.memory_kib) >= 8 * u64::from(self.parallelism)
             && (1..=64).contains(&self.iterations)
             && (1..=64).contains(&self.parallelism);
         if ok { Ok(()) } else { Err(Error::corrupt("key file", format!("unreasonable key derivation cost {self:?}"))) }

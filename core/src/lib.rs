@@ -18,6 +18,8 @@ pub mod exclude;
 pub mod find;
 pub mod format;
 pub mod fsmeta;
+/// Fuzzing entry points: built for tests and for cargo-fuzz (`--cfg fuzzing`) only.
+#[cfg(any(test, fuzzing))]
 pub mod fuzz_entry;
 pub mod history;
 pub mod id;

@@ -138,7 +138,9 @@ impl Repository {
             params,
             index: RwLock::new(Index::new()),
             index_problems: Vec::new(),
-            cache: cache_root.map(|root| Cache::new(root, &config.repo_id)),
+            // Without encryption a cache file could be forged undetectably
+            // (its checksum is unkeyed), so such repositories go without.
+            cache: cache_root.filter(|_| config.encrypted).map(|root| Cache::new(root, &config.repo_id)),
         };
         repo.load_index()?;
         Ok(repo)
@@ -371,7 +373,13 @@ fn open_master_key(backend: &LocalBackend, key_files: &[(Id, u64)], password: &[
             damaged.push(format!("keys/{id}: {e}"));
             continue;
         }
-        let kek = key.kdf.derive(password, &key.salt)?;
+        let kek = match key.kdf.derive(password, &key.salt) {
+            Ok(kek) => kek,
+            Err(e) => {
+                damaged.push(format!("keys/{id}: {e}"));
+                continue;
+            }
+        };
         if let Some(master) = crypto::open_with(&crypto::cipher_from(&kek), &repo_id.0, &key.sealed_master)
             && let Ok(master) = <[u8; 32]>::try_from(master.as_slice())
         {
@@ -435,6 +443,10 @@ impl BlobSaver<'_> {
 
     /// Stores a blob whose id the caller computed; true when it was new.
     pub fn save_with_id(&self, kind: BlobKind, id: Id, raw: &[u8]) -> Result<bool> {
+        if raw.len() > codec::MAX_OBJECT_LEN {
+            // Pack entries record lengths as u32; trees and chunks stay far below.
+            return Err(Error::Internal(format!("a {kind:?} blob of {} bytes is too large to store", raw.len())));
+        }
         if self.repo.is_indexed(&id) || !lock(&self.pending).insert(id) {
             return Ok(false);
         }
@@ -529,7 +541,7 @@ impl Finisher {
         match sender.map(|s| s.send(Box::new(pack))) {
             Some(Ok(())) => Ok(()),
             // The thread stopped on an error: report that error.
-            _ => self.join().and(Err(Error::corrupt("pack writer", "stopped"))),
+            _ => self.join().and(Err(Error::Internal("the pack writer stopped".into()))),
         }
     }
 
@@ -537,8 +549,8 @@ impl Finisher {
     fn join(&self) -> Result<Vec<(IndexedPack, u64)>> {
         lock(&self.sender).take();
         match lock(&self.handle).take() {
-            Some(handle) => handle.join().unwrap_or_else(|_| Err(Error::corrupt("pack writer", "thread panicked"))),
-            None => Err(Error::corrupt("pack writer", "already stopped")),
+            Some(handle) => handle.join().unwrap_or_else(|_| Err(Error::Internal("the pack writer panicked".into()))),
+            None => Err(Error::Internal("the pack writer was already stopped".into())),
         }
     }
 }

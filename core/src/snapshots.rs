@@ -39,6 +39,11 @@ pub fn list(repo: &Repository) -> Result<(Vec<SnapshotEntry>, Vec<String>)> {
     Ok((entries, problems))
 }
 
+/// The tag of the snapshots a restore takes of what it is about to replace.
+/// They hold only those files, so `latest`, `--at` and parent selection
+/// pass over them unless asked for by this tag.
+pub const PRESERVE_TAG: &str = "restore-preserve";
+
 /// Which snapshots a command considers.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
@@ -52,8 +57,10 @@ pub struct Filter {
 impl Filter {
     pub fn matches(&self, s: &Snapshot) -> bool {
         use std::os::unix::ffi::OsStrExt;
+        let preserve_wanted = self.tags.iter().any(|t| t == PRESERVE_TAG);
         self.host.as_ref().is_none_or(|h| &s.host == h)
             && self.tags.iter().all(|t| s.tags.contains(t))
+            && (preserve_wanted || !s.tags.iter().any(|t| t == PRESERVE_TAG))
             && self
                 .paths
                 .iter()
@@ -151,7 +158,7 @@ pub fn resolve(repo: &Repository, reference: &str) -> Result<SnapshotEntry> {
 
 /// The newest snapshot of the same host and the same set of paths.
 pub fn find_parent<'a>(all: &'a [SnapshotEntry], host: &str, paths: &[Vec<u8>]) -> Option<&'a SnapshotEntry> {
-    all.iter().rev().find(|e| {
+    all.iter().rev().filter(|e| !e.snapshot.tags.iter().any(|t| t == PRESERVE_TAG)).find(|e| {
         e.snapshot.host == host && e.snapshot.paths.iter().map(|p| p.as_slice()).eq(paths.iter().map(|p| p.as_slice()))
     })
 }

@@ -209,3 +209,14 @@ fn damaged_files_are_named_by_check_and_other_snapshots_restore() {
         assert_same_tree(&good, &target);
     }
 }
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let env = Env::empty();
+    let out = env.cairn().arg("snapshot").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "missing PATH is an error");
+    let out = env.cairn().arg("--no-such-flag").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    env.cairn().arg("--help").assert().success();
+    env.cairn().arg("--version").assert().success();
+}

@@ -46,6 +46,13 @@ fn killed_snapshots_leave_a_clean_repository() {
     }
     let out = env.cairn().args(["snapshots", "--json"]).output().unwrap();
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // At least one kill must have landed before its snapshot was saved, or
+    // this test proved nothing.
+    assert!(
+        list.as_array().unwrap().len() < 9,
+        "every killed run finished first: {} snapshots",
+        list.as_array().unwrap().len()
+    );
     let first = list[0]["id"].as_str().unwrap().to_string();
     let target = env.path("again");
     env.cairn().args(["restore", &first, "--target"]).arg(&target).assert().success();

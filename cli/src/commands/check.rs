@@ -7,7 +7,7 @@ use crate::args::{CheckArgs, Global};
 use crate::{EXIT_ERROR, password};
 
 pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
-    let repo = password::open(g)?;
+    let repo = password::open_uncached(g)?;
     let report = check::check(&repo, CheckOptions { read_data: a.read_data })?;
     if g.json {
         println!(

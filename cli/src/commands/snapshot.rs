@@ -98,7 +98,8 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
     } else if !g.quiet {
         print_text(&report, a.verbose);
     }
-    Ok(if report.incomplete { EXIT_INCOMPLETE } else { 0 })
+    // Exit 3 means "saved, but some files were not"; a dry run saves nothing.
+    Ok(if report.incomplete && !a.dry_run { EXIT_INCOMPLETE } else { 0 })
 }
 
 fn print_json(r: &Report, verbose: bool) {
