@@ -179,6 +179,11 @@ fn overwrite_preserves_the_current_version_first() {
     let out = h.env.cairn().args(["snapshots", "--json", "--tag", "restore-preserve"]).output().unwrap();
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
+    // The preserve snapshot holds only the replaced file: `latest` and
+    // `--at now` pass over it, unless asked for by its tag.
+    assert_eq!(chosen(&h, &["latest"]).unwrap(), h.ids[3]);
+    assert_eq!(chosen(&h, &["--at", "now"]).unwrap(), h.ids[3]);
+    assert_eq!(chosen(&h, &["latest", "--tag", "restore-preserve"]).unwrap(), preserve);
 }
 
 #[test]
