@@ -20,7 +20,13 @@ use crate::args::{Cli, Command};
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_INCOMPLETE: u8 = 3;
 
+/// Stack of each worker thread: walks recurse once per folder level, and a
+/// runaway agent can nest folders hundreds deep. Only touched pages cost memory.
+const WORKER_STACK: usize = 64 * 1024 * 1024;
+
 fn main() -> ExitCode {
+    // Fails only if a pool exists already, which cannot be the case here.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK).build_global();
     // Usage errors exit 1 like every other error (clap's own default is 2);
     // --help and --version exit 0.
     let cli = match Cli::try_parse() {
@@ -30,7 +36,25 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { 0 });
         }
     };
-    let result = match &cli.command {
+    // The command runs on a thread with a large stack, like the workers.
+    let worker = std::thread::Builder::new().stack_size(WORKER_STACK).spawn(move || run(&cli));
+    let result = match worker.map(|handle| handle.join()) {
+        Ok(Ok(result)) => result,
+        // A panic has already printed its message; spawning failing is rare.
+        Ok(Err(_)) => Err(anyhow::anyhow!("internal error (a bug in cairn; please report it)")),
+        Err(e) => Err(anyhow::anyhow!("could not start: {e}")),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            output::error_line(&e);
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<u8> {
+    match &cli.command {
         Command::Init(a) => commands::init::run(&cli.global, a),
         Command::Snapshot(a) => commands::snapshot::run(&cli.global, a),
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
@@ -40,12 +64,5 @@ fn main() -> ExitCode {
         Command::Ls(a) => commands::ls::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),
         Command::History(a) => commands::history::run(&cli.global, a),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            output::error_line(&e);
-            ExitCode::from(EXIT_ERROR)
-        }
     }
 }

@@ -220,3 +220,22 @@ fn usage_errors_exit_1_and_help_exits_0() {
     env.cairn().arg("--help").assert().success();
     env.cairn().arg("--version").assert().success();
 }
+
+#[test]
+fn a_thousand_levels_deep_round_trips() {
+    let env = Env::new();
+    let src = env.path("src");
+    let mut deep = src.clone();
+    for _ in 0..1000 {
+        deep.push("d");
+    }
+    fs::create_dir_all(&deep).unwrap();
+    fs::write(deep.join("bottom.txt"), b"still here").unwrap();
+    env.snapshot_json(&[&src]);
+    let target = env.path("out");
+    env.cairn().args(["restore", "latest", "--target"]).arg(&target).assert().success();
+    assert_eq!(fs::read(restored(&target, &deep).join("bottom.txt")).unwrap(), b"still here");
+    env.cairn().arg("check").assert().success();
+    let out = env.cairn().args(["diff", "latest"]).output().unwrap();
+    assert!(stdout_of(&out).starts_with("0 added"), "{}", stdout_of(&out));
+}
