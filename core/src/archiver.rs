@@ -6,10 +6,9 @@
 //! and counts.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, Metadata};
-use std::io::Read;
+use std::fs::{File, Metadata, OpenOptions};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +17,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde_bytes::ByteBuf;
 
-use crate::chunker::Chunker;
+use crate::chunker::{ChunkError, Chunker};
 use crate::error::{Error, Result};
 use crate::exclude::{ExcludeOptions, ExcludeRules, Reason, Scope};
 use crate::format::{BlobKind, FORMAT_VERSION, Node, NodeKind, Snapshot, Summary, Timestamp, Tree, Xattr};
@@ -208,6 +207,7 @@ fn archive(
         None => None,
     };
 
+    let racy_after = parent.as_ref().map(|p| racy_cutoff(&p.snapshot));
     let archiver = Archiver {
         repo,
         saver,
@@ -215,6 +215,7 @@ fn archive(
         warnings: Mutex::new(warnings),
         stats: Stats::default(),
         hard_links: Mutex::new(HashMap::new()),
+        racy_after,
         progress,
         rules,
         excluded: Mutex::new(Vec::new()),
@@ -269,6 +270,20 @@ fn archive(
     Ok(DryRunOutcome { snapshot, warnings, excluded: stats.excluded.into_inner(), excluded_paths })
 }
 
+/// How far back before a snapshot started a change may hide from its stat:
+/// timestamps are only as fine as the filesystem keeps them.
+const TIMESTAMP_GRANULARITY_NS: i128 = 1_000_000_000;
+
+/// Nanoseconds since the epoch from which a ctime makes a file "racily
+/// clean" for the next snapshot taken with `parent` as parent: it may have
+/// been rewritten, same size, within the timestamp granularity after the
+/// parent read it, leaving its stat unchanged. Such files are read again.
+/// The parent started `duration_ms` before its recorded time.
+fn racy_cutoff(parent: &Snapshot) -> i128 {
+    let time = i128::from(parent.time.unix_seconds) * 1_000_000_000 + i128::from(parent.time.nanos);
+    time - i128::from(parent.summary.duration_ms) * 1_000_000 - TIMESTAMP_GRANULARITY_NS
+}
+
 fn choose_parent(repo: &Repository, opts: &SnapshotOptions, paths: &[Vec<u8>]) -> Result<Option<SnapshotEntry>> {
     match &opts.parent {
         ParentChoice::None => Ok(None),
@@ -299,6 +314,49 @@ fn bump(counter: &AtomicU64, n: u64) {
 
 /// A file's chunk ids and length.
 type StoredContent = (Vec<Id>, u64);
+
+/// What must still hold for a hard link's content read earlier in this
+/// snapshot to be reused: size, mtime and ctime (seconds, nanoseconds).
+type LinkStamp = (u64, i64, i64, i64, i64);
+
+fn link_stamp(md: &Metadata) -> LinkStamp {
+    (md.len(), md.mtime(), md.mtime_nsec(), md.ctime(), md.ctime_nsec())
+}
+
+/// Why `open_regular` refused a path, as the user reads it.
+const CHANGED_TYPE: &str = "changed type while being read";
+
+/// Opens `path` for reading only if it is still the regular file a walk
+/// saw: symlinks are not followed (`O_NOFOLLOW`), fifos and devices do not
+/// block the open (`O_NONBLOCK`) nor become a controlling terminal
+/// (`O_NOCTTY`), and the open file must be a regular file with the
+/// (device, inode) of `expected` when given. Returns the file and its
+/// fstat. Anything else fails with "changed type while being read".
+pub(crate) fn open_regular(path: &Path, expected: Option<(u64, u64)>) -> std::io::Result<(File, Metadata)> {
+    use rustix::fs::OFlags;
+    let flags = OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let file = match OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(path) {
+        Ok(f) => f,
+        // ELOOP: a symlink now; ENXIO: a socket or a fifo without writer
+        // (never for reading, but harmless); both mean the type changed.
+        Err(e)
+            if matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::LOOP.raw_os_error()
+            || c == rustix::io::Errno::NXIO.raw_os_error()) =>
+        {
+            return Err(std::io::Error::other(CHANGED_TYPE));
+        }
+        Err(e) => return Err(e),
+    };
+    let md = file.metadata()?;
+    if !md.is_file() || expected.is_some_and(|id| id != (md.dev(), md.ino())) {
+        return Err(std::io::Error::other(CHANGED_TYPE));
+    }
+    // Regular files ignore O_NONBLOCK on local filesystems; clear it anyway
+    // so that network and FUSE filesystems read normally.
+    let fl = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, fl - OFlags::NONBLOCK)?;
+    Ok((file, md))
+}
 
 /// Where the blobs go: the repository, or nowhere (a dry run).
 // One per snapshot, never moved in a loop: the size difference is harmless.
@@ -378,8 +436,12 @@ struct Archiver<'r> {
     chunker: Chunker,
     warnings: Mutex<Vec<Warning>>,
     stats: Stats,
-    /// Content of multiply-linked files already read, by (device, inode).
-    hard_links: Mutex<HashMap<(u64, u64), StoredContent>>,
+    /// Content of multiply-linked files already read, by (device, inode),
+    /// with the stat it was read under.
+    hard_links: Mutex<HashMap<(u64, u64), (StoredContent, LinkStamp)>>,
+    /// Files whose ctime is at or after this (ns since the epoch) are read
+    /// even when their stat matches the parent's node; see `racy_cutoff`.
+    racy_after: Option<i128>,
     progress: &'r Progress,
     rules: ExcludeRules,
     excluded: Mutex<Vec<(PathBuf, Reason)>>,
@@ -553,18 +615,19 @@ impl Archiver<'_> {
     }
 
     fn archive_file(&self, path: &Path, name: &[u8], md: Metadata, parent: Option<&Node>) -> Result<Option<Node>> {
-        let reusable = parent.filter(|p| fsmeta::unchanged_since(p, &md)).and_then(|p| match &p.kind {
-            NodeKind::File { content, .. } if content.iter().all(|id| self.repo.is_indexed(id)) => {
-                Some(content.clone())
-            }
-            _ => None,
-        });
+        let reusable =
+            parent.filter(|p| !self.racy(&md) && fsmeta::unchanged_since(p, &md)).and_then(|p| match &p.kind {
+                NodeKind::File { content, .. } if content.iter().all(|id| self.repo.is_indexed(id)) => {
+                    Some(content.clone())
+                }
+                _ => None,
+            });
         let (content, size, md) = if let Some(content) = reusable {
             (content, md.len(), md)
         } else if let Some((content, size)) = self.known_hard_link(&md) {
             (content, size, md)
         } else {
-            match self.read_file(path)? {
+            match self.read_file(path, (md.dev(), md.ino()))? {
                 Some(read) => read,
                 None => return Ok(None),
             }
@@ -573,7 +636,7 @@ impl Archiver<'_> {
             self.hard_links
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert((md.dev(), md.ino()), (content.clone(), size));
+                .insert((md.dev(), md.ino()), ((content.clone(), size), link_stamp(&md)));
         }
         match parent.map(|p| &p.kind) {
             Some(NodeKind::File { content: old, .. }) if *old == content => bump(&self.stats.files_unchanged, 1),
@@ -593,29 +656,47 @@ impl Archiver<'_> {
     /// nothing changed (setting an xattr updates the ctime).
     fn xattrs(&self, path: &Path, md: &Metadata, parent: Option<&Node>) -> Vec<Xattr> {
         match parent {
-            Some(p) if p.ctime.seconds == md.ctime() && i64::from(p.ctime.nanos) == md.ctime_nsec() => p.xattrs.clone(),
+            Some(p)
+                if !self.racy(md) && p.ctime.seconds == md.ctime() && i64::from(p.ctime.nanos) == md.ctime_nsec() =>
+            {
+                p.xattrs.clone()
+            }
             _ => fsmeta::read_xattrs(path),
         }
     }
 
+    /// True when `md`'s ctime is too close to the parent's read for an
+    /// unchanged stat to prove unchanged contents.
+    fn racy(&self, md: &Metadata) -> bool {
+        self.racy_after
+            .is_some_and(|cutoff| i128::from(md.ctime()) * 1_000_000_000 + i128::from(md.ctime_nsec()) >= cutoff)
+    }
+
+    /// The content of another link to the same inode read earlier in this
+    /// snapshot, if its size, mtime and ctime still match.
     fn known_hard_link(&self, md: &Metadata) -> Option<(Vec<Id>, u64)> {
         if md.nlink() < 2 {
             return None;
         }
-        self.hard_links.lock().unwrap_or_else(|p| p.into_inner()).get(&(md.dev(), md.ino())).cloned()
+        let links = self.hard_links.lock().unwrap_or_else(|p| p.into_inner());
+        match links.get(&(md.dev(), md.ino())) {
+            Some((content, stamp)) if *stamp == link_stamp(md) => Some(content.clone()),
+            _ => None,
+        }
     }
 
     /// Reads and stores a file's contents. Retries when the file changes
     /// while read; stores the last version read, with a warning, if it never
     /// holds still. Returns the chunk ids, the bytes read and the stat taken
-    /// before the read that was kept. `None` when it could not be read.
-    fn read_file(&self, path: &Path) -> Result<Option<(Vec<Id>, u64, Metadata)>> {
+    /// before the read that was kept. `None` when it could not be read,
+    /// including when `path` is no longer the regular file with the
+    /// (device, inode) `identity` the walk saw.
+    fn read_file(&self, path: &Path, identity: (u64, u64)) -> Result<Option<(Vec<Id>, u64, Metadata)>> {
         *self.progress.current.lock().unwrap_or_else(|p| p.into_inner()) = path.to_path_buf();
         let mut last = None;
         for _ in 0..READ_ATTEMPTS {
             let attempt = (|| -> Result<(Vec<Id>, u64, Metadata, bool), ReadFailure> {
-                let mut file = File::open(path)?;
-                let before = file.metadata()?;
+                let (mut file, before) = open_regular(path, Some(identity))?;
                 let (content, read) = self.store_contents(&mut file, before.len())?;
                 let after = file.metadata()?;
                 let stable = read == after.len()
@@ -649,32 +730,22 @@ impl Archiver<'_> {
         bump(&self.stats.bytes_read, bytes);
     }
 
-    /// Chunks a file and saves each chunk. Files that fit in one maximum
-    /// chunk are read whole; larger ones stream.
+    /// Chunks a file and saves each chunk (`Chunker::for_each_chunk`, the
+    /// routine `diff::content_ids` uses too).
     fn store_contents(&self, file: &mut File, size_hint: u64) -> Result<(Vec<Id>, u64), ReadFailure> {
         let mut ids = Vec::new();
-        let save = |data: &[u8]| -> Result<Id, ReadFailure> {
-            self.progress.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-            self.saver.save(BlobKind::Data, data).map_err(ReadFailure::Repository)
-        };
-        if size_hint <= self.chunker.max as u64 {
-            let mut buf = Vec::with_capacity(size_hint as usize + 1);
-            file.read_to_end(&mut buf)?;
-            let mut offset = 0;
-            for len in self.chunker.cut(&buf) {
-                ids.push(save(&buf[offset..offset + len])?);
-                offset += len;
-            }
-            Ok((ids, buf.len() as u64))
-        } else {
-            let mut total = 0u64;
-            for chunk in self.chunker.stream(file) {
-                let chunk = chunk?;
-                total += chunk.len() as u64;
-                ids.push(save(&chunk)?);
-            }
-            Ok((ids, total))
-        }
+        let read = self
+            .chunker
+            .for_each_chunk(file, size_hint, |data| -> Result<()> {
+                self.progress.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                ids.push(self.saver.save(BlobKind::Data, data)?);
+                Ok(())
+            })
+            .map_err(|e| match e {
+                ChunkError::Read(e) => ReadFailure::Source(e),
+                ChunkError::Sink(e) => ReadFailure::Repository(e),
+            })?;
+        Ok((ids, read))
     }
 }
 
@@ -699,4 +770,79 @@ fn read_dir_names(dir: &Path) -> std::io::Result<Vec<Vec<u8>>> {
     }
     names.sort();
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn open_regular_refuses_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"data").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = open_regular(&link, None).unwrap_err();
+        assert_eq!(err.to_string(), CHANGED_TYPE);
+        // A symlink to a device, as a swapped-in `/dev/zero` would be.
+        let zero = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert_eq!(open_regular(&zero, None).unwrap_err().to_string(), CHANGED_TYPE);
+        let (_, md) = open_regular(&target, None).unwrap();
+        assert!(md.is_file());
+    }
+
+    #[test]
+    fn open_regular_does_not_block_on_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let started = Instant::now();
+        // No writer: a blocking open would hang here.
+        let err = open_regular(&fifo, None).unwrap_err();
+        assert_eq!(err.to_string(), CHANGED_TYPE);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(open_regular(Path::new("/dev/null"), None).unwrap_err().to_string(), CHANGED_TYPE);
+    }
+
+    #[test]
+    fn open_regular_refuses_another_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"one").unwrap();
+        let md = std::fs::symlink_metadata(&path).unwrap();
+        assert!(open_regular(&path, Some((md.dev(), md.ino()))).is_ok());
+        // Replaced by another file under the same name.
+        let other = dir.path().join("g");
+        std::fs::write(&other, b"two").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let err = open_regular(&path, Some((md.dev(), md.ino()))).unwrap_err();
+        assert_eq!(err.to_string(), CHANGED_TYPE);
+    }
+
+    #[test]
+    fn a_hard_link_stamp_changes_with_size_or_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"one").unwrap();
+        let first = link_stamp(&std::fs::metadata(&path).unwrap());
+        assert_eq!(first, link_stamp(&std::fs::metadata(&path).unwrap()));
+        std::fs::write(&path, b"three").unwrap();
+        let second = link_stamp(&std::fs::metadata(&path).unwrap());
+        assert_ne!(first.0, second.0);
+        let old = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+        let third = link_stamp(&std::fs::metadata(&path).unwrap());
+        assert_eq!(third.1, 1_000_000);
+        assert_ne!(second, third);
+    }
 }

@@ -4,12 +4,12 @@
 //! diff grows with what changed, not with the size of the tree.
 
 use std::collections::BTreeMap;
-use std::fs::{File, Metadata};
-use std::io::Read;
+use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::Result;
+use crate::chunker::ChunkError;
+use crate::error::{Error, Result};
 use crate::format::{FORMAT_VERSION, Node, NodeKind, Tree};
 use crate::fsmeta;
 use crate::id::Id;
@@ -199,17 +199,17 @@ struct Live<'a> {
 
 impl Live<'_> {
     /// Compares one folder. Above the snapshot's paths (`whole` false) only
-    /// the names leading to them are compared.
+    /// the names leading to them are compared. A folder that cannot be
+    /// listed is an error naming it, not a list of deletions.
     fn level(&mut self, dir: &Path, tree: Option<&Tree>, trie: &PathTrie, whole: bool) -> Result<()> {
         let mut names: BTreeMap<Vec<u8>, (Option<&Node>, bool)> = BTreeMap::new();
         for n in tree.map(|t| t.nodes.as_slice()).unwrap_or_default() {
             names.entry(n.name.to_vec()).or_default().0 = Some(n);
         }
         if whole {
-            if let Ok(entries) = std::fs::read_dir(dir) {
-                for e in entries.flatten() {
-                    names.entry(e.file_name().as_bytes().to_vec()).or_default().1 = true;
-                }
+            for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+                let e = e.map_err(|e| Error::io(dir, e))?;
+                names.entry(e.file_name().as_bytes().to_vec()).or_default().1 = true;
             }
         } else {
             for name in trie.children.keys() {
@@ -233,8 +233,12 @@ impl Live<'_> {
         if !self.filter.enters(path) {
             return Ok(());
         }
-        let md = std::fs::symlink_metadata(path).ok();
-        let new = md.as_ref().map(|md| self.live_node(path, md, old));
+        let md = match std::fs::symlink_metadata(path) {
+            Ok(md) => Some(md),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let new = md.as_ref().map(|md| self.live_node(path, md, old)).transpose()?;
         let kind = match (old, &new) {
             (None, None) => return Ok(()),
             (None, Some(_)) => Some(ChangeKind::Added),
@@ -287,8 +291,9 @@ impl Live<'_> {
     }
 
     /// The node the archiver would record for a live entry, reading file
-    /// contents only when the stat differs from the old node.
-    fn live_node(&self, path: &Path, md: &Metadata, old: Option<&Node>) -> Node {
+    /// contents only when the stat differs from the old node. A symlink
+    /// whose target cannot be read is an error, not a made-up type.
+    fn live_node(&self, path: &Path, md: &Metadata, old: Option<&Node>) -> Result<Node> {
         let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
         let kind = if md.is_dir() {
             // The subtree id is not computed: folders compare by entries.
@@ -296,32 +301,34 @@ impl Live<'_> {
         } else if md.is_file() {
             match old {
                 Some(o) if fsmeta::unchanged_since(o, md) => o.kind.clone(),
-                _ => NodeKind::File { size: md.len(), content: content_ids(self.repo, path).unwrap_or_default() },
+                _ => NodeKind::File {
+                    size: md.len(),
+                    content: content_ids(self.repo, path).map_err(|e| Error::io(path, e))?,
+                },
             }
         } else {
-            fsmeta::special_kind(path, md).unwrap_or(NodeKind::Fifo)
+            fsmeta::special_kind(path, md).map_err(|e| Error::io(path, e))?
         };
-        fsmeta::node_from_metadata(name, md, kind, fsmeta::read_xattrs(path))
+        Ok(fsmeta::node_from_metadata(name, md, kind, fsmeta::read_xattrs(path)))
     }
 }
 
-/// The chunk ids a file would get, computed without storing anything.
+/// The chunk ids a file would get, computed without storing anything, by
+/// the routine the archiver stores with (`Chunker::for_each_chunk`). Only a
+/// regular file is read: a symlink, fifo or device at `path` is an error.
 pub fn content_ids(repo: &Repository, path: &Path) -> std::io::Result<Vec<Id>> {
-    let chunker = repo.chunker();
-    let mut file = File::open(path)?;
-    let size = file.metadata()?.len();
-    if size <= chunker.max as u64 {
-        let mut buf = Vec::with_capacity(size as usize + 1);
-        file.read_to_end(&mut buf)?;
-        let mut offset = 0;
-        let mut ids = Vec::new();
-        for len in chunker.cut(&buf) {
-            ids.push(repo.keys().blob_id(&buf[offset..offset + len]));
-            offset += len;
-        }
-        return Ok(ids);
-    }
-    chunker.stream(file).map(|c| c.map(|data| repo.keys().blob_id(&data))).collect()
+    let (mut file, md) = crate::archiver::open_regular(path, None)?;
+    let mut ids = Vec::new();
+    repo.chunker()
+        .for_each_chunk(&mut file, md.len(), |data| -> std::result::Result<(), std::convert::Infallible> {
+            ids.push(repo.keys().blob_id(data));
+            Ok(())
+        })
+        .map_err(|e| match e {
+            ChunkError::Read(e) => e,
+            ChunkError::Sink(never) => match never {},
+        })?;
+    Ok(ids)
 }
 
 /// A file's bytes from the repository, or `None` when larger than `limit`.

@@ -36,6 +36,7 @@ fn corrupt_stale_or_missing_cache_changes_nothing_but_speed() {
     }
 
     cairn_testgen::tick(&src, 1).unwrap();
+    settle();
     let second = env.snapshot_json(&[&src]);
     let all = snapshot_ids(&env);
     assert_eq!(all.len(), 2);

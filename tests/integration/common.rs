@@ -197,3 +197,10 @@ pub fn stderr_of(out: &std::process::Output) -> String {
 pub fn stdout_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Waits until files written so far are older than the next snapshot's
+/// start by more than the racy-file window (1 s): files changed within it
+/// are read again by the following snapshot, whatever their stat says.
+pub fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}

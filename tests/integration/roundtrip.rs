@@ -49,6 +49,7 @@ fn agent_tree_and_edge_cases_round_trip() {
     let src = env.path("src");
     cairn_testgen::init(&src.join("workspace"), cairn_testgen::Scale::Tiny, 7).unwrap();
     make_edge_cases(&src.join("edge"));
+    settle();
 
     let first = env.snapshot_json(&[&src]);
     assert!(first["summary"]["data_blobs_added"].as_u64().unwrap() > 0);
