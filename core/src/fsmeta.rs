@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use rustix::fs::{AtFlags, CWD, FileType, Mode, Timestamps};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, StatxFlags, Timestamps};
 use serde_bytes::ByteBuf;
 
 use crate::format::{FileTime, Node, NodeKind, Xattr};
@@ -95,10 +95,121 @@ pub fn can_chown() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-/// Applies ownership (as root), mode (not for symlinks), xattrs and mtime,
-/// in that order (chown clears set-id bits; mtime must come last).
-pub fn apply_metadata(path: &Path, node: &Node, chown: bool) -> std::io::Result<()> {
-    let is_link = matches!(node.kind, NodeKind::Symlink { .. });
+/// What a restore saw of an entry it is about to replace or remove: checked
+/// again just before, so that an entry changed or swapped in the meantime
+/// (by an agent still running) is left alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    /// The `S_IFMT` bits.
+    kind: u32,
+}
+
+impl Identity {
+    pub fn of(md: &Metadata) -> Identity {
+        Identity {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.len(),
+            mtime: (md.mtime(), md.mtime_nsec()),
+            ctime: (md.ctime(), md.ctime_nsec()),
+            kind: md.mode() & S_IFMT,
+        }
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.kind == FileType::Directory.as_raw_mode()
+    }
+}
+
+const S_IFMT: u32 = 0o170000;
+
+/// The identity of the entry at `path` now (not following a symlink).
+pub fn identity(path: &Path) -> std::io::Result<Identity> {
+    std::fs::symlink_metadata(path).map(|md| Identity::of(&md))
+}
+
+/// When the entry at `path` (not following a symlink) came into being, in
+/// seconds: its birth time, or its ctime where the filesystem records none.
+pub fn birth_time(path: &Path) -> std::io::Result<i64> {
+    let st = rustix::fs::statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BTIME | StatxFlags::CTIME)?;
+    if st.stx_mask & StatxFlags::BTIME.bits() != 0 { Ok(st.stx_btime.tv_sec) } else { Ok(st.stx_ctime.tv_sec) }
+}
+
+/// Applies ownership (as root), xattrs, mode (not for symlinks) and mtime, in
+/// that order: chown clears set-id bits, a read-only mode could forbid
+/// setting xattrs, and mtime must come last. Never follows a symlink: a
+/// folder or file is opened with `O_NOFOLLOW` and changed through that
+/// descriptor, and an entry that is not of the node's kind (say a symlink
+/// now where a folder was created) is refused. Returns the xattrs that could
+/// not be set (other than for lack of support or permission, which are
+/// ignored: not every filesystem takes every namespace).
+pub fn apply_metadata(path: &Path, node: &Node, chown: bool) -> std::io::Result<Vec<String>> {
+    let flags = match node.kind {
+        NodeKind::Dir { .. } => OFlags::DIRECTORY,
+        NodeKind::File { .. } => OFlags::NONBLOCK,
+        _ => return apply_by_path(path, node, chown),
+    };
+    match rustix::fs::open(path, flags | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => apply_metadata_to(&std::fs::File::from(fd), node, chown),
+        // A folder we may not read (mode 0300, say): by path, after a check.
+        Err(rustix::io::Errno::ACCESS) => apply_by_path(path, node, chown),
+        Err(rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP) => Err(not_kind(node)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn not_kind(node: &Node) -> std::io::Error {
+    let what = match node.kind {
+        NodeKind::Dir { .. } => "a folder",
+        NodeKind::File { .. } => "a regular file",
+        NodeKind::Symlink { .. } => "a symlink",
+        _ => "the special file restored",
+    };
+    std::io::Error::other(format!("is no longer {what} (something else is there now); its metadata was not applied"))
+}
+
+fn kind_matches(node: &Node, ft: FileType) -> bool {
+    match node.kind {
+        NodeKind::Dir { .. } => ft == FileType::Directory,
+        NodeKind::File { .. } => ft == FileType::RegularFile,
+        NodeKind::Symlink { .. } => ft == FileType::Symlink,
+        NodeKind::Fifo => ft == FileType::Fifo,
+        NodeKind::Socket => ft == FileType::Socket,
+        NodeKind::CharDevice { .. } => ft == FileType::CharacterDevice,
+        NodeKind::BlockDevice { .. } => ft == FileType::BlockDevice,
+    }
+}
+
+/// [`apply_metadata`] on an open file or folder (the descriptor pins the
+/// very entry, so nothing can be swapped in between).
+pub fn apply_metadata_to(file: &std::fs::File, node: &Node, chown: bool) -> std::io::Result<Vec<String>> {
+    let st = rustix::fs::fstat(file)?;
+    if !kind_matches(node, FileType::from_raw_mode(st.st_mode)) {
+        return Err(not_kind(node));
+    }
+    if chown {
+        rustix::fs::fchown(file, Some(rustix::fs::Uid::from_raw(node.uid)), Some(rustix::fs::Gid::from_raw(node.gid)))?;
+    }
+    let set = |x: &Xattr| xattr::FileExt::set_xattr(file, OsStr::from_bytes(&x.name), &x.value);
+    let retry = set_xattrs(node, &set);
+    rustix::fs::fchmod(file, Mode::from_raw_mode(node.mode & 0o7777))?;
+    let problems = retry_xattrs(retry, &set);
+    rustix::fs::futimens(file, &timestamps(node.mtime))?;
+    Ok(problems)
+}
+
+/// Symlinks, special files (created by the restore itself), and folders we
+/// may not open: by path, never following a symlink at `path` itself.
+fn apply_by_path(path: &Path, node: &Node, chown: bool) -> std::io::Result<Vec<String>> {
+    let md = std::fs::symlink_metadata(path)?;
+    if !kind_matches(node, FileType::from_raw_mode(md.mode())) {
+        return Err(not_kind(node));
+    }
     if chown {
         rustix::fs::chownat(
             CWD,
@@ -108,19 +219,59 @@ pub fn apply_metadata(path: &Path, node: &Node, chown: bool) -> std::io::Result<
             AtFlags::SYMLINK_NOFOLLOW,
         )?;
     }
-    if !is_link {
+    // `xattr::set` does not follow symlinks.
+    let set = |x: &Xattr| xattr::set(path, OsStr::from_bytes(&x.name), &x.value);
+    let retry = set_xattrs(node, &set);
+    let mut problems = Vec::new();
+    if !matches!(node.kind, NodeKind::Symlink { .. }) {
+        // Checked above to be no symlink; chmod cannot be told not to follow.
         rustix::fs::chmodat(CWD, path, Mode::from_raw_mode(node.mode & 0o7777), AtFlags::empty())?;
+        problems = retry_xattrs(retry, &set);
+    } else {
+        problems.extend(retry.iter().map(|(x, e)| xattr_problem(x, e)));
     }
-    for x in &node.xattrs {
-        // Not every filesystem takes every namespace (trusted.*, security.*):
-        // a failure here must not fail the restore of the contents.
-        let _ = xattr::set(path, OsStr::from_bytes(&x.name), &x.value);
-    }
-    set_mtime(path, node.mtime)
+    set_mtime(path, node.mtime)?;
+    Ok(problems)
+}
+
+/// Sets each xattr; returns those that failed for a reason worth reporting
+/// (lack of support or of privilege is not), with the error.
+fn set_xattrs<'a>(node: &'a Node, set: &dyn Fn(&Xattr) -> std::io::Result<()>) -> Vec<(&'a Xattr, std::io::Error)> {
+    node.xattrs
+        .iter()
+        .filter_map(|x| set(x).err().map(|e| (x, e)))
+        .filter(|(_, e)| {
+            !matches!(rustix::io::Errno::from_io_error(e), Some(rustix::io::Errno::NOTSUP | rustix::io::Errno::PERM))
+        })
+        .collect()
+}
+
+/// Tries the xattrs refused for lack of permission again once the mode is
+/// set (a folder that was read-only before may be writable now); returns
+/// what still fails.
+fn retry_xattrs(failed: Vec<(&Xattr, std::io::Error)>, set: &dyn Fn(&Xattr) -> std::io::Result<()>) -> Vec<String> {
+    failed
+        .into_iter()
+        .filter_map(|(x, e)| {
+            if rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::ACCESS) {
+                set(x).err().map(|e| (x, e))
+            } else {
+                Some((x, e))
+            }
+        })
+        .map(|(x, e)| xattr_problem(x, &e))
+        .collect()
+}
+
+fn xattr_problem(x: &Xattr, e: &std::io::Error) -> String {
+    format!("extended attribute {} could not be set: {e}", String::from_utf8_lossy(&x.name))
+}
+
+fn timestamps(mtime: FileTime) -> Timestamps {
+    let ts = rustix::fs::Timespec { tv_sec: mtime.seconds, tv_nsec: i64::from(mtime.nanos) as _ };
+    Timestamps { last_access: ts, last_modification: ts }
 }
 
 pub fn set_mtime(path: &Path, mtime: FileTime) -> std::io::Result<()> {
-    let ts = rustix::fs::Timespec { tv_sec: mtime.seconds, tv_nsec: i64::from(mtime.nanos) as _ };
-    let times = Timestamps { last_access: ts, last_modification: ts };
-    rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(std::io::Error::from)
+    rustix::fs::utimensat(CWD, path, &timestamps(mtime), AtFlags::SYMLINK_NOFOLLOW).map_err(std::io::Error::from)
 }

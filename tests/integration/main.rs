@@ -1,12 +1,14 @@
 //! Integration tests: the real `cairn` binary on generated trees in
 //! temporary folders.
 
+mod archiver_races;
 mod cache;
 mod common;
 mod default_repo;
 mod excludes;
 mod faults;
 mod kill;
+mod restore_safety;
 mod roundtrip;
 mod timetravel_ls_find_history;
 mod timetravel_restore_diff;

@@ -18,8 +18,9 @@ const CONTENT_LIMIT: u64 = 1024 * 1024;
 pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
     let repo = password::open(g)?;
     let (refs, paths) = split_args(&a.args);
-    let filter =
-        PathFilter { paths: paths.iter().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())).collect() };
+    let filter = PathFilter {
+        paths: paths.iter().map(|p| cairn_core::walk::absolute(p).unwrap_or_else(|_| p.clone())).collect(),
+    };
     let snapshot_filter = a.snapshot_filter();
     let pick = |r: Option<&String>, t: Option<&String>| -> Result<Option<SnapshotEntry>> {
         let selector = match (r, t) {

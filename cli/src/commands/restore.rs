@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use cairn_core::locations;
+use cairn_core::restorer::plan;
 use cairn_core::restorer::{self, Action, Destination, RestoreOptions, Selection};
+use cairn_core::{locations, tree, walk};
 
 use crate::args::{Global, RestoreArgs};
 use crate::{EXIT_ERROR, output, password};
@@ -14,16 +15,34 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
     for problem in repo.index_problems() {
         output::warning(problem);
     }
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let paths: Vec<PathBuf> = a.paths.iter().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) }).collect();
-    // With --at, only snapshots covering the literal paths count (globs name
-    // no path). A snapshot named explicitly is taken as named, so that a
-    // path it lacks is reported with the closest ones it has.
-    let literal: Vec<PathBuf> = match &a.select.at {
-        Some(_) => paths.iter().filter(|p| !p.to_string_lossy().contains(['*', '?', '['])).cloned().collect(),
-        None => Vec::new(),
+    // As the shell means them: `..` goes up from the current folder.
+    let paths: Vec<PathBuf> = a.paths.iter().map(|p| walk::absolute(p)).collect::<cairn_core::error::Result<_>>()?;
+    let entry = match &a.select.at {
+        // With --at, only snapshots covering the literal paths count (globs
+        // name no path). A path that looks like a glob (`app/[slug]`) is a
+        // literal one when the snapshot chosen with it has it, as the
+        // restorer takes it.
+        Some(_) => {
+            let maybe_glob: Vec<&PathBuf> = paths.iter().filter(|p| plan::is_glob(p)).collect();
+            let all_literal = if maybe_glob.is_empty() {
+                None
+            } else {
+                a.select.choose(&repo, a.snapshot.as_deref(), &paths).ok().filter(|e| {
+                    maybe_glob.iter().all(|p| tree::lookup(&repo, &e.snapshot.tree, p).is_ok_and(|n| n.is_some()))
+                })
+            };
+            match all_literal {
+                Some(entry) => entry,
+                None => {
+                    let literal: Vec<PathBuf> = paths.iter().filter(|p| !plan::is_glob(p)).cloned().collect();
+                    a.select.choose(&repo, a.snapshot.as_deref(), &literal)?
+                }
+            }
+        }
+        // A snapshot named explicitly is taken as named, so that a path it
+        // lacks is reported with the closest ones it has.
+        None => a.select.choose(&repo, a.snapshot.as_deref(), &[])?,
     };
-    let entry = a.select.choose(&repo, a.snapshot.as_deref(), &literal)?;
     let destination = match &a.target {
         Some(dir) => Destination::Folder(dir.clone()),
         None => Destination::Original,

@@ -20,12 +20,13 @@ use rayon::prelude::*;
 use crate::archiver::{self, ParentChoice, Progress, SnapshotOptions};
 use crate::error::{Error, IoContext, Result};
 use crate::format::Snapshot;
-use crate::fsmeta;
+use crate::fsmeta::{self, Identity};
 use crate::id::Id;
 use crate::repo::Repository;
 
 pub use plan::Selection;
 use plan::{Plan, Planned};
+use write::Expect;
 
 /// Where restored entries go.
 #[derive(Clone, Debug)]
@@ -43,7 +44,7 @@ pub struct RestoreOptions {
     /// Replace entries that differ (folder mode: restore into a non-empty folder).
     pub overwrite: bool,
     /// With `Original`: remove entries of restored folders that the snapshot
-    /// lacks and that appeared (changed, by ctime) after it was taken.
+    /// lacks and that came into being (by birth time) after it was taken.
     pub delete: bool,
     /// Decide and report, but write nothing.
     pub dry_run: bool,
@@ -86,6 +87,12 @@ pub struct Decided {
     pub deletions: Vec<PathBuf>,
     /// Entries on disk about to be replaced or removed.
     pub preserve: Vec<PathBuf>,
+    /// For each entry to replace or remove (`--to-original`), what was seen
+    /// there when deciding; checked again just before it is touched.
+    pub seen: HashMap<PathBuf, Identity>,
+    /// Restoring to the original places: what is on disk is never replaced
+    /// unless seen and preserved.
+    pub original: bool,
 }
 
 #[derive(Debug, Default)]
@@ -107,7 +114,7 @@ pub struct RestoreOutcome {
 }
 
 /// The tag of snapshots taken to preserve what a restore replaces.
-pub const PRESERVE_TAG: &str = "restore-preserve";
+pub use crate::snapshots::PRESERVE_TAG;
 
 pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) -> Result<RestoreOutcome> {
     let plan = plan::plan(repo, &snapshot.tree, &opts.selection)?;
@@ -168,6 +175,7 @@ fn in_folder(plan: Plan, target: &Path) -> Decided {
         dirs: plan.dirs.into_iter().map(map).collect(),
         files: plan.files.into_iter().map(map).collect(),
         others: plan.others.into_iter().map(map).collect(),
+        original: false,
         ..Decided::default()
     }
 }
@@ -204,68 +212,117 @@ fn record(d: &Decided, o: &mut RestoreOutcome) {
 fn execute(repo: &Repository, d: Decided, o: &mut RestoreOutcome) {
     let chown = fsmeta::can_chown();
     let writes = |a: &Action| matches!(a, Action::Create | Action::Replace);
+    let expect = |entry: &Planned, a: &Action| match (a, d.seen.get(&entry.path)) {
+        (Action::Replace, Some(seen)) => Expect::Seen(*seen),
+        (Action::Create, _) if d.original => Expect::Nothing,
+        _ => Expect::Anything,
+    };
     for path in &d.deletions {
-        let r = match fs::symlink_metadata(path) {
-            Ok(md) if md.is_dir() => fs::remove_dir_all(path),
-            Ok(_) => fs::remove_file(path),
-            Err(_) => Ok(()),
+        let r = match (d.seen.get(path), fs::symlink_metadata(path)) {
+            (Some(seen), Ok(md)) if Identity::of(&md) != *seen => {
+                Err(std::io::Error::other("changed since the restore started; not deleted (run the restore again)"))
+            }
+            (_, Ok(md)) if md.is_dir() => fs::remove_dir_all(path),
+            (_, Ok(_)) => fs::remove_file(path),
+            (_, Err(_)) => Ok(()),
         };
         match r {
             Ok(()) => o.deleted += 1,
             Err(e) => o.errors.push(format!("{}: could not delete: {e}", path.display())),
         }
     }
-    for (entry, _) in d.dirs.iter().filter(|(_, a)| writes(a)) {
-        if let Err(e) = write::folder(&entry.path) {
-            o.errors.push(format!("{}: {e}", entry.path.display()));
+    // Folders that are not (or no longer) folders block what is below them:
+    // nothing is written through a symlink swapped in since deciding.
+    let mut blocked: Vec<&Path> = Vec::new();
+    let is_blocked = |blocked: &[&Path], p: &Path| blocked.iter().any(|b| p.starts_with(b));
+    let mut dirs_done: Vec<&(Planned, Action)> = Vec::new();
+    for item in &d.dirs {
+        let (entry, action) = item;
+        if is_blocked(&blocked, &entry.path) {
+            o.errors.push(format!("{}: not restored: a folder above it could not be restored", entry.path.display()));
+            continue;
         }
-        o.dirs += 1;
+        let r = match action {
+            Action::Create | Action::Replace => {
+                o.dirs += 1;
+                write::folder(&entry.path, expect(entry, action))
+            }
+            Action::Unchanged if d.original => match fs::symlink_metadata(&entry.path) {
+                Ok(md) if md.is_dir() => Ok(()),
+                _ => Err(std::io::Error::other(
+                    "is no longer a folder (something else is there now); nothing below it was restored (run the restore again)",
+                )),
+            },
+            _ => Ok(()),
+        };
+        match r {
+            Ok(()) => dirs_done.push(item),
+            Err(e) => {
+                o.errors.push(format!("{}: {e}", entry.path.display()));
+                blocked.push(&entry.path);
+            }
+        }
     }
+    let not_restored = |o: &mut RestoreOutcome, entry: &Planned| {
+        o.errors.push(format!("{}: not restored: a folder above it could not be restored", entry.path.display()));
+    };
     // Hard links: the first path of each (device, inode) is written, the
     // others are linked to it afterwards.
-    let mut leaders: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    let mut leaders: HashMap<(u64, u64), usize> = HashMap::new();
     let mut to_write = Vec::new();
     let mut to_link = Vec::new();
-    for (entry, _) in d.files.iter().filter(|(_, a)| writes(a)) {
+    for (entry, action) in d.files.iter().filter(|(_, a)| writes(a)) {
+        if is_blocked(&blocked, &entry.path) {
+            not_restored(o, entry);
+            continue;
+        }
         let key = (entry.node.device, entry.node.inode);
         if entry.node.nlink > 1 {
-            if let Some(leader) = leaders.get(&key) {
-                to_link.push((entry, leader.clone()));
+            if let Some(&leader) = leaders.get(&key) {
+                to_link.push((entry, action, leader));
                 continue;
             }
-            leaders.insert(key, entry.path.clone());
+            leaders.insert(key, to_write.len());
         }
-        to_write.push(entry);
+        to_write.push((entry, action));
     }
-    let results: Vec<std::result::Result<u64, String>> = to_write
+    let results: Vec<std::result::Result<(u64, Vec<String>), String>> = to_write
         .par_iter()
-        .map(|entry| {
-            let replace_folder = || -> Result<()> {
-                if fs::symlink_metadata(&entry.path).is_ok_and(|m| m.is_dir()) {
-                    // Replacing a folder by a file (it was preserved first).
-                    fs::remove_dir_all(&entry.path).at(&entry.path)?;
-                }
-                Ok(())
-            };
-            replace_folder()
-                .and_then(|()| write::file(repo, &entry.path, &entry.node, chown))
-                .map_err(|e| format!("{}: {e}", entry.path.display()))
-        })
+        .map(|(entry, action)| write::file(repo, &entry.path, &entry.node, chown, expect(entry, action)))
         .collect();
-    for r in results {
+    for (r, (entry, _)) in results.iter().zip(&to_write) {
         match r {
-            Ok(n) => o.bytes += n,
-            Err(e) => o.errors.push(e),
+            Ok((n, problems)) => {
+                o.bytes += n;
+                xattr_problems(o, &entry.path, problems.clone());
+            }
+            Err(e) => o.errors.push(format!("{}: {e}", entry.path.display())),
         }
     }
-    for (entry, leader) in to_link {
-        if let Err(e) = write::hard_link(&leader, &entry.path) {
+    for (entry, action, leader) in to_link {
+        let (leader_entry, _) = to_write[leader];
+        if results[leader].is_err() {
+            // Linking to whatever is at the leader's path now would give
+            // this file contents that are not its own.
+            o.errors.push(format!(
+                "{}: not restored: it is a hard link to {}, which could not be restored",
+                entry.path.display(),
+                leader_entry.path.display()
+            ));
+            continue;
+        }
+        if let Err(e) = write::hard_link(&leader_entry.path, &entry.path, expect(entry, action)) {
             o.errors.push(format!("{}: hard link: {e}", entry.path.display()));
         }
     }
-    for (entry, _) in d.others.iter().filter(|(_, a)| writes(a)) {
-        if let Err(e) = write::other(&entry.path, &entry.node, chown) {
-            o.errors.push(format!("{}: {e}", entry.path.display()));
+    for (entry, action) in d.others.iter().filter(|(_, a)| writes(a)) {
+        if is_blocked(&blocked, &entry.path) {
+            not_restored(o, entry);
+            continue;
+        }
+        match write::other(&entry.path, &entry.node, chown, expect(entry, action)) {
+            Ok(problems) => xattr_problems(o, &entry.path, problems),
+            Err(e) => o.errors.push(format!("{}: {e}", entry.path.display())),
         }
     }
     // Folders get their metadata back when created, or when entries were
@@ -279,14 +336,19 @@ fn execute(repo: &Repository, d: Decided, o: &mut RestoreOutcome) {
         .filter_map(|(e, _)| e.path.parent())
         .chain(d.deletions.iter().filter_map(|p| p.parent()))
         .collect();
-    let restore_meta = |(e, a): &&(Planned, Action)| {
+    let restore_meta = |(e, a): &&&(Planned, Action)| {
         writes(a) || (*a == Action::Unchanged && e.selected && touched.contains(e.path.as_path()))
     };
-    for (entry, _) in d.dirs.iter().rev().filter(restore_meta) {
-        if let Err(e) = fsmeta::apply_metadata(&entry.path, &entry.node, chown) {
-            o.errors.push(format!("{}: {e}", entry.path.display()));
+    for (entry, _) in dirs_done.iter().rev().filter(restore_meta) {
+        match fsmeta::apply_metadata(&entry.path, &entry.node, chown) {
+            Ok(problems) => xattr_problems(o, &entry.path, problems),
+            Err(e) => o.errors.push(format!("{}: {e}", entry.path.display())),
         }
     }
+}
+
+fn xattr_problems(o: &mut RestoreOutcome, path: &Path, problems: Vec<String>) {
+    o.errors.extend(problems.into_iter().map(|p| format!("{}: {p}", path.display())));
 }
 
 fn prepare_target(target: &Path, overwrite: bool) -> Result<()> {
@@ -299,5 +361,57 @@ fn prepare_target(target: &Path, overwrite: bool) -> Result<()> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::create_dir_all(target).at(target),
         Err(e) => Err(Error::io(target, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::walk::fixtures;
+
+    #[test]
+    fn entries_changed_after_deciding_are_neither_replaced_nor_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = fixtures::repo(dir.path());
+        let work = dir.path().canonicalize().unwrap().join("work");
+        fs::create_dir_all(&work).unwrap();
+        fs::write(work.join("f"), "agent\n").unwrap();
+        fs::write(work.join("extra"), "new\n").unwrap();
+        // A snapshot tree holding work/f at its absolute path.
+        let mut node = fixtures::dir(&repo, "work", vec![fixtures::file(&repo, "f", "snapshot\n")]);
+        for name in work.parent().unwrap().iter().rev().filter(|n| *n != "/") {
+            node = fixtures::dir(&repo, name.to_str().unwrap(), vec![node]);
+        }
+        let root = fixtures::tree(&repo, vec![node]);
+        let sel = Selection { paths: vec![work.clone()], ..Selection::default() };
+        let d = original::decide(&repo, plan::plan(&repo, &root, &sel).unwrap(), true, Some(0)).unwrap();
+        assert!(d.seen.contains_key(&work.join("f")));
+        assert_eq!(d.deletions, vec![work.join("extra")]);
+        // Meanwhile (while the preserve snapshot runs) the agent rewrites both.
+        fs::write(work.join("f"), "agent again, longer\n").unwrap();
+        fs::write(work.join("extra"), "newer and longer\n").unwrap();
+        let mut o = RestoreOutcome::default();
+        execute(&repo, d, &mut o);
+        assert_eq!(fs::read_to_string(work.join("f")).unwrap(), "agent again, longer\n");
+        assert_eq!(fs::read_to_string(work.join("extra")).unwrap(), "newer and longer\n");
+        assert_eq!(o.errors.len(), 2, "{:?}", o.errors);
+        assert!(o.errors.iter().all(|e| e.contains("changed since the restore started")), "{:?}", o.errors);
+        let leftovers: Vec<_> = fs::read_dir(&work).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(leftovers.len(), 2, "no temporary files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn folder_metadata_is_not_applied_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::create_dir(&real).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let repo = fixtures::repo(dir.path());
+        let mut node = fixtures::dir(&repo, "link", Vec::new());
+        node.mode = 0o700;
+        let before = fs::metadata(&real).unwrap().permissions();
+        assert!(fsmeta::apply_metadata(&link, &node, false).is_err());
+        assert_eq!(fs::metadata(&real).unwrap().permissions(), before);
     }
 }

@@ -2,12 +2,14 @@
 //! entry, what is on disk now decides the action. Missing entries are
 //! created, identical files (compared by chunk ids, nothing rewritten) are
 //! left alone, different ones are replaced only with `--overwrite`, and with
-//! `--delete` entries the snapshot does not have are removed. Everything
+//! `--delete` entries the snapshot does not have (and that are newer than
+//! it) are removed. Everything
 //! about to be replaced or removed is listed for the preserve snapshot,
 //! which is taken before anything is touched.
 
 use std::collections::HashSet;
 use std::fs;
+use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::diff::content_ids;
 use crate::error::Result;
 use crate::format::NodeKind;
+use crate::fsmeta::{self, Identity};
 use crate::repo::Repository;
 
 use super::plan::{Plan, Planned};
@@ -24,7 +27,7 @@ const OVERWRITE_HINT: &str = "pass --overwrite to replace it (the current versio
 
 /// `delete_newer_than`: with `--delete`, the snapshot's time (seconds).
 pub fn decide(repo: &Repository, plan: Plan, overwrite: bool, delete_newer_than: Option<i64>) -> Result<Decided> {
-    let mut d = Decided::default();
+    let mut d = Decided { original: true, ..Decided::default() };
     // Folders that cannot be restored block everything below them.
     let mut blocked: Vec<PathBuf> = Vec::new();
     let is_blocked = |blocked: &[PathBuf], p: &Path| blocked.iter().any(|b| p.starts_with(b));
@@ -33,10 +36,26 @@ pub fn decide(repo: &Repository, plan: Plan, overwrite: bool, delete_newer_than:
             continue;
         }
         let action = match fs::symlink_metadata(&entry.path) {
-            Err(_) => Action::Create,
+            // Missing, or below a file that a folder replaces.
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Action::Create,
+            Err(e) => {
+                blocked.push(entry.path.clone());
+                Action::Skip(format!("cannot be examined: {e}"))
+            }
             Ok(md) if md.is_dir() => Action::Unchanged,
-            Ok(_) if overwrite => {
+            // A folder only on the way to a selected path holds much that no
+            // snapshot covers: what is there now is never replaced.
+            Ok(_) if !entry.selected => {
+                blocked.push(entry.path.clone());
+                Action::Skip(
+                    "a file or symlink is where the snapshot has a folder on the way to the selected paths; \
+                     it is never replaced (move it away and run the restore again)"
+                        .to_string(),
+                )
+            }
+            Ok(md) if overwrite => {
                 d.preserve.push(entry.path.clone());
+                d.seen.insert(entry.path.clone(), Identity::of(&md));
                 Action::Replace
             }
             Ok(_) => {
@@ -59,9 +78,11 @@ pub fn decide(repo: &Repository, plan: Plan, overwrite: bool, delete_newer_than:
             continue;
         }
         let action = match fs::symlink_metadata(&entry.path) {
-            Err(_) => Action::Create,
+            // Missing, or below a file that a folder replaces.
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Action::Create,
+            Err(e) => Action::Skip(format!("cannot be examined: {e}")),
             Ok(md) if md.is_file() && same_file(repo, &entry, md.len()) => Action::Unchanged,
-            Ok(md) => replace_or_skip(overwrite, md.is_dir(), &entry.path, &mut d.preserve),
+            Ok(md) => replace_or_skip(overwrite, &md, &entry.path, &mut d),
         };
         d.files.push((entry, action));
     }
@@ -70,20 +91,23 @@ pub fn decide(repo: &Repository, plan: Plan, overwrite: bool, delete_newer_than:
             continue;
         }
         let action = match fs::symlink_metadata(&entry.path) {
-            Err(_) => Action::Create,
+            // Missing, or below a file that a folder replaces.
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Action::Create,
+            Err(e) => Action::Skip(format!("cannot be examined: {e}")),
             Ok(md) if md.file_type().is_symlink() && same_link(&entry) => Action::Unchanged,
-            Ok(md) => replace_or_skip(overwrite, md.is_dir(), &entry.path, &mut d.preserve),
+            Ok(md) => replace_or_skip(overwrite, &md, &entry.path, &mut d),
         };
         d.others.push((entry, action));
     }
     Ok(d)
 }
 
-fn replace_or_skip(overwrite: bool, is_dir: bool, path: &Path, preserve: &mut Vec<PathBuf>) -> Action {
+fn replace_or_skip(overwrite: bool, md: &fs::Metadata, path: &Path, d: &mut Decided) -> Action {
     if overwrite {
-        preserve.push(path.to_path_buf());
+        d.preserve.push(path.to_path_buf());
+        d.seen.insert(path.to_path_buf(), Identity::of(md));
         Action::Replace
-    } else if is_dir {
+    } else if md.is_dir() {
         Action::Skip(format!("a folder is where the snapshot has a file; {OVERWRITE_HINT}"))
     } else {
         Action::Skip(format!("differs from the snapshot; {OVERWRITE_HINT}"))
@@ -102,23 +126,30 @@ fn same_link(entry: &Planned) -> bool {
 }
 
 /// With `--delete`: entries of a restored folder that the snapshot lacks and
-/// that appeared after it (changed since, by their ctime). Older ones were
-/// left out of the snapshot on purpose (excluded, e.g. node_modules) and
-/// are kept.
+/// that came into being after it (by their birth time, or ctime where the
+/// filesystem records none). Older ones were left out of the snapshot on
+/// purpose (excluded, e.g. node_modules) and are kept, however much changed
+/// inside them since; so is anything on another device (a mount point).
 fn extra_entries(repo: &Repository, dir: &Planned, since: i64, d: &mut Decided) -> Result<()> {
     let NodeKind::Dir { subtree } = &dir.node.kind else { return Ok(()) };
+    let Ok(dir_md) = fs::symlink_metadata(&dir.path) else { return Ok(()) };
+    if !dir_md.is_dir() {
+        return Ok(());
+    }
     let tree = repo.load_tree(subtree)?;
     let known: HashSet<&[u8]> = tree.nodes.iter().map(|n| n.name.as_slice()).collect();
     let Ok(entries) = fs::read_dir(&dir.path) else { return Ok(()) };
-    let mut extra: Vec<PathBuf> = entries
+    let mut extra: Vec<(PathBuf, fs::Metadata)> = entries
         .flatten()
         .filter(|e| !known.contains(e.file_name().as_bytes()))
-        .filter(|e| fs::symlink_metadata(e.path()).is_ok_and(|md| md.ctime() >= since))
-        .map(|e| e.path())
+        .filter_map(|e| fs::symlink_metadata(e.path()).ok().map(|md| (e.path(), md)))
+        .filter(|(_, md)| md.dev() == dir_md.dev())
+        .filter(|(path, _)| fsmeta::birth_time(path).is_ok_and(|born| born >= since))
         .collect();
-    extra.sort();
-    for path in extra {
+    extra.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, md) in extra {
         d.preserve.push(path.clone());
+        d.seen.insert(path.clone(), Identity::of(&md));
         d.deletions.push(path);
     }
     Ok(())

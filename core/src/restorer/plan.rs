@@ -41,7 +41,8 @@ pub struct Plan {
     pub others: Vec<Planned>,
 }
 
-fn is_glob(path: &Path) -> bool {
+/// Whether a path could be a glob (it may still name an entry literally).
+pub fn is_glob(path: &Path) -> bool {
     path.to_string_lossy().contains(['*', '?', '['])
 }
 
@@ -71,12 +72,25 @@ struct Matchers {
     exclude: GlobSet,
 }
 
-/// Gathers the plan. Literal paths must exist in the snapshot (checked
-/// first, so a typo writes nothing); a glob that matches nothing is an error.
+/// Gathers the plan. A path is looked up literally first (a name may hold
+/// `[`, `*` or `?`, as Next.js's `app/[slug]/page.tsx` does) and is taken
+/// as a glob only when the snapshot has no such path. Literal paths must
+/// exist in the snapshot (checked first, so a typo writes nothing); a glob
+/// that matches nothing is an error.
 pub fn plan(repo: &Repository, root: &crate::id::Id, sel: &Selection) -> Result<Plan> {
-    let (globs, literal): (Vec<&PathBuf>, Vec<&PathBuf>) = sel.paths.iter().partition(|p| is_glob(p));
-    for p in &literal {
-        if p.as_path() != Path::new("/") && lookup(repo, root, p)?.is_none() {
+    let mut globs: Vec<&PathBuf> = Vec::new();
+    let mut literal: Vec<&PathBuf> = Vec::new();
+    for p in &sel.paths {
+        let found = match lookup(repo, root, p) {
+            Ok(node) => p.as_path() == Path::new("/") || node.is_some(),
+            Err(Error::PathNotInSnapshot(_)) => false,
+            Err(e) => return Err(e),
+        };
+        if found {
+            literal.push(p);
+        } else if is_glob(p) {
+            globs.push(p);
+        } else {
             return Err(Error::PathNotInSnapshot(p.display().to_string()));
         }
     }

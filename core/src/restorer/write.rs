@@ -1,19 +1,47 @@
 //! Writing restored entries: file contents chunk by chunk (all-zero chunks
 //! as holes) into a temporary name beside the destination, then metadata,
-//! then the rename into place; symlinks, special files and hard links.
-//! A file that fails is removed, never left half-written under its name.
+//! then the rename into place; symlinks, special files and hard links the
+//! same way. A file that fails is removed, never left half-written under
+//! its name. What is at the destination is checked just before the rename
+//! against what the restore decided on (see [`Expect`]).
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{CWD, RenameFlags};
+
 use crate::crypto::random_bytes;
 use crate::error::{Error, IoContext, Result};
 use crate::format::{Node, NodeKind};
-use crate::fsmeta;
+use crate::fsmeta::{self, Identity};
 use crate::repo::Repository;
 use crate::tree::name_to_path;
+
+/// What the restore expects at a destination when it puts an entry there.
+#[derive(Clone, Copy, Debug)]
+pub enum Expect {
+    /// Nothing (it was missing when the restore decided): whatever
+    /// appeared since is left alone.
+    Nothing,
+    /// Exactly the entry seen when deciding (and preserved since): anything
+    /// else is left alone.
+    Seen(Identity),
+    /// Anything may be replaced (restoring under a target folder).
+    Anything,
+}
+
+pub const CHANGED: &str = "changed since the restore started; not replaced (run the restore again)";
+const APPEARED: &str = "appeared since the restore started; not replaced (run the restore again)";
+
+/// Whether the entry at `path` is still the one seen when deciding.
+pub fn still_seen(path: &Path, seen: &Identity) -> std::io::Result<()> {
+    match fsmeta::identity(path) {
+        Ok(now) if now == *seen => Ok(()),
+        _ => Err(std::io::Error::other(CHANGED)),
+    }
+}
 
 /// A temporary name in the same folder as `dest`.
 fn temp_beside(dest: &Path) -> Result<PathBuf> {
@@ -22,20 +50,64 @@ fn temp_beside(dest: &Path) -> Result<PathBuf> {
     Ok(dir.join(format!(".cairn-restore-{:016x}", u64::from_le_bytes(suffix))))
 }
 
-/// Writes a regular file with its metadata at `dest`, replacing whatever
-/// non-folder entry is there. Returns the bytes written.
-pub fn file(repo: &Repository, dest: &Path, node: &Node, chown: bool) -> Result<u64> {
-    let temp = temp_beside(dest)?;
+/// Renames the finished `temp` to `dest` if `dest` holds what is expected
+/// (a folder seen there is removed first: it was preserved).
+fn put_in_place(temp: &Path, dest: &Path, expect: Expect) -> std::io::Result<()> {
+    match expect {
+        Expect::Nothing => match rustix::fs::renameat_with(CWD, temp, CWD, dest, RenameFlags::NOREPLACE) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::EXIST) => Err(std::io::Error::other(APPEARED)),
+            // A filesystem without RENAME_NOREPLACE: check, then rename.
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+                if fs::symlink_metadata(dest).is_ok() {
+                    return Err(std::io::Error::other(APPEARED));
+                }
+                fs::rename(temp, dest)
+            }
+            Err(e) => Err(e.into()),
+        },
+        Expect::Seen(seen) => {
+            still_seen(dest, &seen)?;
+            if seen.is_dir() {
+                fs::remove_dir_all(dest)?;
+            }
+            fs::rename(temp, dest)
+        }
+        Expect::Anything => {
+            if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
+                fs::remove_dir_all(dest)?;
+            }
+            fs::rename(temp, dest)
+        }
+    }
+}
+
+/// Writes a regular file with its metadata at `dest`. Returns the bytes
+/// written and the xattrs that could not be set (the file is in place).
+pub fn file(
+    repo: &Repository,
+    dest: &Path,
+    node: &Node,
+    chown: bool,
+    expect: Expect,
+) -> std::result::Result<(u64, Vec<String>), String> {
+    let temp = temp_beside(dest).map_err(|e| e.to_string())?;
     let result = write_contents(repo, &temp, node)
-        .and_then(|n| fsmeta::apply_metadata(&temp, node, chown).at(&temp).map(|()| n))
-        .and_then(|n| fs::rename(&temp, dest).at(dest).map(|()| n));
+        .and_then(|(out, n)| {
+            // On the descriptor of the file we created: nothing else can be
+            // changed by it.
+            let problems = fsmeta::apply_metadata_to(&out, node, chown).at(&temp)?;
+            Ok((n, problems))
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|r| put_in_place(&temp, dest, expect).map(|()| r).map_err(|e| e.to_string()));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result
 }
 
-fn write_contents(repo: &Repository, path: &Path, node: &Node) -> Result<u64> {
+fn write_contents(repo: &Repository, path: &Path, node: &Node) -> Result<(File, u64)> {
     let NodeKind::File { size, content } = &node.kind else {
         return Err(Error::InvalidArgument(format!("{} is not a file", path.display())));
     };
@@ -65,43 +137,60 @@ fn write_contents(repo: &Repository, path: &Path, node: &Node) -> Result<u64> {
     if offset != *size {
         return Err(Error::corrupt("file", format!("its chunks hold {offset} bytes, not {size}")));
     }
-    Ok(offset)
+    Ok((out, offset))
 }
 
-/// Creates a symlink, fifo, socket or device node at `dest` (replacing a
-/// non-folder entry) with its metadata.
-pub fn other(dest: &Path, node: &Node, chown: bool) -> std::io::Result<()> {
-    remove_non_folder(dest)?;
-    match &node.kind {
-        NodeKind::Symlink { target } => std::os::unix::fs::symlink(name_to_path(target), dest)?,
-        _ => fsmeta::make_special(dest, node)?,
+/// Creates a symlink, fifo, socket or device node with its metadata at a
+/// temporary name, then puts it at `dest`. Returns the xattrs that could not
+/// be set.
+pub fn other(dest: &Path, node: &Node, chown: bool, expect: Expect) -> std::io::Result<Vec<String>> {
+    let temp = temp_beside(dest).map_err(std::io::Error::other)?;
+    let result = match &node.kind {
+        NodeKind::Symlink { target } => std::os::unix::fs::symlink(name_to_path(target), &temp),
+        _ => fsmeta::make_special(&temp, node),
     }
-    fsmeta::apply_metadata(dest, node, chown)
+    .and_then(|()| {
+        let problems = fsmeta::apply_metadata(&temp, node, chown)?;
+        put_in_place(&temp, dest, expect)?;
+        Ok(problems)
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
 }
 
-/// Links `dest` to an already restored `leader` (hard links).
-pub fn hard_link(leader: &Path, dest: &Path) -> std::io::Result<()> {
-    remove_non_folder(dest)?;
-    fs::hard_link(leader, dest)
+/// Links `dest` to an already restored `leader` (hard links): a link at a
+/// temporary name, renamed over `dest`.
+pub fn hard_link(leader: &Path, dest: &Path, expect: Expect) -> std::io::Result<()> {
+    let temp = temp_beside(dest).map_err(std::io::Error::other)?;
+    let result = fs::hard_link(leader, &temp).and_then(|()| put_in_place(&temp, dest, expect));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
 }
 
-/// Makes sure a folder exists at `dest` (metadata comes later).
-pub fn folder(dest: &Path) -> std::io::Result<()> {
-    match fs::symlink_metadata(dest) {
-        Ok(md) if md.is_dir() => Ok(()),
-        Ok(_) => {
-            fs::remove_file(dest)?;
-            fs::create_dir(dest)
+/// Makes sure a folder exists at `dest` (metadata comes later). A file seen
+/// there when deciding is replaced (it was preserved); anything else that
+/// is not a folder is left alone. A symlink is never taken for a folder.
+pub fn folder(dest: &Path, expect: Expect) -> std::io::Result<()> {
+    if let Expect::Seen(seen) = expect {
+        still_seen(dest, &seen)?;
+        fs::remove_file(dest)?;
+    } else if matches!(expect, Expect::Anything) && fs::symlink_metadata(dest).is_ok_and(|m| !m.is_dir()) {
+        fs::remove_file(dest)?;
+    }
+    match fs::create_dir(dest) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match fs::symlink_metadata(dest) {
+            Ok(md) if md.is_dir() => Ok(()),
+            _ => Err(std::io::Error::other(APPEARED)),
+        },
+        // The first folder of a target: its parents may be missing.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && matches!(expect, Expect::Anything) => {
+            fs::create_dir_all(dest)
         }
-        Err(_) => fs::create_dir_all(dest),
-    }
-}
-
-/// Removes a file, symlink or special file in the way; refuses a folder.
-pub fn remove_non_folder(path: &Path) -> std::io::Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(md) if md.is_dir() => Err(std::io::Error::other("a folder is in the way")),
-        Ok(_) => fs::remove_file(path),
-        Err(_) => Ok(()),
+        Err(e) => Err(e),
     }
 }
