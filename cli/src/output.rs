@@ -70,6 +70,23 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// The unified diff between two versions of a text file, or a line saying
+/// why it is not shown. An absent or non-file side counts as empty.
+pub fn text_diff(name: &str, old: cairn_core::diff::Contents, new: cairn_core::diff::Contents) -> String {
+    use cairn_core::diff::{CONTENT_LIMIT, Contents};
+    let mut texts = Vec::with_capacity(2);
+    for side in [old, new] {
+        match side {
+            Contents::Text(t) => texts.push(t),
+            Contents::NotAFile => texts.push(String::new()),
+            Contents::Binary => return "    (binary file: contents not shown)\n".to_string(),
+            Contents::TooLarge => return format!("    (larger than {}: contents not shown)\n", bytes(CONTENT_LIMIT)),
+        }
+    }
+    let diff = similar::TextDiff::from_lines(texts[0].as_str(), texts[1].as_str());
+    diff.unified_diff().context_radius(3).header(&format!("a{name}"), &format!("b{name}")).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

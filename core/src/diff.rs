@@ -331,6 +331,51 @@ pub fn content_ids(repo: &Repository, path: &Path) -> std::io::Result<Vec<Id>> {
     Ok(ids)
 }
 
+/// Text files larger than this are named, not shown, by content diffs.
+pub const CONTENT_LIMIT: u64 = 1024 * 1024;
+
+/// A file's contents, for showing text diffs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Contents {
+    Text(String),
+    /// NUL in the first 8 KiB, or not UTF-8.
+    Binary,
+    /// Larger than the limit; not read.
+    TooLarge,
+    /// Not a regular file.
+    NotAFile,
+}
+
+impl Contents {
+    /// Text when the bytes have no NUL in the first 8 KiB and are UTF-8.
+    pub fn of(bytes: Vec<u8>) -> Contents {
+        if bytes[..bytes.len().min(8192)].contains(&0) {
+            return Contents::Binary;
+        }
+        String::from_utf8(bytes).map_or(Contents::Binary, Contents::Text)
+    }
+}
+
+/// A stored file's contents if it is text of at most `limit` bytes.
+pub fn contents(repo: &Repository, node: &Node, limit: u64) -> Result<Contents> {
+    if !matches!(node.kind, NodeKind::File { .. }) {
+        return Ok(Contents::NotAFile);
+    }
+    Ok(stored_contents(repo, node, limit)?.map_or(Contents::TooLarge, Contents::of))
+}
+
+/// A live file's contents if it is text of at most `limit` bytes.
+pub fn live_contents(path: &Path, limit: u64) -> Result<Contents> {
+    let md = std::fs::symlink_metadata(path).map_err(|e| crate::Error::io(path, e))?;
+    if !md.is_file() {
+        return Ok(Contents::NotAFile);
+    }
+    if md.len() > limit {
+        return Ok(Contents::TooLarge);
+    }
+    std::fs::read(path).map(Contents::of).map_err(|e| crate::Error::io(path, e))
+}
+
 /// A file's bytes from the repository, or `None` when larger than `limit`.
 pub fn stored_contents(repo: &Repository, node: &Node, limit: u64) -> Result<Option<Vec<u8>>> {
     let NodeKind::File { size, content } = &node.kind else { return Ok(None) };

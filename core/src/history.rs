@@ -144,30 +144,7 @@ impl Finder<'_> {
     }
 }
 
-/// A stored file's contents, for `history --content`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Contents {
-    Text(String),
-    /// NUL in the first 8 KiB, or not UTF-8.
-    Binary,
-    /// Larger than the limit; not read.
-    TooLarge,
-    /// Not a regular file.
-    NotAFile,
-}
-
-/// Reads a file node's contents from the repository if it is text of at
-/// most `limit` bytes.
-pub fn contents(repo: &Repository, node: &Node, limit: u64) -> Result<Contents> {
-    if !matches!(node.kind, NodeKind::File { .. }) {
-        return Ok(Contents::NotAFile);
-    }
-    match crate::diff::stored_contents(repo, node, limit)? {
-        None => Ok(Contents::TooLarge),
-        Some(bytes) if bytes[..bytes.len().min(8192)].contains(&0) => Ok(Contents::Binary),
-        Some(bytes) => Ok(String::from_utf8(bytes).map_or(Contents::Binary, Contents::Text)),
-    }
-}
+pub use crate::diff::{CONTENT_LIMIT, Contents, contents};
 
 #[cfg(test)]
 mod tests {

@@ -5,15 +5,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use cairn_core::diff::{self, Change, ChangeKind, PathFilter};
+use cairn_core::diff::{self, CONTENT_LIMIT, Change, ChangeKind, Contents, PathFilter};
 use cairn_core::snapshots::{self, Selector, SnapshotEntry};
 use cairn_core::{Repository, id::is_hex};
 
 use crate::args::{DiffArgs, Global};
 use crate::{output, password, timefmt};
-
-/// Text files larger than this are named, not printed, by --content.
-const CONTENT_LIMIT: u64 = 1024 * 1024;
 
 pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
     let repo = password::open(g)?;
@@ -141,36 +138,19 @@ fn line(c: &Change, stat: bool, colour: bool) -> String {
 
 /// Prints a unified diff of a changed text file.
 fn content(repo: &Repository, c: &Change, live: bool) -> Result<()> {
-    let text_of = |node: Option<&cairn_core::format::Node>, from_disk: bool| -> Result<Option<Vec<u8>>> {
-        match node {
-            None => Ok(Some(Vec::new())),
-            Some(n) if diff::type_name(n) != "file" => Ok(None),
-            Some(n) if from_disk => {
-                if diff::size_of(n) > CONTENT_LIMIT {
-                    return Ok(None);
-                }
-                Ok(std::fs::read(&c.path).ok())
-            }
-            Some(n) => Ok(diff::stored_contents(repo, n, CONTENT_LIMIT)?),
-        }
-    };
     if !matches!(c.kind, ChangeKind::Added | ChangeKind::Deleted | ChangeKind::Modified) {
         return Ok(());
     }
-    let old = text_of(c.old.as_ref(), false)?;
-    let new = text_of(c.new.as_ref(), live)?;
-    match (old, new) {
-        (Some(o), Some(n)) if is_text(&o) && is_text(&n) => {
-            let (o, n) = (String::from_utf8_lossy(&o), String::from_utf8_lossy(&n));
-            let name = c.path.display().to_string();
-            let diff = similar::TextDiff::from_lines(o.as_ref(), n.as_ref());
-            print!("{}", diff.unified_diff().context_radius(3).header(&format!("a{name}"), &format!("b{name}")));
-        }
-        _ => println!("   (binary or larger than {}: contents not shown)", output::bytes(CONTENT_LIMIT)),
-    }
+    let empty = || Contents::Text(String::new());
+    let old = match &c.old {
+        Some(n) => diff::contents(repo, n, CONTENT_LIMIT)?,
+        None => empty(),
+    };
+    let new = match &c.new {
+        Some(_) if live => diff::live_contents(&c.path, CONTENT_LIMIT)?,
+        Some(n) => diff::contents(repo, n, CONTENT_LIMIT)?,
+        None => empty(),
+    };
+    print!("{}", output::text_diff(&c.path.display().to_string(), old, new));
     Ok(())
-}
-
-fn is_text(bytes: &[u8]) -> bool {
-    !bytes[..bytes.len().min(8192)].contains(&0) && std::str::from_utf8(bytes).is_ok()
 }

@@ -6,14 +6,11 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use cairn_core::format::Node;
-use cairn_core::history::{self, Contents, Event, Step};
+use cairn_core::history::{self, CONTENT_LIMIT, Contents, Event, Step};
 use cairn_core::{Repository, listing, walk};
 
 use crate::args::{Global, HistoryArgs};
 use crate::{output, password, timefmt};
-
-/// Files larger than this are named, not printed, by --content.
-const CONTENT_LIMIT: u64 = 1024 * 1024;
 
 pub fn run(g: &Global, a: &HistoryArgs) -> Result<u8> {
     super::ls::ignore_broken_pipe(history(g, a))
@@ -133,24 +130,6 @@ fn content(repo: &Repository, path: &Path, s: &Step, out: &mut impl Write) -> Re
     };
     // A creation compares with nothing; anything else with the last version.
     let old = if s.event == Event::Created { None } else { s.previous.as_ref() };
-    let sides = [text(old)?, text(s.node.as_ref())?];
-    let mut texts = Vec::with_capacity(2);
-    for side in sides {
-        match side {
-            Contents::Text(t) => texts.push(t),
-            Contents::NotAFile => texts.push(String::new()),
-            Contents::Binary => {
-                writeln!(out, "    (binary file: contents not shown)")?;
-                return Ok(());
-            }
-            Contents::TooLarge => {
-                writeln!(out, "    (larger than {}: contents not shown)", output::bytes(CONTENT_LIMIT))?;
-                return Ok(());
-            }
-        }
-    }
-    let name = path.display().to_string();
-    let diff = similar::TextDiff::from_lines(texts[0].as_str(), texts[1].as_str());
-    write!(out, "{}", diff.unified_diff().context_radius(3).header(&format!("a{name}"), &format!("b{name}")))?;
+    write!(out, "{}", output::text_diff(&path.display().to_string(), text(old)?, text(s.node.as_ref())?))?;
     Ok(())
 }
