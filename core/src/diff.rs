@@ -107,6 +107,19 @@ fn same_content(a: &Node, b: &Node) -> bool {
     }
 }
 
+/// What changed from `old` to `new` (`None`: nothing to report).
+fn classify(old: Option<&Node>, new: Option<&Node>) -> Option<ChangeKind> {
+    match (old, new) {
+        (None, None) => None,
+        (None, Some(_)) => Some(ChangeKind::Added),
+        (Some(_), None) => Some(ChangeKind::Deleted),
+        (Some(a), Some(b)) if !same_type(a, b) => Some(ChangeKind::TypeChanged),
+        (Some(a), Some(b)) if !same_content(a, b) => Some(ChangeKind::Modified),
+        (Some(a), Some(b)) if !same_metadata(a, b) => Some(ChangeKind::Metadata),
+        _ => None,
+    }
+}
+
 /// The changes between two snapshot trees (roots of `/`).
 pub fn diff_trees(repo: &Repository, old_root: &Id, new_root: &Id, filter: &PathFilter) -> Result<Vec<Change>> {
     let mut out = Vec::new();
@@ -156,15 +169,10 @@ impl Differ<'_> {
             Some(NodeKind::Dir { subtree }) => Some(*subtree),
             _ => None,
         };
-        let kind = match (old, new) {
-            (None, None) => return Ok(()),
-            (None, Some(_)) => Some(ChangeKind::Added),
-            (Some(_), None) => Some(ChangeKind::Deleted),
-            (Some(a), Some(b)) if !same_type(a, b) => Some(ChangeKind::TypeChanged),
-            (Some(a), Some(b)) if !same_content(a, b) => Some(ChangeKind::Modified),
-            (Some(a), Some(b)) if !same_metadata(a, b) => Some(ChangeKind::Metadata),
-            _ => None,
-        };
+        if old.is_none() && new.is_none() {
+            return Ok(());
+        }
+        let kind = classify(old, new);
         if let Some(kind) = kind
             && self.filter.reports(path)
         {
@@ -239,15 +247,10 @@ impl Live<'_> {
             Err(e) => return Err(Error::io(path, e)),
         };
         let new = md.as_ref().map(|md| self.live_node(path, md, old)).transpose()?;
-        let kind = match (old, &new) {
-            (None, None) => return Ok(()),
-            (None, Some(_)) => Some(ChangeKind::Added),
-            (Some(_), None) => Some(ChangeKind::Deleted),
-            (Some(a), Some(b)) if !same_type(a, b) => Some(ChangeKind::TypeChanged),
-            (Some(a), Some(b)) if !same_content(a, b) => Some(ChangeKind::Modified),
-            (Some(a), Some(b)) if !same_metadata(a, b) => Some(ChangeKind::Metadata),
-            _ => None,
-        };
+        if old.is_none() && new.is_none() {
+            return Ok(());
+        }
+        let kind = classify(old, new.as_ref());
         if let Some(kind) = kind
             && self.filter.reports(path)
         {
