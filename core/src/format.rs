@@ -253,6 +253,26 @@ impl KdfParams {
     }
 }
 
+#[cfg(test)]
+impl Node {
+    /// A node with this name, kind and mode and zero metadata otherwise.
+    pub fn for_test(name: &[u8], kind: NodeKind, mode: u32) -> Node {
+        Node {
+            name: ByteBuf::from(name.to_vec()),
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: FileTime::default(),
+            ctime: FileTime::default(),
+            inode: 0,
+            device: 0,
+            nlink: 1,
+            xattrs: Vec::new(),
+        }
+    }
+}
+
 /// Rejects a structure from a newer cairn.
 pub fn check_version(what: &'static str, found: u32) -> Result<()> {
     if found == 0 || found > FORMAT_VERSION {
@@ -266,19 +286,7 @@ mod tests {
     use super::*;
 
     fn node(name: &[u8]) -> Node {
-        Node {
-            name: ByteBuf::from(name.to_vec()),
-            kind: NodeKind::Fifo,
-            mode: 0,
-            uid: 0,
-            gid: 0,
-            mtime: FileTime::default(),
-            ctime: FileTime::default(),
-            inode: 0,
-            device: 0,
-            nlink: 1,
-            xattrs: Vec::new(),
-        }
+        Node::for_test(name, NodeKind::Fifo, 0)
     }
 
     #[test]

@@ -122,19 +122,7 @@ mod tests {
     use serde_bytes::ByteBuf;
 
     fn node(kind: NodeKind, mode: u32) -> Node {
-        Node {
-            name: ByteBuf::from(b"x".to_vec()),
-            kind,
-            mode,
-            uid: 0,
-            gid: 0,
-            mtime: FileTime { seconds: 1_748_736_000, nanos: 5 },
-            ctime: FileTime::default(),
-            inode: 0,
-            device: 0,
-            nlink: 1,
-            xattrs: Vec::new(),
-        }
+        Node { mtime: FileTime { seconds: 1_748_736_000, nanos: 5 }, ..Node::for_test(b"x", kind, mode) }
     }
 
     #[test]

@@ -248,7 +248,7 @@ mod tests {
 pub(crate) mod fixtures {
     use serde_bytes::ByteBuf;
 
-    use crate::format::{BlobKind, FORMAT_VERSION, FileTime, Node, NodeKind, RepoParams, Snapshot, Timestamp, Tree};
+    use crate::format::{BlobKind, FORMAT_VERSION, Node, NodeKind, RepoParams, Snapshot, Timestamp, Tree};
     use crate::id::Id;
     use crate::repo::{InitOptions, Repository};
     use crate::snapshots::SnapshotEntry;
@@ -266,19 +266,7 @@ pub(crate) mod fixtures {
     }
 
     fn node(name: &str, kind: NodeKind) -> Node {
-        Node {
-            name: ByteBuf::from(name.as_bytes().to_vec()),
-            kind,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            mtime: FileTime::default(),
-            ctime: FileTime::default(),
-            inode: 0,
-            device: 0,
-            nlink: 1,
-            xattrs: Vec::new(),
-        }
+        Node::for_test(name.as_bytes(), kind, 0o644)
     }
 
     /// A file node holding `text`, its one chunk stored.

@@ -204,3 +204,42 @@ pub fn stdout_of(out: &std::process::Output) -> String {
 pub fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
 }
+
+/// Mounts a small tmpfs at `dir` (root only); `None`, with a note, where
+/// mounting is not allowed. Unmounted when dropped, even if a test fails.
+pub fn small_mount(dir: &Path, options: &str) -> Option<Mount> {
+    fs::create_dir_all(dir).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", options, "cairn-test"])
+        .arg(dir)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        Some(Mount(dir.to_path_buf()))
+    } else {
+        eprintln!("note: cannot mount a tmpfs at {} (not root?); that part is not exercised", dir.display());
+        None
+    }
+}
+
+pub struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Flips one byte in the largest pack written since `before` (a listing
+/// from `Env::repo_listing`), so that exactly the data added since is damaged.
+pub fn damage_newest_pack(env: &Env, before: &[(PathBuf, u64)]) -> PathBuf {
+    let pack = new_files(before, &env.repo_listing())
+        .into_iter()
+        .filter(|p| p.strip_prefix(&env.repo).unwrap().starts_with("data"))
+        .max_by_key(|p| fs::metadata(p).unwrap().len())
+        .expect("a pack was written");
+    let mut bytes = fs::read(&pack).unwrap();
+    bytes[1000] ^= 1;
+    fs::write(&pack, bytes).unwrap();
+    pack
+}

@@ -79,14 +79,7 @@ fn hard_link_followers_are_not_linked_to_what_the_failed_first_copy_left() {
     fs::write(work.join("h1"), &data).unwrap();
     fs::hard_link(work.join("h1"), work.join("h2")).unwrap();
     env.snapshot_json(&[&work]);
-    let pack = new_files(&before, &env.repo_listing())
-        .into_iter()
-        .filter(|p| p.strip_prefix(&env.repo).unwrap().starts_with("data"))
-        .max_by_key(|p| fs::metadata(p).unwrap().len())
-        .unwrap();
-    let mut bytes = fs::read(&pack).unwrap();
-    bytes[1000] ^= 1;
-    fs::write(&pack, bytes).unwrap();
+    damage_newest_pack(&env, &before);
     // The agent made them two different files.
     fs::remove_file(work.join("h1")).unwrap();
     fs::remove_file(work.join("h2")).unwrap();

@@ -320,30 +320,6 @@ fn diff_lists_exactly_what_a_tick_changed() {
     assert!(stdout_of(&out).contains("@@ -1,"), "{}", stdout_of(&out));
 }
 
-/// Mounts a small tmpfs (root only); `None` where mounting is not allowed.
-fn small_mount(dir: &Path, options: &str) -> Option<Mount> {
-    fs::create_dir_all(dir).unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", options, "tmpfs"])
-        .arg(dir)
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        Some(Mount(dir.to_path_buf()))
-    } else {
-        eprintln!("note: cannot mount a tmpfs here (not root?); the full-disk/read-only part is not exercised");
-        None
-    }
-}
-
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn full_disk_read_only_target_and_damaged_blob() {
     let env = Env::new();
@@ -380,14 +356,7 @@ fn full_disk_read_only_target_and_damaged_blob() {
     }
 
     // Damage the pack that only the second snapshot added (b.bin's data).
-    let pack = new_files(&before, &env.repo_listing())
-        .into_iter()
-        .filter(|p| p.strip_prefix(&env.repo).unwrap().starts_with("data"))
-        .max_by_key(|p| fs::metadata(p).unwrap().len())
-        .unwrap();
-    let mut bytes = fs::read(&pack).unwrap();
-    bytes[1000] ^= 1;
-    fs::write(&pack, bytes).unwrap();
+    damage_newest_pack(&env, &before);
     let target = env.path("out");
     let out = env.cairn().args(["restore", "latest", "--target"]).arg(&target).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
