@@ -297,14 +297,19 @@ fn timetravel_find_markdown_versions() {
     assert_eq!(last["last_snapshot"], w.ids[2].as_str());
     assert_eq!(last["gone_in"], w.ids[3].as_str());
 
-    // Anchored globs: `*` does not cross `/`, `**` does.
-    let anchored = w.json(&["find", &format!("{}/*.md", w.ws.display())]);
-    assert!(anchored.as_array().unwrap().iter().all(|f| {
-        let p = f["path"].as_str().unwrap();
-        Path::new(p).parent() == Some(w.ws.as_path())
-    }));
+    // Anchored globs: `*` does not cross `/`, `**` does. `.claude/*.md`
+    // must give exactly the markdown files directly in `.claude`, and the
+    // workspace holds deeper ones too, so a `*` that crossed `/` would show.
+    let paths_of = |v: &Value| -> BTreeSet<String> {
+        v.as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect()
+    };
+    let in_claude: BTreeSet<String> =
+        md.iter().filter(|p| p.parent() == Some(Path::new(".claude"))).map(|p| w.abs(p)).collect();
+    assert!(!in_claude.is_empty() && in_claude.len() < md.len(), "{md:?}");
+    let anchored = w.json(&["find", &format!("{}/.claude/*.md", w.ws.display())]);
+    assert_eq!(paths_of(&anchored), in_claude);
     let deep = w.json(&["find", &format!("{}/**/*.md", w.ws.display())]);
-    assert_eq!(deep.as_array().unwrap().len(), md.len());
+    assert_eq!(paths_of(&deep), md.iter().map(|p| w.abs(p)).collect::<BTreeSet<_>>());
 }
 
 #[test]
