@@ -31,6 +31,11 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
     let mut refs = refs.into_iter();
     let old = pick(if a.from.is_some() { None } else { refs.next() }.as_ref(), a.from.as_ref())?;
     let new = pick(if a.to.is_some() { None } else { refs.next() }.as_ref(), a.to.as_ref())?;
+    if let Some(extra) = refs.next() {
+        // Each side is a snapshot or a time: a snapshot left over after
+        // --from/--to would otherwise be dropped without a word.
+        bail!("{extra:?} and --from/--to name the same side: give a snapshot or a time for each side, not both");
+    }
     let Some(old) = old else { bail!("name the snapshot to compare (an id, latest, latest~N) or give --from TIME") };
     let changes = match &new {
         Some(new) => diff::diff_trees(&repo, &old.snapshot.tree, &new.snapshot.tree, &filter)?,
