@@ -64,7 +64,7 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
         .collect();
     output::table(&["ID", "Time", "Host", "Tags", "Paths", "Size"], &rows);
     if !g.quiet {
-        println!("{} snapshots", rows.len());
+        println!("{} snapshot{}", rows.len(), if rows.len() == 1 { "" } else { "s" });
     }
     Ok(0)
 }
