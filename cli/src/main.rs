@@ -25,7 +25,6 @@ pub const EXIT_INCOMPLETE: u8 = 3;
 const WORKER_STACK: usize = 64 * 1024 * 1024;
 
 fn main() -> ExitCode {
-    restore_default_sigpipe();
     // Fails only if a pool exists already, which cannot be the case here.
     let _ = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK).build_global();
     // Usage errors exit 1 like every other error (clap's own default is 2);
@@ -47,22 +46,13 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        // `cairn ls -R | head`: the reader has all it wants. Every print
+        // goes through `outln!`, so a closed pipe arrives here as an error.
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             output::error_line(&e);
             ExitCode::from(EXIT_ERROR)
         }
-    }
-}
-
-/// `cairn ls -R | head` must end quietly when `head` stops reading, as `ls`
-/// and `cat` do. Rust ignores SIGPIPE, turning the closed pipe into an
-/// error on every later `println!` — a panic. Every repository write is
-/// crash-safe (temporary name, fsync, rename), so dying here is harmless.
-fn restore_default_sigpipe() {
-    // SAFETY: called first thing in main, before any other thread exists;
-    // setting a signal's disposition to the default has no other effect.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

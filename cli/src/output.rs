@@ -4,6 +4,22 @@ use std::io::IsTerminal;
 
 use cairn_core::format::Timestamp;
 
+/// `println!` that returns the write error instead of panicking on it: a
+/// closed pipe (`cairn diff latest | head`) goes up to `main`, which ends
+/// quietly (see `is_broken_pipe`). Use it for everything on standard output.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+pub(crate) use outln;
+
+/// True when `e` comes from writing into a pipe whose reader has gone.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
 /// Prints an error (with its causes) on one line.
 pub fn error_line(e: &anyhow::Error) {
     let mut line = format!("cairn: error: {e}");
@@ -52,7 +68,7 @@ pub fn local_time(t: &Timestamp) -> String {
 }
 
 /// Prints rows as left-aligned columns under a header.
-pub fn table(header: &[&str], rows: &[Vec<String>]) {
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -61,13 +77,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
     }
     let line = |cells: Vec<&str>| {
         let parts: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
-        println!("{}", parts.join("  ").trim_end());
+        outln!("{}", parts.join("  ").trim_end())
     };
-    line(header.to_vec());
-    println!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+    line(header.to_vec())?;
+    outln!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)))?;
     for row in rows {
-        line(row.iter().map(String::as_str).collect());
+        line(row.iter().map(String::as_str).collect())?;
     }
+    Ok(())
 }
 
 /// The unified diff between two versions of a text file, or a line saying

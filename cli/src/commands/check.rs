@@ -4,37 +4,38 @@ use anyhow::Result;
 use cairn_core::check::{self, CheckOptions};
 
 use crate::args::{CheckArgs, Global};
+use crate::output::outln;
 use crate::{EXIT_ERROR, password};
 
 pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     let repo = password::open_uncached(g)?;
     let report = check::check(&repo, CheckOptions { read_data: a.read_data })?;
     if g.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "errors": report.errors, "notes": report.notes, "snapshots": report.snapshots,
                 "packs": report.packs, "blobs": report.blobs,
             })
-        );
+        )?;
     } else {
         for n in &report.notes {
             if !g.quiet {
-                println!("note: {n}");
+                outln!("note: {n}")?;
             }
         }
         for e in &report.errors {
-            println!("error: {e}");
+            outln!("error: {e}")?;
         }
         if report.errors.is_empty() {
             if !g.quiet {
-                println!(
+                outln!(
                     "no errors: {} snapshots, {} packs, {} blobs{}",
                     report.snapshots,
                     report.packs,
                     report.blobs,
                     if a.read_data { ", all data read and verified" } else { "" }
-                );
+                )?;
             }
         } else {
             eprintln!("cairn: error: check found {} problems (listed above)", report.errors.len());

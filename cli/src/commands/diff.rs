@@ -10,6 +10,7 @@ use cairn_core::snapshots::{self, Selector, SnapshotEntry};
 use cairn_core::{Repository, id::is_hex};
 
 use crate::args::{DiffArgs, Global};
+use crate::output::outln;
 use crate::{output, password, timefmt};
 
 pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
@@ -57,7 +58,7 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(items));
+        outln!("{}", serde_json::Value::Array(items))?;
         return Ok(0);
     }
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -68,13 +69,13 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
         added_bytes += new_size.unwrap_or(0).saturating_sub(old_size.unwrap_or(0));
         removed_bytes += old_size.unwrap_or(0).saturating_sub(new_size.unwrap_or(0));
         totals[c.kind as usize] += 1;
-        println!("{}", line(c, a.stat, colour));
+        outln!("{}", line(c, a.stat, colour))?;
         if a.content {
             content(&repo, c, new.is_none())?;
         }
     }
     if !g.quiet {
-        println!(
+        outln!(
             "{} added, {} deleted, {} modified, {} type changed, {} metadata only; +{} -{}",
             totals[0],
             totals[1],
@@ -83,7 +84,7 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
             totals[4],
             output::bytes(added_bytes),
             output::bytes(removed_bytes)
-        );
+        )?;
     }
     Ok(0)
 }
@@ -156,6 +157,7 @@ fn content(repo: &Repository, c: &Change, live: bool) -> Result<()> {
         Some(n) => diff::contents(repo, n, CONTENT_LIMIT)?,
         None => empty(),
     };
-    print!("{}", output::text_diff(&c.path.display().to_string(), old, new));
+    use std::io::Write as _;
+    write!(std::io::stdout().lock(), "{}", output::text_diff(&c.path.display().to_string(), old, new))?;
     Ok(())
 }

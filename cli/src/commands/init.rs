@@ -5,6 +5,7 @@ use cairn_core::Repository;
 use cairn_core::crypto::KdfParams;
 
 use crate::args::{Global, InitArgs};
+use crate::output::outln;
 use crate::password;
 
 pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
@@ -23,13 +24,13 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     opts.params.chunk_max = a.chunk_max.unwrap_or(opts.params.chunk_max);
     let repo = Repository::init(&loc.path, &opts)?;
     if g.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({ "id": repo.id().to_hex(), "path": loc.path, "encrypted": repo.is_encrypted() })
-        );
+        )?;
     } else if !g.quiet {
         let how = if repo.is_encrypted() { "encrypted" } else { "unencrypted" };
-        println!("created {how} repository {} at {}", repo.id().short(), loc.path.display());
+        outln!("created {how} repository {} at {}", repo.id().short(), loc.path.display())?;
     }
     Ok(0)
 }

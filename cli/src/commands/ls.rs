@@ -57,8 +57,6 @@ pub fn run(g: &Global, a: &LsArgs) -> Result<u8> {
     });
     match result {
         Ok(()) => Ok(0),
-        // `cairn ls | head`: the reader has all it wants.
-        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
         Err(Error::PathNotInSnapshot(_)) => match &path {
             Some(p) => not_found(&repo, &entry, p),
             None => bail!("a path of snapshot {} is missing from its tree", entry.id.short()),

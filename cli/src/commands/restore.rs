@@ -8,6 +8,7 @@ use cairn_core::restorer::{self, Action, Destination, RestoreOptions, Selection}
 use cairn_core::{locations, tree, walk};
 
 use crate::args::{Global, RestoreArgs};
+use crate::output::outln;
 use crate::{EXIT_ERROR, output, password};
 
 pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
@@ -61,7 +62,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
     if a.dry_run && !g.json {
         for (path, action) in &outcome.actions {
             if *action != Action::Unchanged || !g.quiet {
-                println!("would {:<9} {}", action.word(), path.display());
+                outln!("would {:<9} {}", action.word(), path.display())?;
             }
         }
     }
@@ -73,7 +74,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
         None => "the original places".to_string(),
     };
     if g.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "snapshot": entry.id.to_hex(), "dry_run": a.dry_run,
@@ -84,13 +85,13 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
                 "actions": outcome.actions.iter().map(|(p, act)| serde_json::json!({"path": p.to_string_lossy(), "action": act.word()})).collect::<Vec<_>>(),
                 "errors": outcome.errors,
             })
-        );
+        )?;
     } else if !g.quiet {
         let preserved = match outcome.preserved {
             Some((id, n)) => format!(", {n} preserved in snapshot {}", id.short()),
             None => String::new(),
         };
-        println!(
+        outln!(
             "{}snapshot {} ({}) to {where_to}: {} created, {} replaced, {} left alone, {} skipped, {} deleted{preserved}; {} written in {}",
             if a.dry_run { "dry run, nothing changed: " } else { "restored " },
             entry.id.short(),
@@ -102,7 +103,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
             outcome.deleted,
             output::bytes(outcome.bytes),
             output::seconds(started.elapsed().as_millis() as u64)
-        );
+        )?;
     }
     if !outcome.errors.is_empty() {
         eprintln!("cairn: error: {} entries were not restored (listed above); the rest was", outcome.errors.len());

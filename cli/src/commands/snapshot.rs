@@ -10,6 +10,7 @@ use cairn_core::format::Snapshot;
 use cairn_core::{Id, locations};
 
 use crate::args::{Global, SnapshotArgs};
+use crate::output::outln;
 use crate::progress::{Mode, Ticker};
 use crate::{EXIT_INCOMPLETE, output, password, timefmt};
 
@@ -94,15 +95,15 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
         output::warning(w);
     }
     if g.json {
-        print_json(&report, a.verbose);
+        print_json(&report, a.verbose)?;
     } else if !g.quiet {
-        print_text(&report, a.verbose);
+        print_text(&report, a.verbose)?;
     }
     // Exit 3 means "saved, but some files were not"; a dry run saves nothing.
     Ok(if report.incomplete && !a.dry_run { EXIT_INCOMPLETE } else { 0 })
 }
 
-fn print_json(r: &Report, verbose: bool) {
+fn print_json(r: &Report, verbose: bool) -> std::io::Result<()> {
     if verbose {
         for (path, reason) in &r.excluded_paths {
             let line = serde_json::json!({
@@ -110,7 +111,7 @@ fn print_json(r: &Report, verbose: bool) {
                 "path": path.display().to_string(),
                 "reason": reason.to_string(),
             });
-            println!("{line}");
+            outln!("{line}")?;
         }
     }
     let mut v = serde_json::json!({
@@ -126,13 +127,13 @@ fn print_json(r: &Report, verbose: bool) {
     if verbose {
         v["type"] = "summary".into();
     }
-    println!("{v}");
+    outln!("{v}")
 }
 
-fn print_text(r: &Report, verbose: bool) {
+fn print_text(r: &Report, verbose: bool) -> std::io::Result<()> {
     if verbose {
         for (path, reason) in &r.excluded_paths {
-            println!("excluded {} ({reason})", path.display());
+            outln!("excluded {} ({reason})", path.display())?;
         }
     }
     let s = &r.snapshot.summary;
@@ -146,14 +147,14 @@ fn print_text(r: &Report, verbose: bool) {
         s.dirs,
     );
     match r.id {
-        Some(id) => println!(
+        Some(id) => outln!(
             "snapshot {} saved: {files}; read {}, added {} to the repository in {}",
             id.short(),
             output::bytes(s.bytes_read),
             output::bytes(s.bytes_added),
             output::seconds(s.duration_ms),
         ),
-        None => println!(
+        None => outln!(
             "dry run, nothing stored: {files}; read {}; would add {} data and {} tree blobs, {} before compression, in {}",
             output::bytes(s.bytes_read),
             s.data_blobs_added,

@@ -6,6 +6,7 @@ use anyhow::Result;
 use cairn_core::snapshots;
 
 use crate::args::{Global, SnapshotsArgs};
+use crate::output::outln;
 use crate::{output, password};
 
 pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
@@ -45,7 +46,7 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(items));
+        outln!("{}", serde_json::Value::Array(items))?;
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = selected
@@ -62,9 +63,9 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
             ]
         })
         .collect();
-    output::table(&["ID", "Time", "Host", "Tags", "Paths", "Size"], &rows);
+    output::table(&["ID", "Time", "Host", "Tags", "Paths", "Size"], &rows)?;
     if !g.quiet {
-        println!("{} snapshot{}", rows.len(), if rows.len() == 1 { "" } else { "s" });
+        outln!("{} snapshot{}", rows.len(), if rows.len() == 1 { "" } else { "s" })?;
     }
     Ok(0)
 }
