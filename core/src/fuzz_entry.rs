@@ -5,7 +5,8 @@
 //! alike. Its curated seeds (`fuzz/corpus/<target>/`) also run on stable Rust
 //! as a plain regression test (`cargo test -p cairn-core fuzz_entry`), and
 //! the test `seed_corpus_is_current` checks that every seed it knows how to
-//! build is there (`CAIRN_WRITE_FUZZ_SEEDS=1` writes the missing ones).
+//! build is there with exactly the bytes it builds now
+//! (`CAIRN_WRITE_FUZZ_SEEDS=1` writes the missing and different ones).
 //!
 //! Encrypted variants use the fixed master key [`FUZZ_MASTER_KEY`], so that
 //! seeds sealed with it open and the fuzzer reaches what lies behind the
@@ -285,7 +286,9 @@ mod tests {
 
     #[test]
     fn seed_corpus_is_current() {
-        let seeds = build_seeds();
+        // Fixed nonces make the encrypted seeds come out the same on every
+        // build, so the committed files can be compared byte for byte.
+        let seeds = crypto::fixed_nonces::during(build_seeds);
         let mut names = BTreeSet::new();
         let mut total = 0;
         for (target, name, bytes) in &seeds {
@@ -304,22 +307,26 @@ mod tests {
 
         let write = std::env::var_os(WRITE_VAR).is_some_and(|v| v == "1");
         let mut missing = Vec::new();
+        let mut stale = Vec::new();
         for (target, name, bytes) in &seeds {
             let path = corpus_dir(target).join(name);
-            if path.is_file() {
-                continue;
-            }
+            let wrong = match std::fs::read(&path) {
+                Ok(committed) if committed == *bytes => continue,
+                Ok(_) => &mut stale,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => &mut missing,
+                Err(e) => panic!("{}: {e}", path.display()),
+            };
             if write {
                 std::fs::create_dir_all(corpus_dir(target)).unwrap();
                 std::fs::write(&path, bytes).unwrap();
             } else {
-                missing.push(format!("{target}/{name}"));
+                wrong.push(format!("{target}/{name}"));
             }
         }
         assert!(
-            missing.is_empty(),
-            "seeds missing from fuzz/corpus (run `{WRITE_VAR}=1 cargo test -p cairn-core fuzz_entry` \
-             and commit them): {missing:#?}"
+            missing.is_empty() && stale.is_empty(),
+            "fuzz/corpus is not what the seed builders make (run `{WRITE_VAR}=1 cargo test -p cairn-core \
+             fuzz_entry` and commit the files): missing {missing:#?}, different {stale:#?}"
         );
     }
 
