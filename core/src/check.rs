@@ -93,12 +93,17 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         bad_blobs.extend(bad);
     }
 
-    // Snapshots and their trees.
+    // Snapshots and their trees. Each tree is read once, and its problems
+    // are named for the first snapshot that holds it.
     report.errors.extend(problems);
     report.snapshots = all.len();
     let mut seen_trees: HashSet<Id> = HashSet::new();
+    let mut subtrees: HashMap<Id, Vec<Id>> = HashMap::new();
+    let mut damaged_trees: HashSet<Id> = HashSet::new();
+    let mut named: HashSet<Id> = HashSet::new();
     for entry in &all {
         let sid = entry.id.short();
+        let errors_before = report.errors.len();
         let mut stack = vec![(entry.snapshot.tree, String::from("/"))];
         while let Some((tree_id, path)) = stack.pop() {
             if !seen_trees.insert(tree_id) {
@@ -106,12 +111,14 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
             }
             if !repo.is_indexed(&tree_id) {
                 report.errors.push(format!("snapshot {sid}: tree {tree_id} of {path} is not in any index"));
+                damaged_trees.insert(tree_id);
                 continue;
             }
             let tree = match repo.load_tree(&tree_id) {
                 Ok(t) => t,
                 Err(e) => {
                     report.errors.push(format!("snapshot {sid}: tree of {path}: {e}"));
+                    damaged_trees.insert(tree_id);
                     continue;
                 }
             };
@@ -119,13 +126,18 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                 let name = String::from_utf8_lossy(&node.name);
                 let child = if path == "/" { format!("/{name}") } else { format!("{path}/{name}") };
                 match &node.kind {
-                    NodeKind::Dir { subtree } => stack.push((*subtree, child)),
+                    NodeKind::Dir { subtree } => {
+                        subtrees.entry(tree_id).or_default().push(*subtree);
+                        stack.push((*subtree, child))
+                    }
                     NodeKind::File { content, .. } => {
                         for id in content {
                             if !repo.is_indexed(id) {
                                 report.errors.push(format!("snapshot {sid}: {child}: chunk {id} is not in any index"));
+                                damaged_trees.insert(tree_id);
                             } else if bad_blobs.contains(id) {
                                 report.errors.push(format!("snapshot {sid}: {child}: chunk {id} is damaged"));
+                                damaged_trees.insert(tree_id);
                             }
                         }
                     }
@@ -133,6 +145,19 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                 }
             }
         }
+        if report.errors.len() > errors_before {
+            named.insert(entry.id);
+        }
+    }
+    // A later snapshot that shares a damaged tree (or a tree holding one)
+    // met it as already seen; it cannot be restored whole either, so it is
+    // named too rather than looking intact.
+    let holding_damage = trees_holding(&damaged_trees, &subtrees);
+    for entry in all.iter().filter(|e| !named.contains(&e.id) && holding_damage.contains(&e.snapshot.tree)) {
+        report.errors.push(format!(
+            "snapshot {}: shares damaged trees or chunks named above for an earlier snapshot",
+            entry.id.short()
+        ));
     }
 
     for tmp in repo.backend().list_temporaries()? {
@@ -144,6 +169,26 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         }
     }
     Ok(report)
+}
+
+/// The damaged trees and every tree holding one somewhere below it.
+fn trees_holding(damaged: &HashSet<Id>, subtrees: &HashMap<Id, Vec<Id>>) -> HashSet<Id> {
+    let mut parents: HashMap<Id, Vec<Id>> = HashMap::new();
+    for (parent, children) in subtrees {
+        for child in children {
+            parents.entry(*child).or_default().push(*parent);
+        }
+    }
+    let mut holding = damaged.clone();
+    let mut todo: Vec<Id> = damaged.iter().copied().collect();
+    while let Some(id) = todo.pop() {
+        for parent in parents.get(&id).into_iter().flatten() {
+            if holding.insert(*parent) {
+                todo.push(*parent);
+            }
+        }
+    }
+    holding
 }
 
 fn same_entries(a: &[PackEntry], b: &[PackEntry]) -> bool {
@@ -303,6 +348,32 @@ mod tests {
                 format!("snapshot {}: /w/x: chunk {chunk} is damaged", snap.id.short()),
             ],
         );
+    }
+
+    #[test]
+    fn every_snapshot_holding_damage_is_named_even_when_trees_are_shared() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, first) = stored(tmp.path());
+        let (chunk, pack) = chunk_of_x(&r, &first);
+        // The same tree an hour later, and another root holding the same `/w`.
+        let same_root = store(&r, snapshot(1, &["/w"], first.snapshot.tree));
+        let w = crate::tree::lookup(&r, &first.snapshot.tree, std::path::Path::new("/w")).unwrap().unwrap();
+        let elsewhere = tree(&r, vec![dir(&r, "v", vec![Node { name: b"w"[..].to_vec().into(), ..w }])]);
+        let deeper = store(&r, snapshot(2, &["/v"], elsewhere));
+        // And one that holds none of it.
+        let intact = store(&r, snapshot(3, &["/u"], tree(&r, vec![file(&r, "u", "other text")])));
+        std::fs::remove_file(r.backend().path_of(FileKind::Pack, &pack)).unwrap();
+        let report = check(&r, QUICK).unwrap();
+        assert_errors(
+            &report,
+            &[
+                format!("pack {pack} is listed in the index but missing"),
+                format!("snapshot {}: /w/x: chunk {chunk} is damaged", first.id.short()),
+                format!("snapshot {}: ", same_root.id.short()),
+                format!("snapshot {}: ", deeper.id.short()),
+            ],
+        );
+        assert!(!report.errors.iter().any(|e| e.contains(&intact.id.short())), "{:#?}", report.errors);
     }
 
     #[test]
