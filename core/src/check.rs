@@ -93,12 +93,17 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         bad_blobs.extend(bad);
     }
 
-    // Snapshots and their trees.
+    // Snapshots and their trees. Each tree is read once, and its problems
+    // are named for the first snapshot that holds it.
     report.errors.extend(problems);
     report.snapshots = all.len();
     let mut seen_trees: HashSet<Id> = HashSet::new();
+    let mut subtrees: HashMap<Id, Vec<Id>> = HashMap::new();
+    let mut damaged_trees: HashSet<Id> = HashSet::new();
+    let mut named: HashSet<Id> = HashSet::new();
     for entry in &all {
         let sid = entry.id.short();
+        let errors_before = report.errors.len();
         let mut stack = vec![(entry.snapshot.tree, String::from("/"))];
         while let Some((tree_id, path)) = stack.pop() {
             if !seen_trees.insert(tree_id) {
@@ -106,12 +111,14 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
             }
             if !repo.is_indexed(&tree_id) {
                 report.errors.push(format!("snapshot {sid}: tree {tree_id} of {path} is not in any index"));
+                damaged_trees.insert(tree_id);
                 continue;
             }
             let tree = match repo.load_tree(&tree_id) {
                 Ok(t) => t,
                 Err(e) => {
                     report.errors.push(format!("snapshot {sid}: tree of {path}: {e}"));
+                    damaged_trees.insert(tree_id);
                     continue;
                 }
             };
@@ -119,13 +126,18 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                 let name = String::from_utf8_lossy(&node.name);
                 let child = if path == "/" { format!("/{name}") } else { format!("{path}/{name}") };
                 match &node.kind {
-                    NodeKind::Dir { subtree } => stack.push((*subtree, child)),
+                    NodeKind::Dir { subtree } => {
+                        subtrees.entry(tree_id).or_default().push(*subtree);
+                        stack.push((*subtree, child))
+                    }
                     NodeKind::File { content, .. } => {
                         for id in content {
                             if !repo.is_indexed(id) {
                                 report.errors.push(format!("snapshot {sid}: {child}: chunk {id} is not in any index"));
+                                damaged_trees.insert(tree_id);
                             } else if bad_blobs.contains(id) {
                                 report.errors.push(format!("snapshot {sid}: {child}: chunk {id} is damaged"));
+                                damaged_trees.insert(tree_id);
                             }
                         }
                     }
@@ -133,6 +145,19 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                 }
             }
         }
+        if report.errors.len() > errors_before {
+            named.insert(entry.id);
+        }
+    }
+    // A later snapshot that shares a damaged tree (or a tree holding one)
+    // met it as already seen; it cannot be restored whole either, so it is
+    // named too rather than looking intact.
+    let holding_damage = trees_holding(&damaged_trees, &subtrees);
+    for entry in all.iter().filter(|e| !named.contains(&e.id) && holding_damage.contains(&e.snapshot.tree)) {
+        report.errors.push(format!(
+            "snapshot {}: shares damaged trees or chunks named above for an earlier snapshot",
+            entry.id.short()
+        ));
     }
 
     for tmp in repo.backend().list_temporaries()? {
@@ -144,6 +169,26 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         }
     }
     Ok(report)
+}
+
+/// The damaged trees and every tree holding one somewhere below it.
+fn trees_holding(damaged: &HashSet<Id>, subtrees: &HashMap<Id, Vec<Id>>) -> HashSet<Id> {
+    let mut parents: HashMap<Id, Vec<Id>> = HashMap::new();
+    for (parent, children) in subtrees {
+        for child in children {
+            parents.entry(*child).or_default().push(*parent);
+        }
+    }
+    let mut holding = damaged.clone();
+    let mut todo: Vec<Id> = damaged.iter().copied().collect();
+    while let Some(id) = todo.pop() {
+        for parent in parents.get(&id).into_iter().flatten() {
+            if holding.insert(*parent) {
+                todo.push(*parent);
+            }
+        }
+    }
+    holding
 }
 
 fn same_entries(a: &[PackEntry], b: &[PackEntry]) -> bool {
@@ -203,4 +248,250 @@ fn read_pack(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String
         }
     }
     (errors, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Node;
+    use crate::snapshots::SnapshotEntry;
+    use crate::walk::fixtures::*;
+
+    const QUICK: CheckOptions = CheckOptions { read_data: false };
+    const READ_DATA: CheckOptions = CheckOptions { read_data: true };
+
+    /// A repository holding one snapshot of `/w`: `/w/x`, `/w/sub/y`.
+    /// Each file and each tree is in a pack and an index file of its own.
+    fn stored(tmp: &std::path::Path) -> (Repository, SnapshotEntry) {
+        let r = repo(tmp);
+        let sub = dir(&r, "sub", vec![file(&r, "y", "text of y")]);
+        let root = tree(&r, vec![dir(&r, "w", vec![file(&r, "x", "text of x"), sub])]);
+        let snap = store(&r, snapshot(0, &["/w"], root));
+        (r, snap)
+    }
+
+    /// The chunk of `/w/x` and the pack holding it.
+    fn chunk_of_x(r: &Repository, snap: &SnapshotEntry) -> (Id, Id) {
+        let node = crate::tree::lookup(r, &snap.snapshot.tree, std::path::Path::new("/w/x")).unwrap().unwrap();
+        let NodeKind::File { content, .. } = node.kind else { panic!("not a file") };
+        (content[0], r.locate(&content[0]).unwrap().pack)
+    }
+
+    /// The index file listing `pack`.
+    fn index_of(r: &Repository, pack: &Id) -> Id {
+        let files = r.backend().list(FileKind::Index).unwrap();
+        files.into_iter().map(|(id, _)| id).find(|id| r.read_index_file(id).unwrap().packs[0].pack == *pack).unwrap()
+    }
+
+    fn reopen(r: &Repository) -> Repository {
+        Repository::open(r.path(), None).unwrap()
+    }
+
+    /// Asserts that each of `wanted` is a substring of exactly one error,
+    /// and that there are no other errors.
+    fn assert_errors(report: &CheckReport, wanted: &[String]) {
+        for w in wanted {
+            let hits = report.errors.iter().filter(|e| e.contains(w.as_str())).count();
+            assert_eq!(hits, 1, "{w:?} in {:#?}", report.errors);
+        }
+        assert_eq!(report.errors.len(), wanted.len(), "{:#?}", report.errors);
+    }
+
+    #[test]
+    fn a_whole_repository_passes_and_is_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, _) = stored(tmp.path());
+        for opts in [QUICK, READ_DATA] {
+            let report = check(&r, opts).unwrap();
+            assert_errors(&report, &[]);
+            assert!(report.notes.is_empty(), "{:?}", report.notes);
+            // Two chunks and three trees, each in a pack of its own.
+            assert_eq!((report.snapshots, report.packs, report.blobs), (1, 5, 5));
+        }
+    }
+
+    #[test]
+    fn a_missing_pack_names_the_pack_and_the_files_it_held() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let (chunk, pack) = chunk_of_x(&r, &snap);
+        std::fs::remove_file(r.backend().path_of(FileKind::Pack, &pack)).unwrap();
+        for opts in [QUICK, READ_DATA] {
+            let report = check(&r, opts).unwrap();
+            assert_errors(
+                &report,
+                &[
+                    format!("pack {pack} is listed in the index but missing"),
+                    format!("snapshot {}: /w/x: chunk {chunk} is damaged", snap.id.short()),
+                ],
+            );
+        }
+    }
+
+    #[test]
+    fn damaged_blobs_are_found_by_reading_the_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let (chunk, pack) = chunk_of_x(&r, &snap);
+        let path = r.backend().path_of(FileKind::Pack, &pack);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[2] ^= 0x20;
+        std::fs::write(&path, bytes).unwrap();
+        // The header is intact, so a quick check sees nothing wrong.
+        assert_errors(&check(&r, QUICK).unwrap(), &[]);
+        let report = check(&r, READ_DATA).unwrap();
+        assert_errors(
+            &report,
+            &[
+                format!("pack {pack}: contents do not match its name"),
+                format!("pack {pack}: blob {chunk}: "),
+                format!("snapshot {}: /w/x: chunk {chunk} is damaged", snap.id.short()),
+            ],
+        );
+    }
+
+    #[test]
+    fn every_snapshot_holding_damage_is_named_even_when_trees_are_shared() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, first) = stored(tmp.path());
+        let (chunk, pack) = chunk_of_x(&r, &first);
+        // The same tree an hour later, and another root holding the same `/w`.
+        let same_root = store(&r, snapshot(1, &["/w"], first.snapshot.tree));
+        let w = crate::tree::lookup(&r, &first.snapshot.tree, std::path::Path::new("/w")).unwrap().unwrap();
+        let elsewhere = tree(&r, vec![dir(&r, "v", vec![Node { name: b"w"[..].to_vec().into(), ..w }])]);
+        let deeper = store(&r, snapshot(2, &["/v"], elsewhere));
+        // And one that holds none of it.
+        let intact = store(&r, snapshot(3, &["/u"], tree(&r, vec![file(&r, "u", "other text")])));
+        std::fs::remove_file(r.backend().path_of(FileKind::Pack, &pack)).unwrap();
+        let report = check(&r, QUICK).unwrap();
+        assert_errors(
+            &report,
+            &[
+                format!("pack {pack} is listed in the index but missing"),
+                format!("snapshot {}: /w/x: chunk {chunk} is damaged", first.id.short()),
+                format!("snapshot {}: ", same_root.id.short()),
+                format!("snapshot {}: ", deeper.id.short()),
+            ],
+        );
+        assert!(!report.errors.iter().any(|e| e.contains(&intact.id.short())), "{:#?}", report.errors);
+    }
+
+    #[test]
+    fn a_damaged_pack_header_is_found_without_reading_the_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let (chunk, pack) = chunk_of_x(&r, &snap);
+        // The high byte of the header's length, at the very end.
+        flip_byte(&r.backend().path_of(FileKind::Pack, &pack), 0);
+        let report = check(&r, QUICK).unwrap();
+        assert_errors(
+            &report,
+            &[format!("pack {pack}: "), format!("snapshot {}: /w/x: chunk {chunk} is damaged", snap.id.short())],
+        );
+    }
+
+    #[test]
+    fn a_header_that_disagrees_with_its_index_is_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let (_, pack) = chunk_of_x(&r, &snap);
+        let index = index_of(&r, &pack);
+        let mut file = r.read_index_file(&index).unwrap();
+        file.packs[0].entries[0].raw_length += 1;
+        std::fs::remove_file(r.backend().path_of(FileKind::Index, &index)).unwrap();
+        let bytes = crate::codec::encode(r.keys(), crate::codec::ObjectKind::Index, &file, 3).unwrap();
+        r.backend().write(FileKind::Index, &bytes).unwrap();
+        let report = check(&reopen(&r), QUICK).unwrap();
+        assert_errors(&report, &[format!("pack {pack}: header disagrees with the index")]);
+    }
+
+    #[test]
+    fn a_damaged_index_is_reported_once_with_what_it_listed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let (chunk, pack) = chunk_of_x(&r, &snap);
+        let index = index_of(&r, &pack);
+        flip_byte(&r.backend().path_of(FileKind::Index, &index), 0);
+        // Opened before the damage, check reads the index afresh; opened
+        // after it, opening names the index too, and it is told only once.
+        let after = reopen(&r);
+        assert_eq!(after.index_problems().len(), 1);
+        for r in [&r, &after] {
+            let report = check(r, QUICK).unwrap();
+            assert_errors(
+                &report,
+                &[
+                    format!("index {index}: "),
+                    format!("snapshot {}: /w/x: chunk {chunk} is not in any index", snap.id.short()),
+                ],
+            );
+            // Its pack is now listed nowhere: a note, not a second error.
+            assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+            assert!(report.notes[0].contains(&format!("pack {pack} is not referenced by any index")));
+        }
+    }
+
+    #[test]
+    fn snapshots_pointing_at_missing_trees_are_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, _) = stored(tmp.path());
+        let missing = Id([0xee; 32]);
+        let no_root = store(&r, snapshot(1, &["/v"], missing));
+        let lost = Node::for_test(b"lost", NodeKind::Dir { subtree: Id([0xdd; 32]) }, 0o755);
+        let no_subtree = store(&r, snapshot(2, &["/lost"], tree(&r, vec![lost])));
+        let report = check(&r, QUICK).unwrap();
+        assert_errors(
+            &report,
+            &[
+                format!("snapshot {}: tree {missing} of / is not in any index", no_root.id.short()),
+                format!("snapshot {}: tree {} of /lost is not in any index", no_subtree.id.short(), Id([0xdd; 32])),
+            ],
+        );
+        assert_eq!(report.snapshots, 3);
+    }
+
+    #[test]
+    fn a_damaged_tree_is_reported_with_its_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let w = crate::tree::lookup(&r, &snap.snapshot.tree, std::path::Path::new("/w/sub")).unwrap().unwrap();
+        let NodeKind::Dir { subtree } = w.kind else { panic!("not a folder") };
+        let pack = r.locate(&subtree).unwrap().pack;
+        let path = r.backend().path_of(FileKind::Pack, &pack);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[3] ^= 0x20;
+        std::fs::write(&path, bytes).unwrap();
+        let report = check(&reopen(&r), QUICK).unwrap();
+        assert_errors(&report, &[format!("snapshot {}: tree of /w/sub: ", snap.id.short())]);
+    }
+
+    #[test]
+    fn leftovers_of_interrupted_runs_are_notes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, _) = stored(tmp.path());
+        std::fs::write(r.path().join("data/00/.tmp-1"), b"half a pack").unwrap();
+        std::fs::write(r.path().join("snapshots/.tmp-2"), b"half a snapshot").unwrap();
+        let orphan = r.backend().write(FileKind::Pack, b"a pack no index lists").unwrap();
+        let report = check(&r, READ_DATA).unwrap();
+        assert_errors(&report, &[]);
+        assert_eq!(report.notes.len(), 3, "{:?}", report.notes);
+        assert!(report.notes.iter().any(|n| n.contains(&format!("pack {orphan} is not referenced"))));
+        assert!(report.notes.iter().any(|n| n.contains("data/00/.tmp-1")));
+        assert!(report.notes.iter().any(|n| n.contains("snapshots/.tmp-2")));
+    }
+
+    #[test]
+    fn damaged_snapshot_and_key_files_are_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = encrypted_repo(tmp.path(), b"pw");
+        let root = tree(&r, vec![file(&r, "x", "x")]);
+        let good = store(&r, snapshot(0, &["/x"], root));
+        let bad = store(&r, snapshot(1, &["/x"], root));
+        flip_byte(&r.backend().path_of(FileKind::Snapshot, &bad.id), 0);
+        let key = only_file(&r, FileKind::Key);
+        flip_byte(&r.backend().path_of(FileKind::Key, &key), 0);
+        let report = check(&r, QUICK).unwrap();
+        assert_errors(&report, &[format!("snapshot {}: ", bad.id), format!("key {key}: ")]);
+        assert_eq!(report.snapshots, 1, "{} is still checked", good.id.short());
+    }
 }

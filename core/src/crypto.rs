@@ -52,7 +52,7 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 
 /// Seals `plaintext` under `key`: `nonce || ciphertext || tag`.
 pub fn seal_with(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
-    let nonce_bytes: [u8; NONCE_LEN] = random_bytes()?;
+    let nonce_bytes = next_nonce()?;
     let nonce = chacha20poly1305::XNonce::from(nonce_bytes);
     let ct = cipher
         .encrypt(&nonce, Payload { msg: plaintext, aad })
@@ -73,6 +73,55 @@ pub fn open_with(cipher: &XChaCha20Poly1305, aad: &[u8], sealed: &[u8]) -> Optio
     let (nonce_bytes, ct) = sealed.split_at(NONCE_LEN);
     let nonce = chacha20poly1305::XNonce::try_from(nonce_bytes).ok()?;
     cipher.decrypt(&nonce, Payload { msg: ct, aad }).ok()
+}
+
+/// A fresh nonce: always random, except in unit tests inside
+/// [`fixed_nonces::during`], which the committed fuzz seeds are built in.
+fn next_nonce() -> Result<[u8; NONCE_LEN]> {
+    #[cfg(test)]
+    if let Some(nonce) = fixed_nonces::next() {
+        return Ok(nonce);
+    }
+    random_bytes()
+}
+
+/// Counter nonces for building test data that must come out byte for byte
+/// the same on every run (the fuzz seeds in `fuzz/corpus/`, compared with
+/// what the code builds now). Compiled into unit tests only, so the
+/// product's nonces stay random; and per thread, so other tests running
+/// meanwhile keep random nonces too.
+#[cfg(test)]
+pub(crate) mod fixed_nonces {
+    use std::cell::Cell;
+
+    use super::NONCE_LEN;
+
+    thread_local! {
+        /// The next counter value while fixed nonces are on.
+        static NEXT: Cell<Option<u64>> = const { Cell::new(None) };
+    }
+
+    /// Runs `build` with the nonces 0, 1, 2, … (little-endian, zero padded)
+    /// for every seal on this thread, then restores what was there.
+    pub fn during<R>(build: impl FnOnce() -> R) -> R {
+        /// Restores the previous state even when `build` panics.
+        struct Restore(Option<u64>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                NEXT.set(self.0);
+            }
+        }
+        let _restore = Restore(NEXT.replace(Some(0)));
+        build()
+    }
+
+    pub(super) fn next() -> Option<[u8; NONCE_LEN]> {
+        let n = NEXT.get()?;
+        NEXT.set(Some(n + 1));
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce[..8].copy_from_slice(&n.to_le_bytes());
+        Some(nonce)
+    }
 }
 
 pub fn cipher_from(key: &[u8; 32]) -> XChaCha20Poly1305 {
@@ -173,6 +222,18 @@ mod tests {
         let b = Keys::from_master([2u8; 32]);
         assert_ne!(a.blob_id(b"x"), b.blob_id(b"x"));
         assert_eq!(Keys::Plain.blob_id(b"x").0, *blake3::hash(b"x").as_bytes());
+    }
+
+    #[test]
+    fn nonces_are_random_unless_fixed_for_test_data() {
+        let keys = Keys::from_master([7u8; 32]);
+        let seal = || keys.seal(b"aad", b"hello".to_vec()).unwrap();
+        assert_ne!(seal()[..NONCE_LEN], seal()[..NONCE_LEN], "the product's nonces are random");
+        let fixed = || fixed_nonces::during(|| (seal(), seal()));
+        let (first, second) = fixed();
+        assert_ne!(first[..NONCE_LEN], second[..NONCE_LEN], "no nonce twice within one build");
+        assert_eq!(fixed(), (first, second), "the same bytes on every build");
+        assert_ne!(seal()[..NONCE_LEN], fixed().0[..NONCE_LEN], "random again afterwards");
     }
 
     #[test]

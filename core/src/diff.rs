@@ -391,3 +391,7 @@ pub fn stored_contents(repo: &Repository, node: &Node, limit: u64) -> Result<Opt
     }
     Ok(Some(out))
 }
+
+#[cfg(test)]
+#[path = "diff_tests.rs"]
+mod tests;

@@ -275,3 +275,228 @@ fn timestamps(mtime: FileTime) -> Timestamps {
 pub fn set_mtime(path: &Path, mtime: FileTime) -> std::io::Result<()> {
     rustix::fs::utimensat(CWD, path, &timestamps(mtime), AtFlags::SYMLINK_NOFOLLOW).map_err(std::io::Error::from)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::walk::fixtures::user_xattrs_supported;
+
+    const WHEN: FileTime = FileTime { seconds: 1_600_000_000, nanos: 123_456_789 };
+
+    fn xattr(name: &str, value: &[u8]) -> Xattr {
+        Xattr { name: ByteBuf::from(name.as_bytes()), value: ByteBuf::from(value) }
+    }
+
+    /// The node the archiver would record for `path` (contents left out).
+    fn node_at(path: &Path) -> Node {
+        let md = std::fs::symlink_metadata(path).unwrap();
+        let kind = if md.is_file() {
+            NodeKind::File { size: md.len(), content: Vec::new() }
+        } else if md.is_dir() {
+            NodeKind::Dir { subtree: crate::Id::default() }
+        } else {
+            special_kind(path, &md).unwrap()
+        };
+        node_from_metadata(b"n", &md, kind, read_xattrs(path))
+    }
+
+    fn mode_of(path: &Path) -> u32 {
+        std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
+    }
+
+    /// Says on stderr that an assertion needing root is skipped.
+    fn skip_without_root(what: &str) {
+        eprintln!("note: not root; skipping the check of {what}");
+    }
+
+    #[test]
+    fn file_and_folder_metadata_round_trip_through_a_node() {
+        let tmp = tempfile::tempdir().unwrap();
+        let xattrs = user_xattrs_supported(tmp.path());
+        for folder in [false, true] {
+            let (src, dst) = (tmp.path().join(format!("src{folder}")), tmp.path().join(format!("dst{folder}")));
+            for p in [&src, &dst] {
+                if folder { std::fs::create_dir(p).unwrap() } else { std::fs::write(p, b"x").unwrap() }
+            }
+            if xattrs {
+                xattr::set(&src, "user.b", b"\0\xff").unwrap();
+                xattr::set(&src, "user.a", b"1").unwrap();
+            }
+            // With set-group-id: the bits above 0o777 are metadata too.
+            std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o2751)).unwrap();
+            set_mtime(&src, WHEN).unwrap();
+            let mut node = node_at(&src);
+            assert_eq!((node.mode, node.mtime), (0o2751, WHEN));
+            if xattrs {
+                assert_eq!(node.xattrs, vec![xattr("user.a", b"1"), xattr("user.b", b"\0\xff")], "sorted by name");
+            }
+            node.uid = 1234;
+            node.gid = 5678;
+
+            assert_eq!(apply_metadata(&dst, &node, can_chown()).unwrap(), Vec::<String>::new());
+            let restored = node_at(&dst);
+            assert_eq!((restored.mode, restored.mtime, &restored.xattrs), (0o2751, WHEN, &node.xattrs));
+            if can_chown() {
+                assert_eq!((restored.uid, restored.gid), (1234, 5678));
+            } else {
+                skip_without_root("ownership");
+            }
+        }
+    }
+
+    #[test]
+    fn set_id_bits_survive_a_change_of_owner() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("tool");
+        std::fs::write(&path, b"#!/bin/sh\n").unwrap();
+        let node = Node { uid: 1234, gid: 5678, mtime: WHEN, ..Node::for_test(b"tool", node_at(&path).kind, 0o6755) };
+        if !can_chown() {
+            skip_without_root("set-id bits after chown");
+        }
+        // chown clears set-id bits, so the mode must be set after it.
+        apply_metadata(&path, &node, can_chown()).unwrap();
+        assert_eq!(mode_of(&path), 0o6755);
+    }
+
+    #[test]
+    fn symlinks_are_recorded_and_changed_never_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("target");
+        std::fs::write(&target, b"t").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+        if user_xattrs_supported(tmp.path()) {
+            xattr::set(&target, "user.on-target", b"1").unwrap();
+        }
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink("target", &link).unwrap();
+        let target_before = std::fs::symlink_metadata(&target).unwrap();
+
+        let node = node_at(&link);
+        assert_eq!(node.kind, NodeKind::Symlink { target: ByteBuf::from(&b"target"[..]) });
+        assert!(node.xattrs.is_empty(), "the target's xattrs are not the link's");
+        let node = Node { mtime: WHEN, mode: 0o600, ..node };
+        assert_eq!(apply_metadata(&link, &node, can_chown()).unwrap(), Vec::<String>::new());
+        assert_eq!(node_at(&link).mtime, WHEN, "the link's own time");
+        let target_after = std::fs::symlink_metadata(&target).unwrap();
+        assert_eq!(target_after.mode() & 0o7777, 0o640);
+        assert_eq!(target_after.modified().unwrap(), target_before.modified().unwrap());
+    }
+
+    #[test]
+    fn special_files_are_made_with_their_mode_and_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("fifo");
+        let node = Node { mtime: WHEN, ..Node::for_test(b"fifo", NodeKind::Fifo, 0o604) };
+        make_special(&fifo, &node).unwrap();
+        apply_metadata(&fifo, &node, false).unwrap();
+        let made = node_at(&fifo);
+        assert_eq!((made.kind, made.mode, made.mtime), (NodeKind::Fifo, 0o604, WHEN));
+
+        let file = Node::for_test(b"f", NodeKind::File { size: 0, content: Vec::new() }, 0o644);
+        assert!(make_special(&tmp.path().join("f"), &file).is_err());
+
+        // /dev/null's number: 1, 3.
+        let null = std::fs::metadata("/dev/null").unwrap().rdev();
+        let device = Node::for_test(b"null", NodeKind::CharDevice { rdev: null }, 0o666);
+        match make_special(&tmp.path().join("null"), &device) {
+            Ok(()) => assert_eq!(node_at(&tmp.path().join("null")).kind, NodeKind::CharDevice { rdev: null }),
+            Err(e) if !can_chown() && e.kind() == std::io::ErrorKind::PermissionDenied => {
+                skip_without_root("making a device node")
+            }
+            Err(e) => panic!("mknod as root: {e}"),
+        }
+    }
+
+    #[test]
+    fn metadata_is_refused_for_an_entry_of_another_kind() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file");
+        std::fs::write(&file, b"f").unwrap();
+        let folder = tmp.path().join("folder");
+        std::fs::create_dir(&folder).unwrap();
+        let (to_file, to_folder) = (tmp.path().join("to-file"), tmp.path().join("to-folder"));
+        std::os::unix::fs::symlink(&file, &to_file).unwrap();
+        std::os::unix::fs::symlink(&folder, &to_folder).unwrap();
+        let (file_mode, folder_mode) = (mode_of(&file), mode_of(&folder));
+
+        let as_file = Node::for_test(b"x", NodeKind::File { size: 1, content: Vec::new() }, 0o600);
+        let as_folder = Node::for_test(b"x", NodeKind::Dir { subtree: crate::Id::default() }, 0o700);
+        let as_fifo = Node::for_test(b"x", NodeKind::Fifo, 0o600);
+        for (path, node) in [
+            (&folder, &as_file),
+            (&file, &as_folder),
+            (&to_file, &as_file),
+            (&to_folder, &as_folder),
+            (&file, &as_fifo),
+        ] {
+            let err = apply_metadata(path, node, false).unwrap_err();
+            assert!(err.to_string().contains("is no longer"), "{}: {err}", path.display());
+        }
+        assert_eq!((mode_of(&file), mode_of(&folder)), (file_mode, folder_mode), "nothing was changed");
+    }
+
+    #[test]
+    fn an_xattr_that_cannot_be_set_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        std::fs::write(&path, b"f").unwrap();
+        let mut node = node_at(&path);
+        // Longer than any filesystem takes (XATTR_SIZE_MAX is 64 KiB).
+        node.xattrs = vec![xattr("user.huge", &vec![b'x'; 70_000])];
+        // A namespace the kernel does not know: not supported, not reported.
+        node.xattrs.push(xattr("nonsense.x", b"1"));
+        node.mode = 0o640;
+        let problems = apply_metadata(&path, &node, false).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("user.huge"), "{problems:?}");
+        assert_eq!(mode_of(&path), 0o640, "the rest was applied");
+    }
+
+    #[test]
+    fn unchanged_since_compares_size_times_inode_and_device() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        std::fs::write(&path, b"four").unwrap();
+        let md = std::fs::symlink_metadata(&path).unwrap();
+        let node = node_at(&path);
+        assert!(unchanged_since(&node, &md));
+        let changed: [fn(&mut Node); 7] = [
+            |n| n.kind = NodeKind::File { size: 5, content: Vec::new() },
+            |n| n.mtime.seconds += 1,
+            |n| n.mtime.nanos ^= 1,
+            |n| n.ctime.seconds += 1,
+            |n| n.ctime.nanos ^= 1,
+            |n| n.inode += 1,
+            |n| n.device += 1,
+        ];
+        for (i, change) in changed.iter().enumerate() {
+            let mut other = node.clone();
+            change(&mut other);
+            assert!(!unchanged_since(&other, &md), "change {i}");
+        }
+        assert!(!unchanged_since(&Node { kind: NodeKind::Fifo, ..node.clone() }, &md), "not a file");
+        // Replaced by a file of the same size and mtime: another inode.
+        let other = tmp.path().join("g");
+        std::fs::write(&other, b"FOUR").unwrap();
+        set_mtime(&other, node.mtime).unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        assert!(!unchanged_since(&node, &std::fs::symlink_metadata(&path).unwrap()));
+    }
+
+    #[test]
+    fn identity_tells_entries_apart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        std::fs::write(&path, b"one").unwrap();
+        let first = identity(&path).unwrap();
+        assert_eq!(first, identity(&path).unwrap());
+        assert!(!first.is_dir() && identity(tmp.path()).unwrap().is_dir());
+        std::fs::write(&path, b"three").unwrap();
+        assert_ne!(first, identity(&path).unwrap(), "rewritten");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert!(identity(&path).unwrap().is_dir());
+    }
+}

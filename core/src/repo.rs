@@ -554,3 +554,7 @@ impl Finisher {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "repo_tests.rs"]
+mod tests;

@@ -162,3 +162,219 @@ pub fn find_parent<'a>(all: &'a [SnapshotEntry], host: &str, paths: &[Vec<u8>]) 
         e.snapshot.host == host && e.snapshot.paths.iter().map(|p| p.as_slice()).eq(paths.iter().map(|p| p.as_slice()))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::backend::FileKind;
+    use crate::format::Timestamp;
+    use crate::walk::fixtures::{entry, flip_byte, repo, snapshot, store};
+
+    fn snapshot_with(hour: i64, host: &str, tags: &[&str]) -> Snapshot {
+        Snapshot {
+            host: host.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..snapshot(hour, &["/w"], Id([hour as u8; 32]))
+        }
+    }
+
+    fn hours(entries: &[SnapshotEntry]) -> Vec<i64> {
+        entries.iter().map(|e| (e.snapshot.time.unix_seconds - 1_748_736_000) / 3600).collect()
+    }
+
+    fn hour_of(entry: &SnapshotEntry) -> i64 {
+        hours(std::slice::from_ref(entry))[0]
+    }
+
+    #[test]
+    fn list_is_oldest_first_and_names_unreadable_snapshots() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = repo(tmp.path());
+        for hour in [2, 0, 3, 1] {
+            store(&repo, snapshot_with(hour, "h", &[]));
+        }
+        // Two taken in the same second are ordered by id.
+        let twin_a = store(&repo, snapshot_with(1, "other", &[]));
+        let twin_b = store(&repo, snapshot_with(1, "third", &[]));
+        let damaged = store(&repo, snapshot_with(4, "h", &[]));
+        flip_byte(&repo.backend().path_of(FileKind::Snapshot, &damaged.id), 0);
+
+        let (all, problems) = list(&repo).unwrap();
+        assert_eq!(hours(&all), [0, 1, 1, 1, 2, 3]);
+        let same_second: Vec<Id> = all[1..4].iter().map(|e| e.id).collect();
+        let mut sorted = same_second.clone();
+        sorted.sort();
+        assert_eq!(same_second, sorted);
+        assert!(same_second.contains(&twin_a.id) && same_second.contains(&twin_b.id));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with(&format!("snapshot {}", damaged.id)), "{problems:?}");
+    }
+
+    #[test]
+    fn filter_by_host_tags_and_paths_hides_restore_snapshots() {
+        let s = Snapshot {
+            paths: vec![b"/home/u/work"[..].to_vec().into(), b"/etc"[..].to_vec().into()],
+            ..snapshot_with(0, "h", &["daily", "x"])
+        };
+        let host = |h: &str| Filter { host: Some(h.into()), ..Filter::default() };
+        let tags = |t: &[&str]| Filter { tags: t.iter().map(|t| t.to_string()).collect(), ..Filter::default() };
+        let paths = |p: &[&str]| Filter { paths: p.iter().map(PathBuf::from).collect(), ..Filter::default() };
+        assert!(Filter::default().matches(&s));
+        assert!(host("h").matches(&s));
+        assert!(!host("H").matches(&s));
+        assert!(tags(&["daily"]).matches(&s) && tags(&["x", "daily"]).matches(&s));
+        assert!(!tags(&["daily", "weekly"]).matches(&s), "every tag is required");
+        assert!(paths(&["/home/u/work"]).matches(&s));
+        assert!(paths(&["/home/u/work/deep/file", "/etc/hosts"]).matches(&s));
+        assert!(!paths(&["/home/u"]).matches(&s), "above the snapshot's paths");
+        assert!(!paths(&["/home/u/workshop"]).matches(&s), "a longer name is not inside");
+        assert!(!paths(&["/etc", "/var"]).matches(&s), "every path must be inside");
+
+        let preserve = snapshot_with(1, "h", &[PRESERVE_TAG]);
+        assert!(!Filter::default().matches(&preserve));
+        assert!(!host("h").matches(&preserve));
+        assert!(tags(&[PRESERVE_TAG]).matches(&preserve));
+    }
+
+    #[test]
+    fn latest_forms_count_matching_snapshots_back_from_the_newest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = repo(tmp.path());
+        assert!(matches!(resolve(&repo, "latest"), Err(Error::NoSnapshots)));
+        store(&repo, snapshot_with(0, "a", &[]));
+        store(&repo, snapshot_with(1, "b", &[]));
+        store(&repo, snapshot_with(2, "a", &[]));
+        store(&repo, snapshot_with(3, "a", &[PRESERVE_TAG]));
+        let hour = |r: &str, f: &Filter| resolve_filtered(&repo, r, f).map(|e| hour_of(&e));
+        let all = Filter::default();
+        let host_a = Filter { host: Some("a".into()), ..Filter::default() };
+        assert_eq!(hour("latest", &all).unwrap(), 2, "restore snapshots are passed over");
+        assert_eq!(hour("latest~0", &all).unwrap(), 2);
+        assert_eq!(hour("latest~1", &all).unwrap(), 1);
+        assert_eq!(hour("latest~2", &all).unwrap(), 0);
+        assert_eq!(hour("latest~1", &host_a).unwrap(), 0, "only matching snapshots count");
+        let preserve = Filter { tags: vec![PRESERVE_TAG.into()], ..Filter::default() };
+        assert_eq!(hour("latest", &preserve).unwrap(), 3);
+        assert_eq!(resolve(&repo, "latest~1").map(|e| hour_of(&e)).unwrap(), 1);
+
+        match hour("latest~3", &all) {
+            Err(Error::InvalidArgument(m)) => assert!(m.contains("only 3 snapshots match, so latest~2"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match hour("latest~2", &host_a) {
+            Err(Error::InvalidArgument(m)) => assert!(m.contains("only 2 snapshots match, so latest~1"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(hour(&format!("latest~{}", u64::MAX), &all), Err(Error::InvalidArgument(_))));
+        for bad in ["latest~", "latest~x", "latest~-1", "latest-1", "latestx", "latest~1~1"] {
+            assert!(matches!(hour(bad, &all), Err(Error::InvalidArgument(_))), "{bad}");
+        }
+        let nobody = Filter { host: Some("nobody".into()), ..Filter::default() };
+        assert!(matches!(hour("latest", &nobody), Err(Error::NoSnapshots)));
+    }
+
+    #[test]
+    fn ids_resolve_by_unique_prefix_of_at_least_four_digits() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = repo(tmp.path());
+        let one = store(&repo, snapshot_with(0, "h", &[]));
+        let two = store(&repo, snapshot_with(1, "h", &[]));
+        let hex = one.id.to_hex();
+        assert_ne!(hex[..4], two.id.to_hex()[..4], "pick other fixtures: these ids share a prefix");
+        let id = |r: &str| resolve(&repo, r).map(|e| e.id);
+        assert_eq!(id(&hex).unwrap(), one.id);
+        assert_eq!(id(&hex[..4]).unwrap(), one.id);
+        assert_eq!(id(&hex[..4].to_uppercase()).unwrap(), one.id);
+        assert_eq!(id(&two.id.to_hex()[..10]).unwrap(), two.id);
+        assert_eq!(resolve(&repo, &hex).unwrap().snapshot, one.snapshot);
+        for bad in ["", "abc", "xyz1", "12 4", "ab-cd"] {
+            assert!(matches!(id(bad), Err(Error::InvalidArgument(_))), "{bad:?}");
+        }
+        assert!(matches!(id(&format!("{hex}0")), Err(Error::InvalidArgument(_))), "65 digits");
+        let unused = (0..=0xffffu32)
+            .map(|n| format!("{n:04x}"))
+            .find(|p| !hex.starts_with(p) && !two.id.to_hex().starts_with(p))
+            .unwrap();
+        assert!(matches!(id(&unused), Err(Error::SnapshotNotFound(_))));
+
+        // A third snapshot file whose name shares the first six digits.
+        let seventh = if &hex[6..7] == "0" { "1" } else { "0" };
+        let twin = format!("{}{seventh}{}", &hex[..6], "0".repeat(57));
+        std::fs::write(repo.path().join("snapshots").join(&twin), b"not a snapshot").unwrap();
+        assert!(matches!(id(&hex[..4]), Err(Error::AmbiguousSnapshot(_))));
+        assert!(matches!(id(&hex[..6]), Err(Error::AmbiguousSnapshot(_))));
+        assert_eq!(id(&hex[..7]).unwrap(), one.id);
+        assert!(matches!(id(&twin), Err(Error::Corrupt { .. })), "found by name, refused by contents");
+    }
+
+    #[test]
+    fn at_or_before_takes_the_newest_not_after_the_moment() {
+        let root = Id([1; 32]);
+        let mut sorted = vec![entry(0, &["/w"], root), entry(1, &["/w"], root), entry(2, &["/w"], root)];
+        sorted[2].snapshot.time.nanos = 500;
+        let at = |hour: i64, nanos: u32| Timestamp {
+            unix_seconds: 1_748_736_000 + hour * 3600,
+            nanos,
+            // The offset a time was written in does not move it.
+            offset_seconds: 7200,
+        };
+        let pick = |t: Timestamp| at_or_before(&sorted, &t).map(hour_of);
+        assert_eq!(pick(at(0, 0)).unwrap(), 0, "exactly at a snapshot");
+        assert_eq!(pick(at(1, 999_999_999)).unwrap(), 1);
+        assert_eq!(pick(at(2, 499)).unwrap(), 1, "nanoseconds count");
+        assert_eq!(pick(at(2, 500)).unwrap(), 2);
+        assert_eq!(pick(at(100, 0)).unwrap(), 2);
+        match pick(at(-1, 0)) {
+            Err(Error::NoSnapshotAt { earliest, latest, .. }) => {
+                assert!(earliest.contains(&sorted[0].id.short()), "{earliest}");
+                assert!(latest.contains(&sorted[2].id.short()), "{latest}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(at_or_before(&[], &at(0, 0)), Err(Error::NoSnapshots)));
+    }
+
+    #[test]
+    fn select_by_time_among_matching_snapshots() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = repo(tmp.path());
+        store(&repo, snapshot_with(0, "a", &[]));
+        store(&repo, snapshot_with(1, "b", &[]));
+        store(&repo, snapshot_with(2, "a", &[PRESERVE_TAG]));
+        let at = Selector::At(Timestamp { unix_seconds: 1_748_736_000 + 2 * 3600, nanos: 0, offset_seconds: 0 });
+        assert_eq!(hour_of(&select(&repo, &at, &Filter::default()).unwrap()), 1);
+        let host_a = Filter { host: Some("a".into()), ..Filter::default() };
+        assert_eq!(hour_of(&select(&repo, &at, &host_a).unwrap()), 0);
+        let latest = Selector::Reference("latest".into());
+        assert_eq!(hour_of(&select(&repo, &latest, &host_a).unwrap()), 0);
+    }
+
+    #[test]
+    fn parent_has_the_same_host_and_paths_and_is_no_restore_snapshot() {
+        let root = Id([1; 32]);
+        let with = |hour, host: &str, paths: &[&str], tags: &[&str]| {
+            let mut e = entry(hour, paths, root);
+            e.snapshot.host = host.into();
+            e.snapshot.tags = tags.iter().map(|t| t.to_string()).collect();
+            e
+        };
+        let all = vec![
+            with(0, "h", &["/a"], &[]),
+            with(1, "h", &["/a", "/b"], &[]),
+            with(2, "other", &["/a"], &[]),
+            with(3, "h", &["/a"], &[PRESERVE_TAG]),
+            with(4, "h", &["/a/sub"], &[]),
+        ];
+        let parent = |host: &str, paths: &[&str]| {
+            let paths: Vec<Vec<u8>> = paths.iter().map(|p| p.as_bytes().to_vec()).collect();
+            find_parent(&all, host, &paths).map(hour_of)
+        };
+        assert_eq!(parent("h", &["/a"]), Some(0));
+        assert_eq!(parent("h", &["/a", "/b"]), Some(1));
+        assert_eq!(parent("h", &["/b"]), None);
+        assert_eq!(parent("other", &["/a"]), Some(2));
+        assert_eq!(parent("x", &["/a"]), None);
+    }
+}

@@ -232,37 +232,118 @@ mod tests {
         assert!(close("/a/todos", 3).is_empty(), "an existing folder has nothing closer");
     }
 
+    /// Every metadata field of `node` changed, its kind kept.
+    fn other_metadata(node: &Node) -> Node {
+        use crate::format::{FileTime, Xattr};
+        let xattr = Xattr { name: b"user.note"[..].to_vec().into(), value: b"v"[..].to_vec().into() };
+        Node {
+            mode: node.mode ^ 0o4077,
+            uid: node.uid + 1000,
+            gid: node.gid + 1000,
+            mtime: FileTime { seconds: node.mtime.seconds + 60, nanos: 5 },
+            ctime: FileTime { seconds: node.ctime.seconds + 60, nanos: 6 },
+            inode: node.inode + 1,
+            device: node.device + 1,
+            nlink: node.nlink + 1,
+            xattrs: vec![xattr],
+            ..node.clone()
+        }
+    }
+
     #[test]
     fn keys_ignore_metadata_only() {
-        let a = NodeKind::File { size: 3, content: vec![Id([1; 32])] };
-        let b = NodeKind::File { size: 3, content: vec![Id([2; 32])] };
-        assert_eq!(content_key(&a), content_key(&a.clone()));
-        assert_ne!(content_key(&a), content_key(&b));
-        assert_ne!(content_key(&NodeKind::Fifo), content_key(&NodeKind::Socket));
-        assert_ne!(content_key(&NodeKind::Dir { subtree: Id([1; 32]) }), content_key(&a));
+        let id = |n: u8| Id([n; 32]);
+        let file = |size, ids: &[u8]| NodeKind::File { size, content: ids.iter().map(|&n| id(n)).collect() };
+        let kinds = [
+            file(0, &[]),
+            file(3, &[1]),
+            file(3, &[2]),
+            file(4, &[1]),
+            file(6, &[1, 2]),
+            file(6, &[2, 1]),
+            NodeKind::Dir { subtree: id(1) },
+            NodeKind::Dir { subtree: id(2) },
+            NodeKind::Symlink { target: b"a"[..].to_vec().into() },
+            NodeKind::Symlink { target: b"b"[..].to_vec().into() },
+            NodeKind::Fifo,
+            NodeKind::Socket,
+            NodeKind::CharDevice { rdev: 1 },
+            NodeKind::CharDevice { rdev: 2 },
+            NodeKind::BlockDevice { rdev: 1 },
+        ];
+        for (i, a) in kinds.iter().enumerate() {
+            // The same contents with every piece of metadata different: equal keys.
+            let node = Node::for_test(b"x", a.clone(), 0o644);
+            let changed = other_metadata(&node);
+            assert_ne!(node, changed);
+            assert_eq!(content_key(&node.kind), content_key(&changed.kind), "{a:?}");
+            // Any difference of type or contents: different keys.
+            for b in &kinds[i + 1..] {
+                assert_ne!(content_key(a), content_key(b), "{a:?} and {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn keys_of_live_files_follow_their_bytes_not_their_metadata() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = fixtures::repo(tmp.path());
+        let xattrs = fixtures::user_xattrs_supported(tmp.path());
+        // Nodes made as the archiver makes them, from files on disk.
+        let live = |name: &str, text: &str, mode: u32, mtime: i64| {
+            let path = tmp.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            if mode != 0o644 && xattrs {
+                xattr::set(&path, "user.note", b"x").unwrap();
+            }
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            crate::fsmeta::set_mtime(&path, crate::format::FileTime { seconds: mtime, nanos: 0 }).unwrap();
+            let md = std::fs::symlink_metadata(&path).unwrap();
+            let kind = NodeKind::File { size: md.len(), content: crate::diff::content_ids(&repo, &path).unwrap() };
+            crate::fsmeta::node_from_metadata(name.as_bytes(), &md, kind, crate::fsmeta::read_xattrs(&path))
+        };
+        let a = live("a", "same bytes", 0o644, 1_000);
+        let b = live("b", "same bytes", 0o600, 2_000);
+        let c = live("c", "SAME BYTES", 0o644, 1_000);
+        assert!(a.mode != b.mode && a.mtime != b.mtime && a.inode != b.inode);
+        assert!(a.xattrs != b.xattrs || !xattrs);
+        assert_eq!(content_key(&a.kind), content_key(&b.kind));
+        assert_ne!(content_key(&a.kind), content_key(&c.kind), "same size and metadata, other bytes");
     }
 }
 
 /// Small repositories built by hand for the time-travel modules' tests.
 #[cfg(test)]
 pub(crate) mod fixtures {
+    use std::path::Path;
+
     use serde_bytes::ByteBuf;
 
+    use crate::backend::FileKind;
     use crate::format::{BlobKind, FORMAT_VERSION, Node, NodeKind, RepoParams, Snapshot, Timestamp, Tree};
     use crate::id::Id;
     use crate::repo::{InitOptions, Repository};
     use crate::snapshots::SnapshotEntry;
 
-    /// An unencrypted repository in `dir`.
-    pub fn repo(dir: &std::path::Path) -> Repository {
-        let opts = InitOptions {
-            password: None,
-            kdf: crate::crypto::KdfParams::DEFAULT,
+    /// An unencrypted repository in `dir/repo`.
+    pub fn repo(dir: &Path) -> Repository {
+        Repository::init(&dir.join("repo"), &init_options(None)).unwrap()
+    }
+
+    /// An encrypted repository in `dir/repo`, its key derivation cheap.
+    pub fn encrypted_repo(dir: &Path, password: &[u8]) -> Repository {
+        Repository::init(&dir.join("repo"), &init_options(Some(password))).unwrap()
+    }
+
+    pub fn init_options(password: Option<&[u8]>) -> InitOptions<'_> {
+        InitOptions {
+            password,
+            kdf: crate::crypto::KdfParams::INSECURE_FOR_TESTS,
             params: RepoParams::DEFAULT,
             host: "h".into(),
             user: "u".into(),
-        };
-        Repository::init(&dir.join("repo"), &opts).unwrap()
+        }
     }
 
     fn node(name: &str, kind: NodeKind) -> Node {
@@ -291,22 +372,62 @@ pub(crate) mod fixtures {
         node(name, NodeKind::Dir { subtree: tree(repo, nodes) })
     }
 
+    /// A snapshot of `paths` at hour `hour` (host `h`, no tags), not stored.
+    pub fn snapshot(hour: i64, paths: &[&str], root: Id) -> Snapshot {
+        Snapshot {
+            version: FORMAT_VERSION,
+            time: Timestamp { unix_seconds: 1_748_736_000 + hour * 3600, nanos: 0, offset_seconds: 0 },
+            host: "h".into(),
+            user: "u".into(),
+            paths: paths.iter().map(|p| ByteBuf::from(p.as_bytes().to_vec())).collect(),
+            tags: Vec::new(),
+            tree: root,
+            parent: None,
+            summary: Default::default(),
+            program_version: String::new(),
+        }
+    }
+
     /// A snapshot of `paths` at hour `hour`, with a made-up id.
     pub fn entry(hour: i64, paths: &[&str], root: Id) -> SnapshotEntry {
-        SnapshotEntry {
-            id: Id([hour as u8 + 1; 32]),
-            snapshot: Snapshot {
-                version: FORMAT_VERSION,
-                time: Timestamp { unix_seconds: 1_748_736_000 + hour * 3600, nanos: 0, offset_seconds: 0 },
-                host: "h".into(),
-                user: "u".into(),
-                paths: paths.iter().map(|p| ByteBuf::from(p.as_bytes().to_vec())).collect(),
-                tags: Vec::new(),
-                tree: root,
-                parent: None,
-                summary: Default::default(),
-                program_version: String::new(),
-            },
+        SnapshotEntry { id: Id([hour as u8 + 1; 32]), snapshot: snapshot(hour, paths, root) }
+    }
+
+    /// Stores `snapshot` in the repository and returns it with its id.
+    pub fn store(repo: &Repository, snapshot: Snapshot) -> SnapshotEntry {
+        SnapshotEntry { id: repo.save_snapshot(&snapshot).unwrap(), snapshot }
+    }
+
+    /// The one file of `kind` in the repository (there must be exactly one).
+    pub fn only_file(repo: &Repository, kind: FileKind) -> Id {
+        let files = repo.backend().list(kind).unwrap();
+        assert_eq!(files.len(), 1, "{kind:?} files: {files:?}");
+        files[0].0
+    }
+
+    /// Whether the filesystem of `dir` takes `user.` extended attributes;
+    /// when not, says so on stderr (the caller skips what needs them).
+    pub fn user_xattrs_supported(dir: &Path) -> bool {
+        let probe = dir.join(".xattr-probe");
+        std::fs::write(&probe, b"").unwrap();
+        let result = xattr::set(&probe, "user.probe", b"1");
+        std::fs::remove_file(&probe).unwrap();
+        match result {
+            Ok(()) => true,
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTSUP.raw_os_error()) => {
+                eprintln!("note: {} takes no user xattrs; skipping the xattr assertions", dir.display());
+                false
+            }
+            Err(e) => panic!("setting an xattr in {}: {e}", dir.display()),
         }
+    }
+
+    /// Damages a file in place: flips the bits of the byte `from_end`
+    /// bytes before its end (0: the last byte).
+    pub fn flip_byte(path: &Path, from_end: usize) {
+        let mut bytes = std::fs::read(path).unwrap();
+        let at = bytes.len() - 1 - from_end;
+        bytes[at] ^= 0xff;
+        std::fs::write(path, bytes).unwrap();
     }
 }
