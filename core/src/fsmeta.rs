@@ -124,6 +124,18 @@ impl Identity {
     pub fn is_dir(&self) -> bool {
         self.kind == FileType::Directory.as_raw_mode()
     }
+
+    /// The same entry, as far as anything but its ctime shows. For a hard
+    /// link whose other name the restore itself has just replaced: that
+    /// rename lowered the shared inode's link count, which moved its ctime.
+    pub fn same_except_ctime(&self, other: &Identity) -> bool {
+        Identity { ctime: other.ctime, ..*self } == *other
+    }
+
+    /// Whether both are the same inode.
+    pub fn same_inode(&self, other: &Identity) -> bool {
+        (self.dev, self.ino) == (other.dev, other.ino)
+    }
 }
 
 const S_IFMT: u32 = 0o170000;

@@ -205,20 +205,41 @@ pub fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
 }
 
-/// Mounts a small tmpfs at `dir` (root only); `None`, with a note, where
-/// mounting is not allowed. Unmounted when dropped, even if a test fails.
+/// Whether the tests run as root, as CI does: then every capability a test
+/// needs (mounting, chown, xattrs) must be there, and a missing one fails
+/// the test instead of skipping part of it.
+pub fn is_root() -> bool {
+    // /proc/self belongs to the effective user of the process reading it.
+    fs::metadata("/proc/self").expect("/proc/self").uid() == 0
+}
+
+/// Mounts a small tmpfs at `dir`. As root it must work (a failure panics);
+/// otherwise `None`, with a note on stderr, and the caller skips only what
+/// needs the mount. Unmounted when dropped, even if a test fails.
 pub fn small_mount(dir: &Path, options: &str) -> Option<Mount> {
     fs::create_dir_all(dir).unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", options, "cairn-test"])
-        .arg(dir)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        Some(Mount(dir.to_path_buf()))
-    } else {
-        eprintln!("note: cannot mount a tmpfs at {} (not root?); that part is not exercised", dir.display());
-        None
+    let out = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", options, "cairn-test"]).arg(dir).output();
+    match out {
+        Ok(o) if o.status.success() => Some(Mount(dir.to_path_buf())),
+        _ if is_root() => panic!("running as root, yet cannot mount a tmpfs at {}: {out:?}", dir.display()),
+        _ => {
+            eprintln!("note: not root: cannot mount a tmpfs at {}; that part is not exercised", dir.display());
+            None
+        }
+    }
+}
+
+/// Sets a user xattr for a test. As root (CI) it must work: a failure
+/// panics. Otherwise `false`, with a note on stderr, and the caller skips
+/// only the assertions that need the xattr.
+pub fn set_test_xattr(path: &Path, name: &str, value: &[u8]) -> bool {
+    match xattr::set(path, name, value) {
+        Ok(()) => true,
+        Err(e) if is_root() => panic!("running as root, yet cannot set {name} on {}: {e}", path.display()),
+        Err(e) => {
+            eprintln!("note: no user xattrs at {} ({e}); the xattr assertions are skipped", path.display());
+            false
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod default_repo;
 mod excludes;
 mod faults;
 mod kill;
+mod restore_metadata;
 mod restore_safety;
 mod roundtrip;
 mod timetravel_ls_find_history;

@@ -28,6 +28,9 @@ pub enum Expect {
     /// Exactly the entry seen when deciding (and preserved since): anything
     /// else is left alone.
     Seen(Identity),
+    /// As `Seen`, but another name of the same inode was just replaced by
+    /// this restore (hard links), which moved its ctime: all else must match.
+    SeenRelinked(Identity),
     /// Anything may be replaced (restoring under a target folder).
     Anything,
 }
@@ -68,6 +71,16 @@ fn put_in_place(temp: &Path, dest: &Path, expect: Expect) -> std::io::Result<()>
         },
         Expect::Seen(seen) => {
             still_seen(dest, &seen)?;
+            if seen.is_dir() {
+                fs::remove_dir_all(dest)?;
+            }
+            fs::rename(temp, dest)
+        }
+        Expect::SeenRelinked(seen) => {
+            match fsmeta::identity(dest) {
+                Ok(now) if now.same_except_ctime(&seen) => {}
+                _ => return Err(std::io::Error::other(CHANGED)),
+            }
             if seen.is_dir() {
                 fs::remove_dir_all(dest)?;
             }
