@@ -172,6 +172,7 @@ fn xattrs_added_since_the_snapshot_are_removed_by_overwrite() {
     }
     env.snapshot_json(&[&work]);
     xattr::set(&bare, "user.extra", b"agent").unwrap();
+    xattr::set(&work, "user.extra", b"on the folder").unwrap();
     xattr::set(&tagged, "user.keep", b"2").unwrap();
     xattr::set(&tagged, "user.extra", b"agent").unwrap();
 
@@ -185,6 +186,7 @@ fn xattrs_added_since_the_snapshot_are_removed_by_overwrite() {
     assert_eq!(v["replaced"], 2, "{v}");
     let names = |p: &Path| xattr::list(p).unwrap().map(|n| n.to_string_lossy().into_owned()).collect::<Vec<_>>();
     assert_eq!(names(&bare), Vec::<String>::new(), "the added xattr is gone");
+    assert_eq!(names(&work), Vec::<String>::new(), "from the folder too (restored in place)");
     assert_eq!(names(&tagged), vec!["user.keep".to_string()]);
     assert_eq!(xattr::get(&tagged, "user.keep").unwrap().as_deref(), Some(&b"1"[..]));
     // The agent's xattrs are in the preserve snapshot.

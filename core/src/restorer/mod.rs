@@ -361,8 +361,14 @@ fn execute(repo: &Repository, d: Decided, o: &mut RestoreOutcome) {
         .filter_map(|(e, _)| e.path.parent())
         .chain(d.deletions.iter().filter_map(|p| p.parent()))
         .collect();
+    // So do selected folders whose metadata alone differs (an agent's
+    // chmod): otherwise nothing would ever put it back.
     let restore_meta = |(e, a): &&&(Planned, Action)| {
-        writes(a) || (*a == Action::Unchanged && e.selected && touched.contains(e.path.as_path()))
+        writes(a)
+            || (*a == Action::Unchanged
+                && e.selected
+                && (touched.contains(e.path.as_path())
+                    || (d.original && original::folder_metadata_differs(&e.path, &e.node))))
     };
     for (entry, _) in dirs_done.iter().rev().filter(restore_meta) {
         match fsmeta::apply_metadata(&entry.path, &entry.node, chown) {

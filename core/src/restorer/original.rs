@@ -173,6 +173,13 @@ fn same_file(repo: &Repository, entry: &Planned, md: &fs::Metadata) -> bool {
         && content_ids(repo, &entry.path).is_ok_and(|ids| &ids == content)
 }
 
+/// Whether an existing folder's mode, mtime, xattrs or owner differ from
+/// the snapshot's (then they are applied again: the folder itself and what
+/// is in it stay, so nothing needs preserving).
+pub fn folder_metadata_differs(path: &Path, node: &Node) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|md| md.is_dir() && !same_metadata(node, &md, path))
+}
+
 /// Mode, mtime, xattrs and (where the restore can set it, as root) owner.
 fn same_metadata(node: &Node, md: &fs::Metadata, path: &Path) -> bool {
     let owner = !fsmeta::can_chown() || (node.uid, node.gid) == (md.uid(), md.gid());
