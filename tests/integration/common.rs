@@ -96,6 +96,13 @@ pub fn listing(root: &Path) -> Vec<(PathBuf, u64)> {
     out
 }
 
+/// Copies a tree with `cp -a` (modes, mtimes, symlinks, hard links kept):
+/// an expectation that does not go through cairn.
+pub fn copy_tree(from: &Path, to: &Path) {
+    let out = std::process::Command::new("cp").arg("-a").arg(from).arg(to).output().expect("run cp");
+    assert!(out.status.success(), "cp -a {} {}: {}", from.display(), to.display(), stderr_of(&out));
+}
+
 /// Files under `dir` (recursively) whose names differ from `before`.
 pub fn new_files(before: &[(PathBuf, u64)], after: &[(PathBuf, u64)]) -> Vec<PathBuf> {
     after.iter().filter(|a| !before.iter().any(|b| b.0 == a.0)).map(|a| a.0.clone()).collect()
