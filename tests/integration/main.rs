@@ -11,5 +11,6 @@ mod kill;
 mod restore_metadata;
 mod restore_safety;
 mod roundtrip;
+mod sparse_large;
 mod timetravel_ls_find_history;
 mod timetravel_restore_diff;
