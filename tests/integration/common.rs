@@ -114,9 +114,8 @@ pub fn restored(target: &Path, original: &Path) -> PathBuf {
     target.join(canon.strip_prefix("/").expect("absolute"))
 }
 
-/// Asserts that two trees hold the same entries: type, bytes, mode, mtime
-/// (not for folders' own mtime when `skip_dir_mtime`), symlink targets,
-/// and the same hard-link groups.
+/// Asserts that two trees hold the same entries: type, bytes, mode, mtime,
+/// xattrs, owner (when root), symlink targets, and the same hard-link groups.
 pub fn assert_same_tree(expected: &Path, actual: &Path) {
     let mut links_a: HashMap<u64, PathBuf> = HashMap::new();
     let mut links_b: HashMap<u64, PathBuf> = HashMap::new();
@@ -147,6 +146,11 @@ fn compare(
     if !rel.as_os_str().is_empty() {
         // The roots themselves are just where the trees were put.
         assert_eq!((ma.mtime(), ma.mtime_nsec()), (mb.mtime(), mb.mtime_nsec()), "{what}: mtime");
+        assert_eq!(xattrs_of(&a), xattrs_of(&b), "{what}: xattrs");
+        if is_root() {
+            // Only root can give files away, so only then must owners match.
+            assert_eq!((ma.uid(), ma.gid()), (mb.uid(), mb.gid()), "{what}: owner");
+        }
     }
     if ma.file_type().is_file() {
         assert_eq!(ma.len(), mb.len(), "{what}: size");
@@ -169,6 +173,15 @@ fn compare(
             compare(a_root, b_root, &rel.join(n), links_a, links_b);
         }
     }
+}
+
+/// An entry's xattrs (not following a symlink), sorted by name.
+fn xattrs_of(path: &Path) -> Vec<(std::ffi::OsString, Option<Vec<u8>>)> {
+    let mut out: Vec<_> = xattr::list(path)
+        .map(|names| names.map(|n| (n.clone(), xattr::get(path, &n).ok().flatten())).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
 }
 
 fn same_bytes(a: &Path, b: &Path) -> bool {
