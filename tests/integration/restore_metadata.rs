@@ -1,10 +1,11 @@
 //! What a restore must bring back besides bytes: hard links as one inode
 //! (also at the original places, after an agent wrote through one name),
 //! ownership (as root), and xattrs, including their changes alone (seen by
-//! the next snapshot and by diff) and ones added since (removed again).
+//! the next snapshot and by diff) and ones added since (removed again);
+//! special files left alone when as in the snapshot.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use crate::common::*;
@@ -194,4 +195,28 @@ fn xattrs_added_since_the_snapshot_are_removed_by_overwrite() {
     let preserve = v["preserved_snapshot"].as_str().unwrap();
     env.cairn().args(["restore", preserve, "--target"]).arg(&undo).assert().success();
     assert_eq!(xattr::get(restored(&undo, &bare), "user.extra").unwrap().as_deref(), Some(&b"agent"[..]));
+}
+
+#[test]
+fn a_fifo_as_in_the_snapshot_is_left_alone_and_its_mode_put_back() {
+    let env = Env::new();
+    let work = fs::canonicalize(env.dir.path()).unwrap().join("work");
+    fs::create_dir_all(&work).unwrap();
+    let fifo = work.join("pipe");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o640)).unwrap();
+    env.snapshot_json(&[&work]);
+    let (code, v, err) = restore_json(&env, &["--path", work.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(action_of(&v, &fifo), "unchanged");
+
+    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, v, _) = restore_json(&env, &["--path", work.to_str().unwrap()]);
+    assert_eq!((code, action_of(&v, &fifo)), (Some(1), "skip".to_string()), "{v}");
+    let (code, v, err) = restore_json(&env, &["--overwrite", "--path", work.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(action_of(&v, &fifo), "replace");
+    let md = fs::symlink_metadata(&fifo).unwrap();
+    assert!(md.file_type().is_fifo());
+    assert_eq!(md.mode() & 0o7777, 0o640);
 }

@@ -96,6 +96,7 @@ pub fn decide(repo: &Repository, plan: Plan, overwrite: bool, delete_newer_than:
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Action::Create,
             Err(e) => Action::Skip(format!("cannot be examined: {e}")),
             Ok(md) if md.file_type().is_symlink() && same_link(&entry) => Action::Unchanged,
+            Ok(md) if same_special(&entry, &md) => Action::Unchanged,
             Ok(md) => replace_or_skip(overwrite, &md, &entry.path, &mut d),
         };
         d.others.push((entry, action));
@@ -192,6 +193,22 @@ fn same_metadata(node: &Node, md: &fs::Metadata, path: &Path) -> bool {
 fn same_link(entry: &Planned) -> bool {
     let NodeKind::Symlink { target } = &entry.node.kind else { return false };
     fs::read_link(&entry.path).is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice())
+}
+
+/// A fifo, socket or device node as in the snapshot: same kind, device
+/// number and metadata. (Without this, every such entry "differed", and a
+/// restore of a tree holding one failed unless given --overwrite.)
+fn same_special(entry: &Planned, md: &fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let ft = md.file_type();
+    let same_kind = match entry.node.kind {
+        NodeKind::Fifo => ft.is_fifo(),
+        NodeKind::Socket => ft.is_socket(),
+        NodeKind::CharDevice { rdev } => ft.is_char_device() && md.rdev() == rdev,
+        NodeKind::BlockDevice { rdev } => ft.is_block_device() && md.rdev() == rdev,
+        _ => false,
+    };
+    same_kind && same_metadata(&entry.node, md, &entry.path)
 }
 
 /// With `--delete`: entries of a restored folder that the snapshot lacks and
