@@ -736,7 +736,7 @@ impl Archiver<'_> {
         let mut ids = Vec::new();
         let read = self
             .chunker
-            .for_each_chunk(file, size_hint, |data| -> Result<()> {
+            .for_each_chunk(&mut crate::sparse::HoleSkipping::new(file), size_hint, |data| -> Result<()> {
                 self.progress.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
                 ids.push(self.saver.save(BlobKind::Data, data)?);
                 Ok(())

@@ -320,13 +320,17 @@ impl Live<'_> {
 /// the routine the archiver stores with (`Chunker::for_each_chunk`). Only a
 /// regular file is read: a symlink, fifo or device at `path` is an error.
 pub fn content_ids(repo: &Repository, path: &Path) -> std::io::Result<Vec<Id>> {
-    let (mut file, md) = crate::archiver::open_regular(path, None)?;
+    let (file, md) = crate::archiver::open_regular(path, None)?;
     let mut ids = Vec::new();
     repo.chunker()
-        .for_each_chunk(&mut file, md.len(), |data| -> std::result::Result<(), std::convert::Infallible> {
-            ids.push(repo.keys().blob_id(data));
-            Ok(())
-        })
+        .for_each_chunk(
+            &mut crate::sparse::HoleSkipping::new(&file),
+            md.len(),
+            |data| -> std::result::Result<(), std::convert::Infallible> {
+                ids.push(repo.keys().blob_id(data));
+                Ok(())
+            },
+        )
         .map_err(|e| match e {
             ChunkError::Read(e) => e,
             ChunkError::Sink(never) => match never {},

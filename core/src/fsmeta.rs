@@ -124,6 +124,18 @@ impl Identity {
     pub fn is_dir(&self) -> bool {
         self.kind == FileType::Directory.as_raw_mode()
     }
+
+    /// The same entry, as far as anything but its ctime shows. For a hard
+    /// link whose other name the restore itself has just replaced: that
+    /// rename lowered the shared inode's link count, which moved its ctime.
+    pub fn same_except_ctime(&self, other: &Identity) -> bool {
+        Identity { ctime: other.ctime, ..*self } == *other
+    }
+
+    /// Whether both are the same inode.
+    pub fn same_inode(&self, other: &Identity) -> bool {
+        (self.dev, self.ino) == (other.dev, other.ino)
+    }
 }
 
 const S_IFMT: u32 = 0o170000;
@@ -196,6 +208,7 @@ pub fn apply_metadata_to(file: &std::fs::File, node: &Node, chown: bool) -> std:
         rustix::fs::fchown(file, Some(rustix::fs::Uid::from_raw(node.uid)), Some(rustix::fs::Gid::from_raw(node.gid)))?;
     }
     let set = |x: &Xattr| xattr::FileExt::set_xattr(file, OsStr::from_bytes(&x.name), &x.value);
+    remove_extra_user_xattrs(file, node);
     let retry = set_xattrs(node, &set);
     rustix::fs::fchmod(file, Mode::from_raw_mode(node.mode & 0o7777))?;
     let problems = retry_xattrs(retry, &set);
@@ -244,6 +257,22 @@ fn set_xattrs<'a>(node: &'a Node, set: &dyn Fn(&Xattr) -> std::io::Result<()>) -
             !matches!(rustix::io::Errno::from_io_error(e), Some(rustix::io::Errno::NOTSUP | rustix::io::Errno::PERM))
         })
         .collect()
+}
+
+/// Removes `user.*` xattrs the node does not have: a folder restored in
+/// place keeps the entry (and so its xattrs) it has now, and must end up
+/// with the snapshot's. Other namespaces (security labels, ACLs) belong to
+/// the system more than to the user, and are left alone. Best effort: what
+/// cannot be listed or removed stays, and shows in the next diff.
+fn remove_extra_user_xattrs(file: &std::fs::File, node: &Node) {
+    let Ok(names) = xattr::FileExt::list_xattr(file) else { return };
+    for name in names {
+        let extra =
+            name.as_bytes().starts_with(b"user.") && !node.xattrs.iter().any(|x| x.name.as_slice() == name.as_bytes());
+        if extra {
+            let _ = xattr::FileExt::remove_xattr(file, &name);
+        }
+    }
 }
 
 /// Tries the xattrs refused for lack of permission again once the mode is

@@ -30,6 +30,7 @@ pub mod pack;
 pub mod repo;
 pub mod restorer;
 pub mod snapshots;
+pub mod sparse;
 #[cfg(test)]
 mod spec_vectors;
 pub mod timefmt;

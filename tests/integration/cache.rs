@@ -2,8 +2,9 @@
 //! with the repository, ignored and rebuilt when corrupt or stale; deleting
 //! it changes nothing but speed.
 
+use std::collections::BTreeSet;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
@@ -35,7 +36,7 @@ fn corrupt_stale_or_missing_cache_changes_nothing_but_speed() {
         fs::copy(cache.join(name), old_cache.join(name)).unwrap();
     }
 
-    cairn_testgen::tick(&src, 1).unwrap();
+    let tick = cairn_testgen::tick(&src, 1).unwrap();
     settle();
     let second = env.snapshot_json(&[&src]);
     let all = snapshot_ids(&env);
@@ -50,16 +51,48 @@ fn corrupt_stale_or_missing_cache_changes_nothing_but_speed() {
     assert_eq!(third["parent"], second["id"], "the parent is found through a stale cache");
     assert_eq!(third["summary"]["files_read"], 0);
 
-    // Corrupt: flipped bytes in both cache files.
+    // Corrupt: flipped bytes in both cache files. The commands that read
+    // through the cache (restore, ls, diff) still answer right...
+    let mut corrupt = Vec::new();
     for name in ["index", "snapshots"] {
         let mut bytes = fs::read(cache.join(name)).unwrap();
         let i = bytes.len() / 2;
         bytes[i] ^= 0xff;
-        fs::write(cache.join(name), bytes).unwrap();
+        fs::write(cache.join(name), &bytes).unwrap();
+        corrupt.push(bytes);
     }
+    let target = env.path("through-corrupt-cache");
+    env.cairn().args(["restore", "latest", "--target"]).arg(&target).assert().success();
+    assert_same_tree(&src, &restored(&target, &src));
+    let out = env.cairn().args(["ls", "latest", "--json", "--recursive"]).arg(&src).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files_listed = listed.as_array().unwrap().iter().filter(|e| e["type"] != "dir").count();
+    assert_eq!(files_listed, listing(&src).len(), "every file of the tree is listed");
+    let out = env.cairn().args(["diff", "--json", &all[0], &all[1]]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let changes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let canon = fs::canonicalize(&src).unwrap();
+    let added: BTreeSet<PathBuf> = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"] == "A" && c["type"] != "dir")
+        .map(|c| Path::new(c["path"].as_str().unwrap()).strip_prefix(&canon).unwrap().to_path_buf())
+        .collect();
+    let want: BTreeSet<PathBuf> = tick.created.iter().chain(tick.renamed.iter().map(|(_, to)| to)).cloned().collect();
+    assert!(!want.is_empty());
+    assert_eq!(added, want, "the files tick 1 added");
+    // ... and the cache files were rewritten into valid ones: changed from
+    // the corrupt bytes, and trusted (so not rewritten) by the next command.
+    let rewritten: Vec<Vec<u8>> = ["index", "snapshots"].iter().map(|n| fs::read(cache.join(n)).unwrap()).collect();
+    assert_ne!(rewritten, corrupt);
     let all = snapshot_ids(&env);
     assert_eq!(all.len(), 3);
-    env.cairn().arg("check").assert().success();
+    env.cairn().args(["diff", "latest"]).assert().success();
+    for (name, bytes) in ["index", "snapshots"].iter().zip(&rewritten) {
+        assert_eq!(&fs::read(cache.join(name)).unwrap(), bytes, "{name}: used as it is, not rebuilt again");
+    }
     let fourth = env.snapshot_json(&[&src]);
     assert_eq!(fourth["parent"], third["id"]);
     assert_eq!(fourth["summary"]["data_blobs_added"], 0);

@@ -96,6 +96,13 @@ pub fn listing(root: &Path) -> Vec<(PathBuf, u64)> {
     out
 }
 
+/// Copies a tree with `cp -a` (modes, mtimes, symlinks, hard links kept):
+/// an expectation that does not go through cairn.
+pub fn copy_tree(from: &Path, to: &Path) {
+    let out = std::process::Command::new("cp").arg("-a").arg(from).arg(to).output().expect("run cp");
+    assert!(out.status.success(), "cp -a {} {}: {}", from.display(), to.display(), stderr_of(&out));
+}
+
 /// Files under `dir` (recursively) whose names differ from `before`.
 pub fn new_files(before: &[(PathBuf, u64)], after: &[(PathBuf, u64)]) -> Vec<PathBuf> {
     after.iter().filter(|a| !before.iter().any(|b| b.0 == a.0)).map(|a| a.0.clone()).collect()
@@ -107,9 +114,8 @@ pub fn restored(target: &Path, original: &Path) -> PathBuf {
     target.join(canon.strip_prefix("/").expect("absolute"))
 }
 
-/// Asserts that two trees hold the same entries: type, bytes, mode, mtime
-/// (not for folders' own mtime when `skip_dir_mtime`), symlink targets,
-/// and the same hard-link groups.
+/// Asserts that two trees hold the same entries: type, bytes, mode, mtime,
+/// xattrs, owner (when root), symlink targets, and the same hard-link groups.
 pub fn assert_same_tree(expected: &Path, actual: &Path) {
     let mut links_a: HashMap<u64, PathBuf> = HashMap::new();
     let mut links_b: HashMap<u64, PathBuf> = HashMap::new();
@@ -140,6 +146,11 @@ fn compare(
     if !rel.as_os_str().is_empty() {
         // The roots themselves are just where the trees were put.
         assert_eq!((ma.mtime(), ma.mtime_nsec()), (mb.mtime(), mb.mtime_nsec()), "{what}: mtime");
+        assert_eq!(xattrs_of(&a), xattrs_of(&b), "{what}: xattrs");
+        if is_root() {
+            // Only root can give files away, so only then must owners match.
+            assert_eq!((ma.uid(), ma.gid()), (mb.uid(), mb.gid()), "{what}: owner");
+        }
     }
     if ma.file_type().is_file() {
         assert_eq!(ma.len(), mb.len(), "{what}: size");
@@ -162,6 +173,15 @@ fn compare(
             compare(a_root, b_root, &rel.join(n), links_a, links_b);
         }
     }
+}
+
+/// An entry's xattrs (not following a symlink), sorted by name.
+fn xattrs_of(path: &Path) -> Vec<(std::ffi::OsString, Option<Vec<u8>>)> {
+    let mut out: Vec<_> = xattr::list(path)
+        .map(|names| names.map(|n| (n.clone(), xattr::get(path, &n).ok().flatten())).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
 }
 
 fn same_bytes(a: &Path, b: &Path) -> bool {
@@ -205,20 +225,41 @@ pub fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
 }
 
-/// Mounts a small tmpfs at `dir` (root only); `None`, with a note, where
-/// mounting is not allowed. Unmounted when dropped, even if a test fails.
+/// Whether the tests run as root, as CI does: then every capability a test
+/// needs (mounting, chown, xattrs) must be there, and a missing one fails
+/// the test instead of skipping part of it.
+pub fn is_root() -> bool {
+    // /proc/self belongs to the effective user of the process reading it.
+    fs::metadata("/proc/self").expect("/proc/self").uid() == 0
+}
+
+/// Mounts a small tmpfs at `dir`. As root it must work (a failure panics);
+/// otherwise `None`, with a note on stderr, and the caller skips only what
+/// needs the mount. Unmounted when dropped, even if a test fails.
 pub fn small_mount(dir: &Path, options: &str) -> Option<Mount> {
     fs::create_dir_all(dir).unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", options, "cairn-test"])
-        .arg(dir)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        Some(Mount(dir.to_path_buf()))
-    } else {
-        eprintln!("note: cannot mount a tmpfs at {} (not root?); that part is not exercised", dir.display());
-        None
+    let out = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", options, "cairn-test"]).arg(dir).output();
+    match out {
+        Ok(o) if o.status.success() => Some(Mount(dir.to_path_buf())),
+        _ if is_root() => panic!("running as root, yet cannot mount a tmpfs at {}: {out:?}", dir.display()),
+        _ => {
+            eprintln!("note: not root: cannot mount a tmpfs at {}; that part is not exercised", dir.display());
+            None
+        }
+    }
+}
+
+/// Sets a user xattr for a test. As root (CI) it must work: a failure
+/// panics. Otherwise `false`, with a note on stderr, and the caller skips
+/// only the assertions that need the xattr.
+pub fn set_test_xattr(path: &Path, name: &str, value: &[u8]) -> bool {
+    match xattr::set(path, name, value) {
+        Ok(()) => true,
+        Err(e) if is_root() => panic!("running as root, yet cannot set {name} on {}: {e}", path.display()),
+        Err(e) => {
+            eprintln!("note: no user xattrs at {} ({e}); the xattr assertions are skipped", path.display());
+            false
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::common::*;
@@ -16,8 +17,11 @@ struct History {
     src: PathBuf,
     ids: Vec<String>,
     times: Vec<i64>,
-    tick1: cairn_testgen::TickReport,
+    /// testgen's reports of ticks 1 and 2 (s1 to s2, s2 to s3).
+    ticks: Vec<cairn_testgen::TickReport>,
     deleted_md: Vec<PathBuf>,
+    /// Independent copies (`cp -a`) of the tree as each snapshot saw it.
+    copies: Vec<PathBuf>,
 }
 
 fn now() -> i64 {
@@ -31,6 +35,7 @@ fn history() -> History {
     let base = now() / 60 * 60;
     let times: Vec<i64> = (0..4).map(|i| base - (4 - i) * 3600).collect();
     let mut ids = Vec::new();
+    let mut copies = Vec::new();
     let mut snap = |t: i64| {
         let out = env
             .cairn()
@@ -41,15 +46,18 @@ fn history() -> History {
         assert!(out.status.success(), "{}", stderr_of(&out));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         ids.push(v["id"].as_str().unwrap().to_string());
+        let copy = env.path(&format!("copy-s{}", ids.len()));
+        copy_tree(&src, &copy);
+        copies.push(copy);
     };
     snap(times[0]);
     let tick1 = cairn_testgen::tick(&src, 1).unwrap();
     snap(times[1]);
-    cairn_testgen::tick(&src, 2).unwrap();
+    let tick2 = cairn_testgen::tick(&src, 2).unwrap();
     snap(times[2]);
     let deleted_md = cairn_testgen::disaster(&src).unwrap();
     snap(times[3]);
-    History { env, src, ids, times, tick1, deleted_md }
+    History { env, src, ids, times, ticks: vec![tick1, tick2], deleted_md, copies }
 }
 
 /// The snapshot id `restore --dry-run` picks for these selection arguments.
@@ -126,16 +134,73 @@ fn to_original_brings_back_what_the_disaster_deleted() {
     for md in &h.deleted_md {
         assert!(h.src.join(md).is_file(), "{} is back", md.display());
     }
-    // The live tree is now exactly snapshot 3 (bytes, modes, mtimes).
-    let s3 = h.env.path("s3");
-    h.env.cairn().args(["restore", &h.ids[2], "--target"]).arg(&s3).assert().success();
-    assert_same_tree(&restored(&s3, &h.src), &h.src);
+    // The live tree is now exactly as copied when s3 was taken (bytes,
+    // modes, mtimes, folders' mtimes too).
+    assert_same_tree(&h.copies[2], &h.src);
+
+    // A second disaster that deletes nothing: files overwritten, truncated,
+    // given other modes (contents kept), a folder's mode changed.
+    let files: Vec<PathBuf> = listing(&h.src)
+        .into_iter()
+        .filter(|(p, n)| *n > 100 && fs::symlink_metadata(p).unwrap().is_file())
+        .map(|(p, _)| p)
+        .collect();
+    assert!(files.len() >= 30, "{}", files.len());
+    let mut hit = BTreeSet::new();
+    for f in files.iter().step_by(10).take(3) {
+        fs::write(f, b"the agent's version\n").unwrap();
+        hit.insert(f.clone());
+    }
+    for f in files.iter().skip(1).step_by(10).take(3) {
+        let len = fs::metadata(f).unwrap().len();
+        fs::File::options().write(true).open(f).unwrap().set_len(len / 2).unwrap();
+        hit.insert(f.clone());
+    }
+    for f in files.iter().skip(2).step_by(10).take(3) {
+        let mode = fs::metadata(f).unwrap().mode();
+        fs::set_permissions(f, fs::Permissions::from_mode((mode ^ 0o111) & 0o7777)).unwrap();
+        hit.insert(f.clone());
+    }
+    assert_eq!(hit.len(), 9);
+    // A folder none of whose entries is touched: only its mode differs.
+    let dir = listing(&h.src)
+        .into_iter()
+        .filter_map(|(p, _)| p.parent().map(Path::to_path_buf))
+        .find(|d| *d != h.src && !hit.iter().any(|f| f.parent() == Some(d)))
+        .unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let rel_dir = dir.strip_prefix(&h.src).unwrap();
+    assert_ne!(fs::metadata(h.copies[2].join(rel_dir)).unwrap().mode() & 0o7777, 0o700);
+    let out = h
+        .env
+        .cairn()
+        .args(["restore", "--to-original", "--overwrite", "--json", "--at", &format!("@{}", h.times[2]), "--path"])
+        .arg(&h.src)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let replaced: BTreeSet<PathBuf> = v["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "replace")
+        .map(|a| PathBuf::from(a["path"].as_str().unwrap()))
+        .collect();
+    let canon = fs::canonicalize(&h.src).unwrap();
+    let hit: BTreeSet<PathBuf> = hit.iter().map(|p| canon.join(p.strip_prefix(&h.src).unwrap())).collect();
+    assert_eq!(replaced, hit, "exactly the damaged files are replaced");
+    assert_eq!((v["replaced"].as_u64(), v["preserved"].as_u64()), (Some(9), Some(9)), "{v}");
+    assert_same_tree(&h.copies[2], &h.src);
 }
 
 #[test]
 fn overwrite_preserves_the_current_version_first() {
     let h = history();
-    let victim = h.src.join(h.tick1.modified.iter().find(|p| p.extension().is_none_or(|e| e != "md")).unwrap());
+    let rel = h.ticks[0].modified.iter().find(|p| p.extension().is_none_or(|e| e != "md")).unwrap();
+    let victim = h.src.join(rel);
+    // `latest` is s4: what the victim held then, copied without cairn.
+    let snapshot_version = h.copies[3].join(rel);
     let agent_version = b"the agent rewrote this file\n";
     fs::write(&victim, agent_version).unwrap();
     let before = fs::read(&victim).unwrap();
@@ -171,7 +236,9 @@ fn overwrite_preserves_the_current_version_first() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["replaced"], 1);
-    assert_ne!(fs::read(&victim).unwrap(), before);
+    assert_eq!(fs::read(&victim).unwrap(), fs::read(&snapshot_version).unwrap(), "the snapshot's bytes are back");
+    let (now, then) = (fs::metadata(&victim).unwrap(), fs::metadata(&snapshot_version).unwrap());
+    assert_eq!((now.mode(), now.mtime(), now.mtime_nsec()), (then.mode(), then.mtime(), then.mtime_nsec()));
     let preserve = v["preserved_snapshot"].as_str().unwrap();
     let back = h.env.path("undo");
     h.env.cairn().args(["restore", preserve, "--target"]).arg(&back).assert().success();
@@ -267,15 +334,47 @@ fn restore_globs_and_include_exclude() {
         .arg(&target)
         .assert()
         .success();
-    let names: Vec<PathBuf> = listing(&target).into_iter().map(|(p, _)| p).collect();
-    assert!(!names.is_empty());
-    assert!(names.iter().all(|p| p.extension().is_some_and(|e| e == "json")), "{names:?}");
+    // Computed from the copy taken with s3, not from cairn: every entry
+    // whose name matches *.json (none of which matches *.md).
+    let s3 = &h.copies[2];
+    let want: BTreeSet<PathBuf> = listing(s3)
+        .into_iter()
+        .map(|(p, _)| p.strip_prefix(s3).unwrap().to_path_buf())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert!(want.len() > 3, "{want:?}");
+    let base = restored(&target, &h.src);
+    let got: BTreeSet<PathBuf> =
+        listing(&target).into_iter().map(|(p, _)| p.strip_prefix(&base).unwrap().to_path_buf()).collect();
+    assert_eq!(got, want);
+    for rel in &want {
+        assert_eq!(fs::read(base.join(rel)).unwrap(), fs::read(s3.join(rel)).unwrap(), "{}", rel.display());
+    }
+    // Only the folders on the way to them are created.
+    let want_dirs: BTreeSet<PathBuf> = want
+        .iter()
+        .flat_map(|p| p.ancestors().skip(1))
+        .filter(|a| !a.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .collect();
+    let mut got_dirs = BTreeSet::new();
+    let mut stack = vec![base.clone()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if fs::symlink_metadata(&p).unwrap().is_dir() {
+                got_dirs.insert(p.strip_prefix(&base).unwrap().to_path_buf());
+                stack.push(p);
+            }
+        }
+    }
+    assert_eq!(got_dirs, want_dirs);
 }
 
-#[test]
-fn diff_lists_exactly_what_a_tick_changed() {
-    let h = history();
-    let out = h.env.cairn().args(["diff", "--json", &h.ids[0], &h.ids[1]]).output().unwrap();
+/// `diff --json` between two snapshots (or one and the live files) as
+/// sets of relative paths: added, deleted, modified, metadata only.
+fn diff_sets(h: &History, args: &[&str]) -> [BTreeSet<PathBuf>; 4] {
+    let out = h.env.cairn().args(["diff", "--json"]).args(args).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let root = fs::canonicalize(&h.src).unwrap();
@@ -294,30 +393,71 @@ fn diff_lists_exactly_what_a_tick_changed() {
         };
         got[slot].insert(rel);
     }
-    let r = &h.tick1;
-    let set = |v: Vec<&PathBuf>| v.into_iter().cloned().collect::<BTreeSet<PathBuf>>();
-    assert_eq!(got[0], set(r.created.iter().chain(r.renamed.iter().map(|(_, to)| to)).collect()), "added");
-    assert_eq!(got[1], set(r.deleted.iter().chain(r.renamed.iter().map(|(from, _)| from)).collect()), "deleted");
-    assert_eq!(got[2], set(r.modified.iter().chain(&r.appended).collect()), "modified");
-    assert_eq!(got[3], set(r.touched.iter().collect()), "metadata only");
+    got
+}
 
-    // Against the live files: the disaster's deletions, then nothing.
-    let out = h.env.cairn().args(["diff", "--json", &h.ids[2]]).output().unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let deleted: BTreeSet<PathBuf> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["change"] == "D")
-        .map(|c| Path::new(c["path"].as_str().unwrap()).strip_prefix(&root).unwrap().to_path_buf())
-        .collect();
-    assert_eq!(deleted, h.deleted_md.iter().cloned().collect());
+/// What testgen says a tick did, in the same four sets.
+fn expected_sets(r: &cairn_testgen::TickReport) -> [BTreeSet<PathBuf>; 4] {
+    let set = |v: Vec<&PathBuf>| v.into_iter().cloned().collect::<BTreeSet<PathBuf>>();
+    [
+        set(r.created.iter().chain(r.renamed.iter().map(|(_, to)| to)).collect()),
+        set(r.deleted.iter().chain(r.renamed.iter().map(|(from, _)| from)).collect()),
+        set(r.modified.iter().chain(&r.appended).collect()),
+        set(r.touched.iter().collect()),
+    ]
+}
+
+#[test]
+fn diff_lists_exactly_what_each_tick_changed() {
+    let h = history();
+    let names = ["added", "deleted", "modified", "metadata only"];
+    for (i, report) in h.ticks.iter().enumerate() {
+        let want = expected_sets(report);
+        // Every kind of change happens in every tick: no comparison of
+        // two empty sets passes for a check.
+        for (set, name) in want.iter().zip(names) {
+            assert!(!set.is_empty(), "tick {}: testgen reported nothing {name}: {}", i + 1, report.summary());
+        }
+        let got = diff_sets(&h, &[&h.ids[i], &h.ids[i + 1]]);
+        for ((got, want), name) in got.iter().zip(&want).zip(names) {
+            assert_eq!(got, want, "tick {}: {name}", i + 1);
+        }
+    }
+    // The disaster: its deletions and nothing else.
+    assert!(!h.deleted_md.is_empty());
+    let deleted: BTreeSet<PathBuf> = h.deleted_md.iter().cloned().collect();
+    let nothing = BTreeSet::new();
+    assert_eq!(
+        diff_sets(&h, &[&h.ids[2], &h.ids[3]]),
+        [nothing.clone(), deleted.clone(), nothing.clone(), nothing.clone()]
+    );
+    // Against the live files: the same, then nothing.
+    assert_eq!(diff_sets(&h, &[&h.ids[2]]), [nothing.clone(), deleted, nothing.clone(), nothing.clone()]);
     let out = h.env.cairn().args(["diff", "latest"]).output().unwrap();
     assert!(stdout_of(&out).starts_with("0 added, 0 deleted, 0 modified"), "{}", stdout_of(&out));
-    // --content shows the text that was deleted.
-    let md = root.join(&h.deleted_md[0]);
+
+    // --content shows every line of a deleted file, under a hunk header
+    // counting them.
+    let root = fs::canonicalize(&h.src).unwrap();
+    let (rel, text) = h
+        .deleted_md
+        .iter()
+        .map(|rel| (rel, fs::read_to_string(h.copies[2].join(rel)).unwrap()))
+        .find(|(_, text)| text.lines().count() >= 3 && text.ends_with('\n'))
+        .expect("a deleted file of a few lines");
+    let md = root.join(rel);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut want = format!("--- a{0}\n+++ b{0}\n@@ -1,{1} +0,0 @@\n", md.display(), lines.len());
+    for line in &lines {
+        want.push_str(&format!("-{line}\n"));
+    }
     let out = h.env.cairn().args(["diff", "--content", &h.ids[2], &h.ids[3]]).arg(&md).output().unwrap();
-    assert!(stdout_of(&out).contains("@@ -1,"), "{}", stdout_of(&out));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let shown = stdout_of(&out);
+    assert!(shown.starts_with(&format!("D  {}", md.display())), "{shown}");
+    let body = shown.split_once('\n').unwrap().1;
+    assert!(body.starts_with(&want), "want:\n{want}\ngot:\n{shown}");
+    assert_eq!(body[want.len()..].lines().count(), 1, "only the totals follow: {shown}");
 }
 
 #[test]

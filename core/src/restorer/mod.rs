@@ -263,23 +263,33 @@ fn execute(repo: &Repository, d: Decided, o: &mut RestoreOutcome) {
             }
         }
     }
-    let not_restored = |o: &mut RestoreOutcome, entry: &Planned| {
-        o.errors.push(format!("{}: not restored: a folder above it could not be restored", entry.path.display()));
+    let not_restored = |o: &mut RestoreOutcome, entry: &Planned, action: &Action| {
+        failed(o, &entry.path, action, "not restored: a folder above it could not be restored".to_string());
     };
     // Hard links: the first path of each (device, inode) is written, the
-    // others are linked to it afterwards.
+    // others are linked to it afterwards. Names created in a group whose
+    // other names were left alone (as in the snapshot: one inode on disk,
+    // see `original::decide`) are linked to one of those.
+    let mut kept: HashMap<(u64, u64), &Path> = HashMap::new();
+    for (entry, _) in d.files.iter().filter(|(e, a)| *a == Action::Unchanged && e.node.nlink > 1) {
+        kept.entry((entry.node.device, entry.node.inode)).or_insert(&entry.path);
+    }
     let mut leaders: HashMap<(u64, u64), usize> = HashMap::new();
     let mut to_write = Vec::new();
     let mut to_link = Vec::new();
     for (entry, action) in d.files.iter().filter(|(_, a)| writes(a)) {
         if is_blocked(&blocked, &entry.path) {
-            not_restored(o, entry);
+            not_restored(o, entry, action);
             continue;
         }
         let key = (entry.node.device, entry.node.inode);
         if entry.node.nlink > 1 {
+            if let Some(&existing) = kept.get(&key) {
+                to_link.push((entry, action, LinkTo::Kept(existing)));
+                continue;
+            }
             if let Some(&leader) = leaders.get(&key) {
-                to_link.push((entry, action, leader));
+                to_link.push((entry, action, LinkTo::Written(leader)));
                 continue;
             }
             leaders.insert(key, to_write.len());
@@ -290,39 +300,54 @@ fn execute(repo: &Repository, d: Decided, o: &mut RestoreOutcome) {
         .par_iter()
         .map(|(entry, action)| write::file(repo, &entry.path, &entry.node, chown, expect(entry, action)))
         .collect();
-    for (r, (entry, _)) in results.iter().zip(&to_write) {
+    // What the restore itself replaced: another name of the same inode
+    // shows a new ctime since (its link count dropped), and nothing else.
+    let mut replaced_here: Vec<Identity> = Vec::new();
+    for (r, (entry, action)) in results.iter().zip(&to_write) {
         match r {
             Ok((n, problems)) => {
                 o.bytes += n;
                 xattr_problems(o, &entry.path, problems.clone());
+                replaced_here.extend(d.seen.get(&entry.path));
             }
-            Err(e) => o.errors.push(format!("{}: {e}", entry.path.display())),
+            Err(e) => failed(o, &entry.path, action, e.clone()),
         }
     }
-    for (entry, action, leader) in to_link {
-        let (leader_entry, _) = to_write[leader];
-        if results[leader].is_err() {
-            // Linking to whatever is at the leader's path now would give
-            // this file contents that are not its own.
-            o.errors.push(format!(
-                "{}: not restored: it is a hard link to {}, which could not be restored",
-                entry.path.display(),
-                leader_entry.path.display()
-            ));
-            continue;
-        }
-        if let Err(e) = write::hard_link(&leader_entry.path, &entry.path, expect(entry, action)) {
-            o.errors.push(format!("{}: hard link: {e}", entry.path.display()));
+    for (entry, action, to) in to_link {
+        let source = match to {
+            LinkTo::Kept(path) => path,
+            LinkTo::Written(leader) => {
+                let (leader_entry, _) = to_write[leader];
+                if results[leader].is_err() {
+                    // Linking to whatever is at the leader's path now would
+                    // give this file contents that are not its own.
+                    let why = format!(
+                        "not restored: it is a hard link to {}, which could not be restored",
+                        leader_entry.path.display()
+                    );
+                    failed(o, &entry.path, action, why);
+                    continue;
+                }
+                leader_entry.path.as_path()
+            }
+        };
+        let expected = match expect(entry, action) {
+            Expect::Seen(seen) if replaced_here.iter().any(|r| r.same_inode(&seen)) => Expect::SeenRelinked(seen),
+            other => other,
+        };
+        match write::hard_link(source, &entry.path, expected) {
+            Ok(()) => replaced_here.extend(d.seen.get(&entry.path)),
+            Err(e) => failed(o, &entry.path, action, format!("hard link: {e}")),
         }
     }
     for (entry, action) in d.others.iter().filter(|(_, a)| writes(a)) {
         if is_blocked(&blocked, &entry.path) {
-            not_restored(o, entry);
+            not_restored(o, entry, action);
             continue;
         }
         match write::other(&entry.path, &entry.node, chown, expect(entry, action)) {
             Ok(problems) => xattr_problems(o, &entry.path, problems),
-            Err(e) => o.errors.push(format!("{}: {e}", entry.path.display())),
+            Err(e) => failed(o, &entry.path, action, e.to_string()),
         }
     }
     // Folders get their metadata back when created, or when entries were
@@ -336,8 +361,14 @@ fn execute(repo: &Repository, d: Decided, o: &mut RestoreOutcome) {
         .filter_map(|(e, _)| e.path.parent())
         .chain(d.deletions.iter().filter_map(|p| p.parent()))
         .collect();
+    // So do selected folders whose metadata alone differs (an agent's
+    // chmod): otherwise nothing would ever put it back.
     let restore_meta = |(e, a): &&&(Planned, Action)| {
-        writes(a) || (*a == Action::Unchanged && e.selected && touched.contains(e.path.as_path()))
+        writes(a)
+            || (*a == Action::Unchanged
+                && e.selected
+                && (touched.contains(e.path.as_path())
+                    || (d.original && original::folder_metadata_differs(&e.path, &e.node))))
     };
     for (entry, _) in dirs_done.iter().rev().filter(restore_meta) {
         match fsmeta::apply_metadata(&entry.path, &entry.node, chown) {
@@ -345,6 +376,30 @@ fn execute(repo: &Repository, d: Decided, o: &mut RestoreOutcome) {
             Err(e) => o.errors.push(format!("{}: {e}", entry.path.display())),
         }
     }
+}
+
+/// Where a hard link's follower is linked from.
+enum LinkTo<'a> {
+    /// The leader of its group, written by this restore (index in `to_write`).
+    Written(usize),
+    /// A name of its group left alone because it is as in the snapshot.
+    Kept(&'a Path),
+}
+
+/// An entry decided on (and counted as created or replaced) that could not
+/// be written after all: named, and counted as skipped, so that the totals
+/// say what happened rather than what was planned.
+fn failed(o: &mut RestoreOutcome, path: &Path, action: &Action, why: String) {
+    match action {
+        Action::Create => o.created = o.created.saturating_sub(1),
+        Action::Replace => o.replaced = o.replaced.saturating_sub(1),
+        _ => {}
+    }
+    o.skipped += 1;
+    if let Ok(i) = o.actions.binary_search_by(|(p, _)| p.as_path().cmp(path)) {
+        o.actions[i].1 = Action::Skip(why.clone());
+    }
+    o.errors.push(format!("{}: {why}", path.display()));
 }
 
 fn xattr_problems(o: &mut RestoreOutcome, path: &Path, problems: Vec<String>) {
@@ -391,7 +446,9 @@ mod tests {
         fs::write(work.join("f"), "agent again, longer\n").unwrap();
         fs::write(work.join("extra"), "newer and longer\n").unwrap();
         let mut o = RestoreOutcome::default();
+        record(&d, &mut o);
         execute(&repo, d, &mut o);
+        assert_eq!((o.replaced, o.skipped), (0, 1), "the file left alone is counted as skipped");
         assert_eq!(fs::read_to_string(work.join("f")).unwrap(), "agent again, longer\n");
         assert_eq!(fs::read_to_string(work.join("extra")).unwrap(), "newer and longer\n");
         assert_eq!(o.errors.len(), 2, "{:?}", o.errors);

@@ -5,6 +5,7 @@
 //! its name. What is at the destination is checked just before the rename
 //! against what the restore decided on (see [`Expect`]).
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -16,6 +17,7 @@ use crate::crypto::random_bytes;
 use crate::error::{Error, IoContext, Result};
 use crate::format::{Node, NodeKind};
 use crate::fsmeta::{self, Identity};
+use crate::id::Id;
 use crate::repo::Repository;
 use crate::tree::name_to_path;
 
@@ -28,6 +30,9 @@ pub enum Expect {
     /// Exactly the entry seen when deciding (and preserved since): anything
     /// else is left alone.
     Seen(Identity),
+    /// As `Seen`, but another name of the same inode was just replaced by
+    /// this restore (hard links), which moved its ctime: all else must match.
+    SeenRelinked(Identity),
     /// Anything may be replaced (restoring under a target folder).
     Anything,
 }
@@ -68,6 +73,16 @@ fn put_in_place(temp: &Path, dest: &Path, expect: Expect) -> std::io::Result<()>
         },
         Expect::Seen(seen) => {
             still_seen(dest, &seen)?;
+            if seen.is_dir() {
+                fs::remove_dir_all(dest)?;
+            }
+            fs::rename(temp, dest)
+        }
+        Expect::SeenRelinked(seen) => {
+            match fsmeta::identity(dest) {
+                Ok(now) if now.same_except_ctime(&seen) => {}
+                _ => return Err(std::io::Error::other(CHANGED)),
+            }
             if seen.is_dir() {
                 fs::remove_dir_all(dest)?;
             }
@@ -120,11 +135,22 @@ fn write_contents(repo: &Repository, path: &Path, node: &Node) -> Result<(File, 
         .at(path)?;
     let mut offset = 0u64;
     let mut hole_at_end = false;
+    // All-zero chunks seen in this file, by id, with their length: a large
+    // sparse file repeats the same one thousands of times, and loading,
+    // decrypting and scanning it each time took most of its restore.
+    let mut zero_chunks: HashMap<Id, u64> = HashMap::new();
     for id in content {
+        if let Some(&len) = zero_chunks.get(id) {
+            out.seek(SeekFrom::Current(len as i64)).at(path)?;
+            hole_at_end = true;
+            offset += len;
+            continue;
+        }
         let data = repo.load_blob(id).map_err(|e| Error::corrupt(format!("chunk {}", id.short()), e))?;
         if data.iter().all(|b| *b == 0) {
             out.seek(SeekFrom::Current(data.len() as i64)).at(path)?;
             hole_at_end = true;
+            zero_chunks.insert(*id, data.len() as u64);
         } else {
             out.write_all(&data).at(path)?;
             hole_at_end = false;
