@@ -224,6 +224,20 @@ fn overwrite_preserves_the_current_version_first() {
     assert!(stdout_of(&out).contains("would replace"), "{}", stdout_of(&out));
     assert_eq!(fs::read(&victim).unwrap(), before);
     assert_eq!(h.env.repo_listing(), listing_before);
+    // The whole workspace: one line per entry, each a verb.
+    let out = h
+        .env
+        .cairn()
+        .args(["restore", "latest", "--to-original", "--overwrite", "--dry-run", "--path"])
+        .arg(&h.src)
+        .output()
+        .unwrap();
+    let text = stdout_of(&out);
+    let victim_line = format!("would replace   {}", fs::canonicalize(&victim).unwrap().display());
+    assert!(text.lines().any(|l| l == victim_line), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("would leave ")), "{text}");
+    assert!(!text.contains("would unchanged"), "{text}");
+    assert_eq!(fs::read(&victim).unwrap(), before);
 
     // With --overwrite: replaced, and the agent's version is in a preserve snapshot.
     let out = h

@@ -62,7 +62,9 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
     if a.dry_run && !g.json {
         for (path, action) in &outcome.actions {
             if *action != Action::Unchanged || !g.quiet {
-                outln!("would {:<9} {}", action.word(), path.display())?;
+                // "would unchanged" is not English; the JSON keeps the action's name.
+                let verb = if *action == Action::Unchanged { "leave" } else { action.word() };
+                outln!("would {verb:<9} {}", path.display())?;
             }
         }
     }
