@@ -25,6 +25,7 @@ use crate::fsmeta;
 use crate::id::Id;
 use crate::repo::{BlobSaver, Repository, SaveStats, now_timestamp};
 use crate::snapshots::{self, SnapshotEntry};
+use crate::testhook::{self, Point};
 use crate::tree::{PathTrie, normalize_paths};
 
 /// How to pick the parent snapshot whose unchanged files are not re-read.
@@ -696,8 +697,10 @@ impl Archiver<'_> {
         let mut last = None;
         for _ in 0..READ_ATTEMPTS {
             let attempt = (|| -> Result<(Vec<Id>, u64, Metadata, bool), ReadFailure> {
+                testhook::reached(Point::FileStat, Some(path));
                 let (mut file, before) = open_regular(path, Some(identity))?;
                 let (content, read) = self.store_contents(&mut file, before.len())?;
+                testhook::reached(Point::FileRead, Some(path));
                 let after = file.metadata()?;
                 let stable = read == after.len()
                     && before.len() == after.len()

@@ -32,6 +32,7 @@ pub mod restorer;
 pub mod snapshots;
 #[cfg(test)]
 mod spec_vectors;
+pub mod testhook;
 pub mod timefmt;
 pub mod tree;
 pub mod walk;

@@ -492,12 +492,14 @@ impl BlobSaver<'_> {
             }
         }
         let finished = self.finisher.join()?;
+        crate::testhook::reached(crate::testhook::Point::PacksDone, None);
         self.bytes_added.fetch_add(finished.iter().map(|(_, size)| size).sum(), Ordering::Relaxed);
         let packs: Vec<IndexedPack> = finished.into_iter().map(|(p, _)| p).collect();
         if !packs.is_empty() {
             let file = IndexFile { version: FORMAT_VERSION, packs };
             let bytes = codec::encode(&self.repo.keys, ObjectKind::Index, &file, 3)?;
             self.repo.backend.write(FileKind::Index, &bytes)?;
+            crate::testhook::reached(crate::testhook::Point::IndexWritten, None);
             self.repo.index.write().unwrap_or_else(|p| p.into_inner()).add_file(&file);
         }
         Ok(SaveStats {
@@ -529,6 +531,8 @@ impl Finisher {
             let mut done = Vec::new();
             for pack in receiver {
                 let (id, entries, size) = (*pack).finish(&backend, &keys)?;
+                // The pack is renamed and its folder synced: durable.
+                crate::testhook::reached(crate::testhook::Point::PackDurable, None);
                 done.push((IndexedPack { pack: id, entries }, size));
             }
             Ok(done)

@@ -7,6 +7,7 @@ mod common;
 mod default_repo;
 mod excludes;
 mod faults;
+mod hooks;
 mod kill;
 mod restore_safety;
 mod roundtrip;
