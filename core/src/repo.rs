@@ -128,8 +128,12 @@ impl Repository {
             }
             Keys::Plain
         };
-        let params: RepoParams = codec::decode(&keys, ObjectKind::Config, &config.params)?;
-        check_version("repository parameters", params.version)?;
+        // Named as the config, the file to look at (not "Config object").
+        let params: RepoParams = codec::decode(&keys, ObjectKind::Config, &config.params).map_err(|e| match e {
+            Error::Corrupt { detail, .. } => Error::corrupt("config", detail),
+            other => other,
+        })?;
+        check_version("repository config parameters", params.version)?;
         params.validate()?;
         let mut repo = Repository {
             backend,
@@ -329,7 +333,8 @@ fn read_config(backend: &LocalBackend) -> Result<ConfigFile> {
     if config.magic != CONFIG_MAGIC {
         return Err(Error::corrupt("config", "not a cairn repository config"));
     }
-    check_version("repository", config.version)?;
+    // "config" in the name: a damaged byte here reads as a newer version.
+    check_version("repository config", config.version)?;
     Ok(config)
 }
 

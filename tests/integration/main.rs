@@ -4,6 +4,7 @@
 mod archiver_races;
 mod cache;
 mod common;
+mod damage;
 mod default_repo;
 mod excludes;
 mod faults;
