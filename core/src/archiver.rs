@@ -119,6 +119,15 @@ impl SnapshotOutcome {
     pub fn incomplete(&self) -> bool {
         incomplete(&self.warnings)
     }
+
+    /// True when some entry the walk found was not stored, for any reason:
+    /// unreadable, or deleted or replaced during the run. Stricter than
+    /// `incomplete`, for callers that must have stored everything (the
+    /// restorer's safety snapshot: a file replaced meanwhile is new data it
+    /// would otherwise overwrite unpreserved).
+    pub fn missed_any(&self) -> bool {
+        self.warnings.iter().any(|w| matches!(w, Warning::Unreadable { .. } | Warning::Vanished { .. }))
+    }
 }
 
 /// What a snapshot would be: the walk done, nothing stored.

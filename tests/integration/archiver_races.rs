@@ -217,3 +217,33 @@ fn a_file_deleted_between_walk_and_read_is_noted_and_exits_0() {
     assert_same_tree(&src, &restored(&target, &src));
     env.cairn().args(["check", "--read-data"]).assert().success();
 }
+
+/// `restore --to-original` first snapshots what it will replace. A file an
+/// editor saves over (rename) during that safety snapshot is new data the
+/// safety snapshot did not store: the restore must not overwrite it, and
+/// refuses as it does when the safety snapshot could not read a file.
+#[test]
+fn a_file_replaced_during_the_restores_safety_snapshot_is_not_overwritten() {
+    let env = Env::new();
+    let (src, victim) = two_files(&env);
+    snapshot(&env, &[], &src);
+    fs::write(&victim, b"local edits, not in any snapshot\n").unwrap();
+
+    let hook = Hook::new(env.path("hook"), "file-stat");
+    let mut cmd = env.std_cairn();
+    cmd.args(["restore", "latest", "--to-original", "--overwrite"]);
+    let canonical = fs::canonicalize(&victim).unwrap();
+    hook.pause(&mut cmd, Some(&canonical));
+    let mut child = spawn(cmd);
+    hook.wait(&mut child, 1);
+    let temp = src.join(".notes.md.swp");
+    fs::write(&temp, b"the editor's save\n").unwrap();
+    fs::rename(&temp, &victim).unwrap();
+    hook.release_all();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(fs::read(&victim).unwrap(), b"the editor's save\n", "{}", stderr_of(&out));
+    // Refused as a whole, as when the safety snapshot could not read a file:
+    // the run's promise is that nothing is replaced before it is safe.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("could not preserve everything"), "{}", stderr_of(&out));
+}
