@@ -42,12 +42,9 @@ fn check_read_data(env: &Env, when: &str) -> String {
     report
 }
 
-fn restore_and_compare(env: &Env, id: &str, expected: &Path, target: &Path, original: Option<&Path>) {
+/// Restores snapshot `id` into `target`, which must not exist yet.
+fn restore(env: &Env, id: &str, target: &Path) {
     env.cairn().args(["restore", id, "--target"]).arg(target).assert().success();
-    match original {
-        Some(src) => assert_same_tree(expected, &restored(target, src)),
-        None => assert_same_tree(expected, target),
-    }
 }
 
 #[test]
@@ -58,7 +55,9 @@ fn killed_snapshots_leave_a_clean_repository() {
     let first = env.snapshot_json(&[&src]);
     let first_id = first["id"].as_str().unwrap().to_string();
     let good = env.path("good");
-    env.cairn().args(["restore", &first_id, "--target"]).arg(&good).assert().success();
+    restore(&env, &first_id, &good);
+    // Every snapshot saved so far, with what it restored to when it was new.
+    let mut saved: Vec<(String, PathBuf)> = vec![(first_id, good)];
 
     for (round, point) in ["pack-durable", "packs-done", "index-written"].into_iter().enumerate() {
         // New data for this round: a fresh 2 MB file and the generator's
@@ -91,7 +90,11 @@ fn killed_snapshots_leave_a_clean_repository() {
         if indexes == 0 {
             assert!(report.contains("note: pack ") && report.contains("not referenced"), "{point}:\n{report}");
         }
-        restore_and_compare(&env, &first_id, &good, &env.path(&format!("first-{round}")), None);
+        for (n, (id, expected)) in saved.iter().enumerate() {
+            let again = env.path(&format!("again-{round}-{n}"));
+            restore(&env, id, &again);
+            assert_same_tree(expected, &again);
+        }
 
         // The next run must store again what only the unindexed packs hold.
         let next = env.snapshot_json(&[&src]);
@@ -101,7 +104,11 @@ fn killed_snapshots_leave_a_clean_repository() {
             // The killed run's index is sound: its blobs are reused.
             assert_eq!(next["summary"]["data_blobs_added"], 0, "{point}: {next}");
         }
-        restore_and_compare(&env, next["id"].as_str().unwrap(), &src, &env.path(&format!("next-{round}")), Some(&src));
+        let next_id = next["id"].as_str().unwrap().to_string();
+        let target = env.path(&format!("next-{round}"));
+        restore(&env, &next_id, &target);
+        assert_same_tree(&src, &restored(&target, &src));
+        saved.push((next_id, target));
         check_read_data(&env, &format!("after the snapshot that followed a kill at {point}"));
     }
 }
