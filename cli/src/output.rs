@@ -37,6 +37,11 @@ pub fn warning(text: impl std::fmt::Display) {
     eprintln!("warning: {text}");
 }
 
+/// Something the user may want to know that is not a problem.
+pub fn note(text: impl std::fmt::Display) {
+    eprintln!("note: {text}");
+}
+
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }

@@ -25,6 +25,7 @@ use crate::fsmeta;
 use crate::id::Id;
 use crate::repo::{BlobSaver, Repository, SaveStats, now_timestamp};
 use crate::snapshots::{self, SnapshotEntry};
+use crate::testhook::{self, Point};
 use crate::tree::{PathTrie, normalize_paths};
 
 /// How to pick the parent snapshot whose unchanged files are not re-read.
@@ -56,6 +57,11 @@ pub enum Warning {
     Unreadable { path: PathBuf, error: String },
     /// Kept changing while read; the last version read is stored.
     Changed { path: PathBuf },
+    /// Deleted, or replaced by another file (an editor's save, an atomic
+    /// rename), between the walk seeing it and reading it; not stored this
+    /// time. Not a failure: the file the walk saw no longer exists, and
+    /// the next snapshot stores what took its place.
+    Vanished { path: PathBuf, error: String },
     /// The parent's trees could not be read; files were read instead.
     Parent { error: String },
     /// A `.gitignore` file could not be read or has bad lines (its good
@@ -70,6 +76,9 @@ impl std::fmt::Display for Warning {
                 write!(f, "{}: not stored: {error}", path.display())
             }
             Warning::Changed { path } => write!(f, "{}: changed while being read; stored as last read", path.display()),
+            Warning::Vanished { path, error } => {
+                write!(f, "{}: {error} during the snapshot; not stored this time", path.display())
+            }
             Warning::Parent { error } => {
                 write!(f, "parent snapshot unreadable, reading every file: {error}")
             }
@@ -110,6 +119,15 @@ impl SnapshotOutcome {
     pub fn incomplete(&self) -> bool {
         incomplete(&self.warnings)
     }
+
+    /// True when some entry the walk found was not stored, for any reason:
+    /// unreadable, or deleted or replaced during the run. Stricter than
+    /// `incomplete`, for callers that must have stored everything (the
+    /// restorer's safety snapshot: a file replaced meanwhile is new data it
+    /// would otherwise overwrite unpreserved).
+    pub fn missed_any(&self) -> bool {
+        self.warnings.iter().any(|w| matches!(w, Warning::Unreadable { .. } | Warning::Vanished { .. }))
+    }
 }
 
 /// What a snapshot would be: the walk done, nothing stored.
@@ -130,6 +148,9 @@ impl DryRunOutcome {
     }
 }
 
+/// Only files that exist and could not be read make a snapshot incomplete:
+/// a file deleted or replaced under the walk (`Warning::Vanished`) does not,
+/// or an hourly run would report failure whenever an editor saved a file.
 fn incomplete(warnings: &[Warning]) -> bool {
     warnings.iter().any(|w| matches!(w, Warning::Unreadable { .. }))
 }
@@ -326,6 +347,26 @@ fn link_stamp(md: &Metadata) -> LinkStamp {
 /// Why `open_regular` refused a path, as the user reads it.
 const CHANGED_TYPE: &str = "changed type while being read";
 
+/// The error `open_regular` returns when the path is no longer the regular
+/// file the walk saw (typed, so that the archiver can tell it from a file
+/// it may not read).
+#[derive(Debug)]
+struct ChangedType;
+
+impl std::fmt::Display for ChangedType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(CHANGED_TYPE)
+    }
+}
+
+impl std::error::Error for ChangedType {}
+
+/// Whether a failure to stat, list or open `path` means it was deleted or
+/// replaced after the walk found it, rather than that it cannot be read.
+fn vanished(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound || e.get_ref().is_some_and(|inner| inner.is::<ChangedType>())
+}
+
 /// Opens `path` for reading only if it is still the regular file a walk
 /// saw: symlinks are not followed (`O_NOFOLLOW`), fifos and devices do not
 /// block the open (`O_NONBLOCK`) nor become a controlling terminal
@@ -343,13 +384,13 @@ pub(crate) fn open_regular(path: &Path, expected: Option<(u64, u64)>) -> std::io
             if matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::LOOP.raw_os_error()
             || c == rustix::io::Errno::NXIO.raw_os_error()) =>
         {
-            return Err(std::io::Error::other(CHANGED_TYPE));
+            return Err(std::io::Error::other(ChangedType));
         }
         Err(e) => return Err(e),
     };
     let md = file.metadata()?;
     if !md.is_file() || expected.is_some_and(|id| id != (md.dev(), md.ino())) {
-        return Err(std::io::Error::other(CHANGED_TYPE));
+        return Err(std::io::Error::other(ChangedType));
     }
     // Regular files ignore O_NONBLOCK on local filesystems; clear it anyway
     // so that network and FUSE filesystems read normally.
@@ -465,6 +506,18 @@ impl Archiver<'_> {
         self.warnings.lock().unwrap_or_else(|p| p.into_inner()).push(w);
     }
 
+    /// Warns that `path` was not stored because of `e`: `Vanished` when it
+    /// was deleted or replaced under the walk, `Unreadable` otherwise.
+    fn warn_unreadable(&self, path: &Path, e: &std::io::Error) {
+        let path = path.to_path_buf();
+        if vanished(e) {
+            let how = if e.kind() == std::io::ErrorKind::NotFound { "deleted" } else { "replaced" };
+            self.warn(Warning::Vanished { path, error: how.to_string() });
+        } else {
+            self.warn(Warning::Unreadable { path, error: e.to_string() });
+        }
+    }
+
     /// The tree of an intermediate folder on the way to the selected paths:
     /// its own metadata is real, but it holds only the names that lead on.
     fn archive_virtual(&self, dir: &Path, trie: &PathTrie, parent: Option<&Tree>) -> Result<Tree> {
@@ -504,7 +557,7 @@ impl Archiver<'_> {
         match read_dir_names(dir) {
             Ok(n) => Some(n),
             Err(e) => {
-                self.warn(Warning::Unreadable { path: dir.to_path_buf(), error: e.to_string() });
+                self.warn_unreadable(dir, &e);
                 None
             }
         }
@@ -560,7 +613,8 @@ impl Archiver<'_> {
         let md = match std::fs::symlink_metadata(&path) {
             Ok(md) => md,
             Err(e) => {
-                self.warn(Warning::Unreadable { path, error: e.to_string() });
+                // Listed, then deleted before this stat: a note, not a failure.
+                self.warn_unreadable(&path, &e);
                 return Ok(None);
             }
         };
@@ -696,8 +750,10 @@ impl Archiver<'_> {
         let mut last = None;
         for _ in 0..READ_ATTEMPTS {
             let attempt = (|| -> Result<(Vec<Id>, u64, Metadata, bool), ReadFailure> {
+                testhook::reached(Point::FileStat, Some(path));
                 let (mut file, before) = open_regular(path, Some(identity))?;
                 let (content, read) = self.store_contents(&mut file, before.len())?;
+                testhook::reached(Point::FileRead, Some(path));
                 let after = file.metadata()?;
                 let stable = read == after.len()
                     && before.len() == after.len()
@@ -716,7 +772,7 @@ impl Archiver<'_> {
                 // Failing to store is fatal; failing to read the file is a warning.
                 Err(ReadFailure::Repository(e)) => return Err(e),
                 Err(ReadFailure::Source(e)) => {
-                    self.warn(Warning::Unreadable { path: path.to_path_buf(), error: e.to_string() });
+                    self.warn_unreadable(path, &e);
                     return Ok(None);
                 }
             }
@@ -827,6 +883,23 @@ mod tests {
         std::fs::rename(&other, &path).unwrap();
         let err = open_regular(&path, Some((md.dev(), md.ino()))).unwrap_err();
         assert_eq!(err.to_string(), CHANGED_TYPE);
+    }
+
+    #[test]
+    fn deleted_or_replaced_counts_as_vanished_and_denied_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"one").unwrap();
+        let md = std::fs::symlink_metadata(&path).unwrap();
+        std::fs::write(dir.path().join("g"), b"two").unwrap();
+        std::fs::rename(dir.path().join("g"), &path).unwrap();
+        assert!(vanished(&open_regular(&path, Some((md.dev(), md.ino()))).unwrap_err()));
+        std::fs::remove_file(&path).unwrap();
+        assert!(vanished(&open_regular(&path, None).unwrap_err()));
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(!vanished(&denied));
+        assert!(!incomplete(&[Warning::Vanished { path: path.clone(), error: "deleted".into() }]));
+        assert!(incomplete(&[Warning::Unreadable { path, error: denied.to_string() }]));
     }
 
     #[test]

@@ -19,7 +19,12 @@ pub enum Error {
     NotARepository(PathBuf),
     #[error("{0} already exists and is not empty; refusing to create a repository there")]
     RepositoryExists(PathBuf),
-    #[error("wrong password: no key in {0} opens with it")]
+    // A damaged repository id in the config (the keys' associated data)
+    // fails exactly as a wrong password does: say so, or the user of a
+    // damaged repository only ever hears that the password is wrong.
+    #[error(
+        "wrong password: no key in {0} opens with it (or, if the password is right, the repository id in the config is damaged)"
+    )]
     WrongPassword(PathBuf),
     #[error(
         "{0} is not encrypted, yet a password was given: unset CAIRN_PASSWORD (and the other password options) to use it"

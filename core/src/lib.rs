@@ -33,6 +33,7 @@ pub mod snapshots;
 pub mod sparse;
 #[cfg(test)]
 mod spec_vectors;
+pub mod testhook;
 pub mod timefmt;
 pub mod tree;
 pub mod walk;

@@ -128,8 +128,12 @@ impl Repository {
             }
             Keys::Plain
         };
-        let params: RepoParams = codec::decode(&keys, ObjectKind::Config, &config.params)?;
-        check_version("repository parameters", params.version)?;
+        // Named as the config, the file to look at (not "Config object").
+        let params: RepoParams = codec::decode(&keys, ObjectKind::Config, &config.params).map_err(|e| match e {
+            Error::Corrupt { detail, .. } => Error::corrupt("config", detail),
+            other => other,
+        })?;
+        check_version("repository config parameters", params.version)?;
         params.validate()?;
         let mut repo = Repository {
             backend,
@@ -329,7 +333,8 @@ fn read_config(backend: &LocalBackend) -> Result<ConfigFile> {
     if config.magic != CONFIG_MAGIC {
         return Err(Error::corrupt("config", "not a cairn repository config"));
     }
-    check_version("repository", config.version)?;
+    // "config" in the name: a damaged byte here reads as a newer version.
+    check_version("repository config", config.version)?;
     Ok(config)
 }
 
@@ -492,12 +497,14 @@ impl BlobSaver<'_> {
             }
         }
         let finished = self.finisher.join()?;
+        crate::testhook::reached(crate::testhook::Point::PacksDone, None);
         self.bytes_added.fetch_add(finished.iter().map(|(_, size)| size).sum(), Ordering::Relaxed);
         let packs: Vec<IndexedPack> = finished.into_iter().map(|(p, _)| p).collect();
         if !packs.is_empty() {
             let file = IndexFile { version: FORMAT_VERSION, packs };
             let bytes = codec::encode(&self.repo.keys, ObjectKind::Index, &file, 3)?;
             self.repo.backend.write(FileKind::Index, &bytes)?;
+            crate::testhook::reached(crate::testhook::Point::IndexWritten, None);
             self.repo.index.write().unwrap_or_else(|p| p.into_inner()).add_file(&file);
         }
         Ok(SaveStats {
@@ -529,6 +536,8 @@ impl Finisher {
             let mut done = Vec::new();
             for pack in receiver {
                 let (id, entries, size) = (*pack).finish(&backend, &keys)?;
+                // The pack is renamed and its folder synced: durable.
+                crate::testhook::reached(crate::testhook::Point::PackDurable, None);
                 done.push((IndexedPack { pack: id, entries }, size));
             }
             Ok(done)

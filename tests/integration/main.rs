@@ -4,9 +4,11 @@
 mod archiver_races;
 mod cache;
 mod common;
+mod damage;
 mod default_repo;
 mod excludes;
 mod faults;
+mod hooks;
 mod kill;
 mod names;
 mod passwords;

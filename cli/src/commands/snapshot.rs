@@ -92,7 +92,11 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
     ticker.finish();
     let report = report?;
     for w in &report.warnings {
-        output::warning(w);
+        match w {
+            // A file deleted or replaced during the run is not a problem.
+            Warning::Vanished { .. } => output::note(w),
+            _ => output::warning(w),
+        }
     }
     if g.json {
         print_json(&report, a.verbose)?;

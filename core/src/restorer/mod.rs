@@ -151,7 +151,7 @@ pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) ->
             },
             &Progress::default(),
         )?;
-        if snap.incomplete() {
+        if snap.missed_any() {
             return Err(Error::InvalidArgument(format!(
                 "could not preserve everything the restore would replace (snapshot {} is incomplete); nothing was changed",
                 snap.id.short()
