@@ -119,7 +119,7 @@ fn a_missing_or_foreign_config_is_no_repository() {
     };
     assert!(matches!(opens(&ConfigFile { magic: *b"CAIRNKEY", ..good.clone() }), Err(Error::Corrupt { .. })));
     let future = ConfigFile { version: FORMAT_VERSION + 1, ..good.clone() };
-    assert!(matches!(opens(&future), Err(Error::UnsupportedVersion { what: "repository", .. })));
+    assert!(matches!(opens(&future), Err(Error::UnsupportedVersion { what: "repository config", .. })));
     let sealed_params = ConfigFile { encrypted: true, ..good.clone() };
     assert!(matches!(opens(&sealed_params), Err(Error::PasswordRequired)));
     opens(&good).unwrap();
