@@ -416,3 +416,81 @@ fn i_chunker_matches_spec_wording() {
         }
     }
 }
+
+/// The specification itself, so that the tables it prints can be checked.
+const SPEC: &str = include_str!("../../format-spec.md");
+
+/// The lines of the first fenced block after the line `heading_start` begins.
+fn fenced_block_after(heading_start: &str) -> Vec<&'static str> {
+    let mut lines = SPEC.lines().skip_while(|l| !l.starts_with(heading_start)).skip(1);
+    lines.by_ref().find(|l| l.starts_with("```")).expect("a fenced block after the heading");
+    lines.take_while(|l| !l.starts_with("```")).collect()
+}
+
+fn parse_u64_hex(token: &str) -> u64 {
+    let digits = token.trim_matches('`').strip_prefix("0x").unwrap_or_else(|| panic!("not 0x hex: {token}"));
+    assert_eq!(digits.len(), 16, "a u64 written with 16 digits: {token}");
+    u64::from_str_radix(digits, 16).unwrap()
+}
+
+/// §7.4's GEAR table and mask rows, and §7.3's worked value, are the ones the
+/// chunker uses, so a reader needs nothing but the document.
+#[test]
+fn spec_tables_match_the_chunker() {
+    use fastcdc::v2020::{Normalization, get_gear_with_seed, select_masks};
+
+    // GEAR: each line is `<index of its first value>  v v v v`.
+    let mut gear = Vec::new();
+    for line in fenced_block_after("**`GEAR`**") {
+        let mut tokens = line.split_whitespace();
+        let first: usize = tokens.next().unwrap().parse().unwrap();
+        assert_eq!(first, gear.len(), "GEAR line {line:?} starts at the wrong index");
+        gear.extend(tokens.map(parse_u64_hex));
+    }
+    assert_eq!(gear.len(), 256);
+    assert_eq!(gear[..], get_gear_with_seed(0).0[..], "the spec's GEAR table differs from the chunker's");
+
+    // Mask rows: | k | lo … hi | `mask_s` | `mask_l` |, one for every k that
+    // an accepted chunk_avg (even, 256 … 4 MiB) rounds to.
+    let k_of = |avg: usize| (avg as f64).log2().round() as usize;
+    let rows: Vec<Vec<&str>> = SPEC
+        .lines()
+        .skip_while(|l| !l.starts_with("| k | `chunk_avg`"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
+        .collect();
+    let ks: Vec<usize> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert_eq!(ks, (8..=22).collect::<Vec<_>>());
+    let mut next_avg = 256;
+    for row in &rows {
+        let k: usize = row[0].parse().unwrap();
+        let (lo, hi) = row[1].split_once(" … ").unwrap();
+        let (lo, hi): (usize, usize) = (lo.parse().unwrap(), hi.parse().unwrap());
+        assert_eq!(lo, next_avg, "the ranges of k = {k} and the row before must meet");
+        next_avg = hi + 2;
+        let masks = (parse_u64_hex(row[2]), parse_u64_hex(row[3]));
+        for avg in [lo, hi, 1 << k] {
+            if (lo..=hi).contains(&avg) {
+                assert_eq!(k_of(avg), k, "avg {avg}");
+                assert_eq!(select_masks(avg, Normalization::Level1), masks, "masks for avg {avg} (k = {k})");
+            }
+        }
+        if hi < 4 * 1024 * 1024 {
+            assert_ne!(k_of(hi + 2), k, "the range of k = {k} ends at {hi}");
+        }
+    }
+    assert_eq!(next_avg, 4 * 1024 * 1024 + 2, "the rows cover every accepted chunk_avg");
+
+    // §7.3's worked value for today's default average.
+    let avg = RepoParams::DEFAULT.chunk_avg as usize;
+    let k = k_of(avg);
+    let (mask_s, mask_l) = select_masks(avg, Normalization::Level1);
+    let worked = format!(
+        "`k = {k}`, `mask_s = MASKS[{}] = {mask_s:#018x}` and `mask_l = MASKS[{}] = {mask_l:#018x}`",
+        k + 1,
+        k - 1
+    );
+    let prose = SPEC.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(prose.contains(&worked), "§7.3 should state the default masks as {worked:?}");
+}
