@@ -124,6 +124,10 @@ const REPEATED: &[u8] =
 
 #[test]
 fn j_zstd_object() {
+    // Every reader must open the vector's frame, whatever zstd it links.
+    let vector = unhex("0128b52ffd20606d000030636169726e20010097a91401");
+    assert_eq!(codec::open_bytes(&Keys::Plain, ObjectKind::DataBlob, &vector, REPEATED.len()).unwrap(), REPEATED);
+    // And cairn's writer (the bundled zstd at level 3) produces exactly it.
     let sealed = codec::seal_bytes(&Keys::Plain, ObjectKind::DataBlob, REPEATED, 3).unwrap();
     assert_eq!(sealed[0], 0x01, "compressible plaintext is stored as a zstd frame");
     assert_vector("zstd object", &sealed, &["0128b52ffd20606d000030636169726e20010097a91401"]);
@@ -293,4 +297,31 @@ fn m_tree_with_special_nodes() {
         Keys::Plain.blob_id(&bytes).to_hex(),
         "8d40038e62ca93028b8aa42aab7a6ba44272952bf23be057476a1562fbc289fd"
     );
+}
+
+/// §3.1's KDF bounds, at each edge: inclusive, and `m ≥ 8 · p`.
+#[test]
+fn kdf_bounds_are_the_ones_the_spec_states() {
+    use crate::crypto::KdfParams;
+    let valid =
+        |memory_kib, iterations, parallelism| KdfParams { memory_kib, iterations, parallelism }.validate().is_ok();
+    assert!(valid(8, 1, 1), "the smallest valid parameters (those of the vectors)");
+    assert!(valid(4_194_304, 64, 64), "the largest valid parameters");
+    assert!(!valid(7, 1, 1) && !valid(4_194_305, 1, 1), "m outside 8 … 4194304");
+    assert!(!valid(8, 0, 1) && !valid(8, 65, 1), "t outside 1 … 64");
+    assert!(!valid(8, 1, 0) && !valid(4_194_304, 1, 65), "p outside 1 … 64");
+    assert!(valid(16, 1, 2) && !valid(15, 1, 2), "m ≥ 8 · p");
+}
+
+/// §7.1: an enum's variant index is a u32 varint, so an over-long encoding
+/// still reads, and an index past the last variant does not.
+#[test]
+fn enum_index_is_a_varint() {
+    let entry = PackEntry { kind: BlobKind::Tree, id: Id([0x22; 32]), offset: 300, length: 59, raw_length: 19 };
+    let bytes = codec::to_postcard(&entry).unwrap();
+    assert_eq!(bytes[0], 0x01, "written as one byte");
+    let over_long = [&[0x81, 0x00][..], &bytes[1..]].concat();
+    assert_eq!(codec::from_postcard::<PackEntry>(&over_long, "pack entry").unwrap(), entry);
+    let past_the_end = [&[0x02][..], &bytes[1..]].concat();
+    assert!(codec::from_postcard::<PackEntry>(&past_the_end, "pack entry").is_err());
 }
