@@ -212,3 +212,95 @@ impl Backend for FaultyBackend {
         self.inner.local_path(kind, id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::memory::MemoryBackend;
+
+    fn faulty() -> FaultyBackend {
+        FaultyBackend::new(Arc::new(MemoryBackend::new()))
+    }
+
+    #[test]
+    fn fails_exactly_the_nth_operation_of_a_kind() {
+        let be = faulty();
+        be.fail_nth(Op::Create, 2, Fault::Fail(ErrorKind::Other));
+        be.create(FileKind::Pack, &Id([1; 32]), b"one").unwrap();
+        let err = be.create(FileKind::Pack, &Id([2; 32]), b"two").unwrap_err();
+        assert!(err.to_string().contains(&format!("data/{}", Id([2; 32]))), "names the file: {err}");
+        assert!(err.to_string().starts_with("could not create"), "names the operation: {err}");
+        be.create(FileKind::Pack, &Id([3; 32]), b"three").unwrap();
+        assert_eq!(be.count(Op::Create), 3);
+        assert_eq!(be.count(Op::Read), 0, "reads are counted apart");
+        let listed: Vec<Id> = be.list(FileKind::Pack).unwrap().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(listed, [Id([1; 32]), Id([3; 32])], "the failed create stored nothing");
+    }
+
+    #[test]
+    fn a_lost_acknowledgement_does_the_work() {
+        let be = faulty();
+        be.fail_nth(Op::Create, 1, Fault::FailAfter(ErrorKind::TimedOut));
+        assert_eq!(be.create(FileKind::Key, &Id([1; 32]), b"k").unwrap_err().kind(), ErrorKind::TimedOut);
+        assert_eq!(be.read(FileKind::Key, &Id([1; 32])).unwrap(), b"k");
+    }
+
+    #[test]
+    fn no_space_is_enospc() {
+        let be = faulty();
+        be.fail_every(Op::Create, Fault::NoSpace);
+        for n in 1..=3u8 {
+            let err = be.create(FileKind::Index, &Id([n; 32]), b"i").unwrap_err();
+            assert_eq!(err.source.raw_os_error(), Some(28), "{err}");
+            assert!(err.to_string().contains("No space left on device"), "{err}");
+        }
+        assert!(be.create_config(b"c").is_err(), "the config is a create too");
+        assert_eq!(be.list(FileKind::Index).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn short_and_corrupted_reads() {
+        let be = faulty();
+        let id = Id([1; 32]);
+        let bytes: Vec<u8> = (0..10).collect();
+        be.create(FileKind::Pack, &id, &bytes).unwrap();
+        be.fail_nth(Op::Read, 1, Fault::ShortRead);
+        be.fail_nth(Op::Read, 2, Fault::CorruptRead);
+        be.fail_nth(Op::Read, 3, Fault::ShortRead);
+        be.fail_nth(Op::Read, 4, Fault::CorruptRead);
+        assert_eq!(be.read(FileKind::Pack, &id).unwrap(), bytes[..5]);
+        let corrupted = be.read_range(FileKind::Pack, &id, 0, 10).unwrap();
+        assert_eq!(corrupted.len(), 10);
+        assert_eq!(corrupted.iter().zip(&bytes).filter(|(a, b)| a != b).count(), 1, "one byte differs");
+        assert_eq!(be.read_tail(FileKind::Pack, &id, 4).unwrap(), (bytes[6..8].to_vec(), 10));
+        assert!(be.read_config().unwrap_err().is_not_found(), "no config: the inner error, undamaged");
+        assert_eq!(be.read(FileKind::Pack, &id).unwrap(), bytes, "only the planned reads are damaged");
+    }
+
+    #[test]
+    fn slow_responses_still_answer() {
+        let be = faulty();
+        be.set_delay(Duration::from_millis(1));
+        be.create(FileKind::Snapshot, &Id([1; 32]), b"s").unwrap();
+        assert_eq!(be.read(FileKind::Snapshot, &Id([1; 32])).unwrap(), b"s");
+        be.reset();
+        assert_eq!(be.count(Op::Create), 0, "reset clears the counts");
+        assert_eq!(be.read(FileKind::Snapshot, &Id([1; 32])).unwrap(), b"s");
+    }
+
+    #[test]
+    fn a_failed_spool_create_leaves_no_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = Arc::new(crate::backend::local::LocalBackend::new(dir.path().join("r")));
+        local.create_layout().unwrap();
+        let be = FaultyBackend::new(local);
+        let mut spool = be.create_spool(FileKind::Pack).unwrap();
+        std::io::Write::write_all(spool.file(), b"pack").unwrap();
+        let spool_path = spool.path().to_path_buf();
+        be.fail_nth(Op::Create, 1, Fault::NoSpace);
+        assert!(be.create_from_spool(FileKind::Pack, &Id([1; 32]), spool).is_err());
+        assert!(!spool_path.exists());
+        assert_eq!(be.list(FileKind::Pack).unwrap(), vec![]);
+        assert!(be.list_temporaries().unwrap().is_empty());
+    }
+}
