@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_bytes::ByteBuf;
@@ -559,6 +559,8 @@ impl BlobSaver<'_> {
 struct Finisher {
     sender: Mutex<Option<std::sync::mpsc::SyncSender<Box<PackWriter>>>>,
     handle: Mutex<Option<FinisherThread>>,
+    /// Set when the saver is dropped unfinished: queued packs are dropped.
+    abandoned: Arc<AtomicBool>,
 }
 
 /// The finisher thread; it returns each finished pack's entry and size.
@@ -571,15 +573,21 @@ const PACKS_IN_FLIGHT: usize = 4;
 impl Finisher {
     fn start(backend: Arc<dyn Backend>, keys: Keys) -> Finisher {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Box<PackWriter>>(PACKS_IN_FLIGHT);
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let abandon = Arc::clone(&abandoned);
         let handle = std::thread::spawn(move || {
             let mut done = Vec::new();
             for pack in receiver {
+                if abandon.load(Ordering::Relaxed) {
+                    // Dropping the writer removes its spool.
+                    continue;
+                }
                 let (id, entries, size) = (*pack).finish(&*backend, &keys)?;
                 done.push((IndexedPack { pack: id, entries }, size));
             }
             Ok(done)
         });
-        Finisher { sender: Mutex::new(Some(sender)), handle: Mutex::new(Some(handle)) }
+        Finisher { sender: Mutex::new(Some(sender)), handle: Mutex::new(Some(handle)), abandoned }
     }
 
     fn send(&self, pack: PackWriter) -> Result<()> {
@@ -597,6 +605,20 @@ impl Finisher {
         match lock(&self.handle).take() {
             Some(handle) => handle.join().unwrap_or_else(|_| Err(Error::Internal("the pack writer panicked".into()))),
             None => Err(Error::Internal("the pack writer was already stopped".into())),
+        }
+    }
+}
+
+impl Drop for Finisher {
+    /// A saver dropped unfinished (its snapshot failed) stops the thread
+    /// before the failed call returns: otherwise it went on writing packs
+    /// (or left their spools behind when the process exited) after the
+    /// caller had been told the run was over.
+    fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+        lock(&self.sender).take();
+        if let Some(handle) = lock(&self.handle).take() {
+            let _ = handle.join();
         }
     }
 }

@@ -2,7 +2,7 @@
 //! fault-injecting backend, failing each of its writes in turn (every one,
 //! counted from a clean run first, not a sample). After each failure the
 //! snapshot returns an error, no file holds partial contents under a final
-//! name, `check --read-data` finds no errors (leftovers are only notes),
+//! name nor any temporary, `check --read-data` finds no errors,
 //! the earlier snapshot restores byte for byte, and the next snapshot
 //! without faults succeeds and restores byte for byte too.
 
@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use cairn_core::archiver::{self, Progress, SnapshotOptions};
 use cairn_core::backend::faults::{Fault, FaultyBackend};
@@ -158,6 +159,8 @@ fn assert_no_partial_files(repo: &Repository, what: &str) {
 fn assert_recovers(s: &Setup, path: &Path, what: &str) {
     let repo = Repository::open(path, Some(b"pw")).unwrap();
     assert_no_partial_files(&repo, what);
+    // A run that failed (rather than being killed) removed its temporaries.
+    assert_eq!(repo.backend().list_temporaries().unwrap(), Vec::<String>::new(), "{what}");
     let report = check(&repo, CheckOptions { read_data: true }).unwrap();
     assert!(report.errors.is_empty(), "{what}: check found errors: {:?}", report.errors);
     let restored = path.with_extension("restored-first");
@@ -195,6 +198,9 @@ fn a_snapshot_survives_a_failure_at_every_write() {
             let what = format!("{fault:?} at {op:?} {n} of {count}");
             let (path, faulty, repo) = faulty_copy(&s, &format!("{op:?}-{fault:?}-{n}"));
             faulty.fail_nth(op, n, fault);
+            // Slow storage: a pack finisher still running after the failed
+            // call returned would be caught writing (its spool still there).
+            faulty.set_delay(Duration::from_millis(5));
             let err = take_snapshot(&repo, &s.src).expect_err(&what);
             assert!(err.to_string().contains("injected fault"), "{what}: the error is not the injected one: {err}");
             assert!(faulty.count(op) >= n, "{what}: the fault was never reached");

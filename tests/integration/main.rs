@@ -7,6 +7,7 @@ mod common;
 mod default_repo;
 mod excludes;
 mod faults;
+mod full_repository;
 mod kill;
 mod names;
 mod passwords;
