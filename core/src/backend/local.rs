@@ -1,8 +1,8 @@
 //! The local backend: a repository in a folder (layout in `format-spec.md`).
-//! Every file is written under a temporary name, fsync-ed, given its final
-//! name without replacing anything (hard link, then the temporary is
-//! unlinked), and the folder fsync-ed: readers see nothing or the whole
-//! file, even after a crash.
+//! Every file is written under a temporary name, fsync-ed, renamed to its
+//! final name without replacing anything (`RENAME_NOREPLACE`), and the
+//! folder fsync-ed: readers see nothing or the whole file, even after a
+//! crash.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -73,21 +73,12 @@ impl LocalBackend {
 
     /// Gives the complete, fsync-ed temporary `temp` the name `path` unless
     /// that name exists, and makes the new name durable.
-    fn link_into_place(&self, temp: &Path, path: &Path) -> BackendResult<()> {
+    fn move_into_place(&self, temp: &Path, path: &Path) -> BackendResult<()> {
         let dir = path.parent().unwrap_or(&self.root);
         if !dir.exists() {
             create_folder_durably(dir).at_op(Op::Create, path)?;
         }
-        // A hard link fails if the name exists, so no file is ever
-        // replaced, even by two writers racing. Filesystems without hard
-        // links fall back to a check then a rename, which can only race
-        // with a writer of the same content-addressed bytes.
-        match fs::hard_link(temp, path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(e).at_op(Op::Create, path),
-            Err(_) if path.exists() => return Err(io::Error::from(ErrorKind::AlreadyExists)).at_op(Op::Create, path),
-            Err(_) => fs::rename(temp, path).at_op(Op::Create, path)?,
-        }
+        place_without_replacing(temp, path).at_op(Op::Create, path)?;
         sync_dir_io(dir).at_op(Op::Create, path)
     }
 }
@@ -217,8 +208,8 @@ impl Backend for LocalBackend {
     fn create_from_spool(&self, kind: FileKind, id: &Id, mut spool: Spool) -> BackendResult<()> {
         let path = self.path_of(kind, id);
         spool.file().sync_all().at_op(Op::Create, &path)?;
-        self.link_into_place(spool.path(), &path)
-        // Dropping the spool unlinks the temporary name.
+        self.move_into_place(spool.path(), &path)
+        // Dropping the spool removes the temporary name if it is still there.
     }
 
     fn remove(&self, kind: FileKind, id: &Id) -> BackendResult<()> {
@@ -241,11 +232,32 @@ impl Backend for LocalBackend {
         let mut spool = Spool::create_in(&self.root).at_op(Op::Spool, &self.root)?;
         spool.file().write_all(bytes).at_op(Op::Create, &path)?;
         spool.file().sync_all().at_op(Op::Create, &path)?;
-        self.link_into_place(spool.path(), &path)
+        self.move_into_place(spool.path(), &path)
     }
 
     fn local_path(&self, kind: FileKind, id: &Id) -> Option<PathBuf> {
         Some(self.path_of(kind, id))
+    }
+}
+
+/// Renames `temp` to `path` unless `path` exists (`AlreadyExists`), so no
+/// file is ever replaced, even by two writers racing.
+fn place_without_replacing(temp: &Path, path: &Path) -> io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags};
+    use rustix::io::Errno;
+    match rustix::fs::renameat_with(CWD, temp, CWD, path, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(Errno::EXIST) => Err(ErrorKind::AlreadyExists.into()),
+        // A filesystem or kernel without RENAME_NOREPLACE: a hard link also
+        // refuses an existing name (the temporary name is then unlinked by
+        // the spool); without hard links either, check then rename.
+        Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => match fs::hard_link(temp, path) {
+            Err(e) if e.kind() != ErrorKind::AlreadyExists && fs::symlink_metadata(path).is_err() => {
+                fs::rename(temp, path)
+            }
+            other => other,
+        },
+        Err(e) => Err(e.into()),
     }
 }
 
