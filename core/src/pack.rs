@@ -1,14 +1,17 @@
 //! Pack files: sealed blobs back to back, then the sealed pack header
 //! listing them, then the header's length as a little-endian u32.
-//! Building a pack in memory and reading a pack's header back.
+//! Building a pack in memory, streaming one to the backend (finished on a
+//! thread of its own), and reading a pack's header back.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backend::{Backend, FileKind, Spool};
 use crate::codec::{self, ObjectKind};
 use crate::crypto::Keys;
 use crate::error::{Error, IoContext, Result};
-use crate::format::{BlobKind, FORMAT_VERSION, PackEntry, PackHeader, check_version};
+use crate::format::{BlobKind, FORMAT_VERSION, IndexedPack, PackEntry, PackHeader, check_version};
 use crate::id::Id;
 
 /// Bytes read from the end of a pack in one go when looking for its header;
@@ -128,6 +131,80 @@ impl PackWriter {
         }
         Ok((id, std::mem::take(&mut self.entries), self.len + tail.len() as u64))
     }
+}
+
+/// A thread that completes full packs (header, fsync, rename) in the order
+/// they fill, returning each pack's index entry and size.
+pub(crate) struct Finisher {
+    sender: Mutex<Option<std::sync::mpsc::SyncSender<Box<PackWriter>>>>,
+    handle: Mutex<Option<FinisherThread>>,
+    /// Set when the saver is dropped unfinished: queued packs are dropped.
+    abandoned: Arc<AtomicBool>,
+}
+
+/// The finisher thread; it returns each finished pack's entry and size.
+type FinisherThread = std::thread::JoinHandle<Result<Vec<(IndexedPack, u64)>>>;
+
+/// Full packs waiting for the finisher; they are already on disk, so this
+/// bounds open files, not memory.
+const PACKS_IN_FLIGHT: usize = 4;
+
+impl Finisher {
+    pub(crate) fn start(backend: Arc<dyn Backend>, keys: Keys) -> Finisher {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Box<PackWriter>>(PACKS_IN_FLIGHT);
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let abandon = Arc::clone(&abandoned);
+        let handle = std::thread::spawn(move || {
+            let mut done = Vec::new();
+            for pack in receiver {
+                if abandon.load(Ordering::Relaxed) {
+                    // Dropping the writer removes its spool.
+                    continue;
+                }
+                let (id, entries, size) = (*pack).finish(&*backend, &keys)?;
+                done.push((IndexedPack { pack: id, entries }, size));
+            }
+            Ok(done)
+        });
+        Finisher { sender: Mutex::new(Some(sender)), handle: Mutex::new(Some(handle)), abandoned }
+    }
+
+    pub(crate) fn send(&self, pack: PackWriter) -> Result<()> {
+        let sender = lock(&self.sender).clone();
+        match sender.map(|s| s.send(Box::new(pack))) {
+            Some(Ok(())) => Ok(()),
+            // The thread stopped on an error: report that error.
+            _ => self.join().and(Err(Error::Internal("the pack writer stopped".into()))),
+        }
+    }
+
+    /// Waits for every pack sent so far to be durable.
+    pub(crate) fn join(&self) -> Result<Vec<(IndexedPack, u64)>> {
+        lock(&self.sender).take();
+        match lock(&self.handle).take() {
+            Some(handle) => handle.join().unwrap_or_else(|_| Err(Error::Internal("the pack writer panicked".into()))),
+            None => Err(Error::Internal("the pack writer was already stopped".into())),
+        }
+    }
+}
+
+impl Drop for Finisher {
+    /// A saver dropped unfinished (its snapshot failed) stops the thread
+    /// before the failed call returns: otherwise it went on writing packs
+    /// (or left their spools behind when the process exited) after the
+    /// caller had been told the run was over.
+    fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+        lock(&self.sender).take();
+        if let Some(handle) = lock(&self.handle).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Poisoning only follows a panic elsewhere; the data is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Parses a pack header from the sealed header bytes and checks that its

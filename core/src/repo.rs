@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_bytes::ByteBuf;
@@ -22,7 +22,7 @@ use crate::format::{
 };
 use crate::id::Id;
 use crate::index::{BlobLocation, Index};
-use crate::pack::PackWriter;
+use crate::pack::{Finisher, PackWriter};
 
 /// How to create a repository.
 pub struct InitOptions<'a> {
@@ -551,75 +551,6 @@ impl BlobSaver<'_> {
             tree_blobs: self.tree_blobs.load(Ordering::Relaxed),
             bytes_added: self.bytes_added.load(Ordering::Relaxed),
         })
-    }
-}
-
-/// A thread that completes full packs (header, fsync, rename) in the order
-/// they fill, returning each pack's index entry and size.
-struct Finisher {
-    sender: Mutex<Option<std::sync::mpsc::SyncSender<Box<PackWriter>>>>,
-    handle: Mutex<Option<FinisherThread>>,
-    /// Set when the saver is dropped unfinished: queued packs are dropped.
-    abandoned: Arc<AtomicBool>,
-}
-
-/// The finisher thread; it returns each finished pack's entry and size.
-type FinisherThread = std::thread::JoinHandle<Result<Vec<(IndexedPack, u64)>>>;
-
-/// Full packs waiting for the finisher; they are already on disk, so this
-/// bounds open files, not memory.
-const PACKS_IN_FLIGHT: usize = 4;
-
-impl Finisher {
-    fn start(backend: Arc<dyn Backend>, keys: Keys) -> Finisher {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Box<PackWriter>>(PACKS_IN_FLIGHT);
-        let abandoned = Arc::new(AtomicBool::new(false));
-        let abandon = Arc::clone(&abandoned);
-        let handle = std::thread::spawn(move || {
-            let mut done = Vec::new();
-            for pack in receiver {
-                if abandon.load(Ordering::Relaxed) {
-                    // Dropping the writer removes its spool.
-                    continue;
-                }
-                let (id, entries, size) = (*pack).finish(&*backend, &keys)?;
-                done.push((IndexedPack { pack: id, entries }, size));
-            }
-            Ok(done)
-        });
-        Finisher { sender: Mutex::new(Some(sender)), handle: Mutex::new(Some(handle)), abandoned }
-    }
-
-    fn send(&self, pack: PackWriter) -> Result<()> {
-        let sender = lock(&self.sender).clone();
-        match sender.map(|s| s.send(Box::new(pack))) {
-            Some(Ok(())) => Ok(()),
-            // The thread stopped on an error: report that error.
-            _ => self.join().and(Err(Error::Internal("the pack writer stopped".into()))),
-        }
-    }
-
-    /// Waits for every pack sent so far to be durable.
-    fn join(&self) -> Result<Vec<(IndexedPack, u64)>> {
-        lock(&self.sender).take();
-        match lock(&self.handle).take() {
-            Some(handle) => handle.join().unwrap_or_else(|_| Err(Error::Internal("the pack writer panicked".into()))),
-            None => Err(Error::Internal("the pack writer was already stopped".into())),
-        }
-    }
-}
-
-impl Drop for Finisher {
-    /// A saver dropped unfinished (its snapshot failed) stops the thread
-    /// before the failed call returns: otherwise it went on writing packs
-    /// (or left their spools behind when the process exited) after the
-    /// caller had been told the run was over.
-    fn drop(&mut self) {
-        self.abandoned.store(true, Ordering::Relaxed);
-        lock(&self.sender).take();
-        if let Some(handle) = lock(&self.handle).take() {
-            let _ = handle.join();
-        }
     }
 }
 

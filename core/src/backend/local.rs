@@ -195,7 +195,7 @@ impl Backend for LocalBackend {
     }
 
     /// Spools in the repository's own folder, so that the finished spool
-    /// gets its final name by a link on the same filesystem, not a copy.
+    /// gets its final name by a rename on the same filesystem, not a copy.
     fn create_spool(&self, kind: FileKind) -> BackendResult<Spool> {
         let dir = self.root.join(kind.folder());
         if !dir.exists() {
