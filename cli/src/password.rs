@@ -99,7 +99,7 @@ fn open_at(g: &Global, loc: &Location, use_cache: bool) -> Result<Repository> {
 /// (with a generated password file) if it does not exist yet.
 pub fn open_or_create_default(g: &Global) -> Result<Repository> {
     let loc = location(g)?;
-    if loc.is_default && !loc.path.join("config").exists() {
+    if loc.is_default && !Repository::exists_at(&loc.path)? {
         let pw_file = locations::default_password_file()?;
         let (password, kept_in) = match explicit_password(g)? {
             Some(p) => (p, None),

@@ -161,7 +161,7 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
     }
 
     for tmp in repo.backend().list_temporaries()? {
-        report.notes.push(format!("temporary file {} left by an interrupted write (harmless)", tmp.display()));
+        report.notes.push(format!("temporary file {tmp} left by an interrupted write (harmless)"));
     }
     for problem in repo.index_problems() {
         if !report.errors.iter().any(|e| e == problem) {
@@ -315,7 +315,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (r, snap) = stored(tmp.path());
         let (chunk, pack) = chunk_of_x(&r, &snap);
-        std::fs::remove_file(r.backend().path_of(FileKind::Pack, &pack)).unwrap();
+        std::fs::remove_file(r.backend().local_path(FileKind::Pack, &pack).unwrap()).unwrap();
         for opts in [QUICK, READ_DATA] {
             let report = check(&r, opts).unwrap();
             assert_errors(
@@ -333,7 +333,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (r, snap) = stored(tmp.path());
         let (chunk, pack) = chunk_of_x(&r, &snap);
-        let path = r.backend().path_of(FileKind::Pack, &pack);
+        let path = r.backend().local_path(FileKind::Pack, &pack).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[2] ^= 0x20;
         std::fs::write(&path, bytes).unwrap();
@@ -362,7 +362,7 @@ mod tests {
         let deeper = store(&r, snapshot(2, &["/v"], elsewhere));
         // And one that holds none of it.
         let intact = store(&r, snapshot(3, &["/u"], tree(&r, vec![file(&r, "u", "other text")])));
-        std::fs::remove_file(r.backend().path_of(FileKind::Pack, &pack)).unwrap();
+        std::fs::remove_file(r.backend().local_path(FileKind::Pack, &pack).unwrap()).unwrap();
         let report = check(&r, QUICK).unwrap();
         assert_errors(
             &report,
@@ -382,7 +382,7 @@ mod tests {
         let (r, snap) = stored(tmp.path());
         let (chunk, pack) = chunk_of_x(&r, &snap);
         // The high byte of the header's length, at the very end.
-        flip_byte(&r.backend().path_of(FileKind::Pack, &pack), 0);
+        flip_byte(&r.backend().local_path(FileKind::Pack, &pack).unwrap(), 0);
         let report = check(&r, QUICK).unwrap();
         assert_errors(
             &report,
@@ -398,7 +398,7 @@ mod tests {
         let index = index_of(&r, &pack);
         let mut file = r.read_index_file(&index).unwrap();
         file.packs[0].entries[0].raw_length += 1;
-        std::fs::remove_file(r.backend().path_of(FileKind::Index, &index)).unwrap();
+        std::fs::remove_file(r.backend().local_path(FileKind::Index, &index).unwrap()).unwrap();
         let bytes = crate::codec::encode(r.keys(), crate::codec::ObjectKind::Index, &file, 3).unwrap();
         r.backend().write(FileKind::Index, &bytes).unwrap();
         let report = check(&reopen(&r), QUICK).unwrap();
@@ -411,7 +411,7 @@ mod tests {
         let (r, snap) = stored(tmp.path());
         let (chunk, pack) = chunk_of_x(&r, &snap);
         let index = index_of(&r, &pack);
-        flip_byte(&r.backend().path_of(FileKind::Index, &index), 0);
+        flip_byte(&r.backend().local_path(FileKind::Index, &index).unwrap(), 0);
         // Opened before the damage, check reads the index afresh; opened
         // after it, opening names the index too, and it is told only once.
         let after = reopen(&r);
@@ -457,7 +457,7 @@ mod tests {
         let w = crate::tree::lookup(&r, &snap.snapshot.tree, std::path::Path::new("/w/sub")).unwrap().unwrap();
         let NodeKind::Dir { subtree } = w.kind else { panic!("not a folder") };
         let pack = r.locate(&subtree).unwrap().pack;
-        let path = r.backend().path_of(FileKind::Pack, &pack);
+        let path = r.backend().local_path(FileKind::Pack, &pack).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[3] ^= 0x20;
         std::fs::write(&path, bytes).unwrap();
@@ -487,9 +487,9 @@ mod tests {
         let root = tree(&r, vec![file(&r, "x", "x")]);
         let good = store(&r, snapshot(0, &["/x"], root));
         let bad = store(&r, snapshot(1, &["/x"], root));
-        flip_byte(&r.backend().path_of(FileKind::Snapshot, &bad.id), 0);
+        flip_byte(&r.backend().local_path(FileKind::Snapshot, &bad.id).unwrap(), 0);
         let key = only_file(&r, FileKind::Key);
-        flip_byte(&r.backend().path_of(FileKind::Key, &key), 0);
+        flip_byte(&r.backend().local_path(FileKind::Key, &key).unwrap(), 0);
         let report = check(&r, QUICK).unwrap();
         assert_errors(&report, &[format!("snapshot {}: ", bad.id), format!("key {key}: ")]);
         assert_eq!(report.snapshots, 1, "{} is still checked", good.id.short());

@@ -1,6 +1,8 @@
 //! Typed errors of the core library. Every failure a user or a damaged
 //! repository can cause is one of these; none of them panics.
 
+use std::fmt;
+use std::io::{self, ErrorKind};
 use std::path::PathBuf;
 
 use crate::id::Id;
@@ -15,6 +17,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Backend(#[from] BackendError),
     #[error("no repository at {0} (run `cairn init` to create one, or check --repo / CAIRN_REPO)")]
     NotARepository(PathBuf),
     #[error("{0} already exists and is not empty; refusing to create a repository there")]
@@ -80,5 +84,64 @@ pub trait IoContext<T> {
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|e| Error::io(path, e))
+    }
+}
+
+/// What a backend was doing when it failed (named in every error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    List,
+    Read,
+    Create,
+    Remove,
+    /// Creating the layout of a new repository.
+    Layout,
+    /// Creating a local spool file for a streamed write.
+    Spool,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::List => "list",
+            Op::Read => "read",
+            Op::Create => "create",
+            Op::Remove => "remove",
+            Op::Layout => "create a repository at",
+            Op::Spool => "create a spool file in",
+        })
+    }
+}
+
+/// A failed backend operation: which one, on which file, and why. The
+/// cause is an `io::Error` so callers can tell apart "not found",
+/// "already exists" and "no space left" by its kind, whatever the backend.
+#[derive(Debug, thiserror::Error)]
+#[error("could not {op} {file}: {source}")]
+pub struct BackendError {
+    pub op: Op,
+    /// The file as the backend names it (a path for the local backend).
+    pub file: String,
+    #[source]
+    pub source: io::Error,
+}
+
+impl BackendError {
+    pub fn new(op: Op, file: impl fmt::Display, source: io::Error) -> Self {
+        BackendError { op, file: file.to_string(), source }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.source.kind()
+    }
+
+    /// The file (or the whole location) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory)
+    }
+
+    /// A create found the name taken.
+    pub fn is_already_exists(&self) -> bool {
+        self.kind() == ErrorKind::AlreadyExists
     }
 }

@@ -1,16 +1,17 @@
 //! Pack files: sealed blobs back to back, then the sealed pack header
 //! listing them, then the header's length as a little-endian u32.
-//! Building a pack in memory and reading a pack's header back.
+//! Building a pack in memory, streaming one to the backend (finished on a
+//! thread of its own), and reading a pack's header back.
 
-use std::fs::File;
 use std::io::Write;
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::backend::{FileKind, LocalBackend};
+use crate::backend::{Backend, FileKind, Spool};
 use crate::codec::{self, ObjectKind};
 use crate::crypto::Keys;
 use crate::error::{Error, IoContext, Result};
-use crate::format::{BlobKind, FORMAT_VERSION, PackEntry, PackHeader, check_version};
+use crate::format::{BlobKind, FORMAT_VERSION, IndexedPack, PackEntry, PackHeader, check_version};
 use crate::id::Id;
 
 /// Bytes read from the end of a pack in one go when looking for its header;
@@ -70,27 +71,27 @@ fn trailer(keys: &Keys, entries: &[PackEntry]) -> Result<Vec<u8>> {
     Ok(sealed)
 }
 
-/// A pack streamed to a temporary file as blobs arrive, hashed on the way,
-/// and renamed to its final name (the hash) once complete and durable. Only
-/// one blob is in memory at a time. Dropped unfinished, it removes its file.
+/// A pack streamed to a local spool file as blobs arrive, hashed on the
+/// way, and handed to the backend under its final name (the hash) once
+/// complete. Only one blob is in memory at a time. Dropped unfinished, it
+/// removes its spool.
 pub struct PackWriter {
     kind: BlobKind,
-    file: Option<File>,
-    temp: PathBuf,
+    spool: Option<Spool>,
     hasher: blake3::Hasher,
     entries: Vec<PackEntry>,
     len: u64,
 }
 
 impl PackWriter {
-    pub fn create(backend: &LocalBackend, kind: BlobKind) -> Result<PackWriter> {
-        let (file, temp) = backend.create_temp(FileKind::Pack)?;
-        Ok(PackWriter { kind, file: Some(file), temp, hasher: blake3::Hasher::new(), entries: Vec::new(), len: 0 })
+    pub fn create(backend: &dyn Backend, kind: BlobKind) -> Result<PackWriter> {
+        let spool = backend.create_spool(FileKind::Pack)?;
+        Ok(PackWriter { kind, spool: Some(spool), hasher: blake3::Hasher::new(), entries: Vec::new(), len: 0 })
     }
 
     pub fn add(&mut self, id: Id, sealed: &[u8], raw_length: usize) -> Result<()> {
-        let file = self.file.as_mut().ok_or_else(|| Error::corrupt("pack writer", "used after finish"))?;
-        file.write_all(sealed).at(&self.temp)?;
+        let spool = self.spool.as_mut().ok_or_else(|| Error::Internal("pack writer used after finish".into()))?;
+        spool.file().write_all(sealed).at(spool.path())?;
         self.hasher.update(sealed);
         self.entries.push(PackEntry {
             kind: self.kind,
@@ -114,27 +115,98 @@ impl PackWriter {
         self.entries.is_empty()
     }
 
-    /// Appends the header, makes the file durable and gives it its final
-    /// name. Returns the pack id, its entries and its size in bytes.
-    pub fn finish(mut self, backend: &LocalBackend, keys: &Keys) -> Result<(Id, Vec<PackEntry>, u64)> {
+    /// Appends the header and has the backend create the pack under its
+    /// final name (durable once this returns). Returns the pack id, its
+    /// entries and its size in bytes.
+    pub fn finish(mut self, backend: &dyn Backend, keys: &Keys) -> Result<(Id, Vec<PackEntry>, u64)> {
         let tail = trailer(keys, &self.entries)?;
-        let mut file = self.file.take().ok_or_else(|| Error::corrupt("pack writer", "finished twice"))?;
-        file.write_all(&tail).at(&self.temp)?;
-        file.sync_all().at(&self.temp)?;
-        drop(file);
+        let mut spool = self.spool.take().ok_or_else(|| Error::Internal("pack writer finished twice".into()))?;
+        spool.file().write_all(&tail).at(spool.path())?;
         self.hasher.update(&tail);
         let id = Id(*self.hasher.finalize().as_bytes());
-        backend.commit_temp(FileKind::Pack, &self.temp, &id)?;
+        match backend.create_from_spool(FileKind::Pack, &id, spool) {
+            // Same name, same bytes: the pack is already stored.
+            Err(e) if e.is_already_exists() => {}
+            other => other?,
+        }
         Ok((id, std::mem::take(&mut self.entries), self.len + tail.len() as u64))
     }
 }
 
-impl Drop for PackWriter {
-    fn drop(&mut self) {
-        if self.file.is_some() {
-            let _ = std::fs::remove_file(&self.temp);
+/// A thread that completes full packs (header, fsync, rename) in the order
+/// they fill, returning each pack's index entry and size.
+pub(crate) struct Finisher {
+    sender: Mutex<Option<std::sync::mpsc::SyncSender<Box<PackWriter>>>>,
+    handle: Mutex<Option<FinisherThread>>,
+    /// Set when the saver is dropped unfinished: queued packs are dropped.
+    abandoned: Arc<AtomicBool>,
+}
+
+/// The finisher thread; it returns each finished pack's entry and size.
+type FinisherThread = std::thread::JoinHandle<Result<Vec<(IndexedPack, u64)>>>;
+
+/// Full packs waiting for the finisher; they are already on disk, so this
+/// bounds open files, not memory.
+const PACKS_IN_FLIGHT: usize = 4;
+
+impl Finisher {
+    pub(crate) fn start(backend: Arc<dyn Backend>, keys: Keys) -> Finisher {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Box<PackWriter>>(PACKS_IN_FLIGHT);
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let abandon = Arc::clone(&abandoned);
+        let handle = std::thread::spawn(move || {
+            let mut done = Vec::new();
+            for pack in receiver {
+                if abandon.load(Ordering::Relaxed) {
+                    // Dropping the writer removes its spool.
+                    continue;
+                }
+                let (id, entries, size) = (*pack).finish(&*backend, &keys)?;
+                // The backend acknowledged the pack as created: durable.
+                crate::testhook::reached(crate::testhook::Point::PackDurable, None);
+                done.push((IndexedPack { pack: id, entries }, size));
+            }
+            Ok(done)
+        });
+        Finisher { sender: Mutex::new(Some(sender)), handle: Mutex::new(Some(handle)), abandoned }
+    }
+
+    pub(crate) fn send(&self, pack: PackWriter) -> Result<()> {
+        let sender = lock(&self.sender).clone();
+        match sender.map(|s| s.send(Box::new(pack))) {
+            Some(Ok(())) => Ok(()),
+            // The thread stopped on an error: report that error.
+            _ => self.join().and(Err(Error::Internal("the pack writer stopped".into()))),
         }
     }
+
+    /// Waits for every pack sent so far to be durable.
+    pub(crate) fn join(&self) -> Result<Vec<(IndexedPack, u64)>> {
+        lock(&self.sender).take();
+        match lock(&self.handle).take() {
+            Some(handle) => handle.join().unwrap_or_else(|_| Err(Error::Internal("the pack writer panicked".into()))),
+            None => Err(Error::Internal("the pack writer was already stopped".into())),
+        }
+    }
+}
+
+impl Drop for Finisher {
+    /// A saver dropped unfinished (its snapshot failed) stops the thread
+    /// before the failed call returns: otherwise it went on writing packs
+    /// (or left their spools behind when the process exited) after the
+    /// caller had been told the run was over.
+    fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+        lock(&self.sender).take();
+        if let Some(handle) = lock(&self.handle).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Poisoning only follows a panic elsewhere; the data is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Parses a pack header from the sealed header bytes and checks that its
@@ -178,7 +250,7 @@ pub fn split_pack(bytes: &[u8]) -> Result<(u64, &[u8])> {
 }
 
 /// Reads and checks the header of a stored pack, reading only its tail.
-pub fn read_header(backend: &LocalBackend, keys: &Keys, pack: &Id) -> Result<Vec<PackEntry>> {
+pub fn read_header(backend: &dyn Backend, keys: &Keys, pack: &Id) -> Result<Vec<PackEntry>> {
     let (tail, size) = backend.read_tail(FileKind::Pack, pack, TAIL_GUESS)?;
     let corrupt = |detail: String| Error::corrupt(format!("pack {pack}"), detail);
     if tail.len() < 4 {
@@ -238,10 +310,11 @@ mod tests {
     #[test]
     fn streamed_pack_equals_built_pack_layout() {
         let dir = tempfile::tempdir().unwrap();
-        let backend = LocalBackend::new(dir.path().join("r"));
+        let backend = crate::backend::for_location(&dir.path().join("r"));
         backend.create_layout().unwrap();
+        let backend = &*backend;
         let keys = Keys::Plain;
-        let mut w = PackWriter::create(&backend, BlobKind::Tree).unwrap();
+        let mut w = PackWriter::create(backend, BlobKind::Tree).unwrap();
         let mut b = PackBuilder::new(BlobKind::Tree);
         for i in 0..3u8 {
             let raw = vec![i; 1000];
@@ -249,16 +322,16 @@ mod tests {
             w.add(keys.blob_id(&raw), &sealed, raw.len()).unwrap();
             b.add(keys.blob_id(&raw), &sealed, raw.len());
         }
-        let (id, entries, size) = w.finish(&backend, &keys).unwrap();
+        let (id, entries, size) = w.finish(backend, &keys).unwrap();
         let (bytes, built) = b.finish(&keys).unwrap();
         assert_eq!(entries, built);
         // Plain sealing has no nonce, so both ways give the same bytes.
         assert_eq!(id, Id::of_file_bytes(&bytes));
         assert_eq!(size, bytes.len() as u64);
-        assert_eq!(read_header(&backend, &keys, &id).unwrap(), entries);
+        assert_eq!(read_header(backend, &keys, &id).unwrap(), entries);
         assert!(backend.list_temporaries().unwrap().is_empty());
         // An unfinished writer leaves nothing behind.
-        let w = PackWriter::create(&backend, BlobKind::Data).unwrap();
+        let w = PackWriter::create(backend, BlobKind::Data).unwrap();
         drop(w);
         assert!(backend.list_temporaries().unwrap().is_empty());
     }

@@ -4,13 +4,13 @@
 //! snapshot that needs them.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde_bytes::ByteBuf;
 
-use crate::backend::{FileKind, LocalBackend};
+use crate::backend::{self, Backend, BackendError, FileKind};
 use crate::cache::Cache;
 use crate::chunker::Chunker;
 use crate::codec::{self, ObjectKind};
@@ -22,7 +22,7 @@ use crate::format::{
 };
 use crate::id::Id;
 use crate::index::{BlobLocation, Index};
-use crate::pack::PackWriter;
+use crate::pack::{Finisher, PackWriter};
 
 /// How to create a repository.
 pub struct InitOptions<'a> {
@@ -35,7 +35,13 @@ pub struct InitOptions<'a> {
 }
 
 pub struct Repository {
-    backend: LocalBackend,
+    /// A trait object rather than a type parameter: one backend is shared
+    /// by the pack finisher thread and every reader, and the backend will
+    /// be picked at run time from the location (`s3:`, `rest:`, a path)
+    /// without making every user of `Repository` generic.
+    backend: Arc<dyn Backend>,
+    /// Where the repository is, as the user named it (for messages).
+    location: PathBuf,
     keys: Keys,
     repo_id: Id,
     params: RepoParams,
@@ -49,16 +55,19 @@ pub struct Repository {
 impl Repository {
     /// Creates a new repository at `path`, which must not exist or be an empty folder.
     pub fn init(path: &Path, opts: &InitOptions<'_>) -> Result<Repository> {
-        if path.exists() {
-            let empty = std::fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false);
-            if !empty {
-                return Err(Error::RepositoryExists(path.to_path_buf()));
-            }
-        }
+        Self::init_at(backend::for_location(path), path.to_path_buf(), opts)
+    }
+
+    /// Creates a new repository in `backend` (tests: memory, faults).
+    pub fn init_with_backend(backend: Arc<dyn Backend>, opts: &InitOptions<'_>) -> Result<Repository> {
+        let location = PathBuf::from(backend.location());
+        Self::init_at(backend, location, opts)
+    }
+
+    fn init_at(backend: Arc<dyn Backend>, location: PathBuf, opts: &InitOptions<'_>) -> Result<Repository> {
         opts.params.validate()?;
         opts.kdf.validate()?;
-        let backend = LocalBackend::new(path);
-        backend.create_layout()?;
+        backend.create_layout().map_err(|e| exists_as(e, &location))?;
         let repo_id = Id(crypto::random_bytes()?);
         let keys = match opts.password {
             Some(password) => {
@@ -78,9 +87,10 @@ impl Repository {
             params: ByteBuf::from(params),
         };
         // The config is written last: its presence marks a complete repository.
-        backend.write_config(&codec::to_postcard(&config)?)?;
+        backend.create_config(&codec::to_postcard(&config)?).map_err(|e| exists_as(e, &location))?;
         Ok(Repository {
             backend,
+            location,
             keys,
             repo_id,
             params: opts.params.clone(),
@@ -92,11 +102,16 @@ impl Repository {
 
     /// Whether the repository at `path` is encrypted (needs a password to open).
     pub fn is_encrypted_at(path: &Path) -> Result<bool> {
-        let backend = LocalBackend::new(path);
-        if !backend.config_path().is_file() {
-            return Err(Error::NotARepository(path.to_path_buf()));
+        Ok(read_config(&*backend::for_location(path), path)?.encrypted)
+    }
+
+    /// Whether a repository (its config) exists at `path`.
+    pub fn exists_at(path: &Path) -> Result<bool> {
+        match backend::for_location(path).read_config() {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
         }
-        Ok(read_config(&backend)?.encrypted)
     }
 
     /// Opens an existing repository; `password` is needed when it is encrypted.
@@ -107,15 +122,31 @@ impl Repository {
     /// Opens a repository using (and keeping up to date) a local cache in
     /// `cache_root/<repository id>/`.
     pub fn open_with_cache(path: &Path, password: Option<&[u8]>, cache_root: Option<&Path>) -> Result<Repository> {
-        let backend = LocalBackend::new(path);
-        if !backend.config_path().is_file() {
-            return Err(Error::NotARepository(path.to_path_buf()));
-        }
-        let config = read_config(&backend)?;
+        Self::open_at(backend::for_location(path), path.to_path_buf(), password, cache_root)
+    }
+
+    /// Opens the repository in `backend` (tests: memory, faults).
+    pub fn open_with_backend(
+        backend: Arc<dyn Backend>,
+        password: Option<&[u8]>,
+        cache_root: Option<&Path>,
+    ) -> Result<Repository> {
+        let location = PathBuf::from(backend.location());
+        Self::open_at(backend, location, password, cache_root)
+    }
+
+    fn open_at(
+        backend: Arc<dyn Backend>,
+        location: PathBuf,
+        password: Option<&[u8]>,
+        cache_root: Option<&Path>,
+    ) -> Result<Repository> {
+        let path = location.as_path();
+        let config = read_config(&*backend, path)?;
         let key_files = backend.list(FileKind::Key)?;
         let keys = if config.encrypted {
             let password = password.ok_or(Error::PasswordRequired)?;
-            open_master_key(&backend, &key_files, password, &config.repo_id)?
+            open_master_key(&*backend, path, &key_files, password, &config.repo_id)?
         } else {
             if !key_files.is_empty() {
                 return Err(Error::corrupt("config", "says the repository is not encrypted, but it has keys"));
@@ -137,6 +168,7 @@ impl Repository {
         params.validate()?;
         let mut repo = Repository {
             backend,
+            location,
             keys,
             repo_id: config.repo_id,
             params,
@@ -215,12 +247,12 @@ impl Repository {
         Ok(bytes)
     }
 
-    pub fn backend(&self) -> &LocalBackend {
-        &self.backend
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.backend
     }
 
     pub fn path(&self) -> &Path {
-        self.backend.root()
+        &self.location
     }
 
     pub fn keys(&self) -> &Keys {
@@ -310,7 +342,7 @@ impl Repository {
     /// Writes a snapshot manifest. Call only after `BlobSaver::finish`.
     pub fn save_snapshot(&self, snap: &Snapshot) -> Result<Id> {
         let bytes = codec::encode(&self.keys, ObjectKind::Snapshot, snap, 3)?;
-        self.backend.write(FileKind::Snapshot, &bytes)
+        Ok(self.backend.write(FileKind::Snapshot, &bytes)?)
     }
 
     pub fn saver(&self) -> BlobSaver<'_> {
@@ -319,7 +351,7 @@ impl Repository {
             pending: Mutex::new(HashSet::new()),
             data_pack: Mutex::new(None),
             tree_pack: Mutex::new(None),
-            finisher: Finisher::start(LocalBackend::new(self.backend.root()), self.keys.clone()),
+            finisher: Finisher::start(Arc::clone(&self.backend), self.keys.clone()),
             data_blobs: AtomicU64::new(0),
             tree_blobs: AtomicU64::new(0),
             bytes_added: AtomicU64::new(0),
@@ -327,8 +359,16 @@ impl Repository {
     }
 }
 
-fn read_config(backend: &LocalBackend) -> Result<ConfigFile> {
-    let bytes = backend.read_config()?;
+/// A create that found something in place means a repository is there.
+fn exists_as(e: BackendError, location: &Path) -> Error {
+    if e.is_already_exists() { Error::RepositoryExists(location.to_path_buf()) } else { e.into() }
+}
+
+fn read_config(backend: &dyn Backend, location: &Path) -> Result<ConfigFile> {
+    let bytes = match backend.read_config() {
+        Err(e) if e.is_not_found() => return Err(Error::NotARepository(location.to_path_buf())),
+        other => other?,
+    };
     let config: ConfigFile = codec::from_postcard(&bytes, "config")?;
     if config.magic != CONFIG_MAGIC {
         return Err(Error::corrupt("config", "not a cairn repository config"));
@@ -354,10 +394,16 @@ fn seal_master_key(master: &[u8; 32], password: &[u8], repo_id: &Id, opts: &Init
     })
 }
 
-fn open_master_key(backend: &LocalBackend, key_files: &[(Id, u64)], password: &[u8], repo_id: &Id) -> Result<Keys> {
+fn open_master_key(
+    backend: &dyn Backend,
+    location: &Path,
+    key_files: &[(Id, u64)],
+    password: &[u8],
+    repo_id: &Id,
+) -> Result<Keys> {
     let mut damaged = Vec::new();
     for (id, _) in key_files {
-        let parsed = backend.read(FileKind::Key, id).and_then(|bytes| {
+        let parsed = backend.read(FileKind::Key, id).map_err(Error::from).and_then(|bytes| {
             if Id::of_file_bytes(&bytes) != *id {
                 return Err(Error::corrupt("key file", "its contents do not match its name"));
             }
@@ -394,7 +440,7 @@ fn open_master_key(backend: &LocalBackend, key_files: &[(Id, u64)], password: &[
     if key_files.is_empty() || damaged.len() == key_files.len() {
         return Err(Error::corrupt("keys", format!("no usable key file ({})", damaged.join("; "))));
     }
-    Err(Error::WrongPassword(backend.root().join("keys")))
+    Err(Error::WrongPassword(location.join("keys")))
 }
 
 /// The current time with the local UTC offset.
@@ -469,7 +515,7 @@ impl BlobSaver<'_> {
             let mut slot = lock(packer);
             let writer = match slot.as_mut() {
                 Some(w) => w,
-                None => slot.insert(PackWriter::create(&self.repo.backend, kind)?),
+                None => slot.insert(PackWriter::create(&*self.repo.backend, kind)?),
             };
             writer.add(id, &sealed, raw.len())?;
             if writer.len() >= u64::from(self.repo.params.pack_target) { slot.take() } else { None }
@@ -512,55 +558,6 @@ impl BlobSaver<'_> {
             tree_blobs: self.tree_blobs.load(Ordering::Relaxed),
             bytes_added: self.bytes_added.load(Ordering::Relaxed),
         })
-    }
-}
-
-/// A thread that completes full packs (header, fsync, rename) in the order
-/// they fill, returning each pack's index entry and size.
-struct Finisher {
-    sender: Mutex<Option<std::sync::mpsc::SyncSender<Box<PackWriter>>>>,
-    handle: Mutex<Option<FinisherThread>>,
-}
-
-/// The finisher thread; it returns each finished pack's entry and size.
-type FinisherThread = std::thread::JoinHandle<Result<Vec<(IndexedPack, u64)>>>;
-
-/// Full packs waiting for the finisher; they are already on disk, so this
-/// bounds open files, not memory.
-const PACKS_IN_FLIGHT: usize = 4;
-
-impl Finisher {
-    fn start(backend: LocalBackend, keys: Keys) -> Finisher {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Box<PackWriter>>(PACKS_IN_FLIGHT);
-        let handle = std::thread::spawn(move || {
-            let mut done = Vec::new();
-            for pack in receiver {
-                let (id, entries, size) = (*pack).finish(&backend, &keys)?;
-                // The pack is renamed and its folder synced: durable.
-                crate::testhook::reached(crate::testhook::Point::PackDurable, None);
-                done.push((IndexedPack { pack: id, entries }, size));
-            }
-            Ok(done)
-        });
-        Finisher { sender: Mutex::new(Some(sender)), handle: Mutex::new(Some(handle)) }
-    }
-
-    fn send(&self, pack: PackWriter) -> Result<()> {
-        let sender = lock(&self.sender).clone();
-        match sender.map(|s| s.send(Box::new(pack))) {
-            Some(Ok(())) => Ok(()),
-            // The thread stopped on an error: report that error.
-            _ => self.join().and(Err(Error::Internal("the pack writer stopped".into()))),
-        }
-    }
-
-    /// Waits for every pack sent so far to be durable.
-    fn join(&self) -> Result<Vec<(IndexedPack, u64)>> {
-        lock(&self.sender).take();
-        match lock(&self.handle).take() {
-            Some(handle) => handle.join().unwrap_or_else(|_| Err(Error::Internal("the pack writer panicked".into()))),
-            None => Err(Error::Internal("the pack writer was already stopped".into())),
-        }
     }
 }
 

@@ -16,11 +16,11 @@ fn noise(len: usize, seed: u8) -> Vec<u8> {
 }
 
 fn read_config_file(repo: &Repository) -> ConfigFile {
-    codec::from_postcard(&std::fs::read(repo.backend().config_path()).unwrap(), "config").unwrap()
+    codec::from_postcard(&std::fs::read(repo.path().join("config")).unwrap(), "config").unwrap()
 }
 
 fn write_config_file(repo: &Repository, config: &ConfigFile) {
-    std::fs::write(repo.backend().config_path(), codec::to_postcard(config).unwrap()).unwrap();
+    std::fs::write(repo.path().join("config"), codec::to_postcard(config).unwrap()).unwrap();
 }
 
 #[test]
@@ -68,11 +68,11 @@ fn any_key_file_opens_and_damaged_keys_are_not_wrong_passwords() {
 
     // One key damaged: the other still opens, and a password that opens
     // neither is still a wrong password.
-    flip_byte(&made.backend().path_of(FileKind::Key, &first), 0);
+    flip_byte(&made.backend().local_path(FileKind::Key, &first).unwrap(), 0);
     assert!(open(b"second").is_ok());
     assert!(matches!(open(b"first"), Err(Error::WrongPassword(_))));
     // Every key damaged: no password can help, and the error says why.
-    flip_byte(&made.backend().path_of(FileKind::Key, &second), 0);
+    flip_byte(&made.backend().local_path(FileKind::Key, &second).unwrap(), 0);
     match open(b"second") {
         Err(Error::Corrupt { what, detail }) => {
             assert_eq!(what, "keys");
@@ -81,7 +81,7 @@ fn any_key_file_opens_and_damaged_keys_are_not_wrong_passwords() {
         other => panic!("{:?}", other.map(|_| ())),
     }
     for id in [first, second] {
-        std::fs::remove_file(made.backend().path_of(FileKind::Key, &id)).unwrap();
+        std::fs::remove_file(made.backend().local_path(FileKind::Key, &id).unwrap()).unwrap();
     }
     assert!(matches!(open(b"second"), Err(Error::Corrupt { .. })), "no key file at all");
 }
@@ -110,7 +110,7 @@ fn a_missing_or_foreign_config_is_no_repository() {
         Err(Error::Corrupt { detail, .. }) => assert!(detail.contains("has keys"), "{detail}"),
         other => panic!("{:?}", other.map(|_| ())),
     }
-    std::fs::remove_file(made.backend().path_of(FileKind::Key, &stray)).unwrap();
+    std::fs::remove_file(made.backend().local_path(FileKind::Key, &stray).unwrap()).unwrap();
 
     let good = read_config_file(&made);
     let opens = |config: &ConfigFile| {
@@ -123,10 +123,10 @@ fn a_missing_or_foreign_config_is_no_repository() {
     let sealed_params = ConfigFile { encrypted: true, ..good.clone() };
     assert!(matches!(opens(&sealed_params), Err(Error::PasswordRequired)));
     opens(&good).unwrap();
-    let bytes = std::fs::read(made.backend().config_path()).unwrap();
-    std::fs::write(made.backend().config_path(), &bytes[..bytes.len() / 2]).unwrap();
+    let bytes = std::fs::read(made.path().join("config")).unwrap();
+    std::fs::write(made.path().join("config"), &bytes[..bytes.len() / 2]).unwrap();
     assert!(matches!(Repository::open(made.path(), None), Err(Error::Corrupt { .. })), "truncated");
-    std::fs::remove_file(made.backend().config_path()).unwrap();
+    std::fs::remove_file(made.path().join("config")).unwrap();
     assert!(matches!(Repository::open(made.path(), None), Err(Error::NotARepository(_))));
 
     // Parameters cairn cannot honour: refused, and no repository is left.
@@ -146,7 +146,7 @@ fn a_config_rewritten_as_unencrypted_does_not_open() {
     // With its keys deleted too: the password is refused rather than
     // ignored, and without one the sealed parameters do not decode.
     let key = only_file(&made, FileKind::Key);
-    std::fs::remove_file(made.backend().path_of(FileKind::Key, &key)).unwrap();
+    std::fs::remove_file(made.backend().local_path(FileKind::Key, &key).unwrap()).unwrap();
     assert!(matches!(Repository::open(made.path(), Some(PASSWORD)), Err(Error::UnexpectedlyUnencrypted(_))));
     assert!(matches!(Repository::open(made.path(), None), Err(Error::Corrupt { .. })));
 }
@@ -258,7 +258,7 @@ fn damaged_files_are_errors_naming_them() {
 
     // A damaged index file is named when opening, not fatal.
     let index = only_file(&made, FileKind::Index);
-    let index_path = made.backend().path_of(FileKind::Index, &index);
+    let index_path = made.backend().local_path(FileKind::Index, &index).unwrap();
     let intact = std::fs::read(&index_path).unwrap();
     flip_byte(&index_path, 0);
     let opened = Repository::open(made.path(), None).unwrap();
@@ -269,7 +269,7 @@ fn damaged_files_are_errors_naming_them() {
 
     // A damaged blob fails its check.
     let pack = made.locate(&blob).unwrap().pack;
-    let pack_path = made.backend().path_of(FileKind::Pack, &pack);
+    let pack_path = made.backend().local_path(FileKind::Pack, &pack).unwrap();
     let intact = std::fs::read(&pack_path).unwrap();
     let mut bytes = intact.clone();
     bytes[10] ^= 1;
@@ -281,10 +281,10 @@ fn damaged_files_are_errors_naming_them() {
     }
     std::fs::remove_file(&pack_path).unwrap();
     // (`made` has not read the pack yet, so it holds no open handle to it.)
-    assert!(matches!(made.load_blob(&blob), Err(Error::Io { .. })), "a missing pack");
+    assert!(matches!(made.load_blob(&blob), Err(Error::Backend(e)) if e.is_not_found()), "a missing pack");
 
     // A snapshot file whose bytes no longer match its name.
-    flip_byte(&made.backend().path_of(FileKind::Snapshot, &snap), 3);
+    flip_byte(&made.backend().local_path(FileKind::Snapshot, &snap).unwrap(), 3);
     match made.load_snapshot(&snap) {
         Err(Error::Corrupt { detail, .. }) => assert!(detail.contains("do not match its name"), "{detail}"),
         other => panic!("{other:?}"),

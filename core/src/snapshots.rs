@@ -199,7 +199,7 @@ mod tests {
         let twin_a = store(&repo, snapshot_with(1, "other", &[]));
         let twin_b = store(&repo, snapshot_with(1, "third", &[]));
         let damaged = store(&repo, snapshot_with(4, "h", &[]));
-        flip_byte(&repo.backend().path_of(FileKind::Snapshot, &damaged.id), 0);
+        flip_byte(&repo.backend().local_path(FileKind::Snapshot, &damaged.id).unwrap(), 0);
 
         let (all, problems) = list(&repo).unwrap();
         assert_eq!(hours(&all), [0, 1, 1, 1, 2, 3]);

@@ -8,6 +8,7 @@ mod damage;
 mod default_repo;
 mod excludes;
 mod faults;
+mod full_repository;
 mod hooks;
 mod kill;
 mod names;

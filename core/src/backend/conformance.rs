@@ -1,0 +1,287 @@
+//! The backend conformance suite: the rules of the `Backend` trait, written
+//! once and run against every backend. A new backend joins with one line,
+//! `conformance_suite!(name, factory);`, where the factory returns a fresh,
+//! laid-out [`Subject`].
+
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+
+use super::faults::FaultyBackend;
+use super::local::LocalBackend;
+use super::memory::MemoryBackend;
+use super::{Backend, FileKind};
+use crate::id::Id;
+
+/// Puts bytes under a name of a kind, bypassing the backend's rules.
+type Plant = Box<dyn Fn(FileKind, &str, &[u8])>;
+
+/// A backend under test and a way to put a file under any name into it, as
+/// a user or a sync tool might.
+pub struct Subject {
+    pub backend: Arc<dyn Backend>,
+    pub plant: Plant,
+    /// Keeps the folder of a local backend alive for the test.
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn local() -> Subject {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    let backend = Arc::new(LocalBackend::new(&root));
+    backend.create_layout().unwrap();
+    let plant = move |kind: FileKind, name: &str, bytes: &[u8]| {
+        let folder = root.join(kind.folder());
+        std::fs::write(folder.join(name), bytes).unwrap();
+        if kind == FileKind::Pack {
+            std::fs::write(folder.join("00").join(name), bytes).unwrap();
+        }
+    };
+    Subject { backend, plant: Box::new(plant), _dir: Some(dir) }
+}
+
+fn memory() -> Subject {
+    let backend = Arc::new(MemoryBackend::new());
+    backend.create_layout().unwrap();
+    let planted = Arc::clone(&backend);
+    let plant = move |kind: FileKind, name: &str, bytes: &[u8]| planted.put_raw(kind, name, bytes);
+    Subject { backend, plant: Box::new(plant), _dir: None }
+}
+
+/// The fault wrapper with no faults planned must be invisible.
+fn faulty_local_without_faults() -> Subject {
+    let inner = local();
+    Subject { backend: Arc::new(FaultyBackend::new(inner.backend)), plant: inner.plant, _dir: inner._dir }
+}
+
+macro_rules! conformance_suite {
+    ($name:ident, $factory:expr) => {
+        mod $name {
+            #[test]
+            fn create_then_list_and_read() {
+                super::create_then_list_and_read(&$factory());
+            }
+            #[test]
+            fn second_create_is_refused_and_keeps_the_first() {
+                super::second_create_is_refused_and_keeps_the_first(&$factory());
+            }
+            #[test]
+            fn config_is_created_once() {
+                super::config_is_created_once(&$factory());
+            }
+            #[test]
+            fn ranged_and_tail_reads_at_the_edges() {
+                super::ranged_and_tail_reads_at_the_edges(&$factory());
+            }
+            #[test]
+            fn remove_and_remove_of_a_missing_file() {
+                super::remove_and_remove_of_a_missing_file(&$factory());
+            }
+            #[test]
+            fn names_that_are_not_ids_are_not_listed() {
+                super::names_that_are_not_ids_are_not_listed(&$factory());
+            }
+            #[test]
+            fn concurrent_creates_have_one_winner() {
+                super::concurrent_creates_have_one_winner(&$factory());
+            }
+            #[test]
+            fn create_from_spool() {
+                super::create_from_spool(&$factory());
+            }
+            #[test]
+            fn layout_refuses_a_used_location() {
+                super::layout_refuses_a_used_location(&$factory());
+            }
+        }
+    };
+}
+
+conformance_suite!(local, super::local);
+conformance_suite!(memory, super::memory);
+conformance_suite!(faulty_local_without_faults, super::faulty_local_without_faults);
+
+fn id(n: u8) -> Id {
+    Id([n; 32])
+}
+
+fn create_then_list_and_read(s: &Subject) {
+    let be = &*s.backend;
+    for kind in FileKind::ALL {
+        assert_eq!(be.list(kind).unwrap(), vec![], "{kind:?} starts empty");
+        assert!(be.read(kind, &id(1)).unwrap_err().is_not_found());
+    }
+    be.create(FileKind::Pack, &id(2), b"pack two").unwrap();
+    be.create(FileKind::Pack, &id(1), b"one").unwrap();
+    be.create(FileKind::Index, &id(3), b"").unwrap();
+    assert_eq!(be.list(FileKind::Pack).unwrap(), vec![(id(1), 3), (id(2), 8)], "sorted, with sizes");
+    assert_eq!(be.list(FileKind::Index).unwrap(), vec![(id(3), 0)]);
+    assert_eq!(be.list(FileKind::Key).unwrap(), vec![], "other kinds are separate");
+    assert_eq!(be.read(FileKind::Pack, &id(2)).unwrap(), b"pack two");
+    assert_eq!(be.read(FileKind::Index, &id(3)).unwrap(), b"");
+    assert!(be.read(FileKind::Snapshot, &id(2)).unwrap_err().is_not_found(), "same name, other kind");
+    assert!(be.list_temporaries().unwrap().is_empty(), "a create leaves no temporaries");
+}
+
+fn second_create_is_refused_and_keeps_the_first(s: &Subject) {
+    let be = &*s.backend;
+    be.create(FileKind::Snapshot, &id(7), b"first").unwrap();
+    let err = be.create(FileKind::Snapshot, &id(7), b"second, longer").unwrap_err();
+    assert!(err.is_already_exists(), "{err}");
+    assert!(err.to_string().contains(&id(7).to_hex()), "names the file: {err}");
+    assert_eq!(be.read(FileKind::Snapshot, &id(7)).unwrap(), b"first");
+    assert_eq!(be.list(FileKind::Snapshot).unwrap(), vec![(id(7), 5)]);
+    // The content-addressed write finds its file present: success.
+    let written = be.write(FileKind::Key, b"key").unwrap();
+    assert_eq!(be.write(FileKind::Key, b"key").unwrap(), written);
+    assert_eq!(written, Id::of_file_bytes(b"key"));
+    assert!(be.list_temporaries().unwrap().is_empty(), "the refused create left no temporary");
+}
+
+fn config_is_created_once(s: &Subject) {
+    let be = &*s.backend;
+    assert!(be.read_config().unwrap_err().is_not_found());
+    be.create_config(b"config one").unwrap();
+    assert!(be.create_config(b"config two").unwrap_err().is_already_exists());
+    assert_eq!(be.read_config().unwrap(), b"config one");
+    for kind in FileKind::ALL {
+        assert_eq!(be.list(kind).unwrap(), vec![], "the config is no {kind:?} file");
+    }
+}
+
+fn ranged_and_tail_reads_at_the_edges(s: &Subject) {
+    let be = &*s.backend;
+    let bytes: Vec<u8> = (0..100u8).collect();
+    be.create(FileKind::Pack, &id(1), &bytes).unwrap();
+    be.create(FileKind::Pack, &id(2), b"").unwrap();
+    let range = |offset: u64, len: usize| be.read_range(FileKind::Pack, &id(1), offset, len);
+    assert_eq!(range(0, 0).unwrap(), b"");
+    assert_eq!(range(0, 100).unwrap(), bytes);
+    assert_eq!(range(0, 1).unwrap(), [0]);
+    assert_eq!(range(99, 1).unwrap(), [99]);
+    assert_eq!(range(40, 20).unwrap(), bytes[40..60]);
+    assert_eq!(range(100, 0).unwrap(), b"", "empty range at the exact end");
+    for (offset, len) in [(100, 1), (99, 2), (0, 101), (101, 0), (u64::MAX, 1), (u64::MAX, 0), (1, usize::MAX)] {
+        let err = range(offset, len).expect_err("a range past the end is an error");
+        assert_eq!(err.kind(), ErrorKind::UnexpectedEof, "({offset}, {len}): {err}");
+    }
+    let tail = |len: u64| be.read_tail(FileKind::Pack, &id(1), len).unwrap();
+    assert_eq!(tail(0), (vec![], 100));
+    assert_eq!(tail(1), (vec![99], 100));
+    assert_eq!(tail(10), (bytes[90..].to_vec(), 100));
+    assert_eq!(tail(100), (bytes.clone(), 100));
+    assert_eq!(tail(101), (bytes.clone(), 100), "longer than the file: the whole file");
+    assert_eq!(tail(u64::MAX), (bytes.clone(), 100));
+    assert_eq!(be.read_tail(FileKind::Pack, &id(2), 4).unwrap(), (vec![], 0));
+    assert_eq!(be.read_range(FileKind::Pack, &id(2), 0, 0).unwrap(), b"");
+    assert!(be.read_range(FileKind::Pack, &id(2), 0, 1).is_err());
+    assert!(be.read_range(FileKind::Pack, &id(3), 0, 0).unwrap_err().is_not_found());
+    assert!(be.read_tail(FileKind::Pack, &id(3), 4).unwrap_err().is_not_found());
+}
+
+fn remove_and_remove_of_a_missing_file(s: &Subject) {
+    let be = &*s.backend;
+    be.create(FileKind::Pack, &id(1), b"doomed").unwrap();
+    be.create(FileKind::Pack, &id(2), b"kept").unwrap();
+    assert_eq!(be.read_range(FileKind::Pack, &id(1), 0, 6).unwrap(), b"doomed");
+    be.remove(FileKind::Pack, &id(1)).unwrap();
+    assert_eq!(be.list(FileKind::Pack).unwrap(), vec![(id(2), 4)]);
+    assert!(be.read(FileKind::Pack, &id(1)).unwrap_err().is_not_found());
+    assert!(be.read_range(FileKind::Pack, &id(1), 0, 6).unwrap_err().is_not_found(), "no stale open file");
+    // Defined semantics: removing a missing file succeeds (a repeated
+    // remove after a lost acknowledgement must not fail).
+    be.remove(FileKind::Pack, &id(1)).unwrap();
+    be.remove(FileKind::Index, &id(9)).unwrap();
+    // The name is free again.
+    be.create(FileKind::Pack, &id(1), b"reborn").unwrap();
+    assert_eq!(be.read(FileKind::Pack, &id(1)).unwrap(), b"reborn");
+}
+
+fn names_that_are_not_ids_are_not_listed(s: &Subject) {
+    let be = &*s.backend;
+    be.create(FileKind::Key, &id(1), b"real").unwrap();
+    be.create(FileKind::Pack, &id(1), b"real").unwrap();
+    let upper = id(0xab).to_hex().to_uppercase();
+    let short = &id(0xab).to_hex()[1..];
+    let long = format!("{}0", id(0xab).to_hex());
+    let not_hex = format!("{}g", &id(0xab).to_hex()[1..]);
+    for kind in [FileKind::Key, FileKind::Pack] {
+        for name in ["README", "config", upper.as_str(), short, long.as_str(), not_hex.as_str(), "ÿ-ünïcode"] {
+            (s.plant)(kind, name, b"stray");
+        }
+        assert_eq!(be.list(kind).unwrap(), vec![(id(1), 4)], "{kind:?}");
+    }
+}
+
+fn concurrent_creates_have_one_winner(s: &Subject) {
+    const WRITERS: usize = 8;
+    let barrier = Barrier::new(WRITERS);
+    let contents: Vec<Vec<u8>> = (0..WRITERS).map(|i| vec![i as u8; 4096 + i]).collect();
+    let outcomes: Vec<bool> = std::thread::scope(|scope| {
+        let handles: Vec<_> = contents
+            .iter()
+            .map(|bytes| {
+                let (barrier, be) = (&barrier, &s.backend);
+                scope.spawn(move || {
+                    barrier.wait();
+                    match be.create(FileKind::Pack, &id(5), bytes) {
+                        Ok(()) => true,
+                        Err(e) if e.is_already_exists() => false,
+                        Err(e) => panic!("a racing create failed otherwise: {e}"),
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let winners: Vec<usize> = (0..WRITERS).filter(|i| outcomes[*i]).collect();
+    assert_eq!(winners.len(), 1, "exactly one create wins: {outcomes:?}");
+    let stored = s.backend.read(FileKind::Pack, &id(5)).unwrap();
+    assert_eq!(stored, contents[winners[0]], "the winner's bytes, whole");
+    assert_eq!(s.backend.list(FileKind::Pack).unwrap(), vec![(id(5), stored.len() as u64)]);
+    assert!(s.backend.list_temporaries().unwrap().is_empty());
+}
+
+fn create_from_spool(s: &Subject) {
+    let be = &*s.backend;
+    let mut spool = be.create_spool(FileKind::Pack).unwrap();
+    let spool_path = spool.path().to_path_buf();
+    spool.file().write_all(b"streamed ").unwrap();
+    spool.file().write_all(b"pack").unwrap();
+    be.create_from_spool(FileKind::Pack, &id(1), spool).unwrap();
+    assert_eq!(be.read(FileKind::Pack, &id(1)).unwrap(), b"streamed pack");
+    assert!(!spool_path.exists(), "the spool is gone once created");
+    // A taken name refuses the spool, keeps the original, drops the spool.
+    let mut spool = be.create_spool(FileKind::Pack).unwrap();
+    let spool_path = spool.path().to_path_buf();
+    spool.file().write_all(b"other").unwrap();
+    assert!(be.create_from_spool(FileKind::Pack, &id(1), spool).unwrap_err().is_already_exists());
+    assert_eq!(be.read(FileKind::Pack, &id(1)).unwrap(), b"streamed pack");
+    assert!(!spool_path.exists());
+    // A spool dropped unused leaves nothing behind.
+    drop(be.create_spool(FileKind::Pack).unwrap());
+    assert!(be.list_temporaries().unwrap().is_empty());
+    assert_eq!(be.list(FileKind::Pack).unwrap(), vec![(id(1), 13)]);
+}
+
+fn layout_refuses_a_used_location(s: &Subject) {
+    let be = &*s.backend;
+    be.create(FileKind::Key, &id(1), b"key").unwrap();
+    let err = be.create_layout().unwrap_err();
+    assert!(err.is_already_exists(), "{err}");
+    assert_eq!(be.read(FileKind::Key, &id(1)).unwrap(), b"key");
+}
+
+/// The local backend also keeps temporaries out of every listing and
+/// reports them (check shows them as notes).
+#[test]
+fn local_temporaries_are_reported_not_listed() {
+    let s = local();
+    let root = Path::new(&s.backend.location()).to_path_buf();
+    std::fs::write(root.join("data/00/.tmp-1"), b"half a pack").unwrap();
+    std::fs::write(root.join("snapshots/.tmp-2"), b"half").unwrap();
+    assert_eq!(s.backend.list(FileKind::Pack).unwrap(), vec![]);
+    let temporaries = s.backend.list_temporaries().unwrap();
+    assert_eq!(temporaries.len(), 2, "{temporaries:?}");
+    assert!(temporaries[0].ends_with("data/00/.tmp-1"), "{temporaries:?}");
+}

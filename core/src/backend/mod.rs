@@ -1,0 +1,199 @@
+//! Storage backends: bytes only. A backend lists, reads, creates and removes
+//! the files of a repository by kind and name and knows nothing of what the
+//! bytes mean. `local` keeps them in a folder (the format of
+//! `format-spec.md`), `memory` in a map (tests), and `faults` wraps any
+//! backend to make chosen operations fail (tests).
+//!
+//! [`for_location`] is the one place that picks a backend for a repository
+//! location; today every location is a local path.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use crate::error::{BackendError, Op};
+use crate::id::{Id, is_hex};
+
+pub mod faults;
+pub mod local;
+pub mod memory;
+
+#[cfg(test)]
+mod conformance;
+
+pub use local::{sync_dir, write_atomic};
+
+/// The kinds of repository file, each in its own folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FileKind {
+    Key,
+    Pack,
+    Index,
+    Snapshot,
+}
+
+impl FileKind {
+    pub const ALL: [FileKind; 4] = [FileKind::Key, FileKind::Pack, FileKind::Index, FileKind::Snapshot];
+
+    pub fn folder(self) -> &'static str {
+        match self {
+            FileKind::Key => "keys",
+            FileKind::Pack => "data",
+            FileKind::Index => "index",
+            FileKind::Snapshot => "snapshots",
+        }
+    }
+}
+
+/// The name of the repository's config file.
+pub const CONFIG_NAME: &str = "config";
+/// Names of temporary files start with this (they are never ids).
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+pub type BackendResult<T> = std::result::Result<T, BackendError>;
+
+/// Storage for the files of one repository.
+///
+/// **"Created" means durable and visible.** When `create`,
+/// `create_from_spool` or `create_config` return `Ok`, the file is stored
+/// whole under its final name, will survive a crash or power loss of the
+/// storage, and every later `list` and `read` (from any thread or process)
+/// sees it. Before that, no reader ever sees the name with partial
+/// contents: a create that fails or is interrupted leaves either nothing
+/// or the whole file under the final name (possibly a temporary, reported
+/// by `list_temporaries`). A create refuses a name that exists
+/// (`AlreadyExists`) and leaves the existing file untouched; two racing
+/// creates of one name have exactly one winner.
+///
+/// Names are ids: `list` returns only names that are ids (64 lower-case
+/// hex digits) and silently skips anything else a user or tool put there.
+pub trait Backend: Send + Sync + fmt::Debug {
+    /// The location, for messages (`/srv/backup`, `memory`).
+    fn location(&self) -> String;
+
+    /// Creates the layout of a new repository; refuses (`AlreadyExists`) a
+    /// location that already holds anything.
+    fn create_layout(&self) -> BackendResult<()>;
+
+    /// The files of one kind with their sizes, sorted by id. A location
+    /// whose folders were dropped (git, sync tools) lists as empty.
+    fn list(&self, kind: FileKind) -> BackendResult<Vec<(Id, u64)>>;
+
+    /// Temporary files left by interrupted writes (harmless; `check`
+    /// reports them as notes).
+    fn list_temporaries(&self) -> BackendResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    fn read(&self, kind: FileKind, id: &Id) -> BackendResult<Vec<u8>>;
+
+    /// Exactly `len` bytes at `offset`. A range reaching past the end is an
+    /// error (`UnexpectedEof`); `len` 0 at or before the end is empty.
+    fn read_range(&self, kind: FileKind, id: &Id, offset: u64, len: usize) -> BackendResult<Vec<u8>>;
+
+    /// The last `len` bytes (the whole file if shorter) and the file's size.
+    fn read_tail(&self, kind: FileKind, id: &Id, len: u64) -> BackendResult<(Vec<u8>, u64)>;
+
+    /// Creates a file from `bytes` (see the trait's rules for "created").
+    fn create(&self, kind: FileKind, id: &Id, bytes: &[u8]) -> BackendResult<()>;
+
+    /// A local file to stream a large file into before `create_from_spool`.
+    /// By default in the system's temporary folder.
+    fn create_spool(&self, kind: FileKind) -> BackendResult<Spool> {
+        let _ = kind;
+        let dir = std::env::temp_dir();
+        Spool::create_in(&dir).map_err(|e| BackendError::new(Op::Spool, dir.display(), e))
+    }
+
+    /// Creates a file from a complete spool (the rules of `create`). The
+    /// spool is removed whatever the outcome. By default its bytes are read
+    /// back and passed to `create`.
+    fn create_from_spool(&self, kind: FileKind, id: &Id, spool: Spool) -> BackendResult<()> {
+        let bytes = std::fs::read(spool.path()).map_err(|e| BackendError::new(Op::Read, spool.path().display(), e))?;
+        self.create(kind, id, &bytes)
+    }
+
+    /// Removes a file. Removing a file that does not exist succeeds: a
+    /// remove whose acknowledgement was lost can be repeated, and object
+    /// stores cannot tell the two apart anyway.
+    fn remove(&self, kind: FileKind, id: &Id) -> BackendResult<()>;
+
+    /// The config; `NotFound` when there is no repository here.
+    fn read_config(&self) -> BackendResult<Vec<u8>>;
+
+    /// Creates the config, refusing (`AlreadyExists`) to replace one, even
+    /// against a racing `create_config`.
+    fn create_config(&self, bytes: &[u8]) -> BackendResult<()>;
+
+    /// Where the file lives on the local filesystem, for backends that keep
+    /// files there (tests damage files in place through it).
+    fn local_path(&self, kind: FileKind, id: &Id) -> Option<PathBuf> {
+        let _ = (kind, id);
+        None
+    }
+}
+
+impl dyn Backend + '_ {
+    /// Stores a content-addressed file (named by the BLAKE3 of its bytes).
+    /// A file of that name already holds these bytes, so finding one is
+    /// success, not an error.
+    pub fn write(&self, kind: FileKind, bytes: &[u8]) -> BackendResult<Id> {
+        let id = Id::of_file_bytes(bytes);
+        match self.create(kind, &id, bytes) {
+            Err(e) if e.is_already_exists() => Ok(id),
+            other => other.map(|()| id),
+        }
+    }
+}
+
+/// Picks the backend for a repository location: the one place that does.
+/// Every location is a local folder today; `s3:` or `rest:` locations will
+/// be told apart here.
+pub fn for_location(location: &Path) -> Arc<dyn Backend> {
+    Arc::new(local::LocalBackend::new(location))
+}
+
+/// Whether `name` is a file name the backends list: an id in lower-case hex.
+pub fn is_id_name(name: &str) -> bool {
+    name.len() == 64 && is_hex(name) && !name.bytes().any(|c| c.is_ascii_uppercase())
+}
+
+/// A new temporary name in `dir`; temporaries are never listed as files.
+pub fn temp_path_in(dir: &Path) -> io::Result<PathBuf> {
+    let suffix: [u8; 8] = crate::crypto::random_bytes().map_err(io::Error::other)?;
+    Ok(dir.join(format!("{TEMP_PREFIX}{}", u64::from_le_bytes(suffix))))
+}
+
+/// A local temporary file a large file is streamed into before it is
+/// handed to `Backend::create_from_spool`. Dropped, it removes itself.
+#[derive(Debug)]
+pub struct Spool {
+    file: File,
+    path: PathBuf,
+}
+
+impl Spool {
+    /// A new, empty, private spool file in `dir`.
+    pub fn create_in(dir: &Path) -> io::Result<Spool> {
+        let path = temp_path_in(dir)?;
+        let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
+        Ok(Spool { file, path })
+    }
+
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
