@@ -20,7 +20,8 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
-/// Prints an error (with its causes) on one line.
+/// Prints an error (with its causes) on one line, and what to do about it
+/// in terms of this command line's flags and variables.
 pub fn error_line(e: &anyhow::Error) {
     let mut line = format!("cairn: error: {e}");
     for cause in e.chain().skip(1) {
@@ -30,7 +31,21 @@ pub fn error_line(e: &anyhow::Error) {
             line.push_str(&text);
         }
     }
+    if let Some(hint) = e.chain().find_map(|c| c.downcast_ref::<cairn_core::Error>()).and_then(hint) {
+        line.push_str(hint);
+    }
     eprintln!("{}", line.replace('\n', " "));
+}
+
+/// The command-line advice for a core error that core states in its own terms.
+fn hint(e: &cairn_core::Error) -> Option<&'static str> {
+    use cairn_core::Error;
+    match e {
+        Error::NotARepository(_) => Some(" (run `cairn init` to create one, or check --repo / CAIRN_REPO)"),
+        Error::UnexpectedlyUnencrypted(_) => Some(": unset CAIRN_PASSWORD (and the other password options) to use it"),
+        Error::TargetNotEmpty(_) => Some("; pass --overwrite to restore into it anyway"),
+        _ => None,
+    }
 }
 
 pub fn warning(text: impl std::fmt::Display) {

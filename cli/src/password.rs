@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use cairn_core::repo::InitOptions;
-use cairn_core::{Repository, crypto::KdfParams, format::RepoParams, locations};
+use cairn_core::{Repository, crypto::KdfParams, format::RepoParams};
+
+use crate::locations;
 
 use crate::args::Global;
 

@@ -19,7 +19,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Backend(#[from] BackendError),
-    #[error("no repository at {0} (run `cairn init` to create one, or check --repo / CAIRN_REPO)")]
+    // Messages say what went wrong in the library's terms; the command line
+    // adds which of its flags or variables to change (cli/src/output.rs).
+    #[error("no repository at {0}")]
     NotARepository(PathBuf),
     #[error("{0} already exists and is not empty; refusing to create a repository there")]
     RepositoryExists(PathBuf),
@@ -30,9 +32,7 @@ pub enum Error {
         "wrong password: no key in {0} opens with it (or, if the password is right, the repository id in the config is damaged)"
     )]
     WrongPassword(PathBuf),
-    #[error(
-        "{0} is not encrypted, yet a password was given: unset CAIRN_PASSWORD (and the other password options) to use it"
-    )]
+    #[error("{0} is not encrypted, yet a password was given")]
     UnexpectedlyUnencrypted(PathBuf),
     #[error("the repository needs a password, but none was given")]
     PasswordRequired,
@@ -54,7 +54,7 @@ pub enum Error {
     InvalidArgument(String),
     #[error("{0}: path not found in the snapshot")]
     PathNotInSnapshot(String),
-    #[error("target {0} is not empty; pass --overwrite to restore into it anyway")]
+    #[error("target {0} is not empty")]
     TargetNotEmpty(PathBuf),
     #[error("could not get random bytes from the operating system: {0}")]
     Random(String),

@@ -25,7 +25,6 @@ pub mod history;
 pub mod id;
 pub mod index;
 pub mod listing;
-pub mod locations;
 pub mod pack;
 pub mod repo;
 pub mod restorer;

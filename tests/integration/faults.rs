@@ -33,6 +33,12 @@ fn missing_or_foreign_repository_is_named() {
     let out = env.cairn().env("CAIRN_REPO", &missing).arg("snapshots").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains(missing.to_str().unwrap()), "{}", stderr_of(&out));
+    // Core says what is wrong; the command line says which of its flags to use.
+    assert!(
+        stderr_of(&out).contains("run `cairn init`") && stderr_of(&out).contains("CAIRN_REPO"),
+        "{}",
+        stderr_of(&out)
+    );
     let foreign = env.path("photos");
     fs::create_dir_all(&foreign).unwrap();
     fs::write(foreign.join("cat.jpg"), b"meow").unwrap();

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use cairn_core::restorer::plan;
 use cairn_core::restorer::{self, Action, Destination, RestoreOptions, Selection};
-use cairn_core::{locations, tree, walk};
+use cairn_core::{tree, walk};
+
+use crate::locations;
 
 use crate::args::{Global, RestoreArgs};
 use crate::output::outln;

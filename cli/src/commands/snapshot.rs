@@ -4,10 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
+use cairn_core::Id;
 use cairn_core::archiver::{self, ParentChoice, Progress, SnapshotOptions, Warning};
 use cairn_core::exclude::{ExcludeOptions, ExcludeRules, Reason};
 use cairn_core::format::Snapshot;
-use cairn_core::{Id, locations};
+
+use crate::locations;
 
 use crate::args::{Global, SnapshotArgs};
 use crate::output::outln;
