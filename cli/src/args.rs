@@ -159,10 +159,10 @@ pub struct SnapshotsArgs {
     /// Only snapshots of this host
     #[arg(long)]
     pub host: Option<String>,
-    /// Only snapshots with this tag
-    #[arg(long)]
-    pub tag: Option<String>,
-    /// Only snapshots that include this path
+    /// Only snapshots with this tag (repeatable: all must be present)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Only snapshots that cover this path (it is, or lies inside, one of their paths)
     #[arg(long)]
     pub path: Option<PathBuf>,
 }

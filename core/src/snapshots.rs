@@ -55,12 +55,19 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// For choosing a snapshot to work on: `restore-preserve` snapshots
+    /// (which hold only what a restore replaced) only when asked for by tag.
     pub fn matches(&self, s: &Snapshot) -> bool {
-        use std::os::unix::ffi::OsStrExt;
         let preserve_wanted = self.tags.iter().any(|t| t == PRESERVE_TAG);
+        self.matches_listing(s) && (preserve_wanted || !s.tags.iter().any(|t| t == PRESERVE_TAG))
+    }
+
+    /// For listing (`cairn snapshots`): every snapshot that matches host,
+    /// tags and paths, `restore-preserve` ones included.
+    pub fn matches_listing(&self, s: &Snapshot) -> bool {
+        use std::os::unix::ffi::OsStrExt;
         self.host.as_ref().is_none_or(|h| &s.host == h)
             && self.tags.iter().all(|t| s.tags.contains(t))
-            && (preserve_wanted || !s.tags.iter().any(|t| t == PRESERVE_TAG))
             && self
                 .paths
                 .iter()

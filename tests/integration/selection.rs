@@ -108,7 +108,9 @@ fn prefixes_and_latest_n_past_the_end() {
     assert!(err.contains("only 2 snapshots"), "{err}");
     // Ambiguous: a second snapshot file whose name shares the first 6 hex
     // digits (planted: no two real ids are likely to share a prefix).
-    let planted = format!("{}{}", &ids[0][..6], "0".repeat(58));
+    // Its seventh digit differs from the real one's, so 7 digits settle it.
+    let seventh = if ids[0].as_bytes()[6] == b'0' { "1" } else { "0" };
+    let planted = format!("{}{seventh}{}", &ids[0][..6], "0".repeat(57));
     fs::copy(env.repo.join("snapshots").join(&ids[0]), env.repo.join("snapshots").join(&planted)).unwrap();
     for prefix in [&ids[0][..4], &ids[0][..6]] {
         let err = error_of(&env, &["ls", prefix]);
@@ -175,4 +177,28 @@ fn times_in_a_zone_with_daylight_saving() {
     // (moved forward by the gap), so the snapshot taken then is chosen.
     assert_eq!(chosen("2025-03-30 02:30"), ids[1]);
     assert_eq!(chosen("2025-03-30 02:29"), ids[0]);
+}
+
+#[test]
+fn snapshots_path_means_covers_as_everywhere() {
+    let env = Env::new();
+    let work = env.path("work");
+    let other = env.path("work-other");
+    fs::create_dir_all(work.join("sub")).unwrap();
+    fs::create_dir_all(&other).unwrap();
+    let a = env.snapshot_json(&[&work])["id"].as_str().unwrap().to_string();
+    let b = env.snapshot_json(&[&other])["id"].as_str().unwrap().to_string();
+    let ids = |path: &Path| -> Vec<String> {
+        let out = env.cairn().args(["snapshots", "--json", "--path"]).arg(path).output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids(&work), [a.clone()]);
+    // A folder inside the snapshot's path: covered, as `restore --path` means.
+    assert_eq!(ids(&work.join("sub")), [a.clone()]);
+    assert_eq!(ids(&work.join("sub/../sub/")), [a]);
+    // A sibling whose name merely starts the same is not inside it.
+    assert_eq!(ids(&other), [b]);
+    assert!(ids(&env.path("elsewhere")).is_empty());
 }

@@ -1,7 +1,5 @@
 //! `cairn snapshots`
 
-use std::os::unix::ffi::OsStrExt;
-
 use anyhow::Result;
 use cairn_core::snapshots;
 
@@ -15,17 +13,13 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
     for p in problems {
         output::warning(p);
     }
-    let wanted_path = a.path.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
-    let selected: Vec<_> = all
-        .iter()
-        .filter(|e| a.host.as_ref().is_none_or(|h| &e.snapshot.host == h))
-        .filter(|e| a.tag.as_ref().is_none_or(|t| e.snapshot.tags.contains(t)))
-        .filter(|e| {
-            wanted_path
-                .as_ref()
-                .is_none_or(|p| e.snapshot.paths.iter().any(|sp| sp.as_slice() == p.as_os_str().as_bytes()))
-        })
-        .collect();
+    // `--path` means what it means everywhere: the snapshot covers it.
+    let paths = match &a.path {
+        Some(p) => vec![cairn_core::walk::absolute(p)?],
+        None => Vec::new(),
+    };
+    let filter = snapshots::Filter { host: a.host.clone(), paths, tags: a.tags.clone() };
+    let selected: Vec<_> = all.iter().filter(|e| filter.matches_listing(&e.snapshot)).collect();
     if g.json {
         let items: Vec<_> = selected
             .iter()
