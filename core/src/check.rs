@@ -164,8 +164,8 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         report.notes.push(format!("temporary file {tmp} left by an interrupted write (harmless)"));
     }
     for problem in repo.index_problems() {
-        if !report.errors.iter().any(|e| e == problem) {
-            report.errors.push(problem.clone());
+        if !report.errors.iter().any(|e| *e == problem) {
+            report.errors.push(problem);
         }
     }
     Ok(report)

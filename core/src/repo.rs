@@ -48,7 +48,9 @@ pub struct Repository {
     index: RwLock<Index>,
     /// Index files that could not be read when opening (named, not fatal:
     /// snapshots whose blobs are indexed elsewhere still restore).
-    index_problems: Vec<String>,
+    /// What the last reading of the index files found wrong (named by
+    /// `check`, warned about by commands); refreshed with the index.
+    index_problems: RwLock<Vec<String>>,
     cache: Option<Cache>,
 }
 
@@ -95,7 +97,7 @@ impl Repository {
             repo_id,
             params: opts.params.clone(),
             index: RwLock::new(Index::new()),
-            index_problems: Vec::new(),
+            index_problems: RwLock::new(Vec::new()),
             cache: None,
         })
     }
@@ -173,7 +175,7 @@ impl Repository {
             repo_id: config.repo_id,
             params,
             index: RwLock::new(Index::new()),
-            index_problems: Vec::new(),
+            index_problems: RwLock::new(Vec::new()),
             // Without encryption a cache file could be forged undetectably
             // (its checksum is unkeyed), so such repositories go without.
             cache: cache_root.filter(|_| config.encrypted).map(|root| Cache::new(root, &config.repo_id)),
@@ -185,7 +187,7 @@ impl Repository {
     fn load_index(&mut self) -> Result<()> {
         let (index, problems) = self.read_all_index_files()?;
         self.index = RwLock::new(index);
-        self.index_problems = problems;
+        self.index_problems = RwLock::new(problems);
         Ok(())
     }
 
@@ -219,7 +221,8 @@ impl Repository {
     pub fn refresh_index(&self) -> Result<()> {
         let (index, problems) = self.read_all_index_files()?;
         *self.index.write().unwrap_or_else(|p| p.into_inner()) = index;
-        let _ = problems;
+        // Kept, not dropped: `check` refreshes before reporting them.
+        *self.index_problems.write().unwrap_or_else(|p| p.into_inner()) = problems;
         Ok(())
     }
 
@@ -271,8 +274,8 @@ impl Repository {
         self.keys.is_encrypted()
     }
 
-    pub fn index_problems(&self) -> &[String] {
-        &self.index_problems
+    pub fn index_problems(&self) -> Vec<String> {
+        self.index_problems.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn chunker(&self) -> Chunker {

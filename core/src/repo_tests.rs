@@ -248,6 +248,29 @@ fn another_handle_sees_new_blobs_after_refreshing_its_index() {
 }
 
 #[test]
+fn refreshing_the_index_reports_what_it_found_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let made = repo(tmp.path());
+    let saver = made.saver();
+    saver.save(BlobKind::Data, b"indexed").unwrap();
+    saver.finish().unwrap();
+    let opened = Repository::open(made.path(), None).unwrap();
+    assert!(opened.index_problems().is_empty());
+    // Damaged after opening: a refresh must see it (check refreshes first).
+    let index = only_file(&made, FileKind::Index);
+    let index_path = made.backend().local_path(FileKind::Index, &index).unwrap();
+    let intact = std::fs::read(&index_path).unwrap();
+    flip_byte(&index_path, 0);
+    opened.refresh_index().unwrap();
+    assert_eq!(opened.index_problems().len(), 1, "{:?}", opened.index_problems());
+    assert!(opened.index_problems()[0].starts_with(&format!("index {index}")));
+    // Mended: the next refresh clears it.
+    std::fs::write(&index_path, intact).unwrap();
+    opened.refresh_index().unwrap();
+    assert!(opened.index_problems().is_empty());
+}
+
+#[test]
 fn damaged_files_are_errors_naming_them() {
     let tmp = tempfile::tempdir().unwrap();
     let made = repo(tmp.path());
