@@ -164,7 +164,7 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         report.notes.push(format!("temporary file {tmp} left by an interrupted write (harmless)"));
     }
     for problem in repo.index_problems() {
-        if !report.errors.iter().any(|e| *e == problem) {
+        if !report.errors.contains(&problem) {
             report.errors.push(problem);
         }
     }
