@@ -194,9 +194,9 @@ fn snapshots_path_means_covers_as_everywhere() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         v.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
     };
-    assert_eq!(ids(&work), [a.clone()]);
+    assert_eq!(ids(&work), vec![a.clone()]);
     // A folder inside the snapshot's path: covered, as `restore --path` means.
-    assert_eq!(ids(&work.join("sub")), [a.clone()]);
+    assert_eq!(ids(&work.join("sub")), vec![a.clone()]);
     assert_eq!(ids(&work.join("sub/../sub/")), [a]);
     // A sibling whose name merely starts the same is not inside it.
     assert_eq!(ids(&other), [b]);
