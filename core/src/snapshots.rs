@@ -138,6 +138,13 @@ pub fn resolve_filtered(repo: &Repository, reference: &str, filter: &Filter) -> 
     resolve(repo, reference)
 }
 
+/// True when `text` is written as a snapshot reference (`latest`,
+/// `latest~N`, or 4 to 64 hex digits), whether or not such a snapshot
+/// exists: how a command tells a reference from a path among its arguments.
+pub fn looks_like_reference(text: &str) -> bool {
+    text.starts_with("latest") || ((4..=64).contains(&text.len()) && crate::id::is_hex(text))
+}
+
 /// Resolves `latest`, a full id or a unique hex prefix (4+ digits).
 pub fn resolve(repo: &Repository, reference: &str) -> Result<SnapshotEntry> {
     if reference.starts_with("latest") {

@@ -5,9 +5,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use cairn_core::Repository;
 use cairn_core::diff::{self, CONTENT_LIMIT, Change, ChangeKind, Contents, PathFilter};
 use cairn_core::snapshots::{self, Selector, SnapshotEntry};
-use cairn_core::{Repository, id::is_hex};
 
 use crate::args::{DiffArgs, Global};
 use crate::output::outln;
@@ -94,7 +94,7 @@ fn split_args(args: &[String]) -> (Vec<String>, Vec<PathBuf>) {
     let mut refs = Vec::new();
     let mut paths = Vec::new();
     for arg in args {
-        let looks_like_ref = arg.starts_with("latest") || (arg.len() >= 4 && arg.len() <= 64 && is_hex(arg));
+        let looks_like_ref = snapshots::looks_like_reference(arg);
         if paths.is_empty() && refs.len() < 2 && looks_like_ref {
             refs.push(arg.clone());
         } else {
