@@ -20,3 +20,4 @@ mod selection;
 mod sparse_large;
 mod timetravel_ls_find_history;
 mod timetravel_restore_diff;
+mod write_faults;

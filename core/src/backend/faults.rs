@@ -213,6 +213,38 @@ impl Backend for FaultyBackend {
     }
 }
 
+/// For the integration tests of the real binary (cargo feature
+/// `test-hooks`, which only `cargo test` builds enable):
+/// `CAIRN_TEST_FAULT=<op>:<n>[:<fault>]` wraps `inner` so that its `n`th
+/// (from 1) operation of kind `op` (`create`, `spool`, `read`, `list`,
+/// `remove`) meets `fault`: `fail` (the default: an I/O error, nothing
+/// done), `fail-after` (done, then reported failed: a lost
+/// acknowledgement) or `nospace`. Without the variable, `inner` as it is;
+/// a malformed value panics, since only a test can set it.
+#[cfg(feature = "test-hooks")]
+pub fn from_test_environment(inner: Arc<dyn Backend>) -> Arc<dyn Backend> {
+    let Ok(spec) = std::env::var("CAIRN_TEST_FAULT") else { return inner };
+    let parts: Vec<&str> = spec.split(':').collect();
+    let op = match parts.first().copied() {
+        Some("create") => Op::Create,
+        Some("spool") => Op::Spool,
+        Some("read") => Op::Read,
+        Some("list") => Op::List,
+        Some("remove") => Op::Remove,
+        other => panic!("CAIRN_TEST_FAULT: unknown operation {other:?}"),
+    };
+    let n: u64 = parts.get(1).and_then(|n| n.parse().ok()).expect("CAIRN_TEST_FAULT: <op>:<n>[:<fault>]");
+    let fault = match parts.get(2).copied() {
+        None | Some("fail") => Fault::Fail(ErrorKind::Other),
+        Some("fail-after") => Fault::FailAfter(ErrorKind::Other),
+        Some("nospace") => Fault::NoSpace,
+        other => panic!("CAIRN_TEST_FAULT: unknown fault {other:?}"),
+    };
+    let faulty = FaultyBackend::new(inner);
+    faulty.fail_nth(op, n, fault);
+    Arc::new(faulty)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

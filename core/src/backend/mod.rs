@@ -153,7 +153,11 @@ impl dyn Backend + '_ {
 /// Every location is a local folder today; `s3:` or `rest:` locations will
 /// be told apart here.
 pub fn for_location(location: &Path) -> Arc<dyn Backend> {
-    Arc::new(local::LocalBackend::new(location))
+    let backend: Arc<dyn Backend> = Arc::new(local::LocalBackend::new(location));
+    // Test builds only: `CAIRN_TEST_FAULT` makes one operation fail (faults.rs).
+    #[cfg(feature = "test-hooks")]
+    let backend = faults::from_test_environment(backend);
+    backend
 }
 
 /// Whether `name` is a file name the backends list: an id in lower-case hex.
