@@ -58,17 +58,14 @@ pub fn create_password_file(path: &Path) -> Result<String> {
     let password = random_password()?;
     let dir = path.parent().context("the password file needs a folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let temp = dir.join(format!(".{}.tmp-{}", file_name(path), std::process::id()));
+    let temp = cairn_core::backend::temp_path_in(dir)
+        .with_context(|| format!("could not name a file in {}", dir.display()))?;
     let written = write_synced(&temp, format!("{password}\n").as_bytes())
         .and_then(|()| std::fs::hard_link(&temp, path))
         .and_then(|()| std::fs::File::open(dir)?.sync_all());
     let _ = std::fs::remove_file(&temp);
     written.with_context(|| format!("could not create the password file {}", path.display()))?;
     Ok(password)
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
