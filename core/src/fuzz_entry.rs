@@ -17,17 +17,17 @@
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use crate::chunker::Chunker;
-use crate::codec::{self, MAX_OBJECT_LEN, ObjectKind};
-use crate::crypto::{self, Keys};
+use crate::format::chunker::Chunker;
+use crate::format::codec::{self, MAX_OBJECT_LEN, ObjectKind};
+use crate::format::crypto::{self, Keys};
 use crate::format::{
     BlobKind, ConfigFile, IndexFile, KEY_MAGIC, KeyFile, PackEntry, PackHeader, RepoParams, Snapshot, Tree,
     check_version,
 };
 use crate::id::Id;
-use crate::index::Index;
-use crate::pack;
-use crate::tree::{PathTrie, name_to_path};
+use crate::repo::index::Index;
+use crate::repo::pack;
+use crate::snapshot::tree::{PathTrie, name_to_path};
 
 /// The master key of every encrypted variant.
 pub const FUZZ_MASTER_KEY: [u8; 32] = [0x5a; 32];

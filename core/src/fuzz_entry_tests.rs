@@ -7,9 +7,9 @@ use std::path::Path;
 use serde_bytes::ByteBuf;
 
 use super::*;
-use crate::crypto::KdfParams;
+use crate::format::crypto::KdfParams;
 use crate::format::{CONFIG_MAGIC, FORMAT_VERSION, FileTime, IndexedPack, Node, NodeKind, Summary, Timestamp, Xattr};
-use crate::pack::PackBuilder;
+use crate::repo::pack::PackBuilder;
 
 const WRITE_VAR: &str = "CAIRN_WRITE_FUZZ_SEEDS";
 const MAX_SEED_LEN: usize = 20 * 1024;

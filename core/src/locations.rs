@@ -54,7 +54,7 @@ pub fn create_password_file(path: &std::path::Path) -> Result<String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes: [u8; 32] = crate::crypto::random_bytes()?;
+    let bytes: [u8; 32] = crate::format::crypto::random_bytes()?;
     // 32 random bytes → 43 characters of 6 bits (256 bits of entropy).
     let mut password = String::with_capacity(43);
     let mut acc = 0u32;

@@ -163,7 +163,7 @@ pub fn is_id_name(name: &str) -> bool {
 
 /// A new temporary name in `dir`; temporaries are never listed as files.
 pub fn temp_path_in(dir: &Path) -> io::Result<PathBuf> {
-    let suffix: [u8; 8] = crate::crypto::random_bytes().map_err(io::Error::other)?;
+    let suffix: [u8; 8] = crate::format::crypto::random_bytes().map_err(io::Error::other)?;
     Ok(dir.join(format!("{TEMP_PREFIX}{}", u64::from_le_bytes(suffix))))
 }
 

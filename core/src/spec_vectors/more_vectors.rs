@@ -7,11 +7,11 @@
 use serde_bytes::ByteBuf;
 
 use super::{hex, master, show, unhex};
-use crate::codec::{self, ObjectKind};
-use crate::crypto::Keys;
+use crate::format::codec::{self, ObjectKind};
+use crate::format::crypto::Keys;
 use crate::format::{BlobKind, FileTime, IndexFile, IndexedPack, Node, NodeKind, PackEntry, RepoParams, Tree};
 use crate::id::Id;
-use crate::pack::{self, PackBuilder};
+use crate::repo::pack::{self, PackBuilder};
 
 /// The specification itself, so that the tables it prints can be checked.
 const SPEC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../format-spec.md"));
@@ -182,7 +182,8 @@ fn k_index_file() {
     assert_eq!(codec::from_postcard::<IndexFile>(&raw, "index").unwrap(), index);
 
     let keys = Keys::from_master(master());
-    let sealed = crate::crypto::fixed_nonces::during(|| codec::encode(&keys, ObjectKind::Index, &index, 3)).unwrap();
+    let sealed =
+        crate::format::crypto::fixed_nonces::during(|| codec::encode(&keys, ObjectKind::Index, &index, 3)).unwrap();
     assert_vector(
         "sealed index file",
         &sealed,
@@ -206,7 +207,7 @@ fn l_encrypted_pack() {
     // sealed with the nonces 0, 1 (the blobs) and 2 (the header), each
     // written as a u64le padded with zeros to 24 bytes.
     let keys = Keys::from_master(master());
-    let (bytes, entries) = crate::crypto::fixed_nonces::during(|| {
+    let (bytes, entries) = crate::format::crypto::fixed_nonces::during(|| {
         let mut builder = PackBuilder::new(BlobKind::Data);
         for raw in [&b"hello"[..], &b"cairn!"[..]] {
             let sealed = codec::seal_bytes(&keys, ObjectKind::DataBlob, raw, 3).unwrap();
@@ -303,7 +304,7 @@ fn m_tree_with_special_nodes() {
 /// §3.1's KDF bounds, at each edge: inclusive, and `m ≥ 8 · p`.
 #[test]
 fn kdf_bounds_are_the_ones_the_spec_states() {
-    use crate::crypto::KdfParams;
+    use crate::format::crypto::KdfParams;
     let valid =
         |memory_kib, iterations, parallelism| KdfParams { memory_kib, iterations, parallelism }.validate().is_ok();
     assert!(valid(8, 1, 1), "the smallest valid parameters (those of the vectors)");

@@ -10,8 +10,8 @@ use crate::error::{IoContext, Result};
 use crate::format::{Node, NodeKind, Timestamp};
 use crate::id::Id;
 use crate::repo::Repository;
-use crate::snapshots::{self, Filter, SnapshotEntry};
-use crate::tree::{components, name_to_path};
+use crate::snapshot::snapshots::{self, Filter, SnapshotEntry};
+use crate::snapshot::tree::{components, name_to_path};
 
 /// A path as typed, in the form snapshots record it: absolute (against the
 /// current folder), `.` and `..` removed lexically, and symlinks in its
@@ -298,10 +298,11 @@ mod tests {
                 xattr::set(&path, "user.note", b"x").unwrap();
             }
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-            crate::fsmeta::set_mtime(&path, crate::format::FileTime { seconds: mtime, nanos: 0 }).unwrap();
+            crate::fs::fsmeta::set_mtime(&path, crate::format::FileTime { seconds: mtime, nanos: 0 }).unwrap();
             let md = std::fs::symlink_metadata(&path).unwrap();
-            let kind = NodeKind::File { size: md.len(), content: crate::diff::content_ids(&repo, &path).unwrap() };
-            crate::fsmeta::node_from_metadata(name.as_bytes(), &md, kind, crate::fsmeta::read_xattrs(&path))
+            let kind =
+                NodeKind::File { size: md.len(), content: crate::browse::diff::content_ids(&repo, &path).unwrap() };
+            crate::fs::fsmeta::node_from_metadata(name.as_bytes(), &md, kind, crate::fs::fsmeta::read_xattrs(&path))
         };
         let a = live("a", "same bytes", 0o644, 1_000);
         let b = live("b", "same bytes", 0o600, 2_000);
@@ -324,7 +325,7 @@ pub(crate) mod fixtures {
     use crate::format::{BlobKind, FORMAT_VERSION, Node, NodeKind, RepoParams, Snapshot, Timestamp, Tree};
     use crate::id::Id;
     use crate::repo::{InitOptions, Repository};
-    use crate::snapshots::SnapshotEntry;
+    use crate::snapshot::snapshots::SnapshotEntry;
 
     /// An unencrypted repository in `dir/repo`.
     pub fn repo(dir: &Path) -> Repository {
@@ -339,7 +340,7 @@ pub(crate) mod fixtures {
     pub fn init_options(password: Option<&[u8]>) -> InitOptions<'_> {
         InitOptions {
             password,
-            kdf: crate::crypto::KdfParams::INSECURE_FOR_TESTS,
+            kdf: crate::format::crypto::KdfParams::INSECURE_FOR_TESTS,
             params: RepoParams::DEFAULT,
             host: "h".into(),
             user: "u".into(),

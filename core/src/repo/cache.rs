@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::write_atomic;
-use crate::codec::{self, ObjectKind};
-use crate::crypto::Keys;
+use crate::format::codec::{self, ObjectKind};
+use crate::format::crypto::Keys;
 use crate::format::{IndexedPack, Snapshot};
 use crate::id::Id;
 

@@ -224,7 +224,7 @@ mod tests {
         use crate::format::NodeKind;
 
         let dir = tempfile::tempdir().unwrap();
-        let repo = crate::walk::fixtures::repo(dir.path());
+        let repo = crate::browse::walk::fixtures::repo(dir.path());
         let max = repo.chunker().max;
         let src = dir.path().join("src");
         std::fs::create_dir(&src).unwrap();
@@ -253,7 +253,7 @@ mod tests {
             let node = tree.find(name.as_bytes()).unwrap();
             let NodeKind::File { content, size: stored } = &node.kind else { panic!("{name} not a file") };
             assert_eq!(*stored, *size as u64);
-            assert_eq!(&crate::diff::content_ids(&repo, &src.join(&name)).unwrap(), content, "{name}");
+            assert_eq!(&crate::browse::diff::content_ids(&repo, &src.join(&name)).unwrap(), content, "{name}");
             if *size > max {
                 assert!(content.len() > 1);
             }

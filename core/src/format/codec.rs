@@ -11,8 +11,8 @@ use std::io::Read;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::crypto::Keys;
 use crate::error::{Error, Result};
+use crate::format::crypto::Keys;
 
 const TAG_RAW: u8 = 0;
 const TAG_ZSTD: u8 = 1;

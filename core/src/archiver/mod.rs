@@ -1,7 +1,7 @@
 //! The archiver: walks the given paths, stores file contents as chunks and
 //! folders as trees, reuses the parent snapshot's chunk lists for files whose
 //! stat is unchanged, and writes the snapshot manifest last. Entries the
-//! exclude rules (`crate::exclude`) leave out are neither stat-ed below nor
+//! exclude rules (`crate::fs::exclude`) leave out are neither stat-ed below nor
 //! read. A dry run does all of it but stores nothing: its saver only hashes
 //! and counts.
 
@@ -17,16 +17,16 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde_bytes::ByteBuf;
 
-use crate::chunker::{ChunkError, Chunker};
 use crate::error::{Error, Result};
-use crate::exclude::{ExcludeOptions, ExcludeRules, Reason, Scope};
+use crate::format::chunker::{ChunkError, Chunker};
 use crate::format::{BlobKind, FORMAT_VERSION, Node, NodeKind, Snapshot, Summary, Timestamp, Tree, Xattr};
-use crate::fsmeta;
+use crate::fs::exclude::{ExcludeOptions, ExcludeRules, Reason, Scope};
+use crate::fs::fsmeta;
 use crate::id::Id;
 use crate::repo::{BlobSaver, Repository, SaveStats, now_timestamp};
-use crate::snapshots::{self, SnapshotEntry};
+use crate::snapshot::snapshots::{self, SnapshotEntry};
+use crate::snapshot::tree::{PathTrie, normalize_paths};
 use crate::testhook::{self, Point};
-use crate::tree::{PathTrie, normalize_paths};
 
 /// How to pick the parent snapshot whose unchanged files are not re-read.
 #[derive(Clone, Debug, Default)]
@@ -418,7 +418,7 @@ impl Saver<'_> {
     fn save_tree(&self, tree: &Tree) -> Result<Id> {
         match self {
             Saver::Repository(s) => s.save_tree(tree),
-            Saver::DryRun(s) => Ok(s.save(BlobKind::Tree, &crate::codec::to_postcard(tree)?)),
+            Saver::DryRun(s) => Ok(s.save(BlobKind::Tree, &crate::format::codec::to_postcard(tree)?)),
         }
     }
 
@@ -529,7 +529,7 @@ impl Archiver<'_> {
                 if child.selected {
                     return self.archive_entry(dir, name, parent_node, None);
                 }
-                let path = dir.join(crate::tree::name_to_path(name));
+                let path = dir.join(crate::snapshot::tree::name_to_path(name));
                 let md = match std::fs::symlink_metadata(&path) {
                     Ok(md) if md.is_dir() => md,
                     Ok(_) => {
@@ -609,7 +609,7 @@ impl Archiver<'_> {
         parent: Option<&Node>,
         within: Option<Within<'_>>,
     ) -> Result<Option<Node>> {
-        let path = dir.join(crate::tree::name_to_path(name));
+        let path = dir.join(crate::snapshot::tree::name_to_path(name));
         let md = match std::fs::symlink_metadata(&path) {
             Ok(md) => md,
             Err(e) => {
@@ -792,7 +792,7 @@ impl Archiver<'_> {
         let mut ids = Vec::new();
         let read = self
             .chunker
-            .for_each_chunk(&mut crate::sparse::HoleSkipping::new(file), size_hint, |data| -> Result<()> {
+            .for_each_chunk(&mut crate::fs::sparse::HoleSkipping::new(file), size_hint, |data| -> Result<()> {
                 self.progress.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
                 ids.push(self.saver.save(BlobKind::Data, data)?);
                 Ok(())

@@ -95,9 +95,9 @@ pub fn at_or_before<'a>(sorted: &'a [SnapshotEntry], at: &crate::format::Timesta
     sorted.iter().rev().find(|e| (e.snapshot.time.unix_seconds, e.snapshot.time.nanos) <= key).ok_or_else(|| {
         match (sorted.first(), sorted.last()) {
             (Some(first), Some(last)) => Error::NoSnapshotAt {
-                wanted: crate::timefmt::rfc3339(at),
-                earliest: format!("{} ({})", crate::timefmt::rfc3339(&first.snapshot.time), first.id.short()),
-                latest: format!("{} ({})", crate::timefmt::rfc3339(&last.snapshot.time), last.id.short()),
+                wanted: crate::snapshot::timefmt::rfc3339(at),
+                earliest: format!("{} ({})", crate::snapshot::timefmt::rfc3339(&first.snapshot.time), first.id.short()),
+                latest: format!("{} ({})", crate::snapshot::timefmt::rfc3339(&last.snapshot.time), last.id.short()),
             },
             _ => Error::NoSnapshots,
         }
@@ -169,8 +169,8 @@ mod tests {
 
     use super::*;
     use crate::backend::FileKind;
+    use crate::browse::walk::fixtures::{entry, flip_byte, repo, snapshot, store};
     use crate::format::Timestamp;
-    use crate::walk::fixtures::{entry, flip_byte, repo, snapshot, store};
 
     fn snapshot_with(hour: i64, host: &str, tags: &[&str]) -> Snapshot {
         Snapshot {

@@ -11,9 +11,9 @@ use rayon::prelude::*;
 use crate::backend::FileKind;
 use crate::format::{NodeKind, PackEntry};
 use crate::id::Id;
-use crate::pack;
 use crate::repo::Repository;
-use crate::snapshots;
+use crate::repo::pack;
+use crate::snapshot::snapshots;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CheckOptions {
@@ -41,10 +41,9 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
 
     // Every key file must be intact (only one of them was needed to open).
     for (id, _) in repo.backend().list(FileKind::Key)? {
-        if let Err(e) = repo
-            .read_verified(FileKind::Key, &id)
-            .and_then(|bytes| crate::codec::from_postcard::<crate::format::KeyFile>(&bytes, "key file").map(|_| ()))
-        {
+        if let Err(e) = repo.read_verified(FileKind::Key, &id).and_then(|bytes| {
+            crate::format::codec::from_postcard::<crate::format::KeyFile>(&bytes, "key file").map(|_| ())
+        }) {
             report.errors.push(format!("key {id}: {e}"));
         }
     }
@@ -235,7 +234,7 @@ fn read_pack(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String
             bad.push(e.id);
             continue;
         };
-        let loc = crate::index::BlobLocation {
+        let loc = crate::repo::index::BlobLocation {
             pack: *pack,
             kind: e.kind,
             offset: e.offset,
@@ -253,9 +252,9 @@ fn read_pack(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::browse::walk::fixtures::*;
     use crate::format::Node;
-    use crate::snapshots::SnapshotEntry;
-    use crate::walk::fixtures::*;
+    use crate::snapshot::snapshots::SnapshotEntry;
 
     const QUICK: CheckOptions = CheckOptions { read_data: false };
     const READ_DATA: CheckOptions = CheckOptions { read_data: true };
@@ -272,7 +271,8 @@ mod tests {
 
     /// The chunk of `/w/x` and the pack holding it.
     fn chunk_of_x(r: &Repository, snap: &SnapshotEntry) -> (Id, Id) {
-        let node = crate::tree::lookup(r, &snap.snapshot.tree, std::path::Path::new("/w/x")).unwrap().unwrap();
+        let node =
+            crate::snapshot::tree::lookup(r, &snap.snapshot.tree, std::path::Path::new("/w/x")).unwrap().unwrap();
         let NodeKind::File { content, .. } = node.kind else { panic!("not a file") };
         (content[0], r.locate(&content[0]).unwrap().pack)
     }
@@ -357,7 +357,7 @@ mod tests {
         let (chunk, pack) = chunk_of_x(&r, &first);
         // The same tree an hour later, and another root holding the same `/w`.
         let same_root = store(&r, snapshot(1, &["/w"], first.snapshot.tree));
-        let w = crate::tree::lookup(&r, &first.snapshot.tree, std::path::Path::new("/w")).unwrap().unwrap();
+        let w = crate::snapshot::tree::lookup(&r, &first.snapshot.tree, std::path::Path::new("/w")).unwrap().unwrap();
         let elsewhere = tree(&r, vec![dir(&r, "v", vec![Node { name: b"w"[..].to_vec().into(), ..w }])]);
         let deeper = store(&r, snapshot(2, &["/v"], elsewhere));
         // And one that holds none of it.
@@ -399,7 +399,7 @@ mod tests {
         let mut file = r.read_index_file(&index).unwrap();
         file.packs[0].entries[0].raw_length += 1;
         std::fs::remove_file(r.backend().local_path(FileKind::Index, &index).unwrap()).unwrap();
-        let bytes = crate::codec::encode(r.keys(), crate::codec::ObjectKind::Index, &file, 3).unwrap();
+        let bytes = crate::format::codec::encode(r.keys(), crate::format::codec::ObjectKind::Index, &file, 3).unwrap();
         r.backend().write(FileKind::Index, &bytes).unwrap();
         let report = check(&reopen(&r), QUICK).unwrap();
         assert_errors(&report, &[format!("pack {pack}: header disagrees with the index")]);
@@ -454,7 +454,8 @@ mod tests {
     fn a_damaged_tree_is_reported_with_its_path() {
         let tmp = tempfile::tempdir().unwrap();
         let (r, snap) = stored(tmp.path());
-        let w = crate::tree::lookup(&r, &snap.snapshot.tree, std::path::Path::new("/w/sub")).unwrap().unwrap();
+        let w =
+            crate::snapshot::tree::lookup(&r, &snap.snapshot.tree, std::path::Path::new("/w/sub")).unwrap().unwrap();
         let NodeKind::Dir { subtree } = w.kind else { panic!("not a folder") };
         let pack = r.locate(&subtree).unwrap().pack;
         let path = r.backend().local_path(FileKind::Pack, &pack).unwrap();

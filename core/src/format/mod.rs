@@ -2,11 +2,15 @@
 //! postcard. Every top-level structure starts with its `version`. The
 //! byte-level contract is `format-spec.md`; change both together.
 
+pub mod chunker;
+pub mod codec;
+pub mod crypto;
+
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::crypto::KdfParams;
 use crate::error::{Error, Result};
+use crate::format::crypto::KdfParams;
 use crate::id::Id;
 
 /// The version of every structure this cairn writes, and the newest it reads.

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backend::{Backend, FileKind, Spool};
-use crate::codec::{self, ObjectKind};
-use crate::crypto::Keys;
 use crate::error::{Error, IoContext, Result};
+use crate::format::codec::{self, ObjectKind};
+use crate::format::crypto::Keys;
 use crate::format::{BlobKind, FORMAT_VERSION, IndexedPack, PackEntry, PackHeader, check_version};
 use crate::id::Id;
 

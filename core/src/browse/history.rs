@@ -7,13 +7,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::browse::walk;
 use crate::error::{Error, Result};
 use crate::format::{Node, NodeKind, Timestamp};
 use crate::id::Id;
 use crate::repo::Repository;
-use crate::snapshots::SnapshotEntry;
-use crate::tree::components;
-use crate::walk;
+use crate::snapshot::snapshots::SnapshotEntry;
+use crate::snapshot::tree::components;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -144,12 +144,12 @@ impl Finder<'_> {
     }
 }
 
-pub use crate::diff::{CONTENT_LIMIT, Contents, contents};
+pub use crate::browse::diff::{CONTENT_LIMIT, Contents, contents};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::walk::fixtures::*;
+    use crate::browse::walk::fixtures::*;
 
     #[test]
     fn events_over_time() {

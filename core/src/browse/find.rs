@@ -19,13 +19,13 @@ use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobMatcher};
 
+use crate::browse::walk;
 use crate::error::{Error, Result};
 use crate::format::{NodeKind, Timestamp};
 use crate::id::Id;
 use crate::repo::Repository;
-use crate::snapshots::SnapshotEntry;
-use crate::tree::name_to_path;
-use crate::walk;
+use crate::snapshot::snapshots::SnapshotEntry;
+use crate::snapshot::tree::name_to_path;
 
 /// Deeper trees than this are treated as damaged (a real path holds at
 /// most 2048 names within PATH_MAX); it bounds the recursion.
@@ -152,8 +152,8 @@ impl Matcher<'_> {
                 m.here.push(Hit {
                     path: number,
                     key: walk::content_key(&node.kind),
-                    kind: crate::listing::type_name(node),
-                    size: crate::listing::size(node),
+                    kind: crate::browse::listing::type_name(node),
+                    size: crate::browse::listing::size(node),
                 });
             }
             if let NodeKind::Dir { subtree } = &node.kind {
@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn versions_fold_across_snapshots_of_other_paths() {
-        use crate::walk::fixtures::*;
+        use crate::browse::walk::fixtures::*;
         let tmp = tempfile::tempdir().unwrap();
         let repo = repo(tmp.path());
         let root_a = |files: Vec<(&str, &str)>| {

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::browse::walk;
 use crate::error::Result;
 use crate::format::{FileTime, Node, NodeKind, Snapshot, Timestamp};
 use crate::repo::Repository;
-use crate::tree::lookup;
-use crate::walk;
+use crate::snapshot::tree::lookup;
 
 /// Calls `visit` for what `ls` shows, in order:
 /// - no `path`: each of the snapshot's paths, and with `recursive`
@@ -53,12 +53,12 @@ pub fn list(
 /// The type as `ls` JSON names it: file, dir, symlink, fifo, socket,
 /// chardev, blockdev.
 pub fn type_name(node: &Node) -> &'static str {
-    crate::diff::type_name(node)
+    crate::browse::diff::type_name(node)
 }
 
 /// Bytes of a file; 0 for anything else.
 pub fn size(node: &Node) -> u64 {
-    crate::diff::size_of(node)
+    crate::browse::diff::size_of(node)
 }
 
 /// `-rw-r--r--`, `drwxr-xr-x`, `lrwxrwxrwx`, with s/S and t/T for the
@@ -136,6 +136,9 @@ mod tests {
         assert_eq!(mode_string(&node(NodeKind::Fifo, 0o600)), "prw-------");
         assert_eq!(octal_mode(&node(file.clone(), 0o644)), "0644");
         assert_eq!(octal_mode(&node(file, 0o4755)), "4755");
-        assert_eq!(crate::timefmt::rfc3339(&mtime(&node(NodeKind::Fifo, 0))), "2025-06-01T00:00:00.000000005+00:00");
+        assert_eq!(
+            crate::snapshot::timefmt::rfc3339(&mtime(&node(NodeKind::Fifo, 0))),
+            "2025-06-01T00:00:00.000000005+00:00"
+        );
     }
 }

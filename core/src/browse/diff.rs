@@ -8,13 +8,13 @@ use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::chunker::ChunkError;
 use crate::error::{Error, Result};
+use crate::format::chunker::ChunkError;
 use crate::format::{FORMAT_VERSION, Node, NodeKind, Tree};
-use crate::fsmeta;
+use crate::fs::fsmeta;
 use crate::id::Id;
 use crate::repo::Repository;
-use crate::tree::{PathTrie, name_to_path};
+use crate::snapshot::tree::{PathTrie, name_to_path};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum ChangeKind {
@@ -324,7 +324,7 @@ pub fn content_ids(repo: &Repository, path: &Path) -> std::io::Result<Vec<Id>> {
     let mut ids = Vec::new();
     repo.chunker()
         .for_each_chunk(
-            &mut crate::sparse::HoleSkipping::new(&file),
+            &mut crate::fs::sparse::HoleSkipping::new(&file),
             md.len(),
             |data| -> std::result::Result<(), std::convert::Infallible> {
                 ids.push(repo.keys().blob_id(data));

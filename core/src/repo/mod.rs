@@ -3,6 +3,10 @@
 //! ordering that keeps a crash harmless: packs, then their index, then the
 //! snapshot that needs them.
 
+pub mod cache;
+pub mod index;
+pub mod pack;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,18 +15,18 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde_bytes::ByteBuf;
 
 use crate::backend::{self, Backend, BackendError, FileKind};
-use crate::cache::Cache;
-use crate::chunker::Chunker;
-use crate::codec::{self, ObjectKind};
-use crate::crypto::{self, KdfParams, Keys};
 use crate::error::{Error, Result};
+use crate::format::chunker::Chunker;
+use crate::format::codec::{self, ObjectKind};
+use crate::format::crypto::{self, KdfParams, Keys};
 use crate::format::{
     BlobKind, CONFIG_MAGIC, ConfigFile, FORMAT_VERSION, IndexFile, IndexedPack, KEY_MAGIC, KeyFile, RepoParams,
     Snapshot, Timestamp, Tree, check_version,
 };
 use crate::id::Id;
-use crate::index::{BlobLocation, Index};
-use crate::pack::{Finisher, PackWriter};
+use crate::repo::cache::Cache;
+use crate::repo::index::{BlobLocation, Index};
+use crate::repo::pack::{Finisher, PackWriter};
 
 /// How to create a repository.
 pub struct InitOptions<'a> {
@@ -562,5 +566,4 @@ impl BlobSaver<'_> {
 }
 
 #[cfg(test)]
-#[path = "repo_tests.rs"]
 mod tests;
