@@ -1,10 +1,29 @@
 //! cairn-core: everything that knows the repository.
 //!
-//! Layers, each depending only on those above it (see `format-spec.md`):
-//! ids and errors → format (crypto, on-disk formats, codec, chunker) →
-//! backend → fs → repo (pack, index, cache) → snapshot (listing, time forms,
-//! tree model) → archiver → browse (diff, ls, find, history) · restorer →
-//! maintenance (check).
+//! # The ladder
+//!
+//! Each folder (or file) of `src/` is one rung. A rung uses only the rungs
+//! below it, never one above nor another on its own line; `tests/ladder.rs`
+//! reads every `crate::` path of the library against this drawing, so keep
+//! the block below as it is parsed (top rung first, names before the dash).
+//! `ARCHITECTURE.md` tells what each rung owns and where data flows.
+//!
+//! ```text
+//! maintenance          — check (forget, prune, repack next)
+//! browse restorer      — diff, ls, find, history · restore
+//! archiver             — snapshot: walk, chunk, save, write the manifest
+//! snapshot             — listing and selection, time forms, tree model
+//! repo                 — open/init, keys, index, packs, blob saver, cache
+//! fs locations         — the live filesystem · where files live on this machine
+//! backend              — storage: bytes by kind and name (local, memory, faults)
+//! format               — on-disk structures, crypto, codec, chunker
+//! testhook             — test-only fault points (empty without `testing`)
+//! error                — typed errors
+//! id                   — 32-byte ids and their hex form
+//! ```
+//!
+//! Test-only modules (`fuzz_entry`, `spec_vectors`, `test_fixtures`, each
+//! module's `tests`) may reach anywhere: they are not part of the ladder.
 
 pub mod archiver;
 pub mod backend;

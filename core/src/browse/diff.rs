@@ -9,7 +9,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::format::chunker::ChunkError;
 use crate::format::{FORMAT_VERSION, Node, NodeKind, Tree};
 use crate::fs::fsmeta;
 use crate::id::Id;
@@ -306,7 +305,7 @@ impl Live<'_> {
                 Some(o) if fsmeta::unchanged_since(o, md) => o.kind.clone(),
                 _ => NodeKind::File {
                     size: md.len(),
-                    content: content_ids(self.repo, path).map_err(|e| Error::io(path, e))?,
+                    content: crate::archiver::content_ids(self.repo, path).map_err(|e| Error::io(path, e))?,
                 },
             }
         } else {
@@ -314,28 +313,6 @@ impl Live<'_> {
         };
         Ok(fsmeta::node_from_metadata(name, md, kind, fsmeta::read_xattrs(path)))
     }
-}
-
-/// The chunk ids a file would get, computed without storing anything, by
-/// the routine the archiver stores with (`Chunker::for_each_chunk`). Only a
-/// regular file is read: a symlink, fifo or device at `path` is an error.
-pub fn content_ids(repo: &Repository, path: &Path) -> std::io::Result<Vec<Id>> {
-    let (file, md) = crate::archiver::open_regular(path, None)?;
-    let mut ids = Vec::new();
-    repo.chunker()
-        .for_each_chunk(
-            &mut crate::fs::sparse::HoleSkipping::new(&file),
-            md.len(),
-            |data| -> std::result::Result<(), std::convert::Infallible> {
-                ids.push(repo.keys().blob_id(data));
-                Ok(())
-            },
-        )
-        .map_err(|e| match e {
-            ChunkError::Read(e) => e,
-            ChunkError::Sink(never) => match never {},
-        })?;
-    Ok(ids)
 }
 
 /// Text files larger than this are named, not shown, by content diffs.

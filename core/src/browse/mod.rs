@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod find;
+pub mod hints;
 pub mod history;
 pub mod listing;
 pub mod walk;

@@ -1,63 +1,18 @@
-//! Reading snapshots by path, shared by `ls`, `find`, `history` (and the
-//! restorer's error messages): the absolute form of a path a person typed,
-//! the snapshots a time-travel command considers, a depth-first walk of a
-//! subtree, a compact key of a node's contents, and the existing paths
-//! closest to one that is missing.
+//! Reading snapshots by path, shared by `ls`, `find` and `history`: a
+//! depth-first walk of a subtree and a compact key of a node's contents.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use crate::error::{IoContext, Result};
-use crate::format::{Node, NodeKind, Timestamp};
+use crate::error::Result;
+use crate::format::{Node, NodeKind};
 use crate::id::Id;
 use crate::repo::Repository;
-use crate::snapshot::snapshots::{self, Filter, SnapshotEntry};
-use crate::snapshot::tree::{components, name_to_path};
+use crate::snapshot::tree::name_to_path;
 
-/// A path as typed, in the form snapshots record it: absolute (against the
-/// current folder), `.` and `..` removed lexically, and symlinks in its
-/// parent folders resolved when that parent still exists (as `snapshot`
-/// does; a parent the agent deleted is kept as written).
-pub fn absolute(path: &Path) -> Result<PathBuf> {
-    let abs = std::path::absolute(path).at(path)?;
-    let mut clean = PathBuf::from("/");
-    for c in abs.components() {
-        match c {
-            Component::Normal(n) => clean.push(n),
-            Component::ParentDir => {
-                clean.pop();
-            }
-            _ => {}
-        }
-    }
-    if let (Some(parent), Some(name)) = (clean.parent(), clean.file_name())
-        && let Ok(real) = std::fs::canonicalize(parent)
-    {
-        return Ok(real.join(name));
-    }
-    Ok(clean)
-}
-
-/// The snapshots matching `filter`, oldest first, taken at or before
-/// `until` when given, and a line for each snapshot that could not be read.
-pub fn snapshots_matching(
-    repo: &Repository,
-    filter: &Filter,
-    until: Option<&Timestamp>,
-) -> Result<(Vec<SnapshotEntry>, Vec<String>)> {
-    let (all, problems) = snapshots::list(repo)?;
-    let key = |t: &Timestamp| (t.unix_seconds, t.nanos);
-    let kept = all
-        .into_iter()
-        .filter(|e| filter.matches(&e.snapshot))
-        .filter(|e| until.is_none_or(|u| key(&e.snapshot.time) <= key(u)))
-        .collect();
-    Ok((kept, problems))
-}
-
-/// Whether one of the snapshot's paths is `path` or a folder holding it.
-pub fn covers(entry: &SnapshotEntry, path: &Path) -> bool {
-    Filter { paths: vec![path.to_path_buf()], ..Filter::default() }.matches(&entry.snapshot)
-}
+// Former homes of these, kept so that callers need not change.
+pub use crate::browse::hints::closest_paths;
+pub use crate::fs::path::absolute;
+pub use crate::snapshot::select::{covers, snapshots_matching};
 
 /// Calls `visit` for each entry below the folder `tree` (found at `dir`),
 /// depth first, in name order, a folder before its contents; with
@@ -126,111 +81,9 @@ pub fn content_key(kind: &NodeKind) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-/// Up to `n` existing paths of the snapshot tree `root_tree` that are
-/// closest to `missing`: the entries of the deepest folder of `missing`
-/// that exists, ranked by edit distance to the first name that does not
-/// (ignoring case first), then by the longest common prefix. Cheap: it
-/// reads one tree per component. A hint for error messages, so a tree that
-/// cannot be read just ends the search (the caller reports the real error).
-pub fn closest_paths(repo: &Repository, root_tree: &Id, missing: &Path, n: usize) -> Vec<PathBuf> {
-    let Ok(mut tree) = repo.load_tree(root_tree) else { return Vec::new() };
-    let mut dir = PathBuf::from("/");
-    for name in components(missing) {
-        match tree.find(&name).map(|node| &node.kind) {
-            Some(NodeKind::Dir { subtree }) => match repo.load_tree(subtree) {
-                Ok(t) => {
-                    dir.push(name_to_path(&name));
-                    tree = t;
-                }
-                Err(_) => return Vec::new(),
-            },
-            // Missing here, or not a folder while the path goes on below it.
-            _ => {
-                let mut ranked: Vec<(usize, usize, usize, &Node)> = tree
-                    .nodes
-                    .iter()
-                    .map(|node| {
-                        let (a, b) = (&node.name[..], &name[..]);
-                        (
-                            edit_distance(&a.to_ascii_lowercase(), &b.to_ascii_lowercase()),
-                            edit_distance(a, b),
-                            usize::MAX - common_prefix(a, b),
-                            node,
-                        )
-                    })
-                    .collect();
-                ranked.sort_by(|x, y| (x.0, x.1, x.2).cmp(&(y.0, y.1, y.2)).then(x.3.name.cmp(&y.3.name)));
-                return ranked.into_iter().take(n).map(|(.., node)| dir.join(name_to_path(&node.name))).collect();
-            }
-        }
-    }
-    Vec::new()
-}
-
-/// Names longer than this are compared by their first bytes only.
-const NAME_LIMIT: usize = 256;
-
-/// Levenshtein distance between two names, in bytes.
-fn edit_distance(a: &[u8], b: &[u8]) -> usize {
-    let (a, b) = (&a[..a.len().min(NAME_LIMIT)], &b[..b.len().min(NAME_LIMIT)]);
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
-}
-
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x.eq_ignore_ascii_case(y)).count()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn distances() {
-        assert_eq!(edit_distance(b"", b"abc"), 3);
-        assert_eq!(edit_distance(b"kitten", b"sitting"), 3);
-        assert_eq!(edit_distance(b"CLAUDE.md", b"CLAUDE.md"), 0);
-        assert_eq!(edit_distance(b"claude.md", b"CLAUDE.md"), 6);
-        assert_eq!(common_prefix(b"Cargo.toml", b"cargo.lock"), 6);
-    }
-
-    #[test]
-    fn absolute_is_clean() {
-        let p = absolute(Path::new("/no/such/../thing/./x/")).unwrap();
-        assert_eq!(p, PathBuf::from("/no/thing/x"));
-        let here = absolute(Path::new("rel")).unwrap();
-        assert!(here.is_absolute() && here.ends_with("rel"));
-    }
-
-    #[test]
-    fn closest_paths_rank_the_deepest_existing_folder() {
-        use fixtures::*;
-        let tmp = tempfile::tempdir().unwrap();
-        let repo = repo(tmp.path());
-        let a = dir(
-            &repo,
-            "a",
-            vec![file(&repo, "settings.json", "{}"), file(&repo, "CLAUDE.md", "# hi"), dir(&repo, "todos", vec![])],
-        );
-        let root = tree(&repo, vec![a]);
-        let close = |p: &str, n| closest_paths(&repo, &root, Path::new(p), n);
-        assert_eq!(close("/a/setings.json", 1), vec![PathBuf::from("/a/settings.json")]);
-        assert_eq!(close("/a/claude.md", 1), vec![PathBuf::from("/a/CLAUDE.md")]);
-        assert_eq!(close("/a/settings.json/x", 1), vec![PathBuf::from("/a/settings.json")]);
-        assert_eq!(close("/zzz/q", 3), vec![PathBuf::from("/a")]);
-        assert_eq!(close("/a/todo", 5).len(), 3);
-        assert_eq!(close("/a/todo", 5)[0], PathBuf::from("/a/todos"));
-        assert!(close("/a/todos", 3).is_empty(), "an existing folder has nothing closer");
-    }
 
     /// Every metadata field of `node` changed, its kind kept.
     fn other_metadata(node: &Node) -> Node {
@@ -300,8 +153,7 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
             crate::fs::fsmeta::set_mtime(&path, crate::format::FileTime { seconds: mtime, nanos: 0 }).unwrap();
             let md = std::fs::symlink_metadata(&path).unwrap();
-            let kind =
-                NodeKind::File { size: md.len(), content: crate::browse::diff::content_ids(&repo, &path).unwrap() };
+            let kind = NodeKind::File { size: md.len(), content: crate::archiver::content_ids(&repo, &path).unwrap() };
             crate::fs::fsmeta::node_from_metadata(name.as_bytes(), &md, kind, crate::fs::fsmeta::read_xattrs(&path))
         };
         let a = live("a", "same bytes", 0o644, 1_000);

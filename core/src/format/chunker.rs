@@ -2,7 +2,7 @@
 //! Two entry points that cut identically: one over a slice already in
 //! memory (small files), one streaming from a reader (large files, memory
 //! bounded by the maximum chunk size). `for_each_chunk` picks between them
-//! and is the one routine the archiver and `diff::content_ids` share, so
+//! and is the one routine the archiver and `archiver::content_ids` share, so
 //! that the ids a file would get and the ids it got never drift apart.
 
 use std::io::Read;
@@ -215,7 +215,7 @@ mod tests {
         }
     }
 
-    /// The archiver and `diff::content_ids` (what restore uses to call a
+    /// The archiver and `archiver::content_ids` (what restore uses to call a
     /// file identical) give a file the same chunk ids, at every size around
     /// the switch from reading whole to streaming.
     #[test]
@@ -253,7 +253,7 @@ mod tests {
             let node = tree.find(name.as_bytes()).unwrap();
             let NodeKind::File { content, size: stored } = &node.kind else { panic!("{name} not a file") };
             assert_eq!(*stored, *size as u64);
-            assert_eq!(&crate::browse::diff::content_ids(&repo, &src.join(&name)).unwrap(), content, "{name}");
+            assert_eq!(&crate::archiver::content_ids(&repo, &src.join(&name)).unwrap(), content, "{name}");
             if *size > max {
                 assert!(content.len() > 1);
             }

@@ -4,4 +4,6 @@
 
 pub mod exclude;
 pub mod fsmeta;
+pub mod open;
+pub mod path;
 pub mod sparse;

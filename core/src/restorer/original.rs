@@ -14,7 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::browse::diff::content_ids;
+use crate::archiver::content_ids;
 use crate::error::Result;
 use crate::format::{Node, NodeKind};
 use crate::fs::fsmeta::{self, Identity};

@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::format::{Node, NodeKind, Tree};
 use crate::id::Id;
 use crate::repo::Repository;
@@ -18,46 +18,8 @@ impl Tree {
     }
 }
 
-/// Makes each path absolute and lexically clean, resolving symlinks in its
-/// parent folders but not in its last component (a symlink given is stored
-/// as a symlink). Paths inside another given path are dropped. Every path
-/// must exist.
-pub fn normalize_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> = Vec::new();
-    for p in paths {
-        std::fs::symlink_metadata(p).at(p)?;
-        let abs = std::path::absolute(p).at(p)?;
-        let clean = lexical_clean(&abs);
-        let resolved = match (clean.parent(), clean.file_name()) {
-            (Some(parent), Some(name)) => std::fs::canonicalize(parent).at(parent)?.join(name),
-            _ => clean,
-        };
-        out.push(resolved);
-    }
-    out.sort();
-    out.dedup();
-    let mut kept: Vec<PathBuf> = Vec::new();
-    for p in out {
-        if !kept.iter().any(|k| p.starts_with(k)) {
-            kept.push(p);
-        }
-    }
-    Ok(kept)
-}
-
-fn lexical_clean(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in path.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
-}
+// Its former home, kept so that callers need not change.
+pub use crate::fs::path::normalize_paths;
 
 /// The names along an absolute path, as bytes.
 pub fn components(path: &Path) -> Vec<Vec<u8>> {
