@@ -237,7 +237,3 @@ pub fn tree(data: &[u8]) {
         let _ = tree.find(&node.name);
     }
 }
-
-#[cfg(test)]
-#[path = "fuzz_entry_tests.rs"]
-mod tests;

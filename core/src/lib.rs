@@ -31,8 +31,9 @@ pub mod browse;
 pub mod error;
 pub mod format;
 pub mod fs;
-/// Fuzzing entry points: built for tests and for cargo-fuzz (`--cfg fuzzing`) only.
-#[cfg(any(test, fuzzing))]
+/// Fuzzing entry points: built for tests (the `testing` feature) and for
+/// cargo-fuzz (`--cfg fuzzing`) only.
+#[cfg(any(test, fuzzing, feature = "testing"))]
 pub mod fuzz_entry;
 pub mod id;
 pub mod locations;
@@ -41,7 +42,7 @@ pub mod repo;
 pub mod restorer;
 pub mod snapshot;
 #[cfg(test)]
-mod spec_vectors;
+mod test_fixtures;
 pub mod testhook;
 
 pub use error::{Error, Result};

@@ -17,8 +17,11 @@ use std::sync::Arc;
 pub use crate::error::{BackendError, Op};
 use crate::id::{Id, is_hex};
 
+// The in-memory and fault-injecting backends serve tests only.
+#[cfg(any(test, feature = "testing"))]
 pub mod faults;
 pub mod local;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 
 #[cfg(test)]

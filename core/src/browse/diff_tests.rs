@@ -7,8 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use serde_bytes::ByteBuf;
 
 use super::*;
-use crate::browse::walk::fixtures::*;
 use crate::format::{BlobKind, FileTime, Xattr};
+use crate::test_fixtures::*;
 
 /// Each change as its path and letter, in the order reported.
 fn listed(changes: &[Change]) -> Vec<(String, char)> {

@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn versions_fold_across_snapshots_of_other_paths() {
-        use crate::browse::walk::fixtures::*;
+        use crate::test_fixtures::*;
         let tmp = tempfile::tempdir().unwrap();
         let repo = repo(tmp.path());
         let root_a = |files: Vec<(&str, &str)>| {

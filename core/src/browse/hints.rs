@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn closest_paths_rank_the_deepest_existing_folder() {
-        use crate::browse::walk::fixtures::*;
+        use crate::test_fixtures::*;
         let tmp = tempfile::tempdir().unwrap();
         let repo = repo(tmp.path());
         let a = dir(

@@ -149,7 +149,7 @@ pub use crate::browse::diff::{CONTENT_LIMIT, Contents, contents};
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::browse::walk::fixtures::*;
+    use crate::test_fixtures::*;
 
     #[test]
     fn events_over_time() {

@@ -224,7 +224,7 @@ mod tests {
         use crate::format::NodeKind;
 
         let dir = tempfile::tempdir().unwrap();
-        let repo = crate::browse::walk::fixtures::repo(dir.path());
+        let repo = crate::test_fixtures::repo(dir.path());
         let max = repo.chunker().max;
         let src = dir.path().join("src");
         std::fs::create_dir(&src).unwrap();

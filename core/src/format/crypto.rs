@@ -29,7 +29,8 @@ impl KdfParams {
     /// OWASP's minimum recommendation for argon2id (m = 19 MiB, t = 2, p = 1):
     /// about 50 ms on one core here, paid by every run that opens the repository.
     pub const DEFAULT: KdfParams = KdfParams { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 };
-    /// Deliberately weak parameters for tests only.
+    /// Deliberately weak parameters for tests only (never in a release build).
+    #[cfg(any(test, feature = "testing"))]
     pub const INSECURE_FOR_TESTS: KdfParams = KdfParams { memory_kib: 8, iterations: 1, parallelism: 1 };
 
     /// Derives the 32-byte key-encryption key from a password and salt.
@@ -78,7 +79,7 @@ pub fn open_with(cipher: &XChaCha20Poly1305, aad: &[u8], sealed: &[u8]) -> Optio
 /// A fresh nonce: always random, except in unit tests inside
 /// [`fixed_nonces::during`], which the committed fuzz seeds are built in.
 fn next_nonce() -> Result<[u8; NONCE_LEN]> {
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testing"))]
     if let Some(nonce) = fixed_nonces::next() {
         return Ok(nonce);
     }
@@ -87,11 +88,12 @@ fn next_nonce() -> Result<[u8; NONCE_LEN]> {
 
 /// Counter nonces for building test data that must come out byte for byte
 /// the same on every run (the fuzz seeds in `fuzz/corpus/`, compared with
-/// what the code builds now). Compiled into unit tests only, so the
-/// product's nonces stay random; and per thread, so other tests running
+/// what the code builds now). Compiled into test builds only (the `testing`
+/// feature), so the product's nonces stay random; off unless a test calls
+/// [`fixed_nonces::during`]; and per thread, so other tests running
 /// meanwhile keep random nonces too.
-#[cfg(test)]
-pub(crate) mod fixed_nonces {
+#[cfg(any(test, feature = "testing"))]
+pub mod fixed_nonces {
     use std::cell::Cell;
 
     use super::NONCE_LEN;

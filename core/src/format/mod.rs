@@ -257,7 +257,7 @@ impl KdfParams {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "testing"))]
 impl Node {
     /// A node with this name, kind and mode and zero metadata otherwise.
     pub fn for_test(name: &[u8], kind: NodeKind, mode: u32) -> Node {

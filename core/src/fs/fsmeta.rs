@@ -310,7 +310,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-    use crate::browse::walk::fixtures::user_xattrs_supported;
+    use crate::test_fixtures::user_xattrs_supported;
 
     const WHEN: FileTime = FileTime { seconds: 1_600_000_000, nanos: 123_456_789 };
 

@@ -252,9 +252,9 @@ fn read_pack(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::browse::walk::fixtures::*;
     use crate::format::Node;
     use crate::snapshot::snapshots::SnapshotEntry;
+    use crate::test_fixtures::*;
 
     const QUICK: CheckOptions = CheckOptions { read_data: false };
     const READ_DATA: CheckOptions = CheckOptions { read_data: true };

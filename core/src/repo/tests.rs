@@ -3,8 +3,8 @@
 //! and snapshots through packs and index files.
 
 use super::*;
-use crate::browse::walk::fixtures::{encrypted_repo, flip_byte, init_options, only_file, repo, snapshot};
 use crate::format::{Node, NodeKind};
+use crate::test_fixtures::{encrypted_repo, flip_byte, init_options, only_file, repo, snapshot};
 
 const PASSWORD: &[u8] = b"correct horse";
 

@@ -422,7 +422,7 @@ fn prepare_target(target: &Path, overwrite: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::browse::walk::fixtures;
+    use crate::test_fixtures as fixtures;
 
     #[test]
     fn entries_changed_after_deciding_are_neither_replaced_nor_deleted() {

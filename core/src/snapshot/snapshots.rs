@@ -169,8 +169,8 @@ mod tests {
 
     use super::*;
     use crate::backend::FileKind;
-    use crate::browse::walk::fixtures::{entry, flip_byte, repo, snapshot, store};
     use crate::format::Timestamp;
+    use crate::test_fixtures::{entry, flip_byte, repo, snapshot, store};
 
     fn snapshot_with(hour: i64, host: &str, tags: &[&str]) -> Snapshot {
         Snapshot {

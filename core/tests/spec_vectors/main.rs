@@ -9,15 +9,15 @@ use chacha20poly1305::XNonce;
 use chacha20poly1305::aead::{Aead, Payload};
 use serde_bytes::ByteBuf;
 
-use crate::format::codec::{self, ObjectKind};
-use crate::format::crypto::{self, KdfParams, Keys};
-use crate::format::{
+use cairn_core::format::codec::{self, ObjectKind};
+use cairn_core::format::crypto::{self, KdfParams, Keys};
+use cairn_core::format::{
     BlobKind, CONFIG_MAGIC, ConfigFile, FileTime, KEY_MAGIC, KeyFile, Node, NodeKind, PackEntry, RepoParams, Snapshot,
     Summary, Timestamp, Tree, Xattr,
 };
-use crate::id::Id;
-use crate::repo::Repository;
-use crate::repo::pack::{self, PackBuilder};
+use cairn_core::id::Id;
+use cairn_core::repo::Repository;
+use cairn_core::repo::pack::{self, PackBuilder};
 
 /// The context strings of `crypto.rs`, repeated here on purpose: the spec
 /// names them, and the tests below prove `Keys` uses exactly these.
@@ -341,7 +341,7 @@ fn h_config() {
     assert_eq!(repo.id(), Id([0x03; 32]));
     assert_eq!(*repo.params(), VECTOR_PARAMS);
     assert_eq!(repo.keys().blob_id(b"hello cairn"), Keys::from_master(master()).blob_id(b"hello cairn"));
-    assert!(matches!(Repository::open(&root, Some(b"wrong")), Err(crate::Error::WrongPassword(_))));
+    assert!(matches!(Repository::open(&root, Some(b"wrong")), Err(cairn_core::Error::WrongPassword(_))));
 }
 
 #[test]
@@ -351,9 +351,9 @@ fn i_chunker() {
     let mut data = vec![0u8; 8192];
     blake3::Hasher::new().update(b"cairn chunker vector").finalize_xof().fill(&mut data);
     let seed = Keys::from_master(master()).chunker_seed();
-    let chunker = crate::format::chunker::Chunker { min: 256, avg: 1024, max: 4096, seed };
+    let chunker = cairn_core::format::chunker::Chunker { min: 256, avg: 1024, max: 4096, seed };
     let seeded = chunker.cut(&data);
-    let unseeded = crate::format::chunker::Chunker { seed: 0, ..chunker }.cut(&data);
+    let unseeded = cairn_core::format::chunker::Chunker { seed: 0, ..chunker }.cut(&data);
     println!("seeded {seeded:?}, unseeded {unseeded:?}");
     assert_eq!(seeded, [1809, 1617, 1546, 1059, 750, 1411]);
     assert_eq!(unseeded, [347, 951, 2469, 2303, 1487, 635]);
@@ -406,7 +406,7 @@ fn i_chunker_matches_spec_wording() {
     for (min, avg, max) in [(256, 1024, 4096), (64, 256, 1024), (2048, 8192, 16384)] {
         for seed in [0, 1, 0x35d6_0d3d_11f5_5fdd, u64::MAX] {
             for len in [0, 1, min, min + 1, 3 * max + 1, 99_999, data.len()] {
-                let chunker = crate::format::chunker::Chunker { min, avg, max, seed };
+                let chunker = cairn_core::format::chunker::Chunker { min, avg, max, seed };
                 assert_eq!(
                     chunker.cut(&data[..len]),
                     spec_cut(&data[..len], min, avg, max, seed),

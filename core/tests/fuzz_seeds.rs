@@ -1,15 +1,33 @@
-//! Tests of the fuzz entry points: the committed corpus runs without
-//! panics, and the seed corpus is exactly what the seed builders below make.
+//! Tests of the fuzz entry points (`cairn_core::fuzz_entry`, built with the
+//! `testing` feature): the committed corpus runs without panics, and the
+//! seed corpus is exactly what the seed builders below make.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde_bytes::ByteBuf;
 
-use super::*;
-use crate::format::crypto::KdfParams;
-use crate::format::{CONFIG_MAGIC, FORMAT_VERSION, FileTime, IndexedPack, Node, NodeKind, Summary, Timestamp, Xattr};
-use crate::repo::pack::PackBuilder;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use cairn_core::format::codec::{self, MAX_OBJECT_LEN, ObjectKind};
+use cairn_core::format::crypto::KdfParams;
+use cairn_core::format::crypto::{self, Keys};
+use cairn_core::format::{
+    BlobKind, ConfigFile, IndexFile, KEY_MAGIC, KeyFile, PackEntry, PackHeader, RepoParams, Snapshot, Tree,
+    check_version,
+};
+use cairn_core::format::{
+    CONFIG_MAGIC, FORMAT_VERSION, FileTime, IndexedPack, Node, NodeKind, Summary, Timestamp, Xattr,
+};
+use cairn_core::fuzz_entry::*;
+use cairn_core::id::Id;
+use cairn_core::repo::pack;
+use cairn_core::repo::pack::PackBuilder;
+
+/// The keys the fuzz entry points open seeds with (as `fuzz_entry` builds them).
+static PLAIN: Keys = Keys::Plain;
+static ENCRYPTED: LazyLock<Keys> = LazyLock::new(|| Keys::from_master(FUZZ_MASTER_KEY));
 
 const WRITE_VAR: &str = "CAIRN_WRITE_FUZZ_SEEDS";
 const MAX_SEED_LEN: usize = 20 * 1024;

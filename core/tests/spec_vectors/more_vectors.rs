@@ -7,11 +7,11 @@
 use serde_bytes::ByteBuf;
 
 use super::{hex, master, show, unhex};
-use crate::format::codec::{self, ObjectKind};
-use crate::format::crypto::Keys;
-use crate::format::{BlobKind, FileTime, IndexFile, IndexedPack, Node, NodeKind, PackEntry, RepoParams, Tree};
-use crate::id::Id;
-use crate::repo::pack::{self, PackBuilder};
+use cairn_core::format::codec::{self, ObjectKind};
+use cairn_core::format::crypto::Keys;
+use cairn_core::format::{BlobKind, FileTime, IndexFile, IndexedPack, Node, NodeKind, PackEntry, RepoParams, Tree};
+use cairn_core::id::Id;
+use cairn_core::repo::pack::{self, PackBuilder};
 
 /// The specification itself, so that the tables it prints can be checked.
 const SPEC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../format-spec.md"));
@@ -106,7 +106,7 @@ fn assert_vector(name: &str, bytes: &[u8], lines: &[&str]) {
 /// that no test asserts.
 #[test]
 fn every_hex_line_of_the_vectors_is_asserted() {
-    let sources = [include_str!("../spec_vectors.rs"), include_str!("more_vectors.rs")];
+    let sources = [include_str!("main.rs"), include_str!("more_vectors.rs")];
     let section = SPEC.split("\n## 13. Test vectors").nth(1).unwrap().split("\n## 14.").next().unwrap();
     let hex_lines: Vec<&str> = section
         .lines()
@@ -183,7 +183,8 @@ fn k_index_file() {
 
     let keys = Keys::from_master(master());
     let sealed =
-        crate::format::crypto::fixed_nonces::during(|| codec::encode(&keys, ObjectKind::Index, &index, 3)).unwrap();
+        cairn_core::format::crypto::fixed_nonces::during(|| codec::encode(&keys, ObjectKind::Index, &index, 3))
+            .unwrap();
     assert_vector(
         "sealed index file",
         &sealed,
@@ -207,7 +208,7 @@ fn l_encrypted_pack() {
     // sealed with the nonces 0, 1 (the blobs) and 2 (the header), each
     // written as a u64le padded with zeros to 24 bytes.
     let keys = Keys::from_master(master());
-    let (bytes, entries) = crate::format::crypto::fixed_nonces::during(|| {
+    let (bytes, entries) = cairn_core::format::crypto::fixed_nonces::during(|| {
         let mut builder = PackBuilder::new(BlobKind::Data);
         for raw in [&b"hello"[..], &b"cairn!"[..]] {
             let sealed = codec::seal_bytes(&keys, ObjectKind::DataBlob, raw, 3).unwrap();
@@ -304,7 +305,7 @@ fn m_tree_with_special_nodes() {
 /// §3.1's KDF bounds, at each edge: inclusive, and `m ≥ 8 · p`.
 #[test]
 fn kdf_bounds_are_the_ones_the_spec_states() {
-    use crate::format::crypto::KdfParams;
+    use cairn_core::format::crypto::KdfParams;
     let valid =
         |memory_kib, iterations, parallelism| KdfParams { memory_kib, iterations, parallelism }.validate().is_ok();
     assert!(valid(8, 1, 1), "the smallest valid parameters (those of the vectors)");
