@@ -3,7 +3,7 @@
 //!
 //! The cargo-fuzz crate in `fuzz/` has one target per function here, named
 //! alike. Its curated seeds (`fuzz/corpus/<target>/`) also run on stable Rust
-//! as a plain regression test (`cargo test -p cairn-core fuzz_entry`), and
+//! as a plain regression test (`cargo test -p cairn-core --test fuzz_seeds`), and
 //! the test `seed_corpus_is_current` checks that every seed it knows how to
 //! build is there with exactly the bytes it builds now
 //! (`CAIRN_WRITE_FUZZ_SEEDS=1` writes the missing and different ones).
