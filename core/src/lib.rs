@@ -25,6 +25,8 @@
 //! Test-only modules (`fuzz_entry`, `spec_vectors`, `test_fixtures`, each
 //! module's `tests`) may reach anywhere: they are not part of the ladder.
 
+#![forbid(unsafe_code)]
+
 pub mod archiver;
 pub mod backend;
 pub mod browse;
