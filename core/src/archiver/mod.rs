@@ -23,11 +23,12 @@ use crate::format::{BlobKind, FORMAT_VERSION, Node, NodeKind, Snapshot, Summary,
 use crate::fs::exclude::{ExcludeOptions, ExcludeRules, Reason, Scope};
 use crate::fs::fsmeta;
 use crate::fs::open::{open_regular, vanished};
+use crate::fs::path::normalize_paths;
 use crate::fs::sparse::HoleSkipping;
 use crate::id::Id;
 use crate::repo::{BlobSaver, Repository, SaveStats, now_timestamp};
 use crate::snapshot::snapshots::{self, SnapshotEntry};
-use crate::snapshot::tree::{PathTrie, normalize_paths};
+use crate::snapshot::tree::PathTrie;
 use crate::testhook::{self, Point};
 
 /// How to pick the parent snapshot whose unchanged files are not re-read.

@@ -161,7 +161,7 @@ fn a_path_filter_limits_what_is_reported_and_read() {
 
 /// Takes a snapshot of `path` with the archiver; returns its root tree and paths.
 fn take_snapshot(repo: &Repository, path: &Path) -> (Id, Vec<PathBuf>) {
-    let paths = crate::snapshot::tree::normalize_paths(&[path.to_path_buf()]).unwrap();
+    let paths = crate::fs::path::normalize_paths(&[path.to_path_buf()]).unwrap();
     let opts = crate::archiver::SnapshotOptions { paths: paths.clone(), host: "h".into(), ..Default::default() };
     let outcome = crate::archiver::snapshot(repo, &opts, &Default::default()).unwrap();
     assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);

@@ -232,7 +232,7 @@ pub fn find(repo: &Repository, snapshots: &[SnapshotEntry], pattern: &Pattern) -
             if let Some(t) = slot
                 && t.open
                 && t.seen != i
-                && walk::covers(entry, &matcher.paths[number])
+                && crate::snapshot::select::covers(entry, &matcher.paths[number])
             {
                 t.open = false;
                 if let Some(run) = t.runs.last_mut() {

@@ -18,7 +18,7 @@ use crate::snapshot::tree::lookup;
 /// - anything else: that one entry.
 ///
 /// A `path` the snapshot does not hold is `Error::PathNotInSnapshot`
-/// (`walk::closest_paths` names the nearest ones).
+/// (`browse::hints::closest_paths` names the nearest ones).
 pub fn list(
     repo: &Repository,
     snapshot: &Snapshot,

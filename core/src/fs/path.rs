@@ -73,4 +73,14 @@ mod tests {
         let here = absolute(Path::new("rel")).unwrap();
         assert!(here.is_absolute() && here.ends_with("rel"));
     }
+
+    #[test]
+    fn nested_paths_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::create_dir_all(a.join("b")).unwrap();
+        let got = normalize_paths(&[a.join("b"), a.clone(), a.join("b/../b")]).unwrap();
+        assert_eq!(got, vec![std::fs::canonicalize(&a).unwrap()]);
+        assert!(normalize_paths(&[dir.path().join("missing")]).is_err());
+    }
 }

@@ -18,9 +18,6 @@ impl Tree {
     }
 }
 
-// Its former home, kept so that callers need not change.
-pub use crate::fs::path::normalize_paths;
-
 /// The names along an absolute path, as bytes.
 pub fn components(path: &Path) -> Vec<Vec<u8>> {
     path.components()
@@ -79,16 +76,6 @@ pub fn name_to_path(name: &[u8]) -> &Path {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nested_paths_are_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a");
-        std::fs::create_dir_all(a.join("b")).unwrap();
-        let got = normalize_paths(&[a.join("b"), a.clone(), a.join("b/../b")]).unwrap();
-        assert_eq!(got, vec![std::fs::canonicalize(&a).unwrap()]);
-        assert!(normalize_paths(&[dir.path().join("missing")]).is_err());
-    }
 
     #[test]
     fn trie_marks_selected() {
