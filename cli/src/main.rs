@@ -1,6 +1,8 @@
 //! The `cairn` binary: parses the command line, asks core to do the work,
 //! prints results. No repository logic lives here.
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod commands;
 mod locations;

@@ -3,7 +3,7 @@
 //!
 //! The cargo-fuzz crate in `fuzz/` has one target per function here, named
 //! alike. Its curated seeds (`fuzz/corpus/<target>/`) also run on stable Rust
-//! as a plain regression test (`cargo test -p cairn-core fuzz_entry`), and
+//! as a plain regression test (`cargo test -p cairn-core --test fuzz_seeds`), and
 //! the test `seed_corpus_is_current` checks that every seed it knows how to
 //! build is there with exactly the bytes it builds now
 //! (`CAIRN_WRITE_FUZZ_SEEDS=1` writes the missing and different ones).
@@ -17,17 +17,17 @@
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use crate::chunker::Chunker;
-use crate::codec::{self, MAX_OBJECT_LEN, ObjectKind};
-use crate::crypto::{self, Keys};
+use crate::format::chunker::Chunker;
+use crate::format::codec::{self, MAX_OBJECT_LEN, ObjectKind};
+use crate::format::crypto::{self, Keys};
 use crate::format::{
     BlobKind, ConfigFile, IndexFile, KEY_MAGIC, KeyFile, PackEntry, PackHeader, RepoParams, Snapshot, Tree,
     check_version,
 };
 use crate::id::Id;
-use crate::index::Index;
-use crate::pack;
-use crate::tree::{PathTrie, name_to_path};
+use crate::repo::index::Index;
+use crate::repo::pack;
+use crate::snapshot::tree::{PathTrie, name_to_path};
 
 /// The master key of every encrypted variant.
 pub const FUZZ_MASTER_KEY: [u8; 32] = [0x5a; 32];
@@ -237,7 +237,3 @@ pub fn tree(data: &[u8]) {
         let _ = tree.find(&node.name);
     }
 }
-
-#[cfg(test)]
-#[path = "fuzz_entry_tests.rs"]
-mod tests;

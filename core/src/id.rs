@@ -5,8 +5,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
 pub struct Id(pub [u8; 32]);
 
@@ -31,10 +29,10 @@ impl Id {
         self.to_hex()[..8].to_string()
     }
 
-    pub fn from_hex(s: &str) -> Result<Id> {
+    pub fn from_hex(s: &str) -> Result<Id, NotAnId> {
         let bytes = s.as_bytes();
         if bytes.len() != 64 {
-            return Err(Error::InvalidArgument(format!("{s:?} is not a 64-digit hex id")));
+            return Err(NotAnId(format!("{s:?} is not a 64-digit hex id")));
         }
         let mut out = [0u8; 32];
         for (i, pair) in bytes.chunks_exact(2).enumerate() {
@@ -42,12 +40,19 @@ impl Id {
             let lo = hex_val(pair[1]);
             match (hi, lo) {
                 (Some(h), Some(l)) => out[i] = (h << 4) | l,
-                _ => return Err(Error::InvalidArgument(format!("{s:?} is not a hex id"))),
+                _ => return Err(NotAnId(format!("{s:?} is not a hex id"))),
             }
         }
         Ok(Id(out))
     }
 }
+
+/// A string that is not the hex form of an id. Its own type rather than
+/// `crate::Error`, so that ids sit below errors on the ladder (errors name
+/// ids; ids need no errors) and the two modules do not depend on each other.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotAnId(String);
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 

@@ -2,7 +2,7 @@
 //! tests can kill or pause the real binary at an exact step instead of
 //! guessing with wall-clock sleeps.
 //!
-//! Compiled in only with the `test-hooks` cargo feature of `cairn-core`.
+//! Compiled in only with the `testing` cargo feature of `cairn-core`.
 //! `cairn-cli` enables it through its dev-dependency on `cairn-core`, so a
 //! `cairn` built for `cargo test` (of any profile, release included) has the
 //! hooks, while `cargo build` / `cargo install` builds never do: without
@@ -64,18 +64,18 @@ impl Point {
 
 /// Called at each point; `file` names the file for the per-file points.
 /// Does nothing unless `CAIRN_TEST_HOOK` names this point.
-#[cfg(not(feature = "test-hooks"))]
+#[cfg(not(feature = "testing"))]
 #[inline(always)]
 pub fn reached(_point: Point, _file: Option<&Path>) {}
 
 /// Called at each point; `file` names the file for the per-file points.
 /// Does nothing unless `CAIRN_TEST_HOOK` names this point.
-#[cfg(feature = "test-hooks")]
+#[cfg(feature = "testing")]
 pub fn reached(point: Point, file: Option<&Path>) {
     enabled::reached(point, file);
 }
 
-#[cfg(feature = "test-hooks")]
+#[cfg(feature = "testing")]
 mod enabled {
     use std::path::{Path, PathBuf};
     use std::sync::OnceLock;

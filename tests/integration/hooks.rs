@@ -1,5 +1,5 @@
 //! Driving the binary's test-only fault points (`core/src/testhook.rs`,
-//! compiled in because cairn-cli's dev-dependency enables the `test-hooks`
+//! compiled in because cairn-cli's dev-dependency enables the `testing`
 //! feature): run `cairn` so that it dies or waits at a named point of the
 //! snapshot write sequence, and wait for it to get there.
 

@@ -214,14 +214,14 @@ impl Backend for FaultyBackend {
 }
 
 /// For the integration tests of the real binary (cargo feature
-/// `test-hooks`, which only `cargo test` builds enable):
+/// `testing`, which only `cargo test` builds enable):
 /// `CAIRN_TEST_FAULT=<op>:<n>[:<fault>]` wraps `inner` so that its `n`th
 /// (from 1) operation of kind `op` (`create`, `spool`, `read`, `list`,
 /// `remove`) meets `fault`: `fail` (the default: an I/O error, nothing
 /// done), `fail-after` (done, then reported failed: a lost
 /// acknowledgement) or `nospace`. Without the variable, `inner` as it is;
 /// a malformed value panics, since only a test can set it.
-#[cfg(feature = "test-hooks")]
+#[cfg(feature = "testing")]
 pub fn from_test_environment(inner: Arc<dyn Backend>) -> Arc<dyn Backend> {
     let Ok(spec) = std::env::var("CAIRN_TEST_FAULT") else { return inner };
     let parts: Vec<&str> = spec.split(':').collect();

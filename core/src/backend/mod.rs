@@ -17,8 +17,11 @@ use std::sync::Arc;
 pub use crate::error::{BackendError, Op};
 use crate::id::{Id, is_hex};
 
+// The in-memory and fault-injecting backends serve tests only.
+#[cfg(any(test, feature = "testing"))]
 pub mod faults;
 pub mod local;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 
 #[cfg(test)]
@@ -155,7 +158,7 @@ impl dyn Backend + '_ {
 pub fn for_location(location: &Path) -> Arc<dyn Backend> {
     let backend: Arc<dyn Backend> = Arc::new(local::LocalBackend::new(location));
     // Test builds only: `CAIRN_TEST_FAULT` makes one operation fail (faults.rs).
-    #[cfg(feature = "test-hooks")]
+    #[cfg(feature = "testing")]
     let backend = faults::from_test_environment(backend);
     backend
 }
@@ -167,7 +170,7 @@ pub fn is_id_name(name: &str) -> bool {
 
 /// A new temporary name in `dir`; temporaries are never listed as files.
 pub fn temp_path_in(dir: &Path) -> io::Result<PathBuf> {
-    let suffix: [u8; 8] = crate::crypto::random_bytes().map_err(io::Error::other)?;
+    let suffix: [u8; 8] = crate::format::crypto::random_bytes().map_err(io::Error::other)?;
     Ok(dir.join(format!("{TEMP_PREFIX}{}", u64::from_le_bytes(suffix))))
 }
 

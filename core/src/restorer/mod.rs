@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::archiver::{self, ParentChoice, Progress, SnapshotOptions};
 use crate::error::{Error, IoContext, Result};
 use crate::format::Snapshot;
-use crate::fsmeta::{self, Identity};
+use crate::fs::fsmeta::{self, Identity};
 use crate::id::Id;
 use crate::repo::Repository;
 
@@ -114,7 +114,7 @@ pub struct RestoreOutcome {
 }
 
 /// The tag of snapshots taken to preserve what a restore replaces.
-pub use crate::snapshots::PRESERVE_TAG;
+pub use crate::snapshot::snapshots::PRESERVE_TAG;
 
 pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) -> Result<RestoreOutcome> {
     let plan = plan::plan(repo, &snapshot.tree, &opts.selection)?;
@@ -422,7 +422,7 @@ fn prepare_target(target: &Path, overwrite: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::walk::fixtures;
+    use crate::test_fixtures as fixtures;
 
     #[test]
     fn entries_changed_after_deciding_are_neither_replaced_nor_deleted() {

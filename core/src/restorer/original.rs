@@ -14,10 +14,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::diff::content_ids;
+use crate::archiver::content_ids;
 use crate::error::Result;
 use crate::format::{Node, NodeKind};
-use crate::fsmeta::{self, Identity};
+use crate::fs::fsmeta::{self, Identity};
 use crate::repo::Repository;
 
 use super::plan::{Plan, Planned};

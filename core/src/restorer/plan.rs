@@ -9,7 +9,7 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use crate::error::{Error, Result};
 use crate::format::{Node, NodeKind, Tree};
 use crate::repo::Repository;
-use crate::tree::{PathTrie, lookup, name_to_path};
+use crate::snapshot::tree::{PathTrie, lookup, name_to_path};
 
 /// What to restore, as given by the user.
 #[derive(Clone, Debug, Default)]

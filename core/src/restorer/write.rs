@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{CWD, RenameFlags};
 
-use crate::crypto::random_bytes;
 use crate::error::{Error, IoContext, Result};
+use crate::format::crypto::random_bytes;
 use crate::format::{Node, NodeKind};
-use crate::fsmeta::{self, Identity};
+use crate::fs::fsmeta::{self, Identity};
 use crate::id::Id;
 use crate::repo::Repository;
-use crate::tree::name_to_path;
+use crate::snapshot::tree::name_to_path;
 
 /// What the restore expects at a destination when it puts an entry there.
 #[derive(Clone, Copy, Debug)]

@@ -1,0 +1,9 @@
+//! Reading snapshots without restoring them: `diff`, `ls`, `find`,
+//! `history`, text contents, and the shared walking of a snapshot by path.
+
+pub mod diff;
+pub mod find;
+pub mod hints;
+pub mod history;
+pub mod listing;
+pub mod walk;

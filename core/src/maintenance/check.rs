@@ -1,0 +1,498 @@
+//! `check`: verifies that the repository is whole. Config and keys (by
+//! opening), every index file against the pack headers, every snapshot's
+//! trees, and that every blob a snapshot needs is indexed; with `read_data`,
+//! every pack's bytes, every blob's decryption and id. Leftovers of
+//! interrupted runs are reported as notes, not errors.
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+
+use crate::backend::FileKind;
+use crate::format::{NodeKind, PackEntry};
+use crate::id::Id;
+use crate::repo::Repository;
+use crate::repo::pack;
+use crate::snapshot::snapshots;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckOptions {
+    pub read_data: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Each a damaged or missing thing, named.
+    pub errors: Vec<String>,
+    /// Harmless findings: unreferenced packs, temporary files.
+    pub notes: Vec<String>,
+    pub snapshots: usize,
+    pub packs: usize,
+    pub blobs: usize,
+}
+
+pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport> {
+    let mut report = CheckReport::default();
+
+    // Snapshots first, then the index: a snapshot written meanwhile by a
+    // concurrent run has its index written before it, so it is covered.
+    let (all, problems) = snapshots::list(repo)?;
+    repo.refresh_index()?;
+
+    // Every key file must be intact (only one of them was needed to open).
+    for (id, _) in repo.backend().list(FileKind::Key)? {
+        if let Err(e) = repo.read_verified(FileKind::Key, &id).and_then(|bytes| {
+            crate::format::codec::from_postcard::<crate::format::KeyFile>(&bytes, "key file").map(|_| ())
+        }) {
+            report.errors.push(format!("key {id}: {e}"));
+        }
+    }
+
+    // Index files, read afresh so each problem names its file.
+    let mut indexed: HashMap<Id, Vec<PackEntry>> = HashMap::new();
+    for (id, _) in repo.backend().list(FileKind::Index)? {
+        match repo.read_index_file(&id) {
+            Ok(file) => {
+                for p in file.packs {
+                    indexed.entry(p.pack).or_insert(p.entries);
+                }
+            }
+            Err(e) => report.errors.push(format!("index {id}: {e}")),
+        }
+    }
+    report.blobs = indexed.values().map(Vec::len).sum();
+
+    // Packs: present, headers agree with the index, and optionally every blob.
+    let on_disk: HashMap<Id, u64> = repo.backend().list(FileKind::Pack)?.into_iter().collect();
+    for pack in on_disk.keys() {
+        if !indexed.contains_key(pack) {
+            report
+                .notes
+                .push(format!("pack {pack} is not referenced by any index (left by an interrupted run; harmless)"));
+        }
+    }
+    let mut packs: Vec<(&Id, &Vec<PackEntry>)> = indexed.iter().collect();
+    packs.sort_by_key(|(id, _)| **id);
+    report.packs = packs.len();
+    let results: Vec<(Vec<String>, Vec<Id>)> = packs
+        .par_iter()
+        .map(|(pack, entries)| {
+            if !on_disk.contains_key(pack) {
+                return (
+                    vec![format!("pack {pack} is listed in the index but missing")],
+                    entries.iter().map(|e| e.id).collect(),
+                );
+            }
+            if opts.read_data { read_pack(repo, pack, entries) } else { check_header(repo, pack, entries) }
+        })
+        .collect();
+    let mut bad_blobs: HashSet<Id> = HashSet::new();
+    for (errors, bad) in results {
+        report.errors.extend(errors);
+        bad_blobs.extend(bad);
+    }
+
+    // Snapshots and their trees. Each tree is read once, and its problems
+    // are named for the first snapshot that holds it.
+    report.errors.extend(problems);
+    report.snapshots = all.len();
+    let mut seen_trees: HashSet<Id> = HashSet::new();
+    let mut subtrees: HashMap<Id, Vec<Id>> = HashMap::new();
+    let mut damaged_trees: HashSet<Id> = HashSet::new();
+    let mut named: HashSet<Id> = HashSet::new();
+    for entry in &all {
+        let sid = entry.id.short();
+        let errors_before = report.errors.len();
+        let mut stack = vec![(entry.snapshot.tree, String::from("/"))];
+        while let Some((tree_id, path)) = stack.pop() {
+            if !seen_trees.insert(tree_id) {
+                continue;
+            }
+            if !repo.is_indexed(&tree_id) {
+                report.errors.push(format!("snapshot {sid}: tree {tree_id} of {path} is not in any index"));
+                damaged_trees.insert(tree_id);
+                continue;
+            }
+            let tree = match repo.load_tree(&tree_id) {
+                Ok(t) => t,
+                Err(e) => {
+                    report.errors.push(format!("snapshot {sid}: tree of {path}: {e}"));
+                    damaged_trees.insert(tree_id);
+                    continue;
+                }
+            };
+            for node in &tree.nodes {
+                let name = String::from_utf8_lossy(&node.name);
+                let child = if path == "/" { format!("/{name}") } else { format!("{path}/{name}") };
+                match &node.kind {
+                    NodeKind::Dir { subtree } => {
+                        subtrees.entry(tree_id).or_default().push(*subtree);
+                        stack.push((*subtree, child))
+                    }
+                    NodeKind::File { content, .. } => {
+                        for id in content {
+                            if !repo.is_indexed(id) {
+                                report.errors.push(format!("snapshot {sid}: {child}: chunk {id} is not in any index"));
+                                damaged_trees.insert(tree_id);
+                            } else if bad_blobs.contains(id) {
+                                report.errors.push(format!("snapshot {sid}: {child}: chunk {id} is damaged"));
+                                damaged_trees.insert(tree_id);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if report.errors.len() > errors_before {
+            named.insert(entry.id);
+        }
+    }
+    // A later snapshot that shares a damaged tree (or a tree holding one)
+    // met it as already seen; it cannot be restored whole either, so it is
+    // named too rather than looking intact.
+    let holding_damage = trees_holding(&damaged_trees, &subtrees);
+    for entry in all.iter().filter(|e| !named.contains(&e.id) && holding_damage.contains(&e.snapshot.tree)) {
+        report.errors.push(format!(
+            "snapshot {}: shares damaged trees or chunks named above for an earlier snapshot",
+            entry.id.short()
+        ));
+    }
+
+    for tmp in repo.backend().list_temporaries()? {
+        report.notes.push(format!("temporary file {tmp} left by an interrupted write (harmless)"));
+    }
+    for problem in repo.index_problems() {
+        if !report.errors.contains(&problem) {
+            report.errors.push(problem);
+        }
+    }
+    Ok(report)
+}
+
+/// The damaged trees and every tree holding one somewhere below it.
+fn trees_holding(damaged: &HashSet<Id>, subtrees: &HashMap<Id, Vec<Id>>) -> HashSet<Id> {
+    let mut parents: HashMap<Id, Vec<Id>> = HashMap::new();
+    for (parent, children) in subtrees {
+        for child in children {
+            parents.entry(*child).or_default().push(*parent);
+        }
+    }
+    let mut holding = damaged.clone();
+    let mut todo: Vec<Id> = damaged.iter().copied().collect();
+    while let Some(id) = todo.pop() {
+        for parent in parents.get(&id).into_iter().flatten() {
+            if holding.insert(*parent) {
+                todo.push(*parent);
+            }
+        }
+    }
+    holding
+}
+
+fn same_entries(a: &[PackEntry], b: &[PackEntry]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort_by_key(|e| e.offset);
+    b.sort_by_key(|e| e.offset);
+    a == b
+}
+
+/// Reads only the pack's header and compares it with the index.
+fn check_header(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String>, Vec<Id>) {
+    match pack::read_header(repo.backend(), repo.keys(), pack) {
+        Ok(header) if same_entries(&header, entries) => (Vec::new(), Vec::new()),
+        Ok(_) => (vec![format!("pack {pack}: header disagrees with the index")], Vec::new()),
+        Err(e) => (vec![format!("pack {pack}: {e}")], entries.iter().map(|e| e.id).collect()),
+    }
+}
+
+/// Reads the whole pack: its name, its header, and every blob.
+fn read_pack(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String>, Vec<Id>) {
+    let bytes = match repo.backend().read(FileKind::Pack, pack) {
+        Ok(b) => b,
+        Err(e) => {
+            return (vec![format!("pack {pack}: {e}")], entries.iter().map(|e| e.id).collect());
+        }
+    };
+    let mut errors = Vec::new();
+    let mut bad = Vec::new();
+    if Id::of_file_bytes(&bytes) != *pack {
+        errors.push(format!("pack {pack}: contents do not match its name (damaged)"));
+    }
+    match pack::parse_pack(repo.keys(), &bytes) {
+        Ok(header) if !same_entries(&header, entries) => {
+            errors.push(format!("pack {pack}: header disagrees with the index"))
+        }
+        Ok(_) => {}
+        Err(e) => errors.push(format!("pack {pack}: header: {e}")),
+    }
+    for e in entries {
+        let end = e.offset as usize + e.length as usize;
+        let Some(stored) = bytes.get(e.offset as usize..end) else {
+            errors.push(format!("pack {pack}: blob {} lies beyond the end of the pack", e.id));
+            bad.push(e.id);
+            continue;
+        };
+        let loc = crate::repo::index::BlobLocation {
+            pack: *pack,
+            kind: e.kind,
+            offset: e.offset,
+            length: e.length,
+            raw_length: e.raw_length,
+        };
+        if let Err(err) = repo.open_blob(&e.id, &loc, stored) {
+            errors.push(format!("pack {pack}: blob {}: {err}", e.id));
+            bad.push(e.id);
+        }
+    }
+    (errors, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Node;
+    use crate::snapshot::snapshots::SnapshotEntry;
+    use crate::test_fixtures::*;
+
+    const QUICK: CheckOptions = CheckOptions { read_data: false };
+    const READ_DATA: CheckOptions = CheckOptions { read_data: true };
+
+    /// A repository holding one snapshot of `/w`: `/w/x`, `/w/sub/y`.
+    /// Each file and each tree is in a pack and an index file of its own.
+    fn stored(tmp: &std::path::Path) -> (Repository, SnapshotEntry) {
+        let r = repo(tmp);
+        let sub = dir(&r, "sub", vec![file(&r, "y", "text of y")]);
+        let root = tree(&r, vec![dir(&r, "w", vec![file(&r, "x", "text of x"), sub])]);
+        let snap = store(&r, snapshot(0, &["/w"], root));
+        (r, snap)
+    }
+
+    /// The chunk of `/w/x` and the pack holding it.
+    fn chunk_of_x(r: &Repository, snap: &SnapshotEntry) -> (Id, Id) {
+        let node =
+            crate::snapshot::tree::lookup(r, &snap.snapshot.tree, std::path::Path::new("/w/x")).unwrap().unwrap();
+        let NodeKind::File { content, .. } = node.kind else { panic!("not a file") };
+        (content[0], r.locate(&content[0]).unwrap().pack)
+    }
+
+    /// The index file listing `pack`.
+    fn index_of(r: &Repository, pack: &Id) -> Id {
+        let files = r.backend().list(FileKind::Index).unwrap();
+        files.into_iter().map(|(id, _)| id).find(|id| r.read_index_file(id).unwrap().packs[0].pack == *pack).unwrap()
+    }
+
+    fn reopen(r: &Repository) -> Repository {
+        Repository::open(r.path(), None).unwrap()
+    }
+
+    /// Asserts that each of `wanted` is a substring of exactly one error,
+    /// and that there are no other errors.
+    fn assert_errors(report: &CheckReport, wanted: &[String]) {
+        for w in wanted {
+            let hits = report.errors.iter().filter(|e| e.contains(w.as_str())).count();
+            assert_eq!(hits, 1, "{w:?} in {:#?}", report.errors);
+        }
+        assert_eq!(report.errors.len(), wanted.len(), "{:#?}", report.errors);
+    }
+
+    #[test]
+    fn a_whole_repository_passes_and_is_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, _) = stored(tmp.path());
+        for opts in [QUICK, READ_DATA] {
+            let report = check(&r, opts).unwrap();
+            assert_errors(&report, &[]);
+            assert!(report.notes.is_empty(), "{:?}", report.notes);
+            // Two chunks and three trees, each in a pack of its own.
+            assert_eq!((report.snapshots, report.packs, report.blobs), (1, 5, 5));
+        }
+    }
+
+    #[test]
+    fn a_missing_pack_names_the_pack_and_the_files_it_held() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let (chunk, pack) = chunk_of_x(&r, &snap);
+        std::fs::remove_file(r.backend().local_path(FileKind::Pack, &pack).unwrap()).unwrap();
+        for opts in [QUICK, READ_DATA] {
+            let report = check(&r, opts).unwrap();
+            assert_errors(
+                &report,
+                &[
+                    format!("pack {pack} is listed in the index but missing"),
+                    format!("snapshot {}: /w/x: chunk {chunk} is damaged", snap.id.short()),
+                ],
+            );
+        }
+    }
+
+    #[test]
+    fn damaged_blobs_are_found_by_reading_the_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let (chunk, pack) = chunk_of_x(&r, &snap);
+        let path = r.backend().local_path(FileKind::Pack, &pack).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[2] ^= 0x20;
+        std::fs::write(&path, bytes).unwrap();
+        // The header is intact, so a quick check sees nothing wrong.
+        assert_errors(&check(&r, QUICK).unwrap(), &[]);
+        let report = check(&r, READ_DATA).unwrap();
+        assert_errors(
+            &report,
+            &[
+                format!("pack {pack}: contents do not match its name"),
+                format!("pack {pack}: blob {chunk}: "),
+                format!("snapshot {}: /w/x: chunk {chunk} is damaged", snap.id.short()),
+            ],
+        );
+    }
+
+    #[test]
+    fn every_snapshot_holding_damage_is_named_even_when_trees_are_shared() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, first) = stored(tmp.path());
+        let (chunk, pack) = chunk_of_x(&r, &first);
+        // The same tree an hour later, and another root holding the same `/w`.
+        let same_root = store(&r, snapshot(1, &["/w"], first.snapshot.tree));
+        let w = crate::snapshot::tree::lookup(&r, &first.snapshot.tree, std::path::Path::new("/w")).unwrap().unwrap();
+        let elsewhere = tree(&r, vec![dir(&r, "v", vec![Node { name: b"w"[..].to_vec().into(), ..w }])]);
+        let deeper = store(&r, snapshot(2, &["/v"], elsewhere));
+        // And one that holds none of it.
+        let intact = store(&r, snapshot(3, &["/u"], tree(&r, vec![file(&r, "u", "other text")])));
+        std::fs::remove_file(r.backend().local_path(FileKind::Pack, &pack).unwrap()).unwrap();
+        let report = check(&r, QUICK).unwrap();
+        assert_errors(
+            &report,
+            &[
+                format!("pack {pack} is listed in the index but missing"),
+                format!("snapshot {}: /w/x: chunk {chunk} is damaged", first.id.short()),
+                format!("snapshot {}: ", same_root.id.short()),
+                format!("snapshot {}: ", deeper.id.short()),
+            ],
+        );
+        assert!(!report.errors.iter().any(|e| e.contains(&intact.id.short())), "{:#?}", report.errors);
+    }
+
+    #[test]
+    fn a_damaged_pack_header_is_found_without_reading_the_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let (chunk, pack) = chunk_of_x(&r, &snap);
+        // The high byte of the header's length, at the very end.
+        flip_byte(&r.backend().local_path(FileKind::Pack, &pack).unwrap(), 0);
+        let report = check(&r, QUICK).unwrap();
+        assert_errors(
+            &report,
+            &[format!("pack {pack}: "), format!("snapshot {}: /w/x: chunk {chunk} is damaged", snap.id.short())],
+        );
+    }
+
+    #[test]
+    fn a_header_that_disagrees_with_its_index_is_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let (_, pack) = chunk_of_x(&r, &snap);
+        let index = index_of(&r, &pack);
+        let mut file = r.read_index_file(&index).unwrap();
+        file.packs[0].entries[0].raw_length += 1;
+        std::fs::remove_file(r.backend().local_path(FileKind::Index, &index).unwrap()).unwrap();
+        let bytes = crate::format::codec::encode(r.keys(), crate::format::codec::ObjectKind::Index, &file, 3).unwrap();
+        r.backend().write(FileKind::Index, &bytes).unwrap();
+        let report = check(&reopen(&r), QUICK).unwrap();
+        assert_errors(&report, &[format!("pack {pack}: header disagrees with the index")]);
+    }
+
+    #[test]
+    fn a_damaged_index_is_reported_once_with_what_it_listed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let (chunk, pack) = chunk_of_x(&r, &snap);
+        let index = index_of(&r, &pack);
+        flip_byte(&r.backend().local_path(FileKind::Index, &index).unwrap(), 0);
+        // Opened before the damage, check reads the index afresh; opened
+        // after it, opening names the index too, and it is told only once.
+        let after = reopen(&r);
+        assert_eq!(after.index_problems().len(), 1);
+        for r in [&r, &after] {
+            let report = check(r, QUICK).unwrap();
+            assert_errors(
+                &report,
+                &[
+                    format!("index {index}: "),
+                    format!("snapshot {}: /w/x: chunk {chunk} is not in any index", snap.id.short()),
+                ],
+            );
+            // Its pack is now listed nowhere: a note, not a second error.
+            assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+            assert!(report.notes[0].contains(&format!("pack {pack} is not referenced by any index")));
+        }
+    }
+
+    #[test]
+    fn snapshots_pointing_at_missing_trees_are_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, _) = stored(tmp.path());
+        let missing = Id([0xee; 32]);
+        let no_root = store(&r, snapshot(1, &["/v"], missing));
+        let lost = Node::for_test(b"lost", NodeKind::Dir { subtree: Id([0xdd; 32]) }, 0o755);
+        let no_subtree = store(&r, snapshot(2, &["/lost"], tree(&r, vec![lost])));
+        let report = check(&r, QUICK).unwrap();
+        assert_errors(
+            &report,
+            &[
+                format!("snapshot {}: tree {missing} of / is not in any index", no_root.id.short()),
+                format!("snapshot {}: tree {} of /lost is not in any index", no_subtree.id.short(), Id([0xdd; 32])),
+            ],
+        );
+        assert_eq!(report.snapshots, 3);
+    }
+
+    #[test]
+    fn a_damaged_tree_is_reported_with_its_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, snap) = stored(tmp.path());
+        let w =
+            crate::snapshot::tree::lookup(&r, &snap.snapshot.tree, std::path::Path::new("/w/sub")).unwrap().unwrap();
+        let NodeKind::Dir { subtree } = w.kind else { panic!("not a folder") };
+        let pack = r.locate(&subtree).unwrap().pack;
+        let path = r.backend().local_path(FileKind::Pack, &pack).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[3] ^= 0x20;
+        std::fs::write(&path, bytes).unwrap();
+        let report = check(&reopen(&r), QUICK).unwrap();
+        assert_errors(&report, &[format!("snapshot {}: tree of /w/sub: ", snap.id.short())]);
+    }
+
+    #[test]
+    fn leftovers_of_interrupted_runs_are_notes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (r, _) = stored(tmp.path());
+        std::fs::write(r.path().join("data/00/.tmp-1"), b"half a pack").unwrap();
+        std::fs::write(r.path().join("snapshots/.tmp-2"), b"half a snapshot").unwrap();
+        let orphan = r.backend().write(FileKind::Pack, b"a pack no index lists").unwrap();
+        let report = check(&r, READ_DATA).unwrap();
+        assert_errors(&report, &[]);
+        assert_eq!(report.notes.len(), 3, "{:?}", report.notes);
+        assert!(report.notes.iter().any(|n| n.contains(&format!("pack {orphan} is not referenced"))));
+        assert!(report.notes.iter().any(|n| n.contains("data/00/.tmp-1")));
+        assert!(report.notes.iter().any(|n| n.contains("snapshots/.tmp-2")));
+    }
+
+    #[test]
+    fn damaged_snapshot_and_key_files_are_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = encrypted_repo(tmp.path(), b"pw");
+        let root = tree(&r, vec![file(&r, "x", "x")]);
+        let good = store(&r, snapshot(0, &["/x"], root));
+        let bad = store(&r, snapshot(1, &["/x"], root));
+        flip_byte(&r.backend().local_path(FileKind::Snapshot, &bad.id).unwrap(), 0);
+        let key = only_file(&r, FileKind::Key);
+        flip_byte(&r.backend().local_path(FileKind::Key, &key).unwrap(), 0);
+        let report = check(&r, QUICK).unwrap();
+        assert_errors(&report, &[format!("snapshot {}: ", bad.id), format!("key {key}: ")]);
+        assert_eq!(report.snapshots, 1, "{} is still checked", good.id.short());
+    }
+}

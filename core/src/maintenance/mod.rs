@@ -1,0 +1,4 @@
+//! Keeping a repository healthy: `check` now; `forget`, `prune` and
+//! `repack` will live here too.
+
+pub mod check;

@@ -1,0 +1,572 @@
+//! The repository: creating and opening one (config, keys, index), loading
+//! blobs and snapshots, and saving blobs through packs with the write
+//! ordering that keeps a crash harmless: packs, then their index, then the
+//! snapshot that needs them.
+
+pub mod cache;
+pub mod index;
+pub mod pack;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde_bytes::ByteBuf;
+
+use crate::backend::{self, Backend, BackendError, FileKind};
+use crate::error::{Error, Result};
+use crate::format::chunker::Chunker;
+use crate::format::codec::{self, ObjectKind};
+use crate::format::crypto::{self, KdfParams, Keys};
+use crate::format::{
+    BlobKind, CONFIG_MAGIC, ConfigFile, FORMAT_VERSION, IndexFile, IndexedPack, KEY_MAGIC, KeyFile, RepoParams,
+    Snapshot, Timestamp, Tree, check_version,
+};
+use crate::id::Id;
+use crate::repo::cache::Cache;
+use crate::repo::index::{BlobLocation, Index};
+use crate::repo::pack::{Finisher, PackWriter};
+
+/// How to create a repository.
+pub struct InitOptions<'a> {
+    /// `None` makes a repository without encryption.
+    pub password: Option<&'a [u8]>,
+    pub kdf: KdfParams,
+    pub params: RepoParams,
+    pub host: String,
+    pub user: String,
+}
+
+pub struct Repository {
+    /// A trait object rather than a type parameter: one backend is shared
+    /// by the pack finisher thread and every reader, and the backend will
+    /// be picked at run time from the location (`s3:`, `rest:`, a path)
+    /// without making every user of `Repository` generic.
+    backend: Arc<dyn Backend>,
+    /// Where the repository is, as the user named it (for messages).
+    location: PathBuf,
+    keys: Keys,
+    repo_id: Id,
+    params: RepoParams,
+    index: RwLock<Index>,
+    /// Index files that could not be read when opening (named, not fatal:
+    /// snapshots whose blobs are indexed elsewhere still restore).
+    /// What the last reading of the index files found wrong (named by
+    /// `check`, warned about by commands); refreshed with the index.
+    index_problems: RwLock<Vec<String>>,
+    cache: Option<Cache>,
+}
+
+impl Repository {
+    /// Creates a new repository at `path`, which must not exist or be an empty folder.
+    pub fn init(path: &Path, opts: &InitOptions<'_>) -> Result<Repository> {
+        Self::init_at(backend::for_location(path), path.to_path_buf(), opts)
+    }
+
+    /// Creates a new repository in `backend` (tests: memory, faults).
+    pub fn init_with_backend(backend: Arc<dyn Backend>, opts: &InitOptions<'_>) -> Result<Repository> {
+        let location = PathBuf::from(backend.location());
+        Self::init_at(backend, location, opts)
+    }
+
+    fn init_at(backend: Arc<dyn Backend>, location: PathBuf, opts: &InitOptions<'_>) -> Result<Repository> {
+        opts.params.validate()?;
+        opts.kdf.validate()?;
+        backend.create_layout().map_err(|e| exists_as(e, &location))?;
+        let repo_id = Id(crypto::random_bytes()?);
+        let keys = match opts.password {
+            Some(password) => {
+                let master: [u8; 32] = crypto::random_bytes()?;
+                let key_file = seal_master_key(&master, password, &repo_id, opts)?;
+                backend.write(FileKind::Key, &codec::to_postcard(&key_file)?)?;
+                Keys::from_master(master)
+            }
+            None => Keys::Plain,
+        };
+        let params = codec::encode(&keys, ObjectKind::Config, &opts.params, 3)?;
+        let config = ConfigFile {
+            magic: CONFIG_MAGIC,
+            version: FORMAT_VERSION,
+            repo_id,
+            encrypted: keys.is_encrypted(),
+            params: ByteBuf::from(params),
+        };
+        // The config is written last: its presence marks a complete repository.
+        backend.create_config(&codec::to_postcard(&config)?).map_err(|e| exists_as(e, &location))?;
+        Ok(Repository {
+            backend,
+            location,
+            keys,
+            repo_id,
+            params: opts.params.clone(),
+            index: RwLock::new(Index::new()),
+            index_problems: RwLock::new(Vec::new()),
+            cache: None,
+        })
+    }
+
+    /// Whether the repository at `path` is encrypted (needs a password to open).
+    pub fn is_encrypted_at(path: &Path) -> Result<bool> {
+        Ok(read_config(&*backend::for_location(path), path)?.encrypted)
+    }
+
+    /// Whether a repository (its config) exists at `path`.
+    pub fn exists_at(path: &Path) -> Result<bool> {
+        match backend::for_location(path).read_config() {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Opens an existing repository; `password` is needed when it is encrypted.
+    pub fn open(path: &Path, password: Option<&[u8]>) -> Result<Repository> {
+        Self::open_with_cache(path, password, None)
+    }
+
+    /// Opens a repository using (and keeping up to date) a local cache in
+    /// `cache_root/<repository id>/`.
+    pub fn open_with_cache(path: &Path, password: Option<&[u8]>, cache_root: Option<&Path>) -> Result<Repository> {
+        Self::open_at(backend::for_location(path), path.to_path_buf(), password, cache_root)
+    }
+
+    /// Opens the repository in `backend` (tests: memory, faults).
+    pub fn open_with_backend(
+        backend: Arc<dyn Backend>,
+        password: Option<&[u8]>,
+        cache_root: Option<&Path>,
+    ) -> Result<Repository> {
+        let location = PathBuf::from(backend.location());
+        Self::open_at(backend, location, password, cache_root)
+    }
+
+    fn open_at(
+        backend: Arc<dyn Backend>,
+        location: PathBuf,
+        password: Option<&[u8]>,
+        cache_root: Option<&Path>,
+    ) -> Result<Repository> {
+        let path = location.as_path();
+        let config = read_config(&*backend, path)?;
+        let key_files = backend.list(FileKind::Key)?;
+        let keys = if config.encrypted {
+            let password = password.ok_or(Error::PasswordRequired)?;
+            open_master_key(&*backend, path, &key_files, password, &config.repo_id)?
+        } else {
+            if !key_files.is_empty() {
+                return Err(Error::corrupt("config", "says the repository is not encrypted, but it has keys"));
+            }
+            if password.is_some() {
+                // Refusing here stops a downgrade: someone who rewrites the
+                // config as unencrypted (and deletes the keys) must not get
+                // the next snapshots in plaintext.
+                return Err(Error::UnexpectedlyUnencrypted(path.to_path_buf()));
+            }
+            Keys::Plain
+        };
+        // Named as the config, the file to look at (not "Config object").
+        let params: RepoParams = codec::decode(&keys, ObjectKind::Config, &config.params).map_err(|e| match e {
+            Error::Corrupt { detail, .. } => Error::corrupt("config", detail),
+            other => other,
+        })?;
+        check_version("repository config parameters", params.version)?;
+        params.validate()?;
+        let mut repo = Repository {
+            backend,
+            location,
+            keys,
+            repo_id: config.repo_id,
+            params,
+            index: RwLock::new(Index::new()),
+            index_problems: RwLock::new(Vec::new()),
+            // Without encryption a cache file could be forged undetectably
+            // (its checksum is unkeyed), so such repositories go without.
+            cache: cache_root.filter(|_| config.encrypted).map(|root| Cache::new(root, &config.repo_id)),
+        };
+        repo.load_index()?;
+        Ok(repo)
+    }
+
+    fn load_index(&mut self) -> Result<()> {
+        let (index, problems) = self.read_all_index_files()?;
+        self.index = RwLock::new(index);
+        self.index_problems = RwLock::new(problems);
+        Ok(())
+    }
+
+    fn read_all_index_files(&self) -> Result<(Index, Vec<String>)> {
+        let present: Vec<Id> = self.backend.list(FileKind::Index)?.into_iter().map(|(id, _)| id).collect();
+        let read = |id: &Id| self.read_index_file(id).map(|f| f.packs).map_err(|e| format!("index {id}: {e}"));
+        let (files, problems) = match &self.cache {
+            Some(cache) => cache.index_files(&self.keys, &present, read),
+            None => {
+                let mut files = Vec::new();
+                let mut problems = Vec::new();
+                for id in &present {
+                    match read(id) {
+                        Ok(packs) => files.push((*id, packs)),
+                        Err(e) => problems.push(e),
+                    }
+                }
+                (files, problems)
+            }
+        };
+        let mut index = Index::new();
+        for (_, packs) in &files {
+            index.add_packs(packs);
+        }
+        Ok((index, problems))
+    }
+
+    /// Reads the index files again (e.g. after listing snapshots, so that
+    /// every listed snapshot's index is included: indexes are written
+    /// before their snapshots).
+    pub fn refresh_index(&self) -> Result<()> {
+        let (index, problems) = self.read_all_index_files()?;
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = index;
+        // Kept, not dropped: `check` refreshes before reporting them.
+        *self.index_problems.write().unwrap_or_else(|p| p.into_inner()) = problems;
+        Ok(())
+    }
+
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
+    }
+
+    /// Reads, verifies and decodes one index file.
+    pub fn read_index_file(&self, id: &Id) -> Result<IndexFile> {
+        let bytes = self.read_verified(FileKind::Index, id)?;
+        let file: IndexFile = codec::decode(&self.keys, ObjectKind::Index, &bytes)?;
+        check_version("index", file.version)?;
+        Ok(file)
+    }
+
+    /// Reads a content-addressed file and checks it against its name.
+    pub fn read_verified(&self, kind: FileKind, id: &Id) -> Result<Vec<u8>> {
+        let bytes = self.backend.read(kind, id)?;
+        if Id::of_file_bytes(&bytes) != *id {
+            return Err(Error::corrupt(
+                format!("{} file {id}", kind.folder()),
+                "its contents do not match its name (damaged or truncated)",
+            ));
+        }
+        Ok(bytes)
+    }
+
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.location
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn id(&self) -> Id {
+        self.repo_id
+    }
+
+    pub fn params(&self) -> &RepoParams {
+        &self.params
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        self.keys.is_encrypted()
+    }
+
+    pub fn index_problems(&self) -> Vec<String> {
+        self.index_problems.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn chunker(&self) -> Chunker {
+        Chunker::new(&self.params, self.keys.chunker_seed())
+    }
+
+    pub fn locate(&self, id: &Id) -> Option<BlobLocation> {
+        self.read_index().get(id)
+    }
+
+    pub fn is_indexed(&self, id: &Id) -> bool {
+        self.read_index().contains(id)
+    }
+
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        // A poisoned lock means another thread panicked while adding packs;
+        // the index it left is still a valid (possibly partial) map.
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Loads a blob's plaintext and verifies it against its id.
+    pub fn load_blob(&self, id: &Id) -> Result<Vec<u8>> {
+        let loc = self.locate(id).ok_or(Error::BlobNotIndexed(*id))?;
+        self.load_located(id, &loc)
+    }
+
+    fn load_located(&self, id: &Id, loc: &BlobLocation) -> Result<Vec<u8>> {
+        let stored = self.backend.read_range(FileKind::Pack, &loc.pack, u64::from(loc.offset), loc.length as usize)?;
+        self.open_blob(id, loc, &stored)
+    }
+
+    /// Opens a stored blob read from its pack and verifies it.
+    pub fn open_blob(&self, id: &Id, loc: &BlobLocation, stored: &[u8]) -> Result<Vec<u8>> {
+        let kind = match loc.kind {
+            BlobKind::Data => ObjectKind::DataBlob,
+            BlobKind::Tree => ObjectKind::TreeBlob,
+        };
+        let what = || format!("blob {id} in pack {}", loc.pack);
+        let raw = codec::open_bytes(&self.keys, kind, stored, loc.raw_length as usize)
+            .map_err(|e| Error::corrupt(what(), e))?;
+        if raw.len() != loc.raw_length as usize || self.keys.blob_id(&raw) != *id {
+            return Err(Error::corrupt(what(), "contents do not match the blob id"));
+        }
+        Ok(raw)
+    }
+
+    pub fn load_tree(&self, id: &Id) -> Result<Tree> {
+        let loc = self.locate(id).ok_or(Error::BlobNotIndexed(*id))?;
+        if loc.kind != BlobKind::Tree {
+            return Err(Error::corrupt(format!("tree {id}"), "the index lists it as a data blob"));
+        }
+        let raw = self.load_located(id, &loc)?;
+        let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
+        check_version("tree", tree.version)?;
+        tree.validate_names().map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
+        Ok(tree)
+    }
+
+    pub fn load_snapshot(&self, id: &Id) -> Result<Snapshot> {
+        let bytes = self.read_verified(FileKind::Snapshot, id)?;
+        let snap: Snapshot = codec::decode(&self.keys, ObjectKind::Snapshot, &bytes)
+            .map_err(|e| Error::corrupt(format!("snapshot {id}"), e))?;
+        check_version("snapshot", snap.version)?;
+        Ok(snap)
+    }
+
+    /// Writes a snapshot manifest. Call only after `BlobSaver::finish`.
+    pub fn save_snapshot(&self, snap: &Snapshot) -> Result<Id> {
+        let bytes = codec::encode(&self.keys, ObjectKind::Snapshot, snap, 3)?;
+        Ok(self.backend.write(FileKind::Snapshot, &bytes)?)
+    }
+
+    pub fn saver(&self) -> BlobSaver<'_> {
+        BlobSaver {
+            repo: self,
+            pending: Mutex::new(HashSet::new()),
+            data_pack: Mutex::new(None),
+            tree_pack: Mutex::new(None),
+            finisher: Finisher::start(Arc::clone(&self.backend), self.keys.clone()),
+            data_blobs: AtomicU64::new(0),
+            tree_blobs: AtomicU64::new(0),
+            bytes_added: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A create that found something in place means a repository is there.
+fn exists_as(e: BackendError, location: &Path) -> Error {
+    if e.is_already_exists() { Error::RepositoryExists(location.to_path_buf()) } else { e.into() }
+}
+
+fn read_config(backend: &dyn Backend, location: &Path) -> Result<ConfigFile> {
+    let bytes = match backend.read_config() {
+        Err(e) if e.is_not_found() => return Err(Error::NotARepository(location.to_path_buf())),
+        other => other?,
+    };
+    let config: ConfigFile = codec::from_postcard(&bytes, "config")?;
+    if config.magic != CONFIG_MAGIC {
+        return Err(Error::corrupt("config", "not a cairn repository config"));
+    }
+    // "config" in the name: a damaged byte here reads as a newer version.
+    check_version("repository config", config.version)?;
+    Ok(config)
+}
+
+fn seal_master_key(master: &[u8; 32], password: &[u8], repo_id: &Id, opts: &InitOptions<'_>) -> Result<KeyFile> {
+    let salt: [u8; 32] = crypto::random_bytes()?;
+    let kek = opts.kdf.derive(password, &salt)?;
+    let sealed = crypto::seal_with(&crypto::cipher_from(&kek), &repo_id.0, master)?;
+    Ok(KeyFile {
+        magic: KEY_MAGIC,
+        version: FORMAT_VERSION,
+        kdf: opts.kdf,
+        salt,
+        sealed_master: ByteBuf::from(sealed),
+        created: now_timestamp(),
+        host: opts.host.clone(),
+        user: opts.user.clone(),
+    })
+}
+
+fn open_master_key(
+    backend: &dyn Backend,
+    location: &Path,
+    key_files: &[(Id, u64)],
+    password: &[u8],
+    repo_id: &Id,
+) -> Result<Keys> {
+    let mut damaged = Vec::new();
+    for (id, _) in key_files {
+        let parsed = backend.read(FileKind::Key, id).map_err(Error::from).and_then(|bytes| {
+            if Id::of_file_bytes(&bytes) != *id {
+                return Err(Error::corrupt("key file", "its contents do not match its name"));
+            }
+            codec::from_postcard::<KeyFile>(&bytes, "key file")
+        });
+        let key = match parsed {
+            Ok(k) if k.magic == KEY_MAGIC => k,
+            Ok(_) => {
+                damaged.push(format!("keys/{id}: bad magic"));
+                continue;
+            }
+            Err(e) => {
+                damaged.push(format!("keys/{id}: {e}"));
+                continue;
+            }
+        };
+        if let Err(e) = check_version("key file", key.version).and_then(|()| key.kdf.validate()) {
+            damaged.push(format!("keys/{id}: {e}"));
+            continue;
+        }
+        let kek = match key.kdf.derive(password, &key.salt) {
+            Ok(kek) => kek,
+            Err(e) => {
+                damaged.push(format!("keys/{id}: {e}"));
+                continue;
+            }
+        };
+        if let Some(master) = crypto::open_with(&crypto::cipher_from(&kek), &repo_id.0, &key.sealed_master)
+            && let Ok(master) = <[u8; 32]>::try_from(master.as_slice())
+        {
+            return Ok(Keys::from_master(master));
+        }
+    }
+    if key_files.is_empty() || damaged.len() == key_files.len() {
+        return Err(Error::corrupt("keys", format!("no usable key file ({})", damaged.join("; "))));
+    }
+    Err(Error::WrongPassword(location.join("keys")))
+}
+
+/// The current time with the local UTC offset.
+pub fn now_timestamp() -> Timestamp {
+    timestamp_of(&jiff::ZonedDateTime::now())
+}
+
+pub fn timestamp_of(z: &jiff::ZonedDateTime) -> Timestamp {
+    let ts = z.timestamp();
+    Timestamp {
+        unix_seconds: ts.as_second(),
+        nanos: ts.subsec_nanosecond().max(0) as u32,
+        offset_seconds: z.offset().seconds(),
+    }
+}
+
+/// Statistics of what a `BlobSaver` added.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SaveStats {
+    pub data_blobs: u64,
+    pub tree_blobs: u64,
+    pub bytes_added: u64,
+}
+
+/// Saves blobs into new packs from many threads at once, skipping blobs the
+/// repository (or this saver) already holds. `finish` writes the remaining
+/// packs and then one index file for all of them.
+pub struct BlobSaver<'r> {
+    repo: &'r Repository,
+    pending: Mutex<HashSet<Id>>,
+    data_pack: Mutex<Option<PackWriter>>,
+    tree_pack: Mutex<Option<PackWriter>>,
+    finisher: Finisher,
+    data_blobs: AtomicU64,
+    tree_blobs: AtomicU64,
+    bytes_added: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Poisoning only follows a panic elsewhere; the data is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl BlobSaver<'_> {
+    /// Stores `raw` unless a blob with its id exists; returns the id.
+    pub fn save(&self, kind: BlobKind, raw: &[u8]) -> Result<Id> {
+        let id = self.repo.keys.blob_id(raw);
+        self.save_with_id(kind, id, raw)?;
+        Ok(id)
+    }
+
+    /// Stores a blob whose id the caller computed; true when it was new.
+    pub fn save_with_id(&self, kind: BlobKind, id: Id, raw: &[u8]) -> Result<bool> {
+        if raw.len() > codec::MAX_OBJECT_LEN {
+            // Pack entries record lengths as u32; trees and chunks stay far below.
+            return Err(Error::Internal(format!("a {kind:?} blob of {} bytes is too large to store", raw.len())));
+        }
+        if self.repo.is_indexed(&id) || !lock(&self.pending).insert(id) {
+            return Ok(false);
+        }
+        let object_kind = match kind {
+            BlobKind::Data => ObjectKind::DataBlob,
+            BlobKind::Tree => ObjectKind::TreeBlob,
+        };
+        let sealed = codec::seal_bytes(&self.repo.keys, object_kind, raw, self.repo.params.zstd_level)?;
+        let (packer, counter) = match kind {
+            BlobKind::Data => (&self.data_pack, &self.data_blobs),
+            BlobKind::Tree => (&self.tree_pack, &self.tree_blobs),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let full = {
+            let mut slot = lock(packer);
+            let writer = match slot.as_mut() {
+                Some(w) => w,
+                None => slot.insert(PackWriter::create(&*self.repo.backend, kind)?),
+            };
+            writer.add(id, &sealed, raw.len())?;
+            if writer.len() >= u64::from(self.repo.params.pack_target) { slot.take() } else { None }
+        };
+        // The full pack is finished (fsync, rename) by the finisher thread,
+        // so that workers keep reading and compressing meanwhile.
+        if let Some(pack) = full {
+            self.finisher.send(pack)?;
+        }
+        Ok(true)
+    }
+
+    pub fn save_tree(&self, tree: &Tree) -> Result<Id> {
+        let raw = codec::to_postcard(tree)?;
+        self.save(BlobKind::Tree, &raw)
+    }
+
+    /// Writes the open packs, then an index of every pack this saver wrote,
+    /// and adds them to the repository's in-memory index.
+    pub fn finish(self) -> Result<SaveStats> {
+        for packer in [&self.data_pack, &self.tree_pack] {
+            let pack = lock(packer).take();
+            if let Some(pack) = pack.filter(|p| !p.is_empty()) {
+                self.finisher.send(pack)?;
+            }
+        }
+        let finished = self.finisher.join()?;
+        crate::testhook::reached(crate::testhook::Point::PacksDone, None);
+        self.bytes_added.fetch_add(finished.iter().map(|(_, size)| size).sum(), Ordering::Relaxed);
+        let packs: Vec<IndexedPack> = finished.into_iter().map(|(p, _)| p).collect();
+        if !packs.is_empty() {
+            let file = IndexFile { version: FORMAT_VERSION, packs };
+            let bytes = codec::encode(&self.repo.keys, ObjectKind::Index, &file, 3)?;
+            self.repo.backend.write(FileKind::Index, &bytes)?;
+            crate::testhook::reached(crate::testhook::Point::IndexWritten, None);
+            self.repo.index.write().unwrap_or_else(|p| p.into_inner()).add_file(&file);
+        }
+        Ok(SaveStats {
+            data_blobs: self.data_blobs.load(Ordering::Relaxed),
+            tree_blobs: self.tree_blobs.load(Ordering::Relaxed),
+            bytes_added: self.bytes_added.load(Ordering::Relaxed),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,315 @@
+//! Tests of `repo`: creating and opening repositories (passwords, key
+//! files, missing or damaged config), and saving and loading blobs, trees
+//! and snapshots through packs and index files.
+
+use super::*;
+use crate::format::{Node, NodeKind};
+use crate::test_fixtures::{encrypted_repo, flip_byte, init_options, only_file, repo, snapshot};
+
+const PASSWORD: &[u8] = b"correct horse";
+
+/// Incompressible bytes, different for each seed.
+fn noise(len: usize, seed: u8) -> Vec<u8> {
+    let mut out = vec![0; len];
+    blake3::Hasher::new().update(&[seed]).finalize_xof().fill(&mut out);
+    out
+}
+
+fn read_config_file(repo: &Repository) -> ConfigFile {
+    codec::from_postcard(&std::fs::read(repo.path().join("config")).unwrap(), "config").unwrap()
+}
+
+fn write_config_file(repo: &Repository, config: &ConfigFile) {
+    std::fs::write(repo.path().join("config"), codec::to_postcard(config).unwrap()).unwrap();
+}
+
+#[test]
+fn an_unencrypted_repository_opens_without_a_password_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let made = repo(tmp.path());
+    assert!(!made.is_encrypted());
+    assert!(!Repository::is_encrypted_at(made.path()).unwrap());
+    let opened = Repository::open(made.path(), None).unwrap();
+    assert_eq!((opened.id(), opened.params()), (made.id(), &RepoParams::DEFAULT));
+    assert!(opened.index_problems().is_empty());
+    assert!(matches!(Repository::open(made.path(), Some(b"pw")), Err(Error::UnexpectedlyUnencrypted(_))));
+}
+
+#[test]
+fn an_encrypted_repository_needs_the_right_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let made = encrypted_repo(tmp.path(), PASSWORD);
+    assert!(made.is_encrypted() && Repository::is_encrypted_at(made.path()).unwrap());
+    let opened = Repository::open(made.path(), Some(PASSWORD)).unwrap();
+    assert_eq!(opened.id(), made.id());
+    assert_eq!(opened.keys().blob_id(b"x"), made.keys().blob_id(b"x"), "the same master key");
+    assert!(matches!(Repository::open(made.path(), Some(b"wrong")), Err(Error::WrongPassword(_))));
+    assert!(matches!(Repository::open(made.path(), None), Err(Error::PasswordRequired)));
+    // The key file holds the master key sealed, not in the clear.
+    let Keys::Encrypted(keys) = made.keys() else { panic!("not encrypted") };
+    let key_file = made.backend().read(FileKind::Key, &only_file(&made, FileKind::Key)).unwrap();
+    assert!(!key_file.windows(32).any(|w| w == keys.master));
+}
+
+#[test]
+fn any_key_file_opens_and_damaged_keys_are_not_wrong_passwords() {
+    let tmp = tempfile::tempdir().unwrap();
+    let made = encrypted_repo(tmp.path(), b"first");
+    let first = only_file(&made, FileKind::Key);
+    // A second copy of the master key, sealed with another password.
+    let Keys::Encrypted(keys) = made.keys() else { panic!("not encrypted") };
+    let sealed = seal_master_key(&keys.master, b"second", &made.id(), &init_options(None)).unwrap();
+    let second = made.backend().write(FileKind::Key, &codec::to_postcard(&sealed).unwrap()).unwrap();
+    let open = |password: &[u8]| Repository::open(made.path(), Some(password));
+    for password in [&b"first"[..], b"second"] {
+        assert_eq!(open(password).unwrap().keys().blob_id(b"x"), made.keys().blob_id(b"x"));
+    }
+    assert!(matches!(open(b"third"), Err(Error::WrongPassword(_))));
+
+    // One key damaged: the other still opens, and a password that opens
+    // neither is still a wrong password.
+    flip_byte(&made.backend().local_path(FileKind::Key, &first).unwrap(), 0);
+    assert!(open(b"second").is_ok());
+    assert!(matches!(open(b"first"), Err(Error::WrongPassword(_))));
+    // Every key damaged: no password can help, and the error says why.
+    flip_byte(&made.backend().local_path(FileKind::Key, &second).unwrap(), 0);
+    match open(b"second") {
+        Err(Error::Corrupt { what, detail }) => {
+            assert_eq!(what, "keys");
+            assert!(detail.contains(&first.to_hex()) && detail.contains(&second.to_hex()), "{detail}");
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    for id in [first, second] {
+        std::fs::remove_file(made.backend().local_path(FileKind::Key, &id).unwrap()).unwrap();
+    }
+    assert!(matches!(open(b"second"), Err(Error::Corrupt { .. })), "no key file at all");
+}
+
+#[test]
+fn a_missing_or_foreign_config_is_no_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for path in [empty.clone(), tmp.path().join("missing")] {
+        assert!(matches!(Repository::open(&path, None), Err(Error::NotARepository(_))));
+        assert!(matches!(Repository::is_encrypted_at(&path), Err(Error::NotARepository(_))));
+    }
+    // `init` takes an empty folder, but nothing else.
+    let made = Repository::init(&empty, &init_options(None)).unwrap();
+    assert!(matches!(Repository::init(&empty, &init_options(None)), Err(Error::RepositoryExists(_))));
+    let busy = tmp.path().join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("notes.txt"), b"mine").unwrap();
+    assert!(matches!(Repository::init(&busy, &init_options(None)), Err(Error::RepositoryExists(_))));
+    assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1, "nothing was written into it");
+
+    // An unencrypted repository with a key file is damaged.
+    let stray = made.backend().write(FileKind::Key, b"a key?").unwrap();
+    match Repository::open(made.path(), None) {
+        Err(Error::Corrupt { detail, .. }) => assert!(detail.contains("has keys"), "{detail}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    std::fs::remove_file(made.backend().local_path(FileKind::Key, &stray).unwrap()).unwrap();
+
+    let good = read_config_file(&made);
+    let opens = |config: &ConfigFile| {
+        write_config_file(&made, config);
+        Repository::open(made.path(), None).map(|_| ())
+    };
+    assert!(matches!(opens(&ConfigFile { magic: *b"CAIRNKEY", ..good.clone() }), Err(Error::Corrupt { .. })));
+    let future = ConfigFile { version: FORMAT_VERSION + 1, ..good.clone() };
+    assert!(matches!(opens(&future), Err(Error::UnsupportedVersion { what: "repository config", .. })));
+    let sealed_params = ConfigFile { encrypted: true, ..good.clone() };
+    assert!(matches!(opens(&sealed_params), Err(Error::PasswordRequired)));
+    opens(&good).unwrap();
+    let bytes = std::fs::read(made.path().join("config")).unwrap();
+    std::fs::write(made.path().join("config"), &bytes[..bytes.len() / 2]).unwrap();
+    assert!(matches!(Repository::open(made.path(), None), Err(Error::Corrupt { .. })), "truncated");
+    std::fs::remove_file(made.path().join("config")).unwrap();
+    assert!(matches!(Repository::open(made.path(), None), Err(Error::NotARepository(_))));
+
+    // Parameters cairn cannot honour: refused, and no repository is left.
+    let bad = InitOptions { params: RepoParams { chunk_min: 63, ..RepoParams::DEFAULT }, ..init_options(None) };
+    let path = tmp.path().join("bad");
+    assert!(Repository::init(&path, &bad).is_err());
+    assert!(matches!(Repository::open(&path, None), Err(Error::NotARepository(_))));
+}
+
+#[test]
+fn a_config_rewritten_as_unencrypted_does_not_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let made = encrypted_repo(tmp.path(), PASSWORD);
+    write_config_file(&made, &ConfigFile { encrypted: false, ..read_config_file(&made) });
+    // With its keys still there: damaged.
+    assert!(matches!(Repository::open(made.path(), None), Err(Error::Corrupt { .. })));
+    // With its keys deleted too: the password is refused rather than
+    // ignored, and without one the sealed parameters do not decode.
+    let key = only_file(&made, FileKind::Key);
+    std::fs::remove_file(made.backend().local_path(FileKind::Key, &key).unwrap()).unwrap();
+    assert!(matches!(Repository::open(made.path(), Some(PASSWORD)), Err(Error::UnexpectedlyUnencrypted(_))));
+    assert!(matches!(Repository::open(made.path(), None), Err(Error::Corrupt { .. })));
+}
+
+#[test]
+fn blobs_trees_and_snapshots_round_trip() {
+    for encrypted in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (made, password) =
+            if encrypted { (encrypted_repo(tmp.path(), PASSWORD), Some(PASSWORD)) } else { (repo(tmp.path()), None) };
+        let saver = made.saver();
+        let alpha = saver.save(BlobKind::Data, b"alpha").unwrap();
+        assert_eq!(saver.save(BlobKind::Data, b"alpha").unwrap(), alpha);
+        let empty = saver.save(BlobKind::Data, b"").unwrap();
+        let node = Node::for_test(b"f", NodeKind::File { size: 5, content: vec![alpha] }, 0o644);
+        let tree = Tree { version: FORMAT_VERSION, nodes: vec![node] };
+        let tree_id = saver.save_tree(&tree).unwrap();
+        let stats = saver.finish().unwrap();
+        assert_eq!((stats.data_blobs, stats.tree_blobs), (2, 1), "the repeated blob is stored once");
+        let packs = made.backend().list(FileKind::Pack).unwrap();
+        assert_eq!(packs.len(), 2, "data and trees never share a pack");
+        assert_eq!(stats.bytes_added, packs.iter().map(|(_, size)| size).sum::<u64>());
+        only_file(&made, FileKind::Index);
+        let snap = snapshot(0, &["/w"], tree_id);
+        let snap_id = made.save_snapshot(&snap).unwrap();
+
+        // Read back through a fresh handle: from the files, not from memory.
+        let opened = Repository::open(made.path(), password).unwrap();
+        assert_eq!(opened.load_blob(&alpha).unwrap(), b"alpha");
+        assert_eq!(opened.load_blob(&empty).unwrap(), b"");
+        assert_eq!(opened.load_tree(&tree_id).unwrap(), tree);
+        assert_eq!(opened.load_snapshot(&snap_id).unwrap(), snap);
+        let (data, trees) = (opened.locate(&alpha).unwrap(), opened.locate(&tree_id).unwrap());
+        assert_eq!((data.kind, data.raw_length, trees.kind), (BlobKind::Data, 5, BlobKind::Tree));
+        assert_ne!(data.pack, trees.pack);
+        // Ids are plain BLAKE3 only without encryption, and so are the bytes.
+        assert_eq!(alpha == Id(*blake3::hash(b"alpha").as_bytes()), !encrypted);
+        let pack = opened.backend().read(FileKind::Pack, &data.pack).unwrap();
+        assert_eq!(pack.windows(5).any(|w| w == b"alpha"), !encrypted);
+
+        assert!(matches!(opened.load_blob(&Id([7; 32])), Err(Error::BlobNotIndexed(_))));
+        assert!(matches!(opened.load_tree(&alpha), Err(Error::Corrupt { .. })), "a data blob is no tree");
+        // What the repository holds is not stored again.
+        let again = opened.saver();
+        again.save(BlobKind::Data, b"alpha").unwrap();
+        again.save_tree(&tree).unwrap();
+        let stats = again.finish().unwrap();
+        assert_eq!((stats.data_blobs, stats.tree_blobs, stats.bytes_added), (0, 0, 0));
+        assert_eq!(opened.backend().list(FileKind::Pack).unwrap().len(), 2);
+        only_file(&opened, FileKind::Index);
+    }
+}
+
+#[test]
+fn a_data_blob_is_not_loaded_as_a_tree_even_when_its_bytes_would_parse() {
+    let tmp = tempfile::tempdir().unwrap();
+    let made = repo(tmp.path());
+    let tree = Tree { version: FORMAT_VERSION, nodes: Vec::new() };
+    // A file whose contents happen to be a valid tree.
+    let saver = made.saver();
+    let id = saver.save(BlobKind::Data, &codec::to_postcard(&tree).unwrap()).unwrap();
+    saver.finish().unwrap();
+    match made.load_tree(&id) {
+        Err(Error::Corrupt { detail, .. }) => assert!(detail.contains("data blob"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn full_packs_are_closed_and_indexed_together() {
+    let tmp = tempfile::tempdir().unwrap();
+    let params = RepoParams { pack_target: 1024, ..RepoParams::DEFAULT };
+    let made = Repository::init(&tmp.path().join("repo"), &InitOptions { params, ..init_options(None) }).unwrap();
+    let saver = made.saver();
+    let ids: Vec<Id> = (0..10).map(|n| saver.save(BlobKind::Data, &noise(600, n)).unwrap()).collect();
+    assert_eq!(saver.finish().unwrap().data_blobs, 10);
+    // 601 stored bytes each: a pack closes at its second blob.
+    assert_eq!(made.backend().list(FileKind::Pack).unwrap().len(), 5);
+    only_file(&made, FileKind::Index);
+    assert!(made.backend().list_temporaries().unwrap().is_empty());
+    let opened = Repository::open(made.path(), None).unwrap();
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(opened.load_blob(id).unwrap(), noise(600, n as u8));
+    }
+}
+
+#[test]
+fn another_handle_sees_new_blobs_after_refreshing_its_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let made = repo(tmp.path());
+    let other = Repository::open(made.path(), None).unwrap();
+    let saver = made.saver();
+    let id = saver.save(BlobKind::Data, b"late").unwrap();
+    saver.finish().unwrap();
+    assert!(made.is_indexed(&id));
+    assert!(!other.is_indexed(&id));
+    other.refresh_index().unwrap();
+    assert_eq!(other.load_blob(&id).unwrap(), b"late");
+}
+
+#[test]
+fn refreshing_the_index_reports_what_it_found_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let made = repo(tmp.path());
+    let saver = made.saver();
+    saver.save(BlobKind::Data, b"indexed").unwrap();
+    saver.finish().unwrap();
+    let opened = Repository::open(made.path(), None).unwrap();
+    assert!(opened.index_problems().is_empty());
+    // Damaged after opening: a refresh must see it (check refreshes first).
+    let index = only_file(&made, FileKind::Index);
+    let index_path = made.backend().local_path(FileKind::Index, &index).unwrap();
+    let intact = std::fs::read(&index_path).unwrap();
+    flip_byte(&index_path, 0);
+    opened.refresh_index().unwrap();
+    assert_eq!(opened.index_problems().len(), 1, "{:?}", opened.index_problems());
+    assert!(opened.index_problems()[0].starts_with(&format!("index {index}")));
+    // Mended: the next refresh clears it.
+    std::fs::write(&index_path, intact).unwrap();
+    opened.refresh_index().unwrap();
+    assert!(opened.index_problems().is_empty());
+}
+
+#[test]
+fn damaged_files_are_errors_naming_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let made = repo(tmp.path());
+    let saver = made.saver();
+    let blob = saver.save(BlobKind::Data, &noise(100, 1)).unwrap();
+    saver.finish().unwrap();
+    let snap = made.save_snapshot(&snapshot(0, &["/w"], blob)).unwrap();
+
+    // A damaged index file is named when opening, not fatal.
+    let index = only_file(&made, FileKind::Index);
+    let index_path = made.backend().local_path(FileKind::Index, &index).unwrap();
+    let intact = std::fs::read(&index_path).unwrap();
+    flip_byte(&index_path, 0);
+    let opened = Repository::open(made.path(), None).unwrap();
+    assert_eq!(opened.index_problems().len(), 1);
+    assert!(opened.index_problems()[0].starts_with(&format!("index {index}")), "{:?}", opened.index_problems());
+    assert!(matches!(opened.load_blob(&blob), Err(Error::BlobNotIndexed(_))));
+    std::fs::write(&index_path, intact).unwrap();
+
+    // A damaged blob fails its check.
+    let pack = made.locate(&blob).unwrap().pack;
+    let pack_path = made.backend().local_path(FileKind::Pack, &pack).unwrap();
+    let intact = std::fs::read(&pack_path).unwrap();
+    let mut bytes = intact.clone();
+    bytes[10] ^= 1;
+    std::fs::write(&pack_path, &bytes).unwrap();
+    let opened = Repository::open(made.path(), None).unwrap();
+    match opened.load_blob(&blob) {
+        Err(Error::Corrupt { what, .. }) => assert!(what.contains(&pack.to_hex()), "{what}"),
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_file(&pack_path).unwrap();
+    // (`made` has not read the pack yet, so it holds no open handle to it.)
+    assert!(matches!(made.load_blob(&blob), Err(Error::Backend(e)) if e.is_not_found()), "a missing pack");
+
+    // A snapshot file whose bytes no longer match its name.
+    flip_byte(&made.backend().local_path(FileKind::Snapshot, &snap).unwrap(), 3);
+    match made.load_snapshot(&snap) {
+        Err(Error::Corrupt { detail, .. }) => assert!(detail.contains("do not match its name"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+}

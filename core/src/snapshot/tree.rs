@@ -1,0 +1,87 @@
+//! The tree model: finding entries in trees, walking a snapshot's tree by
+//! path, and the normalised absolute paths a snapshot records.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::format::{Node, NodeKind, Tree};
+use crate::id::Id;
+use crate::repo::Repository;
+
+impl Tree {
+    /// The entry called `name`, by binary search (nodes are sorted by name).
+    pub fn find(&self, name: &[u8]) -> Option<&Node> {
+        self.nodes.binary_search_by(|n| n.name.as_slice().cmp(name)).ok().map(|i| &self.nodes[i])
+    }
+}
+
+/// The names along an absolute path, as bytes.
+pub fn components(path: &Path) -> Vec<Vec<u8>> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.as_bytes().to_vec()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A trie of the snapshot paths below `/`: which names lead to a selected
+/// path, and which are selected (stored whole).
+#[derive(Debug, Default)]
+pub struct PathTrie {
+    pub selected: bool,
+    pub children: BTreeMap<Vec<u8>, PathTrie>,
+}
+
+impl PathTrie {
+    pub fn from_paths(paths: &[PathBuf]) -> PathTrie {
+        let mut root = PathTrie::default();
+        for p in paths {
+            let mut node = &mut root;
+            for name in components(p) {
+                node = node.children.entry(name).or_default();
+            }
+            node.selected = true;
+        }
+        root
+    }
+}
+
+/// Finds the node at an absolute path inside a snapshot's root tree.
+/// Returns `None` for the root itself.
+pub fn lookup(repo: &Repository, root: &Id, path: &Path) -> Result<Option<Node>> {
+    let names = components(path);
+    let mut tree = repo.load_tree(root)?;
+    let mut found: Option<Node> = None;
+    for (i, name) in names.iter().enumerate() {
+        let node = tree.find(name).cloned().ok_or_else(|| Error::PathNotInSnapshot(path.display().to_string()))?;
+        if i + 1 < names.len() {
+            match &node.kind {
+                NodeKind::Dir { subtree } => tree = repo.load_tree(subtree)?,
+                _ => return Err(Error::PathNotInSnapshot(path.display().to_string())),
+            }
+        }
+        found = Some(node);
+    }
+    Ok(found)
+}
+
+pub fn name_to_path(name: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trie_marks_selected() {
+        let t = PathTrie::from_paths(&[PathBuf::from("/x/y"), PathBuf::from("/x/z")]);
+        let x = &t.children[&b"x".to_vec()];
+        assert!(!x.selected);
+        assert!(x.children[&b"y".to_vec()].selected);
+    }
+}
