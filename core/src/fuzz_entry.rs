@@ -172,10 +172,7 @@ fn pack_blobs(keys: &Keys, data: &[u8], entries: &[PackEntry]) {
         let Some(stored) = start.checked_add(e.length as usize).and_then(|end| data.get(start..end)) else {
             continue;
         };
-        let kind = match e.kind {
-            BlobKind::Data => ObjectKind::DataBlob,
-            BlobKind::Tree => ObjectKind::TreeBlob,
-        };
+        let kind = ObjectKind::from(e.kind);
         if let Ok(raw) = codec::open_bytes(keys, kind, stored, e.raw_length as usize)
             && e.kind == BlobKind::Tree
         {

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::format::BlobKind;
 use crate::format::crypto::Keys;
 
 const TAG_RAW: u8 = 0;
@@ -31,6 +32,17 @@ pub enum ObjectKind {
     Config = 6,
     /// Local cache files (never stored in a repository).
     Cache = 7,
+}
+
+impl From<BlobKind> for ObjectKind {
+    /// A blob is sealed as the object kind of its blob kind, so a tree can
+    /// never be opened as data nor data as a tree (spec §4).
+    fn from(kind: BlobKind) -> ObjectKind {
+        match kind {
+            BlobKind::Data => ObjectKind::DataBlob,
+            BlobKind::Tree => ObjectKind::TreeBlob,
+        }
+    }
 }
 
 impl ObjectKind {

@@ -313,10 +313,7 @@ impl Repository {
 
     /// Opens a stored blob read from its pack and verifies it.
     pub fn open_blob(&self, id: &Id, loc: &BlobLocation, stored: &[u8]) -> Result<Vec<u8>> {
-        let kind = match loc.kind {
-            BlobKind::Data => ObjectKind::DataBlob,
-            BlobKind::Tree => ObjectKind::TreeBlob,
-        };
+        let kind = ObjectKind::from(loc.kind);
         let what = || format!("blob {id} in pack {}", loc.pack);
         let raw = codec::open_bytes(&self.keys, kind, stored, loc.raw_length as usize)
             .map_err(|e| Error::corrupt(what(), e))?;
@@ -508,10 +505,7 @@ impl BlobSaver<'_> {
         if self.repo.is_indexed(&id) || !lock(&self.pending).insert(id) {
             return Ok(false);
         }
-        let object_kind = match kind {
-            BlobKind::Data => ObjectKind::DataBlob,
-            BlobKind::Tree => ObjectKind::TreeBlob,
-        };
+        let object_kind = ObjectKind::from(kind);
         let sealed = codec::seal_bytes(&self.repo.keys, object_kind, raw, self.repo.params.zstd_level)?;
         let (packer, counter) = match kind {
             BlobKind::Data => (&self.data_pack, &self.data_blobs),
