@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use crate::backend::write_atomic;
 use crate::format::codec::{self, ObjectKind};
 use crate::format::crypto::Keys;
-use crate::format::{IndexedPack, Snapshot};
 use crate::id::Id;
 
 const CACHE_VERSION: u32 = 1;
@@ -70,31 +69,11 @@ impl Cache {
         }
     }
 
-    /// The decoded index files among `present` (see `entries`).
-    pub fn index_files(
-        &self,
-        keys: &Keys,
-        present: &[Id],
-        read: impl FnMut(&Id) -> Result<Vec<IndexedPack>, String>,
-    ) -> (Vec<(Id, Vec<IndexedPack>)>, Vec<String>) {
-        self.entries(keys, "index", present, read)
-    }
-
-    /// The decoded snapshot manifests among `present` (see `entries`).
-    pub fn snapshots(
-        &self,
-        keys: &Keys,
-        present: &[Id],
-        read: impl FnMut(&Id) -> Result<Snapshot, String>,
-    ) -> (Vec<(Id, Snapshot)>, Vec<String>) {
-        self.entries(keys, "snapshots", present, read)
-    }
-
     /// The decoded files among `present`: from the cache where it has them,
     /// otherwise through `read` (an error message for an unreadable file).
     /// Entries for files no longer present are dropped. Rewrites the cache
     /// file when anything changed.
-    fn entries<T: Serialize + serde::de::DeserializeOwned>(
+    pub(crate) fn entries<T: Serialize + serde::de::DeserializeOwned>(
         &self,
         keys: &Keys,
         name: &str,

@@ -198,20 +198,7 @@ impl Repository {
     fn read_all_index_files(&self) -> Result<(Index, Vec<String>)> {
         let present: Vec<Id> = self.backend.list(FileKind::Index)?.into_iter().map(|(id, _)| id).collect();
         let read = |id: &Id| self.read_index_file(id).map(|f| f.packs).map_err(|e| format!("index {id}: {e}"));
-        let (files, problems) = match &self.cache {
-            Some(cache) => cache.index_files(&self.keys, &present, read),
-            None => {
-                let mut files = Vec::new();
-                let mut problems = Vec::new();
-                for id in &present {
-                    match read(id) {
-                        Ok(packs) => files.push((*id, packs)),
-                        Err(e) => problems.push(e),
-                    }
-                }
-                (files, problems)
-            }
-        };
+        let (files, problems) = self.read_through_cache("index", &present, read);
         let mut index = Index::new();
         for (_, packs) in &files {
             index.add_packs(packs);
@@ -232,6 +219,30 @@ impl Repository {
 
     pub fn cache(&self) -> Option<&Cache> {
         self.cache.as_ref()
+    }
+
+    /// The files `present` of one kind, decoded by `read` (an error line for
+    /// each unreadable one) — or taken from the local cache file `cache_name`
+    /// where it holds them, which is then brought up to date. The one read
+    /// loop for index files and snapshot manifests.
+    pub(crate) fn read_through_cache<T: serde::Serialize + serde::de::DeserializeOwned>(
+        &self,
+        cache_name: &str,
+        present: &[Id],
+        mut read: impl FnMut(&Id) -> Result<T, String>,
+    ) -> (Vec<(Id, T)>, Vec<String>) {
+        if let Some(cache) = &self.cache {
+            return cache.entries(&self.keys, cache_name, present, read);
+        }
+        let mut found = Vec::new();
+        let mut problems = Vec::new();
+        for id in present {
+            match read(id) {
+                Ok(value) => found.push((*id, value)),
+                Err(e) => problems.push(e),
+            }
+        }
+        (found, problems)
     }
 
     /// Reads, verifies and decodes one index file.

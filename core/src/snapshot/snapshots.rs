@@ -19,20 +19,7 @@ pub struct SnapshotEntry {
 pub fn list(repo: &Repository) -> Result<(Vec<SnapshotEntry>, Vec<String>)> {
     let present: Vec<Id> = repo.backend().list(FileKind::Snapshot)?.into_iter().map(|(id, _)| id).collect();
     let read = |id: &Id| repo.load_snapshot(id).map_err(|e| format!("snapshot {id}: {e}"));
-    let (found, problems) = match repo.cache() {
-        Some(cache) => cache.snapshots(repo.keys(), &present, read),
-        None => {
-            let mut found = Vec::new();
-            let mut problems = Vec::new();
-            for id in &present {
-                match read(id) {
-                    Ok(s) => found.push((*id, s)),
-                    Err(e) => problems.push(e),
-                }
-            }
-            (found, problems)
-        }
-    };
+    let (found, problems) = repo.read_through_cache("snapshots", &present, read);
     let mut entries: Vec<SnapshotEntry> =
         found.into_iter().map(|(id, snapshot)| SnapshotEntry { id, snapshot }).collect();
     entries.sort_by(|a, b| a.snapshot.time.cmp(&b.snapshot.time).then(a.id.cmp(&b.id)));
