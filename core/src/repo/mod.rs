@@ -255,14 +255,7 @@ impl Repository {
 
     /// Reads a content-addressed file and checks it against its name.
     pub fn read_verified(&self, kind: FileKind, id: &Id) -> Result<Vec<u8>> {
-        let bytes = self.backend.read(kind, id)?;
-        if Id::of_file_bytes(&bytes) != *id {
-            return Err(Error::corrupt(
-                format!("{} file {id}", kind.folder()),
-                "its contents do not match its name (damaged or truncated)",
-            ));
-        }
-        Ok(bytes)
+        read_verified_from(&*self.backend, kind, id)
     }
 
     pub fn backend(&self) -> &dyn Backend {
@@ -409,6 +402,32 @@ fn seal_master_key(master: &[u8; 32], password: &[u8], repo_id: &Id, opts: &Init
     })
 }
 
+/// Reads a content-addressed file from `backend` and checks it against its
+/// name (before a `Repository` exists: key files are read to make one).
+fn read_verified_from(backend: &dyn Backend, kind: FileKind, id: &Id) -> Result<Vec<u8>> {
+    let bytes = backend.read(kind, id)?;
+    if Id::of_file_bytes(&bytes) != *id {
+        return Err(Error::corrupt(
+            format!("{} file {id}", kind.folder()),
+            "its contents do not match its name (damaged or truncated)",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Reads and verifies one key file: its name, magic, version and KDF
+/// bounds. The one check for opening a repository and for `check`.
+pub fn read_key_file(backend: &dyn Backend, id: &Id) -> Result<KeyFile> {
+    let bytes = read_verified_from(backend, FileKind::Key, id)?;
+    let key = codec::from_postcard::<KeyFile>(&bytes, "key file")?;
+    if key.magic != KEY_MAGIC {
+        return Err(Error::corrupt("key file", "bad magic"));
+    }
+    check_version("key file", key.version)?;
+    key.kdf.validate()?;
+    Ok(key)
+}
+
 fn open_master_key(
     backend: &dyn Backend,
     location: &Path,
@@ -418,27 +437,13 @@ fn open_master_key(
 ) -> Result<Keys> {
     let mut damaged = Vec::new();
     for (id, _) in key_files {
-        let parsed = backend.read(FileKind::Key, id).map_err(Error::from).and_then(|bytes| {
-            if Id::of_file_bytes(&bytes) != *id {
-                return Err(Error::corrupt("key file", "its contents do not match its name"));
-            }
-            codec::from_postcard::<KeyFile>(&bytes, "key file")
-        });
-        let key = match parsed {
-            Ok(k) if k.magic == KEY_MAGIC => k,
-            Ok(_) => {
-                damaged.push(format!("keys/{id}: bad magic"));
-                continue;
-            }
+        let key = match read_key_file(backend, id) {
+            Ok(key) => key,
             Err(e) => {
                 damaged.push(format!("keys/{id}: {e}"));
                 continue;
             }
         };
-        if let Err(e) = check_version("key file", key.version).and_then(|()| key.kdf.validate()) {
-            damaged.push(format!("keys/{id}: {e}"));
-            continue;
-        }
         let kek = match key.kdf.derive(password, &key.salt) {
             Ok(kek) => kek,
             Err(e) => {
