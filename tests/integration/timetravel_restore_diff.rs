@@ -208,7 +208,11 @@ fn overwrite_preserves_the_current_version_first() {
     // Without --overwrite: named, untouched, exit 1.
     let out = h.env.cairn().args(["restore", "latest", "--to-original", "--path"]).arg(&victim).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("--overwrite"), "{}", stderr_of(&out));
+    // The entry says why; the last line says which flag allows it, and for how many.
+    let err = stderr_of(&out);
+    assert!(err.lines().any(|l| l.contains("differs from the snapshot")), "{err}");
+    let last = err.lines().last().unwrap();
+    assert!(last.starts_with("cairn: error:") && last.contains("pass --overwrite to replace the 1 that differ"), "{err}");
     assert_eq!(fs::read(&victim).unwrap(), before);
 
     // --dry-run says what would happen and changes nothing.

@@ -110,7 +110,16 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
         )?;
     }
     if !outcome.errors.is_empty() {
-        eprintln!("cairn: error: {} entries were not restored (listed above); the rest was", outcome.errors.len());
+        let hint = match outcome.needs_overwrite {
+            0 => String::new(),
+            n => format!(
+                "; pass --overwrite to replace the {n} that differ (their current versions are saved in a snapshot first)"
+            ),
+        };
+        eprintln!(
+            "cairn: error: {} entries were not restored (listed above); the rest was{hint}",
+            outcome.errors.len()
+        );
         return Ok(EXIT_ERROR);
     }
     Ok(0)

@@ -178,7 +178,7 @@ impl ExcludeRules {
             }
         }
         for p in &opts.patterns {
-            add_pattern(&mut builder, None, &unanchored(p), "--exclude")?;
+            add_pattern(&mut builder, None, &unanchored(p), "exclude pattern")?;
             count += 1;
         }
         for file in &opts.pattern_files {
@@ -200,7 +200,7 @@ impl ExcludeRules {
         for name in defaults.into_iter().chain(opts.if_present.iter().map(String::as_str)) {
             if name.is_empty() || name.contains('/') {
                 return Err(Error::InvalidArgument(format!(
-                    "--exclude-if-present {name:?}: give a file name, not a path"
+                    "exclude-if-present marker {name:?}: give a file name, not a path"
                 )));
             }
             if !markers.iter().any(|m| m.name == name.as_bytes()) {

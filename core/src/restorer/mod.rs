@@ -93,6 +93,8 @@ pub struct Decided {
     /// Restoring to the original places: what is on disk is never replaced
     /// unless seen and preserved.
     pub original: bool,
+    /// Entries left as they are only because overwriting was not allowed.
+    pub needs_overwrite: u64,
 }
 
 #[derive(Debug, Default)]
@@ -111,6 +113,9 @@ pub struct RestoreOutcome {
     pub actions: Vec<(PathBuf, Action)>,
     /// One line per entry that could not be restored; the rest was.
     pub errors: Vec<String>,
+    /// How many of those were left only because overwriting was not allowed
+    /// (the caller says how to allow it).
+    pub needs_overwrite: u64,
 }
 
 /// The tag of snapshots taken to preserve what a restore replaces.
@@ -127,12 +132,14 @@ pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) ->
         }
         Destination::Original => {
             if opts.delete && (!opts.selection.include.is_empty() || !opts.selection.exclude.is_empty()) {
-                return Err(Error::InvalidArgument("--delete cannot be combined with --include/--exclude".into()));
+                return Err(Error::InvalidArgument(
+                    "deleting what the snapshot lacks cannot be combined with include/exclude filters".into(),
+                ));
             }
             original::decide(repo, plan, opts.overwrite, opts.delete.then_some(snapshot.time.unix_seconds))?
         }
     };
-    let mut outcome = RestoreOutcome::default();
+    let mut outcome = RestoreOutcome { needs_overwrite: decided.needs_overwrite, ..RestoreOutcome::default() };
     record(&decided, &mut outcome);
     if opts.dry_run {
         return Ok(outcome);

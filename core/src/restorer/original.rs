@@ -23,7 +23,9 @@ use crate::repo::Repository;
 use super::plan::{Plan, Planned};
 use super::{Action, Decided};
 
-const OVERWRITE_HINT: &str = "pass --overwrite to replace it (the current version is saved in a snapshot first)";
+/// Why an entry that differs is left alone; the caller adds how to allow
+/// overwriting (counted in `Decided::needs_overwrite`).
+const OVERWRITE_HINT: &str = "left as it is: overwriting was not allowed";
 
 /// `delete_newer_than`: with `--delete`, the snapshot's time (seconds).
 pub fn decide(repo: &Repository, plan: Plan, overwrite: bool, delete_newer_than: Option<i64>) -> Result<Decided> {
@@ -60,7 +62,7 @@ pub fn decide(repo: &Repository, plan: Plan, overwrite: bool, delete_newer_than:
             }
             Ok(_) => {
                 blocked.push(entry.path.clone());
-                Action::Skip(format!("a file is where the snapshot has a folder; {OVERWRITE_HINT}"))
+                needs_overwrite(&mut d, "a file is where the snapshot has a folder")
             }
         };
         // Only folders inside a selected path are made to match: the folders
@@ -141,10 +143,10 @@ fn hard_link_groups(overwrite: bool, d: &mut Decided) {
         let path = d.files[i].0.path.clone();
         let action = match fs::symlink_metadata(&path) {
             Ok(md) if overwrite => replace_or_skip(true, &md, &path, d),
-            Ok(_) => Action::Skip(format!(
-                "same contents, but no longer hard-linked to the other names of its snapshot inode as it was; \
-                 {OVERWRITE_HINT}"
-            )),
+            Ok(_) => needs_overwrite(
+                d,
+                "same contents, but no longer hard-linked to the other names of its snapshot inode as it was",
+            ),
             Err(e) => Action::Skip(format!("cannot be examined: {e}")),
         };
         d.files[i].1 = action;
@@ -157,10 +159,16 @@ fn replace_or_skip(overwrite: bool, md: &fs::Metadata, path: &Path, d: &mut Deci
         d.seen.insert(path.to_path_buf(), Identity::of(md));
         Action::Replace
     } else if md.is_dir() {
-        Action::Skip(format!("a folder is where the snapshot has a file; {OVERWRITE_HINT}"))
+        needs_overwrite(d, "a folder is where the snapshot has a file")
     } else {
-        Action::Skip(format!("differs from the snapshot; {OVERWRITE_HINT}"))
+        needs_overwrite(d, "differs from the snapshot")
     }
+}
+
+/// Leaves an entry that differs as it is, counting it for the caller's hint.
+fn needs_overwrite(d: &mut Decided, what: &str) -> Action {
+    d.needs_overwrite += 1;
+    Action::Skip(format!("{what}; {OVERWRITE_HINT}"))
 }
 
 /// The file is as in the snapshot: the metadata a restore sets (cheap, so
