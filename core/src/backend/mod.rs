@@ -170,8 +170,15 @@ pub fn is_id_name(name: &str) -> bool {
 
 /// A new temporary name in `dir`; temporaries are never listed as files.
 pub fn temp_path_in(dir: &Path) -> io::Result<PathBuf> {
+    temp_path_with(dir, TEMP_PREFIX)
+}
+
+/// A new temporary name in `dir`: `prefix` and 64 random bits. The one
+/// scheme for every file cairn writes under a temporary name first
+/// (repository files, the restorer's files beside their destination).
+pub fn temp_path_with(dir: &Path, prefix: &str) -> io::Result<PathBuf> {
     let suffix: [u8; 8] = crate::format::crypto::random_bytes().map_err(io::Error::other)?;
-    Ok(dir.join(format!("{TEMP_PREFIX}{}", u64::from_le_bytes(suffix))))
+    Ok(dir.join(format!("{prefix}{:016x}", u64::from_le_bytes(suffix))))
 }
 
 /// A local temporary file a large file is streamed into before it is

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{CWD, RenameFlags};
 
 use crate::error::{Error, IoContext, Result};
-use crate::format::crypto::random_bytes;
 use crate::format::{Node, NodeKind};
 use crate::fs::fsmeta::{self, Identity};
 use crate::id::Id;
@@ -50,9 +49,9 @@ pub fn still_seen(path: &Path, seen: &Identity) -> std::io::Result<()> {
 
 /// A temporary name in the same folder as `dest`.
 fn temp_beside(dest: &Path) -> Result<PathBuf> {
-    let suffix: [u8; 8] = random_bytes()?;
     let dir = dest.parent().unwrap_or(Path::new("."));
-    Ok(dir.join(format!(".cairn-restore-{:016x}", u64::from_le_bytes(suffix))))
+    // A name of its own among the user's files, so a leftover is recognisable.
+    crate::backend::temp_path_with(dir, ".cairn-restore-").at(dir)
 }
 
 /// Renames the finished `temp` to `dest` if `dest` holds what is expected
