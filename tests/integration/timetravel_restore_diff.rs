@@ -212,7 +212,10 @@ fn overwrite_preserves_the_current_version_first() {
     let err = stderr_of(&out);
     assert!(err.lines().any(|l| l.contains("differs from the snapshot")), "{err}");
     let last = err.lines().last().unwrap();
-    assert!(last.starts_with("cairn: error:") && last.contains("pass --overwrite to replace the 1 that differ"), "{err}");
+    assert!(
+        last.starts_with("cairn: error:") && last.contains("pass --overwrite to replace the 1 that differ"),
+        "{err}"
+    );
     assert_eq!(fs::read(&victim).unwrap(), before);
 
     // --dry-run says what would happen and changes nothing.

@@ -13,7 +13,7 @@ use crate::format::{Node, NodeKind, Timestamp};
 use crate::id::Id;
 use crate::repo::Repository;
 use crate::snapshot::snapshots::SnapshotEntry;
-use crate::snapshot::tree::components;
+use crate::snapshot::tree::{PathFinder, components};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -67,11 +67,10 @@ pub struct Step {
 /// The path's state in each of `snapshots` (oldest first; pass only those
 /// that cover the path). `path` is absolute and not `/`.
 pub fn history(repo: &Repository, snapshots: &[SnapshotEntry], path: &Path) -> Result<Vec<Step>> {
-    let names = components(path);
-    if names.is_empty() {
+    if components(path).is_empty() {
         return Err(Error::InvalidArgument("give a file or folder, not /".into()));
     }
-    let mut finder = Finder { repo, names: &names, memo: HashMap::new() };
+    let mut finder = PathFinder::new(repo, path);
     let mut counts: HashMap<Id, usize> = HashMap::new();
     let mut last: Option<Node> = None;
     let mut present = false;
@@ -105,43 +104,6 @@ pub fn history(repo: &Repository, snapshots: &[SnapshotEntry], path: &Path) -> R
         steps.push(Step { snapshot: entry.id, time: entry.snapshot.time, event, node, previous, entries });
     }
     Ok(steps)
-}
-
-/// Looks the path up in root trees, remembering for each (tree id, depth)
-/// what lies at the path below it.
-struct Finder<'a> {
-    repo: &'a Repository,
-    names: &'a [Vec<u8>],
-    memo: HashMap<(Id, usize), Option<Node>>,
-}
-
-impl Finder<'_> {
-    fn find(&mut self, root: &Id) -> Result<Option<Node>> {
-        let mut visited: Vec<(Id, usize)> = Vec::new();
-        let mut tree_id = *root;
-        let mut found: Option<Node> = None;
-        for (depth, name) in self.names.iter().enumerate() {
-            if let Some(known) = self.memo.get(&(tree_id, depth)) {
-                found = known.clone();
-                break;
-            }
-            visited.push((tree_id, depth));
-            let tree = self.repo.load_tree(&tree_id)?;
-            let node = tree.find(name).cloned();
-            match node {
-                Some(n) if depth + 1 == self.names.len() => {
-                    found = Some(n);
-                    break;
-                }
-                Some(Node { kind: NodeKind::Dir { subtree }, .. }) => tree_id = subtree,
-                _ => break,
-            }
-        }
-        for key in visited {
-            self.memo.insert(key, found.clone());
-        }
-        Ok(found)
-    }
 }
 
 pub use crate::browse::diff::{CONTENT_LIMIT, Contents, contents};

@@ -1,7 +1,7 @@
 //! The tree model: finding entries in trees, walking a snapshot's tree by
 //! path, and the normalised absolute paths a snapshot records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -53,20 +53,57 @@ impl PathTrie {
 /// Finds the node at an absolute path inside a snapshot's root tree.
 /// Returns `None` for the root itself.
 pub fn lookup(repo: &Repository, root: &Id, path: &Path) -> Result<Option<Node>> {
-    let names = components(path);
-    let mut tree = repo.load_tree(root)?;
-    let mut found: Option<Node> = None;
-    for (i, name) in names.iter().enumerate() {
-        let node = tree.find(name).cloned().ok_or_else(|| Error::PathNotInSnapshot(path.display().to_string()))?;
-        if i + 1 < names.len() {
-            match &node.kind {
-                NodeKind::Dir { subtree } => tree = repo.load_tree(subtree)?,
-                _ => return Err(Error::PathNotInSnapshot(path.display().to_string())),
+    if components(path).is_empty() {
+        return Ok(None);
+    }
+    match PathFinder::new(repo, path).find(root)? {
+        Some(node) => Ok(Some(node)),
+        None => Err(Error::PathNotInSnapshot(path.display().to_string())),
+    }
+}
+
+/// The one way to find what lies at a path in root trees. Following one path
+/// through many snapshots (`history`), it remembers for each (tree id,
+/// depth) what lies at the path below it, so a folder unchanged between
+/// snapshots is read once.
+pub struct PathFinder<'a> {
+    repo: &'a Repository,
+    names: Vec<Vec<u8>>,
+    memo: HashMap<(Id, usize), Option<Node>>,
+}
+
+impl<'a> PathFinder<'a> {
+    pub fn new(repo: &'a Repository, path: &Path) -> Self {
+        PathFinder { repo, names: components(path), memo: HashMap::new() }
+    }
+
+    /// The node at the path below `root`, or `None` where it is missing (or
+    /// a name on the way is not a folder).
+    pub fn find(&mut self, root: &Id) -> Result<Option<Node>> {
+        let mut visited: Vec<(Id, usize)> = Vec::new();
+        let mut tree_id = *root;
+        let mut found: Option<Node> = None;
+        for (depth, name) in self.names.iter().enumerate() {
+            if let Some(known) = self.memo.get(&(tree_id, depth)) {
+                found = known.clone();
+                break;
+            }
+            visited.push((tree_id, depth));
+            let tree = self.repo.load_tree(&tree_id)?;
+            match tree.find(name).cloned() {
+                Some(n) if depth + 1 == self.names.len() => {
+                    found = Some(n);
+                    break;
+                }
+                Some(Node { kind: NodeKind::Dir { subtree }, .. }) => tree_id = subtree,
+                _ => break,
             }
         }
-        found = Some(node);
+        for key in visited {
+            self.memo.insert(key, found.clone());
+        }
+        Ok(found)
     }
-    Ok(found)
 }
 
 pub fn name_to_path(name: &[u8]) -> &Path {
