@@ -42,9 +42,10 @@ pub fn walk(
     Ok(())
 }
 
-/// A key that is equal for two nodes exactly when their type and contents
-/// are: a file's chunk list, a folder's tree id, a link's target, a
-/// device's number. Metadata (mode, times, owner) is left out.
+/// A key that is equal for two nodes exactly when their kinds are equal
+/// (`NodeKind`'s `==`, the one definition of "same contents"): a file's size
+/// and chunk list, a folder's tree id, a link's target, a device's number.
+/// Metadata (mode, times, owner) is left out.
 pub fn content_key(kind: &NodeKind) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     match kind {
@@ -130,9 +131,13 @@ mod tests {
             let changed = other_metadata(&node);
             assert_ne!(node, changed);
             assert_eq!(content_key(&node.kind), content_key(&changed.kind), "{a:?}");
-            // Any difference of type or contents: different keys.
+            // Any difference of type or contents: different keys; equal
+            // keys exactly when the kinds are equal.
             for b in &kinds[i + 1..] {
                 assert_ne!(content_key(a), content_key(b), "{a:?} and {b:?}");
+            }
+            for b in &kinds {
+                assert_eq!(content_key(a) == content_key(b), a == b, "{a:?} and {b:?}");
             }
         }
     }
