@@ -7,8 +7,8 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use cairn_core::chunker::Chunker;
 use cairn_core::format::RepoParams;
+use cairn_core::format::chunker::Chunker;
 use common::{MIB, pseudo_random, text_like};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 

@@ -8,8 +8,8 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use cairn_core::codec::{ObjectKind, open_bytes, seal_bytes};
-use cairn_core::crypto::Keys;
+use cairn_core::format::codec::{ObjectKind, open_bytes, seal_bytes};
+use cairn_core::format::crypto::Keys;
 use common::{KIB, pseudo_random, text_like};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

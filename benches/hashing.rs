@@ -6,7 +6,7 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use cairn_core::crypto::Keys;
+use cairn_core::format::crypto::Keys;
 use common::{KIB, MIB, pseudo_random};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 

@@ -9,10 +9,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use cairn_core::Id;
-use cairn_core::codec::{ObjectKind, seal_bytes};
-use cairn_core::crypto::Keys;
 use cairn_core::format::BlobKind;
-use cairn_core::pack::PackBuilder;
+use cairn_core::format::codec::{ObjectKind, seal_bytes};
+use cairn_core::format::crypto::Keys;
+use cairn_core::repo::pack::PackBuilder;
 use common::{KIB, MIB, pseudo_random, text_like};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 

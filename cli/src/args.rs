@@ -131,7 +131,7 @@ an earlier pattern, a default one included, left out."
     #[arg(short = 'x', long)]
     pub one_file_system: bool,
     /// Leave out regular files larger than SIZE (e.g. 500K, 100M, 1G; units of 1024)
-    #[arg(long, value_name = "SIZE", value_parser = cairn_core::exclude::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = cairn_core::fs::exclude::parse_size)]
     pub exclude_larger_than: Option<u64>,
     /// Walk and read as a real run, store nothing; report what would be added
     #[arg(short = 'n', long)]
@@ -143,7 +143,7 @@ an earlier pattern, a default one included, left out."
 
 /// The help of --no-default-excludes, with the list it switches off.
 fn default_excludes_help() -> String {
-    use cairn_core::exclude::{CACHEDIR_TAG, CARGO_TARGET, DEFAULT_PATTERNS};
+    use cairn_core::fs::exclude::{CACHEDIR_TAG, CARGO_TARGET, DEFAULT_PATTERNS};
     format!(
         "Do not apply the default excludes. By default cairn leaves out what tools rebuild or download again and \
 that is never anyone's source: {}; a `{CARGO_TARGET}/` folder next to a Cargo.toml (cargo's build folder; a \
@@ -239,8 +239,12 @@ pub struct DiffSelect {
 }
 
 impl DiffArgs {
-    pub fn snapshot_filter(&self) -> cairn_core::snapshots::Filter {
-        cairn_core::snapshots::Filter { host: self.host.clone(), paths: Vec::new(), tags: self.select.tags.clone() }
+    pub fn snapshot_filter(&self) -> cairn_core::snapshot::snapshots::Filter {
+        cairn_core::snapshot::snapshots::Filter {
+            host: self.host.clone(),
+            paths: Vec::new(),
+            tags: self.select.tags.clone(),
+        }
     }
 }
 

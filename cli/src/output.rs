@@ -79,12 +79,12 @@ pub fn seconds(ms: u64) -> String {
 
 /// RFC 3339 in the offset the time was recorded with.
 pub fn rfc3339(t: &Timestamp) -> String {
-    cairn_core::timefmt::rfc3339(t)
+    cairn_core::snapshot::timefmt::rfc3339(t)
 }
 
 /// "2026-11-24 02:00:13" in the system's time zone.
 pub fn local_time(t: &Timestamp) -> String {
-    cairn_core::timefmt::local(t)
+    cairn_core::snapshot::timefmt::local(t)
 }
 
 /// Prints rows as left-aligned columns under a header.
@@ -109,8 +109,12 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
 
 /// The unified diff between two versions of a text file, or a line saying
 /// why it is not shown. An absent or non-file side counts as empty.
-pub fn text_diff(name: &str, old: cairn_core::diff::Contents, new: cairn_core::diff::Contents) -> String {
-    use cairn_core::diff::{CONTENT_LIMIT, Contents};
+pub fn text_diff(
+    name: &str,
+    old: cairn_core::browse::diff::Contents,
+    new: cairn_core::browse::diff::Contents,
+) -> String {
+    use cairn_core::browse::diff::{CONTENT_LIMIT, Contents};
     let mut texts = Vec::with_capacity(2);
     for side in [old, new] {
         match side {

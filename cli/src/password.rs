@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use cairn_core::repo::InitOptions;
-use cairn_core::{Repository, crypto::KdfParams, format::RepoParams};
+use cairn_core::{Repository, format::RepoParams, format::crypto::KdfParams};
 
 use crate::locations;
 

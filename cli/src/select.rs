@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use cairn_core::Repository;
-use cairn_core::snapshots::{self, Filter, Selector, SnapshotEntry};
+use cairn_core::snapshot::snapshots::{self, Filter, Selector, SnapshotEntry};
 use clap::Args;
 
 use crate::timefmt;

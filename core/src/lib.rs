@@ -50,14 +50,5 @@ pub use error::{Error, Result};
 pub use id::Id;
 pub use repo::Repository;
 
-// The modules' former flat paths (`cairn_core::diff`, …), kept so that the
-// CLI and the tests need not change with the layout.
-pub use browse::{diff, find, history, listing, walk};
-pub use format::{chunker, codec, crypto};
-pub use fs::{exclude, fsmeta, sparse};
-pub use maintenance::check;
-pub use repo::{cache, index, pack};
-pub use snapshot::{snapshots, timefmt, tree};
-
 /// The program version recorded in every snapshot.
 pub const PROGRAM_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,7 +1,7 @@
 //! `cairn check [--read-data]`
 
 use anyhow::Result;
-use cairn_core::check::{self, CheckOptions};
+use cairn_core::maintenance::check::{self, CheckOptions};
 
 use crate::args::{CheckArgs, Global};
 use crate::output::outln;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use cairn_core::Repository;
-use cairn_core::diff::{self, CONTENT_LIMIT, Change, ChangeKind, Contents, PathFilter};
-use cairn_core::snapshots::{self, Selector, SnapshotEntry};
+use cairn_core::browse::diff::{self, CONTENT_LIMIT, Change, ChangeKind, Contents, PathFilter};
+use cairn_core::snapshot::snapshots::{self, Selector, SnapshotEntry};
 
 use crate::args::{DiffArgs, Global};
 use crate::output::outln;
@@ -17,7 +17,7 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
     let repo = password::open(g)?;
     let (refs, paths) = split_args(&a.args);
     let filter = PathFilter {
-        paths: paths.iter().map(|p| cairn_core::walk::absolute(p).unwrap_or_else(|_| p.clone())).collect(),
+        paths: paths.iter().map(|p| cairn_core::fs::path::absolute(p).unwrap_or_else(|_| p.clone())).collect(),
     };
     let snapshot_filter = a.snapshot_filter();
     let pick = |r: Option<&String>, t: Option<&String>| -> Result<Option<SnapshotEntry>> {

@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use anyhow::Result;
-use cairn_core::find::{self, Pattern, Version};
-use cairn_core::walk;
+use cairn_core::browse::find::{self, Pattern, Version};
+use cairn_core::snapshot::select;
 
 use crate::args::{FindArgs, Global};
 use crate::{output, password, timefmt};
@@ -21,7 +21,7 @@ fn find(g: &Global, a: &FindArgs) -> Result<u8> {
         output::warning(problem);
     }
     let until = a.select.at.as_deref().map(timefmt::parse).transpose()?;
-    let (snapshots, problems) = walk::snapshots_matching(&repo, &a.select.filter(&[]), until.as_ref())?;
+    let (snapshots, problems) = select::snapshots_matching(&repo, &a.select.filter(&[]), until.as_ref())?;
     for p in problems {
         output::warning(p);
     }

@@ -5,9 +5,13 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Result, bail};
+use cairn_core::Repository;
+use cairn_core::browse::diff::{CONTENT_LIMIT, Contents};
+use cairn_core::browse::history::{self, Event, Step};
+use cairn_core::browse::{hints, listing};
 use cairn_core::format::Node;
-use cairn_core::history::{self, CONTENT_LIMIT, Contents, Event, Step};
-use cairn_core::{Repository, listing, walk};
+use cairn_core::fs::path;
+use cairn_core::snapshot::select;
 
 use crate::args::{Global, HistoryArgs};
 use crate::{output, password, timefmt};
@@ -17,14 +21,14 @@ pub fn run(g: &Global, a: &HistoryArgs) -> Result<u8> {
 }
 
 fn history(g: &Global, a: &HistoryArgs) -> Result<u8> {
-    let path = walk::absolute(&a.path)?;
+    let path = path::absolute(&a.path)?;
     let repo = password::open(g)?;
     for problem in repo.index_problems() {
         output::warning(problem);
     }
     let until = a.select.at.as_deref().map(timefmt::parse).transpose()?;
     let filter = a.select.filter(std::slice::from_ref(&path));
-    let (snapshots, problems) = walk::snapshots_matching(&repo, &filter, until.as_ref())?;
+    let (snapshots, problems) = select::snapshots_matching(&repo, &filter, until.as_ref())?;
     for p in problems {
         output::warning(p);
     }
@@ -35,7 +39,7 @@ fn history(g: &Global, a: &HistoryArgs) -> Result<u8> {
     if steps.iter().all(|s| s.node.is_none()) {
         let mut msg = format!("{} is in none of the {} snapshots that cover it", path.display(), snapshots.len());
         if let Some(latest) = snapshots.last() {
-            let close = walk::closest_paths(&repo, &latest.snapshot.tree, &path, 3);
+            let close = hints::closest_paths(&repo, &latest.snapshot.tree, &path, 3);
             if !close.is_empty() {
                 let shown: Vec<String> = close.iter().map(|p| p.display().to_string()).collect();
                 msg.push_str(&format!("; closest paths in the latest: {}", shown.join(", ")));
@@ -125,7 +129,7 @@ fn content(repo: &Repository, path: &Path, s: &Step, out: &mut impl Write) -> Re
     let text = |node: Option<&Node>| -> Result<Contents> {
         match node {
             None => Ok(Contents::Text(String::new())),
-            Some(n) => Ok(history::contents(repo, n, CONTENT_LIMIT)?),
+            Some(n) => Ok(cairn_core::browse::diff::contents(repo, n, CONTENT_LIMIT)?),
         }
     };
     // A creation compares with nothing; anything else with the last version.

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use cairn_core::Repository;
-use cairn_core::crypto::KdfParams;
+use cairn_core::format::crypto::KdfParams;
 
 use crate::args::{Global, InitArgs};
 use crate::output::outln;

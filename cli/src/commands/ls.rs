@@ -5,9 +5,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
+use cairn_core::browse::{hints, listing};
 use cairn_core::format::Node;
-use cairn_core::snapshots::SnapshotEntry;
-use cairn_core::{Error, Repository, listing, walk};
+use cairn_core::fs::path as paths;
+use cairn_core::snapshot::select;
+use cairn_core::snapshot::snapshots::SnapshotEntry;
+use cairn_core::{Error, Repository};
 
 use crate::args::{Global, LsArgs};
 use crate::{output, password};
@@ -22,7 +25,7 @@ pub fn run(g: &Global, a: &LsArgs) -> Result<u8> {
         (Some(_), Some(only), None) => (None, Some(PathBuf::from(only))),
         _ => (a.snapshot.as_deref(), a.path.clone()),
     };
-    let path = path.map(|p| walk::absolute(&p)).transpose()?;
+    let path = path.map(|p| paths::absolute(&p)).transpose()?;
     let wanted: Vec<PathBuf> = path.iter().cloned().collect();
     // Prefer a snapshot that covers the path; if none does, use the one
     // named anyway, so the error below can name the paths it does hold.
@@ -71,7 +74,7 @@ fn stdout_error(e: std::io::Error) -> Error {
 
 /// The error for a path the snapshot lacks, naming the closest ones.
 fn not_found(repo: &Repository, entry: &SnapshotEntry, path: &Path) -> Result<u8> {
-    let close = walk::closest_paths(repo, &entry.snapshot.tree, path, 3);
+    let close = hints::closest_paths(repo, &entry.snapshot.tree, path, 3);
     let mut msg = format!(
         "{} is not in snapshot {} ({})",
         path.display(),
@@ -82,7 +85,7 @@ fn not_found(repo: &Repository, entry: &SnapshotEntry, path: &Path) -> Result<u8
         let shown: Vec<String> = close.iter().map(|p| p.display().to_string()).collect();
         msg.push_str(&format!("; closest existing paths: {}", shown.join(", ")));
     }
-    if !walk::covers(entry, path) {
+    if !select::covers(entry, path) {
         let held: Vec<String> = entry.snapshot.paths.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect();
         msg.push_str(&format!("; the snapshot holds {}", held.join(", ")));
     }

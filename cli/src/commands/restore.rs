@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use cairn_core::fs::path;
 use cairn_core::restorer::plan;
 use cairn_core::restorer::{self, Action, Destination, RestoreOptions, Selection};
-use cairn_core::{tree, walk};
+use cairn_core::snapshot::tree;
 
 use crate::locations;
 
@@ -19,7 +20,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
         output::warning(problem);
     }
     // As the shell means them: `..` goes up from the current folder.
-    let paths: Vec<PathBuf> = a.paths.iter().map(|p| walk::absolute(p)).collect::<cairn_core::error::Result<_>>()?;
+    let paths: Vec<PathBuf> = a.paths.iter().map(|p| path::absolute(p)).collect::<cairn_core::error::Result<_>>()?;
     let entry = match &a.select.at {
         // With --at, only snapshots covering the literal paths count (globs
         // name no path). A path that looks like a glob (`app/[slug]`) is a

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use anyhow::Result;
 use cairn_core::Id;
 use cairn_core::archiver::{self, ParentChoice, Progress, SnapshotOptions, Warning};
-use cairn_core::exclude::{ExcludeOptions, ExcludeRules, Reason};
 use cairn_core::format::Snapshot;
+use cairn_core::fs::exclude::{ExcludeOptions, ExcludeRules, Reason};
 
 use crate::locations;
 

@@ -1,7 +1,7 @@
 //! `cairn snapshots`
 
 use anyhow::Result;
-use cairn_core::snapshots;
+use cairn_core::snapshot::snapshots;
 
 use crate::args::{Global, SnapshotsArgs};
 use crate::output::outln;
@@ -15,7 +15,7 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
     }
     // `--path` means what it means everywhere: the snapshot covers it.
     let paths = match &a.path {
-        Some(p) => vec![cairn_core::walk::absolute(p)?],
+        Some(p) => vec![cairn_core::fs::path::absolute(p)?],
         None => Vec::new(),
     };
     let filter = snapshots::Filter { host: a.host.clone(), paths, tags: a.tags.clone() };

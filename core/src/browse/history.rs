@@ -106,11 +106,10 @@ pub fn history(repo: &Repository, snapshots: &[SnapshotEntry], path: &Path) -> R
     Ok(steps)
 }
 
-pub use crate::browse::diff::{CONTENT_LIMIT, Contents, contents};
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::browse::diff::{Contents, contents};
     use crate::test_fixtures::*;
 
     #[test]

@@ -10,9 +10,6 @@ use crate::repo::Repository;
 use crate::snapshot::tree::name_to_path;
 
 // Former homes of these, kept so that callers need not change.
-pub use crate::browse::hints::closest_paths;
-pub use crate::fs::path::absolute;
-pub use crate::snapshot::select::{covers, snapshots_matching};
 
 /// Calls `visit` for each entry below the folder `tree` (found at `dir`),
 /// depth first, in name order, a folder before its contents; with
