@@ -9,8 +9,6 @@ use crate::id::Id;
 use crate::repo::Repository;
 use crate::snapshot::tree::name_to_path;
 
-// Former homes of these, kept so that callers need not change.
-
 /// Calls `visit` for each entry below the folder `tree` (found at `dir`),
 /// depth first, in name order, a folder before its contents; with
 /// `recursive` false only for the folder's own entries. The stack is
