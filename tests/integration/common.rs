@@ -284,3 +284,17 @@ pub fn damage_newest_pack(env: &Env, before: &[(PathBuf, u64)]) -> PathBuf {
     fs::write(&pack, bytes).unwrap();
     pack
 }
+
+/// `len` incompressible bytes that no other seed shares (xorshift from
+/// `seed`, which must not be 0): data that needs its full size in a pack.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect()
+}

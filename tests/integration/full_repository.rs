@@ -7,19 +7,6 @@ use std::fs;
 
 use crate::common::*;
 
-/// Incompressible bytes, so that the snapshot needs their full size.
-fn noise(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 #[test]
 fn a_snapshot_that_fills_the_disk_fails_cleanly() {
     let mut env = Env::empty();
@@ -33,7 +20,7 @@ fn a_snapshot_that_fills_the_disk_fails_cleanly() {
     fs::write(src.join("small"), b"fits").unwrap();
     env.snapshot_json(&[&src]);
 
-    fs::write(src.join("large"), noise(3 << 20)).unwrap();
+    fs::write(src.join("large"), noise(3 << 20, 0x2545_F491_4F6C_DD1D)).unwrap();
     let out = env.cairn().args(["snapshot", "--no-default-excludes"]).arg(&src).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "an error, not a snapshot with warnings");
     let err = stderr_of(&out);

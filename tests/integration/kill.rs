@@ -13,18 +13,6 @@ use std::path::{Path, PathBuf};
 use crate::common::*;
 use crate::hooks::{Hook, spawn};
 
-/// `len` bytes no other round shares (xorshift from `seed`).
-fn fresh_bytes(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 32) as u8
-        })
-        .collect()
-}
-
 /// The repository's content files (named by their hash, not temporaries)
 /// under `folder` that are not in `before`.
 fn added_in(env: &Env, before: &[(PathBuf, u64)], folder: &str) -> usize {
@@ -62,7 +50,7 @@ fn killed_snapshots_leave_a_clean_repository() {
     for (round, point) in ["pack-durable", "packs-done", "index-written"].into_iter().enumerate() {
         // New data for this round: a fresh 2 MB file and the generator's
         // usual edits, so that the run has packs to write.
-        fs::write(src.join(format!("blob-{round}.bin")), fresh_bytes(2_000_000, round as u64 + 1)).unwrap();
+        fs::write(src.join(format!("blob-{round}.bin")), noise(2_000_000, round as u64 + 1)).unwrap();
         cairn_testgen::tick(&src, round as u32 + 1).unwrap();
         let before = env.repo_listing();
 

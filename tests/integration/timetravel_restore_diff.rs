@@ -486,21 +486,10 @@ fn full_disk_read_only_target_and_damaged_blob() {
     let env = Env::new();
     let src = env.path("src");
     fs::create_dir_all(&src).unwrap();
-    let mut x = 7u64;
-    let mut noise = |n: usize| -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 32) as u8
-            })
-            .collect()
-    };
-    fs::write(src.join("a.bin"), noise(2_000_000)).unwrap();
+    fs::write(src.join("a.bin"), noise(2_000_000, 7)).unwrap();
     env.snapshot_json(&[&src]);
     let before = env.repo_listing();
-    fs::write(src.join("b.bin"), noise(2_000_000)).unwrap();
+    fs::write(src.join("b.bin"), noise(2_000_000, 8)).unwrap();
     env.snapshot_json(&[&src]);
 
     if let Some(_m) = small_mount(&env.path("full"), "size=1m") {
