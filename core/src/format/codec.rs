@@ -175,7 +175,7 @@ mod tests {
     proptest! {
         #[test]
         fn bytes_round_trip(data in proptest::collection::vec(any::<u8>(), 0..5000), enc in any::<bool>()) {
-            let keys = if enc { Keys::from_master([3; 32]) } else { Keys::Plain };
+            let keys = if enc { Keys::from_master(&[3; 32]) } else { Keys::Plain };
             let sealed = seal_bytes(&keys, ObjectKind::DataBlob, &data, 3).unwrap();
             prop_assert_eq!(open_bytes(&keys, ObjectKind::DataBlob, &sealed, data.len()).unwrap(), data);
         }
@@ -183,13 +183,13 @@ mod tests {
         #[test]
         fn open_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = open_bytes(&Keys::Plain, ObjectKind::Index, &data, 1000);
-            let _ = open_bytes(&Keys::from_master([1; 32]), ObjectKind::Index, &data, 1000);
+            let _ = open_bytes(&Keys::from_master(&[1; 32]), ObjectKind::Index, &data, 1000);
         }
     }
 
     #[test]
     fn kinds_are_not_interchangeable() {
-        let keys = Keys::from_master([3; 32]);
+        let keys = Keys::from_master(&[3; 32]);
         let sealed = seal_bytes(&keys, ObjectKind::Index, b"x", 3).unwrap();
         assert!(open_bytes(&keys, ObjectKind::Snapshot, &sealed, 10).is_err());
     }

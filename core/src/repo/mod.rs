@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_bytes::ByteBuf;
+use zeroize::Zeroizing;
 
 use crate::backend::{self, Backend, BackendError, FileKind};
 use crate::error::{Error, Result};
@@ -77,10 +78,10 @@ impl Repository {
         let repo_id = Id(crypto::random_bytes()?);
         let keys = match opts.password {
             Some(password) => {
-                let master: [u8; 32] = crypto::random_bytes()?;
+                let master = Zeroizing::new(crypto::random_bytes::<32>()?);
                 let key_file = seal_master_key(&master, password, &repo_id, opts)?;
                 backend.write(FileKind::Key, &codec::to_postcard(&key_file)?)?;
-                Keys::from_master(master)
+                Keys::from_master(&master)
             }
             None => Keys::Plain,
         };
@@ -451,8 +452,10 @@ fn open_master_key(
                 continue;
             }
         };
-        if let Some(master) = crypto::open_with(&crypto::cipher_from(&kek), &repo_id.0, &key.sealed_master)
-            && let Ok(master) = <[u8; 32]>::try_from(master.as_slice())
+        // The opened master key is wiped once the subkeys are derived.
+        if let Some(master) =
+            crypto::open_with(&crypto::cipher_from(&kek), &repo_id.0, &key.sealed_master).map(Zeroizing::new)
+            && let Ok(master) = <&[u8; 32]>::try_from(master.as_slice())
         {
             return Ok(Keys::from_master(master));
         }
