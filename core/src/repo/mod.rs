@@ -74,6 +74,9 @@ impl Repository {
     fn init_at(backend: Arc<dyn Backend>, location: PathBuf, opts: &InitOptions<'_>) -> Result<Repository> {
         opts.params.validate()?;
         opts.kdf.validate()?;
+        if opts.password.is_some_and(<[u8]>::is_empty) {
+            return Err(Error::EmptyPassword); // before anything is created
+        }
         backend.create_layout().map_err(|e| exists_as(e, &location))?;
         let repo_id = Id(crypto::random_bytes()?);
         let keys = match opts.password {
@@ -153,6 +156,9 @@ impl Repository {
         let key_files = backend.list(FileKind::Key)?;
         let keys = if config.encrypted {
             let password = password.ok_or(Error::PasswordRequired)?;
+            if password.is_empty() {
+                return Err(Error::EmptyPassword);
+            }
             open_master_key(&*backend, path, &key_files, password, &config.repo_id)?
         } else {
             if !key_files.is_empty() {

@@ -52,6 +52,16 @@ fn an_encrypted_repository_needs_the_right_password() {
 }
 
 #[test]
+fn an_empty_password_is_refused_at_init_and_at_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("never");
+    assert!(matches!(Repository::init(&target, &init_options(Some(b""))), Err(Error::EmptyPassword)));
+    assert!(!target.exists(), "nothing is created before the refusal");
+    let made = encrypted_repo(tmp.path(), b"right");
+    assert!(matches!(Repository::open(made.path(), Some(b"")), Err(Error::EmptyPassword)));
+}
+
+#[test]
 fn any_key_file_opens_and_damaged_keys_are_not_wrong_passwords() {
     let tmp = tempfile::tempdir().unwrap();
     let made = encrypted_repo(tmp.path(), b"first");
