@@ -70,6 +70,10 @@ fn compress(raw: &[u8], level: i32) -> Option<Vec<u8>> {
 
 /// Compresses when that saves space, tags, and seals.
 pub fn seal_bytes(keys: &Keys, kind: ObjectKind, raw: &[u8], level: i32) -> Result<Vec<u8>> {
+    seal_bytes_with_aad(keys, &kind.aad(), raw, level)
+}
+
+fn seal_bytes_with_aad(keys: &Keys, aad: &[u8], raw: &[u8], level: i32) -> Result<Vec<u8>> {
     let mut body = Vec::with_capacity(raw.len() / 2 + 64);
     match compress(raw, level) {
         Some(z) if z.len() < raw.len() => {
@@ -81,14 +85,18 @@ pub fn seal_bytes(keys: &Keys, kind: ObjectKind, raw: &[u8], level: i32) -> Resu
             body.extend_from_slice(raw);
         }
     }
-    keys.seal(&kind.aad(), body)
+    keys.seal(aad, body)
 }
 
 /// Opens, untags and decompresses; the result is at most `max_len` bytes.
 pub fn open_bytes(keys: &Keys, kind: ObjectKind, stored: &[u8], max_len: usize) -> Result<Vec<u8>> {
+    open_bytes_with_aad(keys, kind, &kind.aad(), stored, max_len)
+}
+
+fn open_bytes_with_aad(keys: &Keys, kind: ObjectKind, aad: &[u8], stored: &[u8], max_len: usize) -> Result<Vec<u8>> {
     let what = || format!("{kind:?} object");
     let body = keys
-        .open(&kind.aad(), stored)
+        .open(aad, stored)
         .ok_or_else(|| Error::corrupt(what(), "authentication failed (damaged, or not a cairn object)"))?;
     let (tag, payload) = body.split_first().ok_or_else(|| Error::corrupt(what(), "empty body"))?;
     match *tag {
@@ -138,6 +146,33 @@ pub fn encode<T: Serialize>(keys: &Keys, kind: ObjectKind, value: &T, level: i32
 /// Opens and deserializes a sealed object.
 pub fn decode<T: DeserializeOwned>(keys: &Keys, kind: ObjectKind, stored: &[u8]) -> Result<T> {
     let raw = open_bytes(keys, kind, stored, MAX_OBJECT_LEN)?;
+    from_postcard(&raw, kind_name(kind))
+}
+
+/// The associated data of an object bound to a name as well as a kind:
+/// the kind's (above) followed by `name`. Used by the local cache (§14),
+/// whose files are not content-addressed: without the name, one cache file
+/// copied over another would authenticate.
+fn named_aad(kind: ObjectKind, name: &[u8]) -> Vec<u8> {
+    let mut aad = kind.aad().to_vec();
+    aad.extend_from_slice(name);
+    aad
+}
+
+/// [`encode`], with the associated data also binding `name`.
+pub fn encode_named<T: Serialize>(
+    keys: &Keys,
+    kind: ObjectKind,
+    name: &[u8],
+    value: &T,
+    level: i32,
+) -> Result<Vec<u8>> {
+    seal_bytes_with_aad(keys, &named_aad(kind, name), &to_postcard(value)?, level)
+}
+
+/// [`decode`] of an object sealed by [`encode_named`] with the same `name`.
+pub fn decode_named<T: DeserializeOwned>(keys: &Keys, kind: ObjectKind, name: &[u8], stored: &[u8]) -> Result<T> {
+    let raw = open_bytes_with_aad(keys, kind, &named_aad(kind, name), stored, MAX_OBJECT_LEN)?;
     from_postcard(&raw, kind_name(kind))
 }
 
