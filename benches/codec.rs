@@ -18,7 +18,7 @@ const LEVEL: i32 = 3;
 fn codec(c: &mut Criterion) {
     let len = 256 * KIB;
     let inputs = [("text", text_like(len, 3)), ("random", pseudo_random(len, 4))];
-    let keysets = [("encrypted", Keys::from_master([9; 32])), ("plain", Keys::Plain)];
+    let keysets = [("encrypted", Keys::from_master(&[9; 32])), ("plain", Keys::Plain)];
     let mut g = c.benchmark_group("codec");
     g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     g.throughput(Throughput::Bytes(len as u64));

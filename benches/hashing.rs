@@ -11,7 +11,7 @@ use common::{KIB, MIB, pseudo_random};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn hashing(c: &mut Criterion) {
-    let keys = Keys::from_master([7; 32]);
+    let keys = Keys::from_master(&[7; 32]);
     let mut g = c.benchmark_group("blob_id");
     g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     for (label, len) in [("4KiB", 4 * KIB), ("64KiB", 64 * KIB), ("1MiB", MIB)] {

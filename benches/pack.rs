@@ -20,7 +20,7 @@ const BLOB: usize = 256 * KIB;
 const PACK: usize = 16 * MIB;
 
 fn pack(c: &mut Criterion) {
-    let keys = Keys::from_master([5; 32]);
+    let keys = Keys::from_master(&[5; 32]);
     let raw: Vec<Vec<u8>> = (0..PACK / BLOB)
         .map(|i| if i % 2 == 0 { text_like(BLOB, i as u64 + 1) } else { pseudo_random(BLOB, i as u64 + 1) })
         .collect();

@@ -39,18 +39,32 @@ fn explicit_password(g: &Global) -> Result<Option<String>> {
         if !out.status.success() {
             bail!("--password-command {cmd:?} failed ({})", out.status);
         }
-        return Ok(Some(first_line(&String::from_utf8_lossy(&out.stdout))));
+        let password = first_line(&String::from_utf8_lossy(&out.stdout));
+        return refuse_empty(password, &format!("--password-command {cmd:?}")).map(Some);
     }
     if let Some(file) = &g.password_file {
         return read_password_file(file).map(Some);
     }
-    Ok(std::env::var("CAIRN_PASSWORD").ok())
+    match std::env::var("CAIRN_PASSWORD") {
+        Ok(password) => refuse_empty(password, "CAIRN_PASSWORD").map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Every password source goes through here. An empty password would seal
+/// the only key with nothing (init) or be a mistake that reads as "wrong
+/// password" (open): an empty file or an unset variable in a script, say.
+fn refuse_empty(password: String, source: &str) -> Result<String> {
+    if password.is_empty() {
+        bail!("the password from {source} is empty; cairn refuses empty passwords");
+    }
+    Ok(password)
 }
 
 fn read_password_file(file: &Path) -> Result<String> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("could not read password file {}", file.display()))?;
-    Ok(first_line(&text))
+    refuse_empty(first_line(&text), &format!("the password file {}", file.display()))
 }
 
 fn first_line(text: &str) -> String {
@@ -58,7 +72,8 @@ fn first_line(text: &str) -> String {
 }
 
 fn prompt(question: &str) -> Result<String> {
-    rpassword::prompt_password(question).context("could not read the password from the terminal")
+    let password = rpassword::prompt_password(question).context("could not read the password from the terminal")?;
+    refuse_empty(password, "the terminal")
 }
 
 /// Opens the repository, asking for a password only if it is encrypted.
@@ -131,10 +146,8 @@ pub fn init_options(password: Option<&[u8]>, kdf: KdfParams) -> InitOptions<'_> 
 
 /// The password for a new repository: explicit sources, or asked twice.
 pub fn new_password(g: &Global) -> Result<String> {
+    // Every source refuses an empty password itself (`refuse_empty`).
     if let Some(p) = explicit_password(g)? {
-        if p.is_empty() {
-            bail!("the password is empty");
-        }
         return Ok(p);
     }
     if !std::io::stdin().is_terminal() {
@@ -143,9 +156,6 @@ pub fn new_password(g: &Global) -> Result<String> {
         );
     }
     let first = prompt("new repository password: ")?;
-    if first.is_empty() {
-        bail!("the password is empty");
-    }
     let second = prompt("repeat the password: ")?;
     if first != second {
         bail!("the two passwords differ; nothing was created");

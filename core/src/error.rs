@@ -36,6 +36,10 @@ pub enum Error {
     UnexpectedlyUnencrypted(PathBuf),
     #[error("the repository needs a password, but none was given")]
     PasswordRequired,
+    /// Refused at init and open alike: an empty password protects nothing,
+    /// and is usually an empty file or unset variable, not a choice.
+    #[error("the password is empty; cairn refuses empty passwords")]
+    EmptyPassword,
     #[error("unsupported {what} version {found} (this cairn reads up to {supported}); upgrade cairn")]
     UnsupportedVersion { what: &'static str, found: u32, supported: u32 },
     #[error("{what} is damaged: {detail}")]

@@ -74,7 +74,7 @@ const KDF_MAX_ITERATIONS: u32 = 2;
 const KDF_MAX_PARALLELISM: u32 = 8;
 
 static PLAIN: Keys = Keys::Plain;
-static ENCRYPTED: LazyLock<Keys> = LazyLock::new(|| Keys::from_master(FUZZ_MASTER_KEY));
+static ENCRYPTED: LazyLock<Keys> = LazyLock::new(|| Keys::from_master(&FUZZ_MASTER_KEY));
 
 fn both_keys() -> [&'static Keys; 2] {
     [&PLAIN, &*ENCRYPTED]
@@ -131,7 +131,7 @@ pub fn key_file(data: &[u8]) {
         return;
     };
     if let Some(master) = crypto::open_with(&crypto::cipher_from(&kek), &FUZZ_REPO_ID.0, &key.sealed_master)
-        && let Ok(master) = <[u8; 32]>::try_from(master.as_slice())
+        && let Ok(master) = <&[u8; 32]>::try_from(master.as_slice())
     {
         let _ = Keys::from_master(master);
     }

@@ -6,6 +6,7 @@ mod cache;
 mod common;
 mod damage;
 mod default_repo;
+mod empty_password;
 mod excludes;
 mod faults;
 mod full_repository;

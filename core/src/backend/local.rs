@@ -106,6 +106,9 @@ impl Backend for LocalBackend {
             for byte in 0..=255u8 {
                 create_private_dir(&self.root.join("data").join(format!("{byte:02x}")))?;
             }
+            // W8: each new folder's parent is synced, or a crash can lose the
+            // 256 pack folders (`data/`) or the kind folders (the root).
+            sync_dir_io(&self.root.join("data"))?;
             sync_dir_io(&self.root)
         };
         layout().at_op(Op::Layout, &self.root)
@@ -317,5 +320,40 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 fn sync_dir_io(dir: &Path) -> io::Result<()> {
+    #[cfg(test)]
+    synced_for_tests::record(dir);
     File::open(dir).and_then(|d| d.sync_all())
+}
+
+/// Which folders were fsync-ed, so unit tests can check W8 (an fsync leaves
+/// no trace on the file system to look at afterwards).
+#[cfg(test)]
+pub(crate) mod synced_for_tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static SYNCED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub(super) fn record(dir: &Path) {
+        SYNCED.lock().unwrap().push(dir.to_path_buf());
+    }
+
+    /// Whether `dir` was synced (tests run in parallel: ask by exact path).
+    pub fn was_synced(dir: &Path) -> bool {
+        SYNCED.lock().unwrap().iter().any(|d| d == dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creating_the_layout_syncs_data_after_its_256_folders_and_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("repo");
+        LocalBackend::new(&root).create_layout().unwrap();
+        assert!(synced_for_tests::was_synced(&root.join("data")), "W8: data/ after data/00..ff");
+        assert!(synced_for_tests::was_synced(&root), "W8: the root after its kind folders");
+    }
 }

@@ -70,6 +70,10 @@ fn compress(raw: &[u8], level: i32) -> Option<Vec<u8>> {
 
 /// Compresses when that saves space, tags, and seals.
 pub fn seal_bytes(keys: &Keys, kind: ObjectKind, raw: &[u8], level: i32) -> Result<Vec<u8>> {
+    seal_bytes_with_aad(keys, &kind.aad(), raw, level)
+}
+
+fn seal_bytes_with_aad(keys: &Keys, aad: &[u8], raw: &[u8], level: i32) -> Result<Vec<u8>> {
     let mut body = Vec::with_capacity(raw.len() / 2 + 64);
     match compress(raw, level) {
         Some(z) if z.len() < raw.len() => {
@@ -81,14 +85,18 @@ pub fn seal_bytes(keys: &Keys, kind: ObjectKind, raw: &[u8], level: i32) -> Resu
             body.extend_from_slice(raw);
         }
     }
-    keys.seal(&kind.aad(), body)
+    keys.seal(aad, body)
 }
 
 /// Opens, untags and decompresses; the result is at most `max_len` bytes.
 pub fn open_bytes(keys: &Keys, kind: ObjectKind, stored: &[u8], max_len: usize) -> Result<Vec<u8>> {
+    open_bytes_with_aad(keys, kind, &kind.aad(), stored, max_len)
+}
+
+fn open_bytes_with_aad(keys: &Keys, kind: ObjectKind, aad: &[u8], stored: &[u8], max_len: usize) -> Result<Vec<u8>> {
     let what = || format!("{kind:?} object");
     let body = keys
-        .open(&kind.aad(), stored)
+        .open(aad, stored)
         .ok_or_else(|| Error::corrupt(what(), "authentication failed (damaged, or not a cairn object)"))?;
     let (tag, payload) = body.split_first().ok_or_else(|| Error::corrupt(what(), "empty body"))?;
     match *tag {
@@ -141,6 +149,33 @@ pub fn decode<T: DeserializeOwned>(keys: &Keys, kind: ObjectKind, stored: &[u8])
     from_postcard(&raw, kind_name(kind))
 }
 
+/// The associated data of an object bound to a name as well as a kind:
+/// the kind's (above) followed by `name`. Used by the local cache (§14),
+/// whose files are not content-addressed: without the name, one cache file
+/// copied over another would authenticate.
+fn named_aad(kind: ObjectKind, name: &[u8]) -> Vec<u8> {
+    let mut aad = kind.aad().to_vec();
+    aad.extend_from_slice(name);
+    aad
+}
+
+/// [`encode`], with the associated data also binding `name`.
+pub fn encode_named<T: Serialize>(
+    keys: &Keys,
+    kind: ObjectKind,
+    name: &[u8],
+    value: &T,
+    level: i32,
+) -> Result<Vec<u8>> {
+    seal_bytes_with_aad(keys, &named_aad(kind, name), &to_postcard(value)?, level)
+}
+
+/// [`decode`] of an object sealed by [`encode_named`] with the same `name`.
+pub fn decode_named<T: DeserializeOwned>(keys: &Keys, kind: ObjectKind, name: &[u8], stored: &[u8]) -> Result<T> {
+    let raw = open_bytes_with_aad(keys, kind, &named_aad(kind, name), stored, MAX_OBJECT_LEN)?;
+    from_postcard(&raw, kind_name(kind))
+}
+
 pub fn to_postcard<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     // Serializing our own in-memory structures into a Vec cannot fail except
     // on allocation failure, which aborts anyway; still, no panic.
@@ -175,7 +210,7 @@ mod tests {
     proptest! {
         #[test]
         fn bytes_round_trip(data in proptest::collection::vec(any::<u8>(), 0..5000), enc in any::<bool>()) {
-            let keys = if enc { Keys::from_master([3; 32]) } else { Keys::Plain };
+            let keys = if enc { Keys::from_master(&[3; 32]) } else { Keys::Plain };
             let sealed = seal_bytes(&keys, ObjectKind::DataBlob, &data, 3).unwrap();
             prop_assert_eq!(open_bytes(&keys, ObjectKind::DataBlob, &sealed, data.len()).unwrap(), data);
         }
@@ -183,13 +218,13 @@ mod tests {
         #[test]
         fn open_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = open_bytes(&Keys::Plain, ObjectKind::Index, &data, 1000);
-            let _ = open_bytes(&Keys::from_master([1; 32]), ObjectKind::Index, &data, 1000);
+            let _ = open_bytes(&Keys::from_master(&[1; 32]), ObjectKind::Index, &data, 1000);
         }
     }
 
     #[test]
     fn kinds_are_not_interchangeable() {
-        let keys = Keys::from_master([3; 32]);
+        let keys = Keys::from_master(&[3; 32]);
         let sealed = seal_bytes(&keys, ObjectKind::Index, b"x", 3).unwrap();
         assert!(open_bytes(&keys, ObjectKind::Snapshot, &sealed, 10).is_err());
     }

@@ -4,6 +4,9 @@
 
 use chacha20poly1305::XChaCha20Poly1305;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+// zeroize: the RustCrypto crate the cipher already builds on; its volatile
+// writes are not optimised away, so secrets are really wiped when dropped.
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::id::Id;
@@ -34,12 +37,14 @@ impl KdfParams {
     pub const INSECURE_FOR_TESTS: KdfParams = KdfParams { memory_kib: 8, iterations: 1, parallelism: 1 };
 
     /// Derives the 32-byte key-encryption key from a password and salt.
-    pub fn derive(&self, password: &[u8], salt: &[u8]) -> Result<[u8; 32]> {
+    /// Returned in a wiping wrapper, not by value: a bare array would leave
+    /// copies of the key on the stack of every caller.
+    pub fn derive(&self, password: &[u8], salt: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
         let params = argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
             .map_err(|e| Error::Kdf(e.to_string()))?;
         let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-        let mut out = [0u8; 32];
-        argon.hash_password_into(password, salt, &mut out).map_err(|e| Error::Kdf(e.to_string()))?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        argon.hash_password_into(password, salt, out.as_mut()).map_err(|e| Error::Kdf(e.to_string()))?;
         Ok(out)
     }
 }
@@ -133,33 +138,61 @@ pub fn cipher_from(key: &[u8; 32]) -> XChaCha20Poly1305 {
 
 /// The secrets of an opened repository. A repository without encryption has
 /// no master key: blob ids are then plain BLAKE3 and objects are stored open.
+/// Cloning shares the one copy of the secrets (an `Arc`), never duplicates it.
 #[derive(Clone)]
 pub enum Keys {
     Plain,
-    Encrypted(Box<EncryptedKeys>),
+    Encrypted(std::sync::Arc<EncryptedKeys>),
 }
 
-#[derive(Clone)]
+/// The master key and its subkeys. Private, not `Clone`, and wiped on drop
+/// (the cipher wipes its own key: chacha20poly1305's `zeroize` feature).
 pub struct EncryptedKeys {
-    pub master: [u8; 32],
+    master: [u8; 32],
     seal: XChaCha20Poly1305,
     blob_id_key: [u8; 32],
     chunker_seed: u64,
 }
 
+impl Zeroize for EncryptedKeys {
+    fn zeroize(&mut self) {
+        self.master.zeroize();
+        self.blob_id_key.zeroize();
+        self.chunker_seed.zeroize();
+    }
+}
+
+impl Drop for EncryptedKeys {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
 impl Keys {
-    pub fn from_master(master: [u8; 32]) -> Keys {
-        let seal_key = blake3::derive_key(CONTEXT_SEAL, &master);
-        let blob_id_key = blake3::derive_key(CONTEXT_BLOB_ID, &master);
-        let seed_bytes = blake3::derive_key(CONTEXT_CHUNKER, &master);
-        let mut seed = [0u8; 8];
+    /// Derives the subkeys from a master key. Takes a reference so the
+    /// caller keeps the one copy it will wipe.
+    pub fn from_master(master: &[u8; 32]) -> Keys {
+        let seal_key = Zeroizing::new(blake3::derive_key(CONTEXT_SEAL, master));
+        let blob_id_key = blake3::derive_key(CONTEXT_BLOB_ID, master);
+        let seed_bytes = Zeroizing::new(blake3::derive_key(CONTEXT_CHUNKER, master));
+        let mut seed = Zeroizing::new([0u8; 8]);
         seed.copy_from_slice(&seed_bytes[..8]);
-        Keys::Encrypted(Box::new(EncryptedKeys {
-            master,
+        Keys::Encrypted(std::sync::Arc::new(EncryptedKeys {
+            master: *master,
             seal: cipher_from(&seal_key),
             blob_id_key,
-            chunker_seed: u64::from_le_bytes(seed),
+            chunker_seed: u64::from_le_bytes(*seed),
         }))
+    }
+
+    /// The master key, for tests only: nothing else needs it once the
+    /// subkeys exist. `None` without encryption.
+    #[cfg(test)]
+    pub(crate) fn master(&self) -> Option<&[u8; 32]> {
+        match self {
+            Keys::Plain => None,
+            Keys::Encrypted(k) => Some(&k.master),
+        }
     }
 
     pub fn is_encrypted(&self) -> bool {
@@ -207,7 +240,7 @@ mod tests {
 
     #[test]
     fn seal_round_trips_and_detects_tampering() {
-        let keys = Keys::from_master([7u8; 32]);
+        let keys = Keys::from_master(&[7u8; 32]);
         let sealed = keys.seal(b"aad", b"hello".to_vec()).unwrap();
         assert_eq!(sealed.len(), 5 + SEAL_OVERHEAD);
         assert_eq!(keys.open(b"aad", &sealed).unwrap(), b"hello");
@@ -220,15 +253,15 @@ mod tests {
 
     #[test]
     fn blob_ids_are_keyed() {
-        let a = Keys::from_master([1u8; 32]);
-        let b = Keys::from_master([2u8; 32]);
+        let a = Keys::from_master(&[1u8; 32]);
+        let b = Keys::from_master(&[2u8; 32]);
         assert_ne!(a.blob_id(b"x"), b.blob_id(b"x"));
         assert_eq!(Keys::Plain.blob_id(b"x").0, *blake3::hash(b"x").as_bytes());
     }
 
     #[test]
     fn nonces_are_random_unless_fixed_for_test_data() {
-        let keys = Keys::from_master([7u8; 32]);
+        let keys = Keys::from_master(&[7u8; 32]);
         let seal = || keys.seal(b"aad", b"hello".to_vec()).unwrap();
         assert_ne!(seal()[..NONCE_LEN], seal()[..NONCE_LEN], "the product's nonces are random");
         let fixed = || fixed_nonces::during(|| (seal(), seal()));
@@ -239,9 +272,21 @@ mod tests {
     }
 
     #[test]
+    fn wiping_clears_the_master_key_and_every_subkey() {
+        let Keys::Encrypted(shared) = Keys::from_master(&[7u8; 32]) else { unreachable!() };
+        let mut keys = std::sync::Arc::into_inner(shared).expect("the only reference");
+        assert_ne!(keys.blob_id_key, [0; 32]);
+        assert_ne!(keys.chunker_seed, 0);
+        keys.zeroize(); // what Drop runs
+        assert_eq!(keys.master, [0; 32]);
+        assert_eq!(keys.blob_id_key, [0; 32]);
+        assert_eq!(keys.chunker_seed, 0);
+    }
+
+    #[test]
     fn kdf_is_deterministic() {
         let p = KdfParams::INSECURE_FOR_TESTS;
-        assert_eq!(p.derive(b"pw", &[0u8; 16]).unwrap(), p.derive(b"pw", &[0u8; 16]).unwrap());
-        assert_ne!(p.derive(b"pw", &[0u8; 16]).unwrap(), p.derive(b"pw2", &[0u8; 16]).unwrap());
+        assert_eq!(*p.derive(b"pw", &[0u8; 16]).unwrap(), *p.derive(b"pw", &[0u8; 16]).unwrap());
+        assert_ne!(*p.derive(b"pw", &[0u8; 16]).unwrap(), *p.derive(b"pw2", &[0u8; 16]).unwrap());
     }
 }

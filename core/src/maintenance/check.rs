@@ -48,17 +48,29 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
 
     // Index files, read afresh so each problem names its file.
     let mut indexed: HashMap<Id, Vec<PackEntry>> = HashMap::new();
+    let mut first_listed_in: HashMap<Id, Id> = HashMap::new();
+    let mut later_listings: Vec<LaterListing> = Vec::new();
     for (id, _) in repo.backend().list(FileKind::Index)? {
         match repo.read_index_file(&id) {
             Ok(file) => {
                 for p in file.packs {
-                    indexed.entry(p.pack).or_insert(p.entries);
+                    match indexed.entry(p.pack) {
+                        std::collections::hash_map::Entry::Vacant(slot) => {
+                            first_listed_in.insert(p.pack, id);
+                            slot.insert(p.entries);
+                        }
+                        std::collections::hash_map::Entry::Occupied(_) => {
+                            later_listings.push(LaterListing { index: id, pack: p.pack, entries: p.entries })
+                        }
+                    }
                 }
             }
             Err(e) => report.errors.push(format!("index {id}: {e}")),
         }
     }
+    report.errors.extend(listings_that_disagree(&indexed, &first_listed_in, &later_listings));
     report.blobs = indexed.values().map(Vec::len).sum();
+    let chunk_lengths = data_blob_lengths(&indexed);
 
     // Packs: present, headers agree with the index, and optionally every blob.
     let on_disk: HashMap<Id, u64> = repo.backend().list(FileKind::Pack)?.into_iter().collect();
@@ -127,7 +139,11 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                         subtrees.entry(tree_id).or_default().push(*subtree);
                         stack.push((*subtree, child))
                     }
-                    NodeKind::File { content, .. } => {
+                    NodeKind::File { size, content } => {
+                        if let Some(problem) = size_mismatch(*size, content, &chunk_lengths) {
+                            report.errors.push(format!("snapshot {sid}: {child}: {problem}"));
+                            damaged_trees.insert(tree_id);
+                        }
                         for id in content {
                             if !repo.is_indexed(id) {
                                 report.errors.push(format!("snapshot {sid}: {child}: chunk {id} is not in any index"));
@@ -188,6 +204,53 @@ fn trees_holding(damaged: &HashSet<Id>, subtrees: &HashMap<Id, Vec<Id>>) -> Hash
     holding
 }
 
+/// A listing of a pack in an index file other than the first one read.
+struct LaterListing {
+    index: Id,
+    pack: Id,
+    entries: Vec<PackEntry>,
+}
+
+/// Packs are immutable, so every index file that lists a pack must list the
+/// same entries. Only the first listing is compared with the pack's header;
+/// a later one that differs would go unseen (and a reader may use it), so
+/// each is compared with the first.
+fn listings_that_disagree(
+    first: &HashMap<Id, Vec<PackEntry>>,
+    first_listed_in: &HashMap<Id, Id>,
+    later: &[LaterListing],
+) -> Vec<String> {
+    later
+        .iter()
+        .filter(|l| first.get(&l.pack).is_some_and(|entries| !same_entries(entries, &l.entries)))
+        .map(|l| {
+            let first_index = first_listed_in.get(&l.pack).map(Id::to_hex).unwrap_or_default();
+            format!("pack {}: index {} lists it differently from index {first_index}", l.pack, l.index)
+        })
+        .collect()
+}
+
+/// The plaintext length of every data blob, from the index listings.
+fn data_blob_lengths(indexed: &HashMap<Id, Vec<PackEntry>>) -> HashMap<Id, u64> {
+    indexed
+        .values()
+        .flatten()
+        .filter(|e| e.kind == crate::format::BlobKind::Data)
+        .map(|e| (e.id, u64::from(e.raw_length)))
+        .collect()
+}
+
+/// A file's recorded size must be the sum of its chunks' lengths (§11): a
+/// restore would otherwise write a file of another size than recorded.
+/// Chunks missing from the index are reported on their own, not here.
+fn size_mismatch(size: u64, content: &[Id], chunk_lengths: &HashMap<Id, u64>) -> Option<String> {
+    let mut stored = 0u64;
+    for id in content {
+        stored = stored.saturating_add(*chunk_lengths.get(id)?);
+    }
+    (stored != size).then(|| format!("its size is {size} bytes but its chunks hold {stored}"))
+}
+
 fn same_entries(a: &[PackEntry], b: &[PackEntry]) -> bool {
     let mut a = a.to_vec();
     let mut b = b.to_vec();
@@ -246,6 +309,10 @@ fn read_pack(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String
     }
     (errors, bad)
 }
+
+#[cfg(test)]
+#[path = "check_consistency_tests.rs"]
+mod consistency_tests;
 
 #[cfg(test)]
 mod tests {
@@ -400,7 +467,9 @@ mod tests {
         let bytes = crate::format::codec::encode(r.keys(), crate::format::codec::ObjectKind::Index, &file, 3).unwrap();
         r.backend().write(FileKind::Index, &bytes).unwrap();
         let report = check(&reopen(&r), QUICK).unwrap();
-        assert_errors(&report, &[format!("pack {pack}: header disagrees with the index")]);
+        // The index's wrong length also no longer adds up to /w/x's size.
+        let size = format!("snapshot {}: /w/x: its size is 9 bytes but its chunks hold 10", snap.id.short());
+        assert_errors(&report, &[format!("pack {pack}: header disagrees with the index"), size]);
     }
 
     #[test]

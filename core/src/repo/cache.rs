@@ -22,13 +22,24 @@ use crate::format::codec::{self, ObjectKind};
 use crate::format::crypto::Keys;
 use crate::id::Id;
 
-const CACHE_VERSION: u32 = 1;
+/// 2: the file name is bound into the checksum and the associated data.
+const CACHE_VERSION: u32 = 2;
 
 /// One cache file: decoded repository files of one kind, by file id.
 #[derive(Serialize, Deserialize)]
 struct CacheFile<T> {
     version: u32,
     entries: Vec<(Id, T)>,
+}
+
+/// The checksum in front of a cache file: BLAKE3 of its name, a zero byte
+/// and the sealed bytes. The name is bound here too (not only in the AEAD's
+/// associated data) so that an unencrypted repository's cache, which has no
+/// AEAD, also refuses one cache file renamed to another's name.
+fn checksum(name: &str, sealed: &[u8]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(name.as_bytes()).update(&[0]).update(sealed);
+    *hasher.finalize().as_bytes()
 }
 
 pub struct Cache {
@@ -52,17 +63,17 @@ impl Cache {
             return None;
         }
         let (sum, sealed) = bytes.split_at(32);
-        if blake3::hash(sealed).as_bytes() != sum {
+        if checksum(name, sealed) != sum {
             return None;
         }
-        codec::decode(keys, ObjectKind::Cache, sealed).ok()
+        codec::decode_named(keys, ObjectKind::Cache, name.as_bytes(), sealed).ok()
     }
 
     /// Writes a cache file atomically. Failures are ignored: the cache only
     /// saves time.
     fn store<T: Serialize>(&self, keys: &Keys, name: &str, value: &T) {
-        let Ok(sealed) = codec::encode(keys, ObjectKind::Cache, value, 1) else { return };
-        let mut bytes = blake3::hash(&sealed).as_bytes().to_vec();
+        let Ok(sealed) = codec::encode_named(keys, ObjectKind::Cache, name.as_bytes(), value, 1) else { return };
+        let mut bytes = checksum(name, &sealed).to_vec();
         bytes.extend_from_slice(&sealed);
         if std::fs::create_dir_all(&self.dir).is_ok() {
             let _ = write_atomic(&self.dir.join(name), &bytes);
@@ -108,5 +119,35 @@ impl Cache {
             self.store(keys, name, &file);
         }
         (file.entries, problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cache file renamed to another cache file's name is not trusted,
+    /// with or without encryption (same value type, so only the binding of
+    /// the name can tell them apart).
+    #[test]
+    fn a_cache_file_under_another_name_is_ignored() {
+        for keys in [Keys::from_master(&[4; 32]), Keys::Plain] {
+            let tmp = tempfile::tempdir().unwrap();
+            let cache = Cache::new(tmp.path(), &Id([1; 32]));
+            let file = CacheFile { version: CACHE_VERSION, entries: vec![(Id([2; 32]), 7u64)] };
+            cache.store(&keys, "index", &file);
+            let loaded = cache.load::<CacheFile<u64>>(&keys, "index").expect("stored under its own name");
+            assert_eq!(loaded.entries, file.entries);
+            std::fs::rename(cache.dir().join("index"), cache.dir().join("snapshots")).unwrap();
+            assert!(cache.load::<CacheFile<u64>>(&keys, "snapshots").is_none(), "encrypted: {}", keys.is_encrypted());
+            if keys.is_encrypted() {
+                // Anyone can recompute the checksum: the AEAD must refuse too.
+                let bytes = std::fs::read(cache.dir().join("snapshots")).unwrap();
+                let mut forged = checksum("snapshots", &bytes[32..]).to_vec();
+                forged.extend_from_slice(&bytes[32..]);
+                std::fs::write(cache.dir().join("snapshots"), forged).unwrap();
+                assert!(cache.load::<CacheFile<u64>>(&keys, "snapshots").is_none(), "the AEAD binds the name");
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_bytes::ByteBuf;
+use zeroize::Zeroizing;
 
 use crate::backend::{self, Backend, BackendError, FileKind};
 use crate::error::{Error, Result};
@@ -73,14 +74,17 @@ impl Repository {
     fn init_at(backend: Arc<dyn Backend>, location: PathBuf, opts: &InitOptions<'_>) -> Result<Repository> {
         opts.params.validate()?;
         opts.kdf.validate()?;
+        if opts.password.is_some_and(<[u8]>::is_empty) {
+            return Err(Error::EmptyPassword); // before anything is created
+        }
         backend.create_layout().map_err(|e| exists_as(e, &location))?;
         let repo_id = Id(crypto::random_bytes()?);
         let keys = match opts.password {
             Some(password) => {
-                let master: [u8; 32] = crypto::random_bytes()?;
+                let master = Zeroizing::new(crypto::random_bytes::<32>()?);
                 let key_file = seal_master_key(&master, password, &repo_id, opts)?;
                 backend.write(FileKind::Key, &codec::to_postcard(&key_file)?)?;
-                Keys::from_master(master)
+                Keys::from_master(&master)
             }
             None => Keys::Plain,
         };
@@ -152,6 +156,9 @@ impl Repository {
         let key_files = backend.list(FileKind::Key)?;
         let keys = if config.encrypted {
             let password = password.ok_or(Error::PasswordRequired)?;
+            if password.is_empty() {
+                return Err(Error::EmptyPassword);
+            }
             open_master_key(&*backend, path, &key_files, password, &config.repo_id)?
         } else {
             if !key_files.is_empty() {
@@ -451,8 +458,10 @@ fn open_master_key(
                 continue;
             }
         };
-        if let Some(master) = crypto::open_with(&crypto::cipher_from(&kek), &repo_id.0, &key.sealed_master)
-            && let Ok(master) = <[u8; 32]>::try_from(master.as_slice())
+        // The opened master key is wiped once the subkeys are derived.
+        if let Some(master) =
+            crypto::open_with(&crypto::cipher_from(&kek), &repo_id.0, &key.sealed_master).map(Zeroizing::new)
+            && let Ok(master) = <&[u8; 32]>::try_from(master.as_slice())
         {
             return Ok(Keys::from_master(master));
         }

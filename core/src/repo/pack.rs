@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn build_and_parse() {
-        let keys = Keys::from_master([9; 32]);
+        let keys = Keys::from_master(&[9; 32]);
         let mut b = PackBuilder::new(BlobKind::Data);
         for i in 0..5u8 {
             let raw = vec![i; 100 * usize::from(i)];

@@ -46,9 +46,19 @@ fn an_encrypted_repository_needs_the_right_password() {
     assert!(matches!(Repository::open(made.path(), Some(b"wrong")), Err(Error::WrongPassword(_))));
     assert!(matches!(Repository::open(made.path(), None), Err(Error::PasswordRequired)));
     // The key file holds the master key sealed, not in the clear.
-    let Keys::Encrypted(keys) = made.keys() else { panic!("not encrypted") };
+    let master = made.keys().master().expect("encrypted");
     let key_file = made.backend().read(FileKind::Key, &only_file(&made, FileKind::Key)).unwrap();
-    assert!(!key_file.windows(32).any(|w| w == keys.master));
+    assert!(!key_file.windows(32).any(|w| w == master));
+}
+
+#[test]
+fn an_empty_password_is_refused_at_init_and_at_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("never");
+    assert!(matches!(Repository::init(&target, &init_options(Some(b""))), Err(Error::EmptyPassword)));
+    assert!(!target.exists(), "nothing is created before the refusal");
+    let made = encrypted_repo(tmp.path(), b"right");
+    assert!(matches!(Repository::open(made.path(), Some(b"")), Err(Error::EmptyPassword)));
 }
 
 #[test]
@@ -57,8 +67,8 @@ fn any_key_file_opens_and_damaged_keys_are_not_wrong_passwords() {
     let made = encrypted_repo(tmp.path(), b"first");
     let first = only_file(&made, FileKind::Key);
     // A second copy of the master key, sealed with another password.
-    let Keys::Encrypted(keys) = made.keys() else { panic!("not encrypted") };
-    let sealed = seal_master_key(&keys.master, b"second", &made.id(), &init_options(None)).unwrap();
+    let master = made.keys().master().expect("encrypted");
+    let sealed = seal_master_key(master, b"second", &made.id(), &init_options(None)).unwrap();
     let second = made.backend().write(FileKind::Key, &codec::to_postcard(&sealed).unwrap()).unwrap();
     let open = |password: &[u8]| Repository::open(made.path(), Some(password));
     for password in [&b"first"[..], b"second"] {

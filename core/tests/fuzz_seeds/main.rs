@@ -29,7 +29,7 @@ use cairn_core::repo::pack::PackBuilder;
 
 /// The keys the fuzz entry points open seeds with (as `fuzz_entry` builds them).
 static PLAIN: Keys = Keys::Plain;
-static ENCRYPTED: LazyLock<Keys> = LazyLock::new(|| Keys::from_master(FUZZ_MASTER_KEY));
+static ENCRYPTED: LazyLock<Keys> = LazyLock::new(|| Keys::from_master(&FUZZ_MASTER_KEY));
 
 use seeds::build_seeds;
 

@@ -181,7 +181,7 @@ fn k_index_file() {
     );
     assert_eq!(codec::from_postcard::<IndexFile>(&raw, "index").unwrap(), index);
 
-    let keys = Keys::from_master(master());
+    let keys = Keys::from_master(&master());
     let sealed =
         cairn_core::format::crypto::fixed_nonces::during(|| codec::encode(&keys, ObjectKind::Index, &index, 3))
             .unwrap();
@@ -207,7 +207,7 @@ fn l_encrypted_pack() {
     // The blobs of (f) in an encrypted repository with the keys of (a),
     // sealed with the nonces 0, 1 (the blobs) and 2 (the header), each
     // written as a u64le padded with zeros to 24 bytes.
-    let keys = Keys::from_master(master());
+    let keys = Keys::from_master(&master());
     let (bytes, entries) = cairn_core::format::crypto::fixed_nonces::during(|| {
         let mut builder = PackBuilder::new(BlobKind::Data);
         for raw in [&b"hello"[..], &b"cairn!"[..]] {
