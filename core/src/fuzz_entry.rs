@@ -200,7 +200,7 @@ fn index_file(file: &IndexFile) {
     index.add_file(file);
     for p in &file.packs {
         for e in &p.entries {
-            let _ = index.get(&e.id);
+            let _ = index.get(e.kind, &e.id);
         }
     }
 }

@@ -2,6 +2,7 @@
 //! temporary folders.
 
 mod archiver_races;
+mod blob_identity;
 mod cache;
 mod common;
 mod damage;

@@ -39,7 +39,7 @@ impl Saver<'_> {
 /// up their plaintext sizes. Writes nothing.
 pub(super) struct DryRunSaver<'r> {
     repo: &'r Repository,
-    pending: Mutex<HashSet<Id>>,
+    pending: Mutex<HashSet<(BlobKind, Id)>>,
     data_blobs: AtomicU64,
     tree_blobs: AtomicU64,
     bytes: AtomicU64,
@@ -58,7 +58,8 @@ impl<'r> DryRunSaver<'r> {
 
     pub(super) fn save(&self, kind: BlobKind, raw: &[u8]) -> Id {
         let id = self.repo.keys().blob_id(raw);
-        let new = !self.repo.is_indexed(&id) && self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        let new = !self.repo.is_indexed(kind, &id)
+            && self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert((kind, id));
         if new {
             bump(if kind == BlobKind::Data { &self.data_blobs } else { &self.tree_blobs }, 1);
             bump(&self.bytes, raw.len() as u64);

@@ -177,7 +177,7 @@ impl Archiver<'_> {
     fn archive_file(&self, path: &Path, name: &[u8], md: Metadata, parent: Option<&Node>) -> Result<Option<Node>> {
         let reusable =
             parent.filter(|p| !self.racy(&md) && fsmeta::unchanged_since(p, &md)).and_then(|p| match &p.kind {
-                NodeKind::File { content, .. } if content.iter().all(|id| self.repo.is_indexed(id)) => {
+                NodeKind::File { content, .. } if content.iter().all(|id| self.repo.is_indexed(BlobKind::Data, id)) => {
                     Some(content.clone())
                 }
                 _ => None,

@@ -1,5 +1,9 @@
-//! The in-memory master index: blob id → pack and place. Built from all
-//! index files; new packs are added as they are written.
+//! The in-memory master index: blob (kind, id) → pack and place. Built from
+//! all index files; new packs are added as they are written.
+//!
+//! Keyed by kind as well as id: a data blob and a tree blob with the same
+//! plaintext have the same id (the keyed hash does not cover the kind), but
+//! are sealed differently, so one cannot stand in for the other (issue 9).
 
 use std::collections::HashMap;
 
@@ -18,7 +22,7 @@ pub struct BlobLocation {
 #[derive(Default, Debug)]
 pub struct Index {
     packs: Vec<Id>,
-    blobs: HashMap<Id, (u32, PackEntry)>,
+    blobs: HashMap<(BlobKind, Id), (u32, PackEntry)>,
 }
 
 impl Index {
@@ -32,7 +36,7 @@ impl Index {
         let pos = self.packs.len() as u32;
         self.packs.push(pack);
         for e in entries {
-            self.blobs.entry(e.id).or_insert((pos, *e));
+            self.blobs.entry((e.kind, e.id)).or_insert((pos, *e));
         }
     }
 
@@ -46,8 +50,8 @@ impl Index {
         }
     }
 
-    pub fn get(&self, id: &Id) -> Option<BlobLocation> {
-        self.blobs.get(id).map(|(pos, e)| BlobLocation {
+    pub fn get(&self, kind: BlobKind, id: &Id) -> Option<BlobLocation> {
+        self.blobs.get(&(kind, *id)).map(|(pos, e)| BlobLocation {
             pack: self.packs[*pos as usize],
             kind: e.kind,
             offset: e.offset,
@@ -56,8 +60,8 @@ impl Index {
         })
     }
 
-    pub fn contains(&self, id: &Id) -> bool {
-        self.blobs.contains_key(id)
+    pub fn contains(&self, kind: BlobKind, id: &Id) -> bool {
+        self.blobs.contains_key(&(kind, *id))
     }
 
     pub fn blob_count(&self) -> usize {

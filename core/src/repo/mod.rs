@@ -6,6 +6,9 @@
 pub mod cache;
 pub mod index;
 pub mod pack;
+mod saver;
+
+pub use saver::{BlobSaver, SaveStats};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -206,9 +209,32 @@ impl Repository {
         let present: Vec<Id> = self.backend.list(FileKind::Index)?.into_iter().map(|(id, _)| id).collect();
         let read = |id: &Id| self.read_index_file(id).map(|f| f.packs).map_err(|e| format!("index {id}: {e}"));
         let (files, problems) = self.read_through_cache("index", &present, read);
+        // One listing of data/: entries whose pack is gone (a partial sync,
+        // a disk error, a hand deletion) are dropped, so that a snapshot
+        // stores those files' data again instead of pointing at nothing.
+        // Per entry this costs one hash lookup (open runs on every command).
+        let on_disk: HashSet<Id> = self.backend.list(FileKind::Pack)?.into_iter().map(|(id, _)| id).collect();
         let mut index = Index::new();
+        let mut dropped_entries = 0usize;
+        let mut dropped_packs: HashSet<Id> = HashSet::new();
         for (_, packs) in &files {
-            index.add_packs(packs);
+            for pack in packs {
+                if on_disk.contains(&pack.pack) {
+                    index.add_pack(pack.pack, &pack.entries);
+                } else {
+                    dropped_entries += pack.entries.len();
+                    dropped_packs.insert(pack.pack);
+                }
+            }
+        }
+        let mut problems = problems;
+        if !dropped_packs.is_empty() {
+            // One line however many: each missing pack is named by `check`.
+            problems.push(format!(
+                "{dropped_entries} indexed blobs are in {} pack(s) missing from data/; they are ignored, \
+                 a new snapshot stores their data again, and `check` names the snapshots that need them",
+                dropped_packs.len()
+            ));
         }
         Ok((index, problems))
     }
@@ -297,12 +323,22 @@ impl Repository {
         Chunker::new(&self.params, self.keys.chunker_seed())
     }
 
-    pub fn locate(&self, id: &Id) -> Option<BlobLocation> {
-        self.read_index().get(id)
+    /// Where the blob of this kind and id is stored (blobs are identified
+    /// by both: a data blob never stands in for a tree, nor the reverse).
+    pub fn locate(&self, kind: BlobKind, id: &Id) -> Option<BlobLocation> {
+        self.read_index().get(kind, id)
     }
 
-    pub fn is_indexed(&self, id: &Id) -> bool {
-        self.read_index().contains(id)
+    pub fn is_indexed(&self, kind: BlobKind, id: &Id) -> bool {
+        self.read_index().contains(kind, id)
+    }
+
+    /// Where tree `id` can be read: as a tree blob, or else (repositories
+    /// written before blob identity included the kind) as a data blob with
+    /// the same plaintext — see format-spec.md, "Trees stored as data blobs".
+    pub fn locate_tree(&self, id: &Id) -> Option<BlobLocation> {
+        let index = self.read_index();
+        index.get(BlobKind::Tree, id).or_else(|| index.get(BlobKind::Data, id))
     }
 
     fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
@@ -311,9 +347,9 @@ impl Repository {
         self.index.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Loads a blob's plaintext and verifies it against its id.
+    /// Loads a data blob's plaintext and verifies it against its id.
     pub fn load_blob(&self, id: &Id) -> Result<Vec<u8>> {
-        let loc = self.locate(id).ok_or(Error::BlobNotIndexed(*id))?;
+        let loc = self.locate(BlobKind::Data, id).ok_or(Error::BlobNotIndexed(*id))?;
         self.load_located(id, &loc)
     }
 
@@ -335,10 +371,9 @@ impl Repository {
     }
 
     pub fn load_tree(&self, id: &Id) -> Result<Tree> {
-        let loc = self.locate(id).ok_or(Error::BlobNotIndexed(*id))?;
-        if loc.kind != BlobKind::Tree {
-            return Err(Error::corrupt(format!("tree {id}"), "the index lists it as a data blob"));
-        }
+        // A tree found only as a data blob is opened as one (its sealing
+        // names the data kind); its id still verifies the plaintext.
+        let loc = self.locate_tree(id).ok_or(Error::BlobNotIndexed(*id))?;
         let raw = self.load_located(id, &loc)?;
         let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
         check_version("tree", tree.version)?;
@@ -358,19 +393,6 @@ impl Repository {
     pub fn save_snapshot(&self, snap: &Snapshot) -> Result<Id> {
         let bytes = codec::encode(&self.keys, ObjectKind::Snapshot, snap, 3)?;
         Ok(self.backend.write(FileKind::Snapshot, &bytes)?)
-    }
-
-    pub fn saver(&self) -> BlobSaver<'_> {
-        BlobSaver {
-            repo: self,
-            pending: Mutex::new(HashSet::new()),
-            data_pack: Mutex::new(None),
-            tree_pack: Mutex::new(None),
-            finisher: Finisher::start(Arc::clone(&self.backend), self.keys.clone()),
-            data_blobs: AtomicU64::new(0),
-            tree_blobs: AtomicU64::new(0),
-            bytes_added: AtomicU64::new(0),
-        }
     }
 }
 
@@ -483,107 +505,6 @@ pub fn timestamp_of(z: &jiff::ZonedDateTime) -> Timestamp {
         unix_seconds: ts.as_second(),
         nanos: ts.subsec_nanosecond().max(0) as u32,
         offset_seconds: z.offset().seconds(),
-    }
-}
-
-/// Statistics of what a `BlobSaver` added.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SaveStats {
-    pub data_blobs: u64,
-    pub tree_blobs: u64,
-    pub bytes_added: u64,
-}
-
-/// Saves blobs into new packs from many threads at once, skipping blobs the
-/// repository (or this saver) already holds. `finish` writes the remaining
-/// packs and then one index file for all of them.
-pub struct BlobSaver<'r> {
-    repo: &'r Repository,
-    pending: Mutex<HashSet<Id>>,
-    data_pack: Mutex<Option<PackWriter>>,
-    tree_pack: Mutex<Option<PackWriter>>,
-    finisher: Finisher,
-    data_blobs: AtomicU64,
-    tree_blobs: AtomicU64,
-    bytes_added: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Poisoning only follows a panic elsewhere; the data is still usable.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl BlobSaver<'_> {
-    /// Stores `raw` unless a blob with its id exists; returns the id.
-    pub fn save(&self, kind: BlobKind, raw: &[u8]) -> Result<Id> {
-        let id = self.repo.keys.blob_id(raw);
-        self.save_with_id(kind, id, raw)?;
-        Ok(id)
-    }
-
-    /// Stores a blob whose id the caller computed; true when it was new.
-    pub fn save_with_id(&self, kind: BlobKind, id: Id, raw: &[u8]) -> Result<bool> {
-        if raw.len() > codec::MAX_OBJECT_LEN {
-            // Pack entries record lengths as u32; trees and chunks stay far below.
-            return Err(Error::Internal(format!("a {kind:?} blob of {} bytes is too large to store", raw.len())));
-        }
-        if self.repo.is_indexed(&id) || !lock(&self.pending).insert(id) {
-            return Ok(false);
-        }
-        let object_kind = ObjectKind::from(kind);
-        let sealed = codec::seal_bytes(&self.repo.keys, object_kind, raw, self.repo.params.zstd_level)?;
-        let (packer, counter) = match kind {
-            BlobKind::Data => (&self.data_pack, &self.data_blobs),
-            BlobKind::Tree => (&self.tree_pack, &self.tree_blobs),
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        let full = {
-            let mut slot = lock(packer);
-            let writer = match slot.as_mut() {
-                Some(w) => w,
-                None => slot.insert(PackWriter::create(&*self.repo.backend, kind)?),
-            };
-            writer.add(id, &sealed, raw.len())?;
-            if writer.len() >= u64::from(self.repo.params.pack_target) { slot.take() } else { None }
-        };
-        // The full pack is finished (fsync, rename) by the finisher thread,
-        // so that workers keep reading and compressing meanwhile.
-        if let Some(pack) = full {
-            self.finisher.send(pack)?;
-        }
-        Ok(true)
-    }
-
-    pub fn save_tree(&self, tree: &Tree) -> Result<Id> {
-        let raw = codec::to_postcard(tree)?;
-        self.save(BlobKind::Tree, &raw)
-    }
-
-    /// Writes the open packs, then an index of every pack this saver wrote,
-    /// and adds them to the repository's in-memory index.
-    pub fn finish(self) -> Result<SaveStats> {
-        for packer in [&self.data_pack, &self.tree_pack] {
-            let pack = lock(packer).take();
-            if let Some(pack) = pack.filter(|p| !p.is_empty()) {
-                self.finisher.send(pack)?;
-            }
-        }
-        let finished = self.finisher.join()?;
-        crate::testhook::reached(crate::testhook::Point::PacksDone, None);
-        self.bytes_added.fetch_add(finished.iter().map(|(_, size)| size).sum(), Ordering::Relaxed);
-        let packs: Vec<IndexedPack> = finished.into_iter().map(|(p, _)| p).collect();
-        if !packs.is_empty() {
-            let file = IndexFile { version: FORMAT_VERSION, packs };
-            let bytes = codec::encode(&self.repo.keys, ObjectKind::Index, &file, 3)?;
-            self.repo.backend.write(FileKind::Index, &bytes)?;
-            crate::testhook::reached(crate::testhook::Point::IndexWritten, None);
-            self.repo.index.write().unwrap_or_else(|p| p.into_inner()).add_file(&file);
-        }
-        Ok(SaveStats {
-            data_blobs: self.data_blobs.load(Ordering::Relaxed),
-            tree_blobs: self.tree_blobs.load(Ordering::Relaxed),
-            bytes_added: self.bytes_added.load(Ordering::Relaxed),
-        })
     }
 }
 
