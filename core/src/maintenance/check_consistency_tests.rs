@@ -18,7 +18,7 @@ fn one_file(tmp: &std::path::Path) -> (Repository, Id, Id) {
     let snap = store(&r, snapshot(0, &["/w"], root));
     let x = crate::snapshot::tree::lookup(&r, &snap.snapshot.tree, std::path::Path::new("/w/x")).unwrap().unwrap();
     let NodeKind::File { content, .. } = x.kind else { panic!("not a file") };
-    let pack = r.locate(&content[0]).unwrap().pack;
+    let pack = r.locate(BlobKind::Data, &content[0]).unwrap().pack;
     let index = r
         .backend()
         .list(FileKind::Index)
