@@ -27,25 +27,33 @@ fn fixture_copy(dir: &Path) -> PathBuf {
     dst
 }
 
-/// Every file and folder under `root` with its bytes (None for folders),
-/// mode and mtime: a repository must not change when it is only read.
-fn contents(root: &Path) -> BTreeMap<PathBuf, (Option<Vec<u8>>, u32, i64)> {
+/// Every entry under `root` (relative path → metadata, not following links).
+fn entries(root: &Path) -> BTreeMap<PathBuf, fs::Metadata> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for e in fs::read_dir(&dir).unwrap() {
             let path = e.unwrap().path();
             let md = fs::symlink_metadata(&path).unwrap();
-            let bytes = if md.is_dir() {
+            if md.is_dir() {
                 stack.push(path.clone());
-                None
-            } else {
-                Some(fs::read(&path).unwrap())
-            };
-            out.insert(path.strip_prefix(root).unwrap().to_path_buf(), (bytes, md.mode(), md.mtime()));
+            }
+            out.insert(path.strip_prefix(root).unwrap().to_path_buf(), md);
         }
     }
     out
+}
+
+/// Every file and folder under `root` with its bytes (None for folders),
+/// mode and mtime: a repository must not change when it is only read.
+fn contents(root: &Path) -> BTreeMap<PathBuf, (Option<Vec<u8>>, u32, i64)> {
+    entries(root)
+        .into_iter()
+        .map(|(rel, md)| {
+            let bytes = (!md.is_dir()).then(|| fs::read(root.join(&rel)).unwrap());
+            (rel, (bytes, md.mode(), md.mtime()))
+        })
+        .collect()
 }
 
 fn cairn(repo: &Path, home: &Path) -> Command {
@@ -84,24 +92,19 @@ fn assert_fixture_tree(root: &Path, hello: &str, hello_mtime: i64) {
     ]
     .into_iter()
     .collect();
-    let mut got = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in fs::read_dir(&dir).unwrap() {
-            let path = e.unwrap().path();
-            let md = fs::symlink_metadata(&path).unwrap();
+    let got: BTreeMap<String, (&str, u32, i64)> = entries(root)
+        .into_iter()
+        .map(|(rel, md)| {
             let kind = if md.is_dir() {
-                stack.push(path.clone());
                 "dir"
             } else if md.file_type().is_symlink() {
                 "symlink"
             } else {
                 "file"
             };
-            let rel = path.strip_prefix(root).unwrap().to_str().unwrap().to_string();
-            got.insert(rel, (kind, md.mode() & 0o7777, md.mtime()));
-        }
-    }
+            (rel.to_str().unwrap().to_string(), (kind, md.mode() & 0o7777, md.mtime()))
+        })
+        .collect();
     let got: BTreeMap<&str, (&str, u32, i64)> = got.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(got, want, "entries, kinds, modes and mtimes under {}", root.display());
     let root_md = fs::metadata(root).unwrap();
