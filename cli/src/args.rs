@@ -28,7 +28,7 @@ pub struct Global {
     #[arg(long, global = true, env = "CAIRN_PASSWORD_FILE", value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     /// Run this shell command and use its output as the password
-    #[arg(long, global = true, value_name = "CMD")]
+    #[arg(long, global = true, env = "CAIRN_PASSWORD_COMMAND", value_name = "CMD")]
     pub password_command: Option<String>,
     /// Print machine-readable JSON instead of text
     #[arg(long, global = true)]

@@ -28,7 +28,18 @@ pub fn default_repository() -> Result<PathBuf> {
 
 /// `$XDG_CONFIG_HOME/cairn/password`, by default `~/.config/cairn/password`.
 pub fn default_password_file() -> Result<PathBuf> {
-    Ok(xdg("XDG_CONFIG_HOME", ".config")?.join("cairn").join("password"))
+    Ok(config_dir()?.join("password"))
+}
+
+/// `$XDG_CONFIG_HOME/cairn`, by default `~/.config/cairn`.
+pub fn config_dir() -> Result<PathBuf> {
+    Ok(xdg("XDG_CONFIG_HOME", ".config")?.join("cairn"))
+}
+
+/// `~/.config/cairn` whatever `XDG_CONFIG_HOME` says: where a run without
+/// that variable (cron) looks.
+pub fn home_config_dir() -> Result<PathBuf> {
+    Ok(home()?.join(".config").join("cairn"))
 }
 
 /// `$XDG_CACHE_HOME/cairn`, by default `~/.cache/cairn`; `None` without a home.

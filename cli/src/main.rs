@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod default_repo;
 mod locations;
 mod output;
 mod password;
@@ -22,6 +23,8 @@ use crate::args::{Cli, Command};
 /// files could not be read.
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_INCOMPLETE: u8 = 3;
+/// The repository does not exist (restic's 10).
+pub const EXIT_NO_REPOSITORY: u8 = 10;
 
 /// Stack of each worker thread: walks recurse once per folder level, and a
 /// runaway agent can nest folders hundreds deep. Only touched pages cost memory.
@@ -54,9 +57,18 @@ fn main() -> ExitCode {
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             output::error_line(&e);
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// The exit code of a failed command.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    let missing = e.chain().any(|c| {
+        c.is::<default_repo::RecordedRepositoryMissing>()
+            || matches!(c.downcast_ref::<cairn_core::Error>(), Some(cairn_core::Error::NotARepository(_)))
+    });
+    if missing { EXIT_NO_REPOSITORY } else { EXIT_ERROR }
 }
 
 fn run(cli: &Cli) -> anyhow::Result<u8> {

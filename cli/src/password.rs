@@ -10,21 +10,58 @@ use anyhow::{Context, Result, bail};
 use cairn_core::repo::InitOptions;
 use cairn_core::{Repository, format::RepoParams, format::crypto::KdfParams};
 
-use crate::locations;
+use crate::{default_repo, locations};
 
 use crate::args::Global;
 
+#[derive(Clone)]
 pub struct Location {
     pub path: PathBuf,
     /// True when neither --repo nor CAIRN_REPO named it.
     pub is_default: bool,
+    /// The default repository's password file (recorded with it, or the
+    /// XDG one); `None` for a repository named by --repo / CAIRN_REPO.
+    pub password_file: Option<PathBuf>,
+    /// The record file this location was read from (`default_repo`).
+    pub record: Option<PathBuf>,
 }
 
 pub fn location(g: &Global) -> Result<Location> {
-    match &g.repo {
-        Some(p) => Ok(Location { path: p.clone(), is_default: false }),
-        None => Ok(Location { path: locations::default_repository()?, is_default: true }),
+    if let Some(p) = &g.repo {
+        return Ok(Location { path: p.clone(), is_default: false, password_file: None, record: None });
     }
+    match default_repo::read()? {
+        Some((recorded, file)) => Ok(Location {
+            path: recorded.repository,
+            is_default: true,
+            password_file: Some(recorded.password_file),
+            record: Some(file),
+        }),
+        None => xdg_default(),
+    }
+}
+
+/// The default repository where this environment's XDG variables put it.
+fn xdg_default() -> Result<Location> {
+    Ok(Location {
+        path: locations::default_repository()?,
+        is_default: true,
+        password_file: Some(locations::default_password_file()?),
+        record: None,
+    })
+}
+
+/// The recorded default repository is missing: say so instead of
+/// creating another one or calling it "not a repository".
+fn check_recorded(loc: &Location) -> Result<()> {
+    if let Some(record) = &loc.record
+        && !Repository::exists_at(&loc.path)?
+    {
+        return Err(
+            default_repo::RecordedRepositoryMissing { repository: loc.path.clone(), record: record.clone() }.into()
+        );
+    }
+    Ok(())
 }
 
 /// The password from the explicit sources, if any is given.
@@ -90,54 +127,119 @@ pub fn open_uncached(g: &Global) -> Result<Repository> {
 }
 
 fn open_at(g: &Global, loc: &Location, use_cache: bool) -> Result<Repository> {
+    check_recorded(loc)?;
     let mut password = explicit_password(g)?;
-    if password.is_none() && loc.is_default {
-        let file = locations::default_password_file()?;
-        if file.is_file() {
-            password = Some(read_password_file(&file)?);
-        }
+    let mut from_file = None;
+    if let (None, Some(file)) = (&password, &loc.password_file)
+        && file.is_file()
+    {
+        password = Some(read_password_file(file)?);
+        from_file = Some(file);
     }
     let needs = Repository::is_encrypted_at(&loc.path)?;
     if needs && password.is_none() {
         if std::io::stdin().is_terminal() {
             password = Some(prompt(&format!("password for {}: ", loc.path.display()))?);
         } else {
+            // Name the file the default repository's password lives in:
+            // "give a password" alone leaves the user guessing where it went.
+            let missing_file = match &loc.password_file {
+                Some(file) => format!(" (its password file {} is missing)", file.display()),
+                None => String::new(),
+            };
             bail!(
-                "the repository {} is encrypted: give its password with CAIRN_PASSWORD, CAIRN_PASSWORD_FILE, --password-file or --password-command",
+                "the repository {} is encrypted{missing_file}: give its password with CAIRN_PASSWORD, CAIRN_PASSWORD_FILE, --password-file, --password-command or CAIRN_PASSWORD_COMMAND",
                 loc.path.display()
             );
         }
     }
     let cache_root = if use_cache { locations::cache_root() } else { None };
-    Ok(Repository::open_with_cache(&loc.path, password.as_deref().map(str::as_bytes), cache_root.as_deref())?)
+    let opened = Repository::open_with_cache(&loc.path, password.as_deref().map(str::as_bytes), cache_root.as_deref());
+    match (opened, from_file) {
+        (Err(e @ cairn_core::Error::WrongPassword(_)), Some(file)) => {
+            Err(anyhow::Error::new(e).context(format!("the password in {} does not open it", file.display())))
+        }
+        (opened, _) => Ok(opened?),
+    }
 }
 
 /// For `snapshot`: opens the repository, first creating the default one
-/// (with a generated password file) if it does not exist yet.
+/// (with a generated password file) if it does not exist yet. A recorded
+/// default repository that is missing is an error, never replaced.
 pub fn open_or_create_default(g: &Global) -> Result<Repository> {
     let loc = location(g)?;
-    if loc.is_default && !Repository::exists_at(&loc.path)? {
-        let pw_file = locations::default_password_file()?;
-        let (password, kept_in) = match explicit_password(g)? {
-            Some(p) => (p, None),
-            None if pw_file.is_file() => (read_password_file(&pw_file)?, Some(&pw_file)),
-            None => (locations::create_password_file(&pw_file)?, Some(&pw_file)),
-        };
-        let opts = init_options(Some(password.as_bytes()), KdfParams::DEFAULT);
-        Repository::init(&loc.path, &opts)?;
-        match kept_in {
-            Some(file) => eprintln!(
-                "cairn: created the repository {} with its password in {}; keep a copy of that file somewhere safe (offsite): without it nothing can be restored",
-                loc.path.display(),
-                file.display()
-            ),
-            None => eprintln!(
-                "cairn: created the repository {}, encrypted with the password you gave; keep that password safe: without it nothing can be restored",
-                loc.path.display()
-            ),
+    if loc.is_default && loc.record.is_none() {
+        if Repository::exists_at(&loc.path)? {
+            // Made before locations were recorded: record it now, so that a
+            // run in another environment finds this one.
+            if let Err(e) = record(&loc) {
+                crate::output::warning(format!("{e:#}"));
+            }
+        } else {
+            create_default(g, &loc, KdfParams::DEFAULT, RepoParams::DEFAULT, true)?;
         }
     }
     open_at(g, &loc, !g.no_cache)
+}
+
+/// Creates the default repository at `loc` as the first snapshot and
+/// `cairn init` both do: the password from an explicit source, else from
+/// the password file, else a new one generated into that file; then the
+/// location is recorded.
+pub fn create_default(
+    g: &Global,
+    loc: &Location,
+    kdf: KdfParams,
+    params: RepoParams,
+    encrypted: bool,
+) -> Result<Repository> {
+    let pw_file = loc.password_file.clone().unwrap_or(locations::default_password_file()?);
+    let (password, kept_in) = if !encrypted {
+        (None, None)
+    } else {
+        match explicit_password(g)? {
+            Some(p) => (Some(p), None),
+            None if pw_file.is_file() => (Some(read_password_file(&pw_file)?), Some(&pw_file)),
+            None => (Some(locations::create_password_file(&pw_file)?), Some(&pw_file)),
+        }
+    };
+    let mut opts = init_options(password.as_deref().map(str::as_bytes), kdf);
+    opts.params = params;
+    let repo = Repository::init(&loc.path, &opts)?;
+    match (kept_in, encrypted) {
+        (Some(file), _) => eprintln!(
+            "cairn: created the repository {} with its password in {}; keep a copy of that file somewhere safe (offsite): without it nothing can be restored",
+            loc.path.display(),
+            file.display()
+        ),
+        (None, true) => eprintln!(
+            "cairn: created the repository {}, encrypted with the password you gave; keep that password safe: without it nothing can be restored",
+            loc.path.display()
+        ),
+        (None, false) => {}
+    }
+    // The repository works without the record; only the protection against
+    // a second default repository is missing then, which deserves a warning.
+    if let Err(e) = record(&Location { password_file: Some(pw_file), ..loc.clone() }) {
+        crate::output::warning(format!("{e:#}"));
+    }
+    Ok(repo)
+}
+
+fn record(loc: &Location) -> Result<()> {
+    let password_file = match &loc.password_file {
+        Some(file) => file.clone(),
+        None => locations::default_password_file()?,
+    };
+    let repository = cairn_core::fs::path::absolute(&loc.path)?;
+    default_repo::write(&default_repo::Record { repository, password_file })
+}
+
+/// Where `cairn init` without --repo creates the default repository: this
+/// environment's XDG location (a recorded one that went missing is
+/// replaced by it, and the record rewritten).
+pub fn init_location(g: &Global) -> Result<Location> {
+    if g.repo.is_some() { location(g) } else { xdg_default() }
 }
 
 pub fn init_options(password: Option<&[u8]>, kdf: KdfParams) -> InitOptions<'_> {

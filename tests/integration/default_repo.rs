@@ -16,7 +16,7 @@ fn first_snapshot_creates_the_default_repository() {
 
     // Commands other than snapshot do not create it.
     let out = bare_cairn(home).arg("snapshots").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(10), "no repository");
     assert!(stderr_of(&out).contains(".local/share/cairn/repo"), "{}", stderr_of(&out));
 
     let out = bare_cairn(home).arg("snapshot").arg(&src).output().unwrap();

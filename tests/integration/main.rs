@@ -6,6 +6,7 @@ mod blob_identity;
 mod cache;
 mod common;
 mod damage;
+mod default_record;
 mod default_repo;
 mod empty_password;
 mod excludes;

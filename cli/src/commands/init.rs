@@ -9,8 +9,7 @@ use crate::output::outln;
 use crate::password;
 
 pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
-    let loc = password::location(g)?;
-    let password = if a.no_encryption { None } else { Some(password::new_password(g)?) };
+    let loc = password::init_location(g)?;
     let mut kdf = KdfParams::DEFAULT;
     if let Some(m) = a.kdf_memory_kib {
         kdf.memory_kib = m;
@@ -18,11 +17,20 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     if let Some(t) = a.kdf_iterations {
         kdf.iterations = t;
     }
-    let mut opts = password::init_options(password.as_deref().map(str::as_bytes), kdf);
-    opts.params.chunk_min = a.chunk_min.unwrap_or(opts.params.chunk_min);
-    opts.params.chunk_avg = a.chunk_avg.unwrap_or(opts.params.chunk_avg);
-    opts.params.chunk_max = a.chunk_max.unwrap_or(opts.params.chunk_max);
-    let repo = Repository::init(&loc.path, &opts)?;
+    let mut params = cairn_core::format::RepoParams::DEFAULT;
+    params.chunk_min = a.chunk_min.unwrap_or(params.chunk_min);
+    params.chunk_avg = a.chunk_avg.unwrap_or(params.chunk_avg);
+    params.chunk_max = a.chunk_max.unwrap_or(params.chunk_max);
+    let repo = if loc.is_default {
+        // The same repository, password file and record as the first
+        // `cairn snapshot` would make.
+        password::create_default(g, &loc, kdf, params, !a.no_encryption)?
+    } else {
+        let password = if a.no_encryption { None } else { Some(password::new_password(g)?) };
+        let mut opts = password::init_options(password.as_deref().map(str::as_bytes), kdf);
+        opts.params = params;
+        Repository::init(&loc.path, &opts)?
+    };
     if g.json {
         outln!(
             "{}",
