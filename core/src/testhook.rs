@@ -15,7 +15,8 @@
 //! # `CAIRN_TEST_HOOK=<point>:<action>[:<folder>]`
 //!
 //! - `<point>` is one of the [`Point`] names: `pack-durable`, `packs-done`,
-//!   `index-written`, `file-stat`, `file-read`.
+//!   `index-written`, `file-stat`, `file-read`, `key-added`,
+//!   `password-file-rewritten`.
 //! - `abort`: at the first hit, write the marker `<folder>/<point>.1.reached`
 //!   (when a folder is given), then kill the process with SIGKILL, as a
 //!   power cut or the OOM killer would: no destructor, no flush.
@@ -47,6 +48,12 @@ pub enum Point {
     /// A file's contents were read and stored; the check that it held still
     /// (its stat after the read) comes next.
     FileRead,
+    /// `key passwd`: the new key file is durable; the password file is not
+    /// rewritten yet and the old key file is still there.
+    KeyAdded,
+    /// `key passwd`: the default password file holds the new password; the
+    /// old key file is still there.
+    PasswordFileRewritten,
 }
 
 impl Point {
@@ -58,6 +65,8 @@ impl Point {
             Point::IndexWritten => "index-written",
             Point::FileStat => "file-stat",
             Point::FileRead => "file-read",
+            Point::KeyAdded => "key-added",
+            Point::PasswordFileRewritten => "password-file-rewritten",
         }
     }
 }
@@ -104,10 +113,18 @@ mod enabled {
             let spec = std::env::var("CAIRN_TEST_HOOK").ok()?;
             let mut parts = spec.splitn(3, ':');
             let name = parts.next()?;
-            let point = [Point::PackDurable, Point::PacksDone, Point::IndexWritten, Point::FileStat, Point::FileRead]
-                .into_iter()
-                .find(|p| p.name() == name)
-                .unwrap_or_else(|| panic!("CAIRN_TEST_HOOK: unknown point {name:?}"));
+            let point = [
+                Point::PackDurable,
+                Point::PacksDone,
+                Point::IndexWritten,
+                Point::FileStat,
+                Point::FileRead,
+                Point::KeyAdded,
+                Point::PasswordFileRewritten,
+            ]
+            .into_iter()
+            .find(|p| p.name() == name)
+            .unwrap_or_else(|| panic!("CAIRN_TEST_HOOK: unknown point {name:?}"));
             let action = match parts.next() {
                 Some("abort") => Action::Abort,
                 Some("pause") => Action::Pause,

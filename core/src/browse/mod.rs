@@ -2,6 +2,7 @@
 //! `history`, text contents, and the shared walking of a snapshot by path.
 
 pub mod diff;
+pub mod dump;
 pub mod find;
 pub mod hints;
 pub mod history;

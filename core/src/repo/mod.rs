@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod index;
+pub mod keys;
 pub mod pack;
 mod saver;
 
