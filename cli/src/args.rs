@@ -61,6 +61,39 @@ pub enum Command {
     Find(FindArgs),
     /// Show every version of one file or folder across the snapshots
     History(HistoryArgs),
+    /// Write one file of a snapshot to standard output
+    Dump(DumpArgs),
+    /// Manage the repository's keys (its password)
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct DumpArgs {
+    /// Snapshot id, unique prefix (4+ hex digits), `latest` or `latest~N` (or use --at; then only PATH is given)
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: String,
+    /// The file (original path; relative to the current folder if not absolute)
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Change the password: a new key file replaces the old one, and the default password file is rewritten
+    Passwd(PasswdArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PasswdArgs {
+    /// Read the new password from this file (first line)
+    #[arg(long, value_name = "FILE", conflicts_with = "generate")]
+    pub new_password_file: Option<PathBuf>,
+    /// Generate a new random password into the default password file (when the password came from it)
+    #[arg(long)]
+    pub generate: bool,
 }
 
 #[derive(Args, Debug)]
@@ -165,6 +198,12 @@ pub struct SnapshotsArgs {
     /// Only snapshots that cover this path (it is, or lies inside, one of their paths)
     #[arg(long)]
     pub path: Option<PathBuf>,
+    /// Only the N newest snapshots (of those the other options select)
+    #[arg(long, value_name = "N")]
+    pub latest: Option<usize>,
+    /// Show only these snapshots (ids, unique prefixes, `latest`, `latest~N`)
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
 }
 
 #[derive(Args, Debug)]

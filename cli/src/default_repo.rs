@@ -96,15 +96,16 @@ fn parse(text: &[u8]) -> Result<Record> {
             continue;
         }
         let Some(eq) = line.iter().position(|&b| b == b'=') else { bail!("a line has no `=`") };
+        let slot = match &line[..eq] {
+            b"repository" => &mut repository,
+            b"password-file" => &mut password_file,
+            _ => continue, // written by a later cairn: ignored
+        };
         let value = PathBuf::from(OsStr::from_bytes(&line[eq + 1..]));
         if !value.is_absolute() {
             bail!("{} is not an absolute path", value.display());
         }
-        match &line[..eq] {
-            b"repository" => repository = Some(value),
-            b"password-file" => password_file = Some(value),
-            _ => {} // written by a later cairn: ignored
-        }
+        *slot = Some(value);
     }
     match (repository, password_file) {
         (Some(repository), Some(password_file)) => Ok(Record { repository, password_file }),

@@ -88,7 +88,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// 32 random bytes as 43 characters of 6 bits each (256 bits of entropy).
-fn random_password() -> Result<String> {
+pub fn random_password() -> Result<String> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes: [u8; 32] = cairn_core::format::crypto::random_bytes()?;
     let mut password = String::with_capacity(43);

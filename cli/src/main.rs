@@ -82,5 +82,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Ls(a) => commands::ls::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),
         Command::History(a) => commands::history::run(&cli.global, a),
+        Command::Dump(a) => commands::dump::run(&cli.global, a),
+        Command::Key(args::KeyCommand::Passwd(a)) => commands::key::passwd(&cli.global, a),
     }
 }

@@ -127,6 +127,24 @@ pub fn open_uncached(g: &Global) -> Result<Repository> {
 }
 
 fn open_at(g: &Global, loc: &Location, use_cache: bool) -> Result<Repository> {
+    Ok(open_full(g, loc, use_cache)?.repo)
+}
+
+/// An open repository with the password that opened it.
+pub struct Opened {
+    pub repo: Repository,
+    pub password: Option<String>,
+    /// The default password file, when the password came from it.
+    pub from_file: Option<PathBuf>,
+}
+
+/// For `key passwd`: opens the repository (without the cache) and keeps
+/// the password and where it came from.
+pub fn open_keeping_password(g: &Global) -> Result<Opened> {
+    open_full(g, &location(g)?, false)
+}
+
+fn open_full(g: &Global, loc: &Location, use_cache: bool) -> Result<Opened> {
     check_recorded(loc)?;
     let mut password = explicit_password(g)?;
     let mut from_file = None;
@@ -159,7 +177,7 @@ fn open_at(g: &Global, loc: &Location, use_cache: bool) -> Result<Repository> {
         (Err(e @ cairn_core::Error::WrongPassword(_)), Some(file)) => {
             Err(anyhow::Error::new(e).context(format!("the password in {} does not open it", file.display())))
         }
-        (opened, _) => Ok(opened?),
+        (opened, from_file) => Ok(Opened { repo: opened?, password, from_file: from_file.cloned() }),
     }
 }
 
@@ -244,6 +262,23 @@ pub fn init_location(g: &Global) -> Result<Location> {
 
 pub fn init_options(password: Option<&[u8]>, kdf: KdfParams) -> InitOptions<'_> {
     InitOptions { password, kdf, params: RepoParams::DEFAULT, host: locations::hostname(), user: locations::username() }
+}
+
+/// A new password from `file` (its first line, not empty).
+pub fn read_new_password_file(file: &Path) -> Result<String> {
+    read_password_file(file)
+}
+
+/// A new password asked twice on the terminal, if there is one.
+pub fn prompt_new_password() -> Result<Option<String>> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let first = prompt("new password: ")?;
+    if first != prompt("repeat the new password: ")? {
+        bail!("the two passwords differ; nothing was changed");
+    }
+    Ok(Some(first))
 }
 
 /// The password for a new repository: explicit sources, or asked twice.

@@ -9,6 +9,7 @@ mod damage;
 mod default_record;
 mod default_repo;
 mod empty_password;
+mod everyday;
 mod excludes;
 mod faults;
 mod full_repository;

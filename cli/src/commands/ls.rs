@@ -73,7 +73,7 @@ fn stdout_error(e: std::io::Error) -> Error {
 }
 
 /// The error for a path the snapshot lacks, naming the closest ones.
-fn not_found(repo: &Repository, entry: &SnapshotEntry, path: &Path) -> Result<u8> {
+pub(crate) fn not_found(repo: &Repository, entry: &SnapshotEntry, path: &Path) -> Result<u8> {
     let close = hints::closest_paths(repo, &entry.snapshot.tree, path, 3);
     let mut msg = format!(
         "{} is not in snapshot {} ({})",

@@ -3,9 +3,11 @@
 
 pub mod check;
 pub mod diff;
+pub mod dump;
 pub mod find;
 pub mod history;
 pub mod init;
+pub mod key;
 pub mod ls;
 pub mod restore;
 pub mod snapshot;

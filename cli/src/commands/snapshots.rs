@@ -19,7 +19,21 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
         None => Vec::new(),
     };
     let filter = snapshots::Filter { host: a.host.clone(), paths, tags: a.tags.clone() };
-    let selected: Vec<_> = all.iter().filter(|e| filter.matches_listing(&e.snapshot)).collect();
+    // Snapshots named on the command line: each must exist (an unknown id
+    // is an error, not an empty table); the other options narrow further.
+    let mut named = Vec::new();
+    for reference in &a.ids {
+        named.push(snapshots::resolve_filtered(&repo, reference, &filter)?.id);
+    }
+    let mut selected: Vec<_> = all
+        .iter()
+        .filter(|e| a.ids.is_empty() || named.contains(&e.id))
+        .filter(|e| filter.matches_listing(&e.snapshot))
+        .collect();
+    // `list` is oldest first: keep the newest N, still oldest first.
+    if let Some(n) = a.latest {
+        selected.drain(..selected.len().saturating_sub(n));
+    }
     if g.json {
         let items: Vec<_> = selected
             .iter()
