@@ -156,15 +156,15 @@ fn open_full(g: &Global, loc: &Location, use_cache: bool) -> Result<Opened> {
     }
     let needs = Repository::is_encrypted_at(&loc.path)?;
     if needs && password.is_none() {
+        // Name the file the default repository's password lives in:
+        // "give a password" alone leaves the user guessing where it went.
+        let missing_file = match &loc.password_file {
+            Some(file) => format!(" (its password file {} is missing)", file.display()),
+            None => String::new(),
+        };
         if std::io::stdin().is_terminal() {
-            password = Some(prompt(&format!("password for {}: ", loc.path.display()))?);
+            password = Some(prompt(&format!("password for {}{missing_file}: ", loc.path.display()))?);
         } else {
-            // Name the file the default repository's password lives in:
-            // "give a password" alone leaves the user guessing where it went.
-            let missing_file = match &loc.password_file {
-                Some(file) => format!(" (its password file {} is missing)", file.display()),
-                None => String::new(),
-            };
             bail!(
                 "the repository {} is encrypted{missing_file}: give its password with CAIRN_PASSWORD, CAIRN_PASSWORD_FILE, --password-file, --password-command or CAIRN_PASSWORD_COMMAND",
                 loc.path.display()

@@ -31,7 +31,7 @@ fn missing_or_foreign_repository_is_named() {
     let env = Env::empty();
     let missing = env.path("nowhere");
     let out = env.cairn().env("CAIRN_REPO", &missing).arg("snapshots").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(10), "no repository");
     assert!(stderr_of(&out).contains(missing.to_str().unwrap()), "{}", stderr_of(&out));
     // Core says what is wrong; the command line says which of its flags to use.
     assert!(
@@ -43,7 +43,7 @@ fn missing_or_foreign_repository_is_named() {
     fs::create_dir_all(&foreign).unwrap();
     fs::write(foreign.join("cat.jpg"), b"meow").unwrap();
     let out = env.cairn().env("CAIRN_REPO", &foreign).arg("check").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(10), "no repository");
     assert!(stderr_of(&out).contains("no repository at"), "{}", stderr_of(&out));
     // init refuses a non-empty folder.
     let out = env.cairn().env("CAIRN_REPO", &foreign).arg("init").output().unwrap();
