@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use cairn_core::repo::InitOptions;
+use cairn_core::repo::{InitOptions, OpenOptions};
 use cairn_core::{Repository, format::RepoParams, format::crypto::KdfParams};
 
 use crate::locations;
@@ -109,7 +109,14 @@ fn open_at(g: &Global, loc: &Location, use_cache: bool) -> Result<Repository> {
         }
     }
     let cache_root = if use_cache { locations::cache_root() } else { None };
-    Ok(Repository::open_with_cache(&loc.path, password.as_deref().map(str::as_bytes), cache_root.as_deref())?)
+    let state_root = locations::state_root();
+    let opts = OpenOptions {
+        password: password.as_deref().map(str::as_bytes),
+        cache_root: cache_root.as_deref(),
+        state_root: state_root.as_deref(),
+        allow_unencrypted: g.insecure_no_encryption,
+    };
+    Ok(Repository::open_with_options(&loc.path, &opts)?)
 }
 
 /// For `snapshot`: opens the repository, first creating the default one

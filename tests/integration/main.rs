@@ -3,10 +3,12 @@
 
 mod archiver_races;
 mod blob_identity;
+mod bounded_reads;
 mod cache;
 mod common;
 mod damage;
 mod default_repo;
+mod downgrade;
 mod empty_password;
 mod excludes;
 mod faults;

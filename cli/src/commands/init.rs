@@ -23,6 +23,11 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     opts.params.chunk_avg = a.chunk_avg.unwrap_or(opts.params.chunk_avg);
     opts.params.chunk_max = a.chunk_max.unwrap_or(opts.params.chunk_max);
     let repo = Repository::init(&loc.path, &opts)?;
+    // Remembered from the start: a repository encrypted here is refused
+    // if it later claims not to be (and a new one replaces an old memory).
+    if let Some(state) = crate::locations::state_root() {
+        repo.remember_in(&state);
+    }
     if g.json {
         outln!(
             "{}",
