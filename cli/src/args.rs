@@ -39,6 +39,11 @@ pub struct Global {
     /// Print nothing but warnings and errors
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Use a repository without encryption even though it was encrypted when
+    /// this machine last used it (its config was replaced and its keys
+    /// removed), or a password was given
+    #[arg(long, global = true)]
+    pub insecure_no_encryption: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -47,6 +47,14 @@ pub fn cache_root() -> Option<PathBuf> {
     xdg("XDG_CACHE_HOME", ".cache").ok().map(|p| p.join("cairn"))
 }
 
+/// `$XDG_STATE_HOME/cairn`, by default `~/.local/state/cairn`: what this
+/// machine remembers of repositories (that one was encrypted, the key file
+/// that opened it last). Not the cache: deleting it loses the protection
+/// against a repository's encryption being removed. `None` without a home.
+pub fn state_root() -> Option<PathBuf> {
+    xdg("XDG_STATE_HOME", ".local/state").ok().map(|p| p.join("cairn"))
+}
+
 pub fn hostname() -> String {
     let uname = rustix::system::uname();
     let name = uname.nodename().to_string_lossy().into_owned();

@@ -42,7 +42,12 @@ fn hint(e: &cairn_core::Error) -> Option<&'static str> {
     use cairn_core::Error;
     match e {
         Error::NotARepository(_) => Some(" (run `cairn init` to create one, or check --repo / CAIRN_REPO)"),
-        Error::UnexpectedlyUnencrypted(_) => Some(": unset CAIRN_PASSWORD (and the other password options) to use it"),
+        Error::UnexpectedlyUnencrypted(_) => Some(
+            "; if it is meant to be unencrypted, unset CAIRN_PASSWORD (and the other password options) or pass --insecure-no-encryption",
+        ),
+        Error::EncryptionRemoved(_) => Some(
+            "; if you made it unencrypted on purpose, pass --insecure-no-encryption (snapshots are then stored in clear)",
+        ),
         Error::TargetNotEmpty(_) => Some("; pass --overwrite to restore into it anyway"),
         _ => None,
     }

@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use cairn_core::repo::InitOptions;
+use cairn_core::repo::{InitOptions, OpenOptions};
 use cairn_core::{Repository, format::RepoParams, format::crypto::KdfParams};
 
 use crate::{default_repo, locations};
@@ -172,7 +172,14 @@ fn open_full(g: &Global, loc: &Location, use_cache: bool) -> Result<Opened> {
         }
     }
     let cache_root = if use_cache { locations::cache_root() } else { None };
-    let opened = Repository::open_with_cache(&loc.path, password.as_deref().map(str::as_bytes), cache_root.as_deref());
+    let state_root = locations::state_root();
+    let opts = OpenOptions {
+        password: password.as_deref().map(str::as_bytes),
+        cache_root: cache_root.as_deref(),
+        state_root: state_root.as_deref(),
+        allow_unencrypted: g.insecure_no_encryption,
+    };
+    let opened = Repository::open_with_options(&loc.path, &opts);
     match (opened, from_file) {
         (Err(e @ cairn_core::Error::WrongPassword(_)), Some(file)) => {
             Err(anyhow::Error::new(e).context(format!("the password in {} does not open it", file.display())))
@@ -224,6 +231,9 @@ pub fn create_default(
     let mut opts = init_options(password.as_deref().map(str::as_bytes), kdf);
     opts.params = params;
     let repo = Repository::init(&loc.path, &opts)?;
+    if let Some(state) = locations::state_root() {
+        repo.remember_in(&state);
+    }
     match (kept_in, encrypted) {
         (Some(file), _) => eprintln!(
             "cairn: created the repository {} with its password in {}; keep a copy of that file somewhere safe (offsite): without it nothing can be restored",

@@ -34,6 +34,13 @@ pub enum Error {
     WrongPassword(PathBuf),
     #[error("{0} is not encrypted, yet a password was given")]
     UnexpectedlyUnencrypted(PathBuf),
+    /// The downgrade of format-spec.md §2.2: this machine remembers the
+    /// repository as encrypted, but its config now says it is not.
+    #[error(
+        "{0} was encrypted when this machine last opened it, but its config now says it is not and its keys are gone \
+         (someone with access to the storage may have rewritten it); refusing to use it unencrypted"
+    )]
+    EncryptionRemoved(PathBuf),
     #[error("the repository needs a password, but none was given")]
     PasswordRequired,
     /// Refused at init and open alike: an empty password protects nothing,

@@ -3,11 +3,13 @@
 
 mod archiver_races;
 mod blob_identity;
+mod bounded_reads;
 mod cache;
 mod common;
 mod damage;
 mod default_record;
 mod default_repo;
+mod downgrade;
 mod empty_password;
 mod everyday;
 mod excludes;

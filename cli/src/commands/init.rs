@@ -29,7 +29,13 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
         let password = if a.no_encryption { None } else { Some(password::new_password(g)?) };
         let mut opts = password::init_options(password.as_deref().map(str::as_bytes), kdf);
         opts.params = params;
-        Repository::init(&loc.path, &opts)?
+        let repo = Repository::init(&loc.path, &opts)?;
+        // Remembered from the start: a repository encrypted here is refused
+        // if it later claims not to be (and a new one replaces an old memory).
+        if let Some(state) = crate::locations::state_root() {
+            repo.remember_in(&state);
+        }
+        repo
     };
     if g.json {
         outln!(

@@ -9,6 +9,9 @@ use crate::{output, password};
 
 pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
     let repo = password::open(g)?;
+    for problem in repo.index_problems() {
+        output::warning(problem);
+    }
     let (all, problems) = snapshots::list(&repo)?;
     for p in problems {
         output::warning(p);

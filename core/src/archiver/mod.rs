@@ -67,6 +67,9 @@ pub enum Warning {
     Vanished { path: PathBuf, error: String },
     /// The parent's trees could not be read; files were read instead.
     Parent { error: String },
+    /// A snapshot file could not be read while choosing the parent (it
+    /// could not be the parent; named so that the user can look at it).
+    SnapshotFile { error: String },
     /// A `.gitignore` file could not be read or has bad lines (its good
     /// lines still apply).
     Exclude { path: PathBuf, error: String },
@@ -85,6 +88,7 @@ impl std::fmt::Display for Warning {
             Warning::Parent { error } => {
                 write!(f, "parent snapshot unreadable, reading every file: {error}")
             }
+            Warning::SnapshotFile { error } => write!(f, "{error}"),
             Warning::Exclude { path, error } => write!(f, "{}: some ignore patterns not used: {error}", path.display()),
         }
     }
@@ -213,8 +217,7 @@ fn archive(
     let paths = normalize_paths(&opts.paths)?;
     let path_bytes: Vec<Vec<u8>> = paths.iter().map(|p| p.as_os_str().as_bytes().to_vec()).collect();
 
-    let mut warnings = Vec::new();
-    let parent = choose_parent(repo, opts, &path_bytes)?;
+    let (parent, mut warnings) = choose_parent(repo, opts, &path_bytes)?;
     if let Some(p) = &parent {
         let s = &p.snapshot.summary;
         progress.total_files.store(s.files_new + s.files_changed + s.files_unchanged, Ordering::Relaxed);
@@ -308,13 +311,19 @@ fn racy_cutoff(parent: &Snapshot) -> i128 {
     time - i128::from(parent.summary.duration_ms) * 1_000_000 - TIMESTAMP_GRANULARITY_NS
 }
 
-fn choose_parent(repo: &Repository, opts: &SnapshotOptions, paths: &[Vec<u8>]) -> Result<Option<SnapshotEntry>> {
+/// The parent, and a warning for each snapshot file that could not be read.
+fn choose_parent(
+    repo: &Repository,
+    opts: &SnapshotOptions,
+    paths: &[Vec<u8>],
+) -> Result<(Option<SnapshotEntry>, Vec<Warning>)> {
     match &opts.parent {
-        ParentChoice::None => Ok(None),
-        ParentChoice::Id(r) => snapshots::resolve(repo, r).map(Some),
+        ParentChoice::None => Ok((None, Vec::new())),
+        ParentChoice::Id(r) => Ok((Some(snapshots::resolve(repo, r)?), Vec::new())),
         ParentChoice::Auto => {
-            let (all, _) = snapshots::list(repo)?;
-            Ok(snapshots::find_parent(&all, &opts.host, paths).cloned())
+            let (all, problems) = snapshots::list(repo)?;
+            let warnings = problems.into_iter().map(|error| Warning::SnapshotFile { error }).collect();
+            Ok((snapshots::find_parent(&all, &opts.host, paths).cloned(), warnings))
         }
     }
 }

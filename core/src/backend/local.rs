@@ -227,7 +227,14 @@ impl Backend for LocalBackend {
 
     fn read_config(&self) -> BackendResult<Vec<u8>> {
         let path = self.config_path();
-        fs::read(&path).at_op(Op::Read, &path)
+        // At most one byte past the largest valid config: the file is not
+        // authenticated, and a planted huge one must not be read whole.
+        let read = || -> io::Result<Vec<u8>> {
+            let mut bytes = Vec::new();
+            File::open(&path)?.take(crate::format::MAX_CONFIG_FILE_LEN + 1).read_to_end(&mut bytes)?;
+            Ok(bytes)
+        };
+        read().at_op(Op::Read, &path)
     }
 
     fn create_config(&self, bytes: &[u8]) -> BackendResult<()> {

@@ -124,7 +124,9 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// stores cannot tell the two apart anyway.
     fn remove(&self, kind: FileKind, id: &Id) -> BackendResult<()>;
 
-    /// The config; `NotFound` when there is no repository here.
+    /// The config; `NotFound` when there is no repository here. A backend
+    /// may stop reading one byte past `format::MAX_CONFIG_FILE_LEN` (the
+    /// reader refuses anything longer anyway).
     fn read_config(&self) -> BackendResult<Vec<u8>>;
 
     /// Creates the config, refusing (`AlreadyExists`) to replace one, even

@@ -18,8 +18,12 @@ use crate::format::crypto::Keys;
 const TAG_RAW: u8 = 0;
 const TAG_ZSTD: u8 = 1;
 
-/// Largest plaintext of a non-blob object (index, tree, snapshot, header).
+/// Largest plaintext of any object (an index or a tree; see
+/// [`ObjectKind::max_plaintext`] for each kind's own bound).
 pub const MAX_OBJECT_LEN: usize = 1 << 30;
+
+/// A codec tag byte before the payload: what sealing adds besides the AEAD.
+const TAG_LEN: usize = 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -46,6 +50,45 @@ impl From<BlobKind> for ObjectKind {
 }
 
 impl ObjectKind {
+    /// The largest plaintext an object of this kind may have (format-spec.md
+    /// §4, "Decompression bounds"). Opening refuses more, and zstd never
+    /// preallocates or produces more: a zstd bomb of any kind fails as
+    /// damaged after at most this many bytes.
+    pub const fn max_plaintext(self) -> usize {
+        match self {
+            // `RepoParams::validate` caps `chunk_max` at 16 MiB.
+            ObjectKind::DataBlob => 16 << 20,
+            // A folder of a million entries still fits.
+            ObjectKind::TreeBlob | ObjectKind::Index | ObjectKind::Cache => MAX_OBJECT_LEN,
+            // A sealed header is at most 64 MiB and its random ids barely compress.
+            ObjectKind::PackHeader => 128 << 20,
+            // Paths and tags from one command line.
+            ObjectKind::Snapshot => 64 << 20,
+            // `RepoParams`: six integers.
+            ObjectKind::Config => 4 << 10,
+        }
+    }
+
+    /// The largest stored (sealed) object of this kind: its largest
+    /// plaintext stored raw, with the codec tag and the AEAD's nonce and
+    /// tag. Compression is only kept when it makes the object smaller.
+    pub const fn max_stored(self) -> u64 {
+        (self.max_plaintext() + TAG_LEN + crate::format::crypto::SEAL_OVERHEAD) as u64
+    }
+
+    /// The bound on the plaintext of a stored object of this kind whose
+    /// zstd payload is `payload_len` bytes long. Indexes and pack headers
+    /// are mostly random 32-byte ids, which zstd cannot shrink: an honest
+    /// one never expands more than 8 times (plus slack for tiny files), so
+    /// a small planted file cannot make a reader decompress a GiB.
+    fn decompression_bound(self, payload_len: usize) -> usize {
+        let by_ratio = match self {
+            ObjectKind::Index | ObjectKind::PackHeader => payload_len.saturating_mul(8).saturating_add(64 << 10),
+            _ => usize::MAX,
+        };
+        self.max_plaintext().min(by_ratio)
+    }
+
     /// Associated data: `"cairn1\0"` followed by the kind byte.
     pub fn aad(self) -> [u8; 8] {
         [b'c', b'a', b'i', b'r', b'n', b'1', 0, self as u8]
@@ -99,10 +142,11 @@ fn open_bytes_with_aad(keys: &Keys, kind: ObjectKind, aad: &[u8], stored: &[u8],
         .open(aad, stored)
         .ok_or_else(|| Error::corrupt(what(), "authentication failed (damaged, or not a cairn object)"))?;
     let (tag, payload) = body.split_first().ok_or_else(|| Error::corrupt(what(), "empty body"))?;
+    let max_len = max_len.min(kind.decompression_bound(payload.len()));
     match *tag {
         TAG_RAW => {
             if payload.len() > max_len {
-                return Err(Error::corrupt(what(), "longer than allowed"));
+                return Err(Error::corrupt(what(), format!("longer than allowed ({max_len} bytes)")));
             }
             Ok(payload.to_vec())
         }
@@ -129,7 +173,7 @@ fn open_bytes_with_aad(keys: &Keys, kind: ObjectKind, aad: &[u8], stored: &[u8],
                 .read_to_end(&mut out)
                 .map_err(|e| Error::corrupt(what(), format!("zstd: {e}")))?;
             if out.len() > max_len {
-                return Err(Error::corrupt(what(), "decompresses beyond its limit"));
+                return Err(Error::corrupt(what(), format!("decompresses beyond its limit ({max_len} bytes)")));
             }
             Ok(out)
         }
@@ -236,5 +280,56 @@ mod tests {
         assert_eq!(sealed[0], TAG_ZSTD);
         assert!(sealed.len() < 200);
         assert!(open_bytes(&Keys::Plain, ObjectKind::DataBlob, &sealed, 9_999).is_err());
+    }
+
+    /// An unencrypted stored object whose zstd payload expands to `len`
+    /// zero bytes (fed to the encoder a MiB at a time), recording the
+    /// content size in its frame or not.
+    fn zstd_bomb(len: usize, record_size: bool) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = zstd::stream::write::Encoder::new(vec![TAG_ZSTD], 1).unwrap();
+        encoder.include_contentsize(record_size).unwrap();
+        encoder.set_pledged_src_size(record_size.then_some(len as u64)).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..len >> 20 {
+            encoder.write_all(&zeros).unwrap();
+        }
+        encoder.finish().unwrap()
+    }
+
+    fn assert_damaged(result: Result<Vec<u8>>, why: &str) {
+        match result {
+            Err(Error::Corrupt { detail, .. }) => assert!(detail.contains("limit"), "{why}: {detail}"),
+            Err(other) => panic!("{why}: not reported as damaged: {other}"),
+            Ok(out) => panic!("{why}: a zstd bomb decompressed to {} bytes", out.len()),
+        }
+    }
+
+    #[test]
+    fn a_zstd_bomb_is_damaged_within_its_kinds_bound() {
+        // Each caller passes the most generous bound; the kind's own wins.
+        for record_size in [true, false] {
+            // 256 MiB from a few KiB: far beyond what an index's random ids allow.
+            let bomb = zstd_bomb(256 << 20, record_size);
+            assert!(bomb.len() < 64 << 10, "the bomb is small: {}", bomb.len());
+            assert_damaged(open_bytes(&Keys::Plain, ObjectKind::Index, &bomb, MAX_OBJECT_LEN), "index");
+            assert_damaged(open_bytes(&Keys::Plain, ObjectKind::PackHeader, &bomb, MAX_OBJECT_LEN), "header");
+            let small = zstd_bomb(1 << 20, record_size);
+            assert_damaged(open_bytes(&Keys::Plain, ObjectKind::Config, &small, MAX_OBJECT_LEN), "config");
+        }
+    }
+
+    #[test]
+    fn honest_objects_stay_within_their_kinds_bounds() {
+        // An index of random ids compresses not at all; zeros compress, but
+        // the ratio bound's slack covers a small honest object of any content.
+        let random: Vec<u8> = (0..200_000u32).flat_map(|i| *blake3::hash(&i.to_le_bytes()).as_bytes()).collect();
+        let sealed = seal_bytes(&Keys::Plain, ObjectKind::Index, &random, 3).unwrap();
+        assert_eq!(open_bytes(&Keys::Plain, ObjectKind::Index, &sealed, MAX_OBJECT_LEN).unwrap(), random);
+        let zeros = vec![0u8; 60 << 10];
+        let sealed = seal_bytes(&Keys::Plain, ObjectKind::PackHeader, &zeros, 3).unwrap();
+        assert_eq!(sealed[0], TAG_ZSTD);
+        assert_eq!(open_bytes(&Keys::Plain, ObjectKind::PackHeader, &sealed, MAX_OBJECT_LEN).unwrap(), zeros);
+        assert_eq!(ObjectKind::Config.max_stored(), 4096 + 1 + 40);
     }
 }

@@ -19,6 +19,27 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const CONFIG_MAGIC: [u8; 8] = *b"CAIRNREP";
 pub const KEY_MAGIC: [u8; 8] = *b"CAIRNKEY";
 
+// The largest file of each kind a reader accepts (format-spec.md §6, "File
+// size bounds"). A reader compares the size first and refuses a larger file
+// without reading it: nothing is authenticated before it is read whole, so
+// a planted 4 GiB file must not become a 4 GiB buffer.
+
+/// `config`: a fixed header and the sealed parameters (under 4.2 KiB).
+pub const MAX_CONFIG_FILE_LEN: u64 = 8 * 1024;
+/// `keys/<id>`: a fixed part of about 160 bytes, and the host and user names.
+pub const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
+/// `index/<id>`: one sealed `IndexFile`.
+pub const MAX_INDEX_FILE_LEN: u64 = codec::ObjectKind::Index.max_stored();
+/// `snapshots/<id>`: one sealed `Snapshot`.
+pub const MAX_SNAPSHOT_FILE_LEN: u64 = codec::ObjectKind::Snapshot.max_stored();
+/// How many key files `open` tries at most (the one that worked last
+/// time first): a planted crowd of key files cannot make it try forever.
+pub const MAX_KEY_FILES_TRIED: usize = 16;
+/// The total argon2 cost (`memory_kib × iterations`, in KiB-passes) `open`
+/// spends on key files, twice that of the costliest valid key file: one
+/// expensive planted key file cannot be paid for more than twice over.
+pub const MAX_KDF_COST_TOTAL: u64 = 2 * 4 * 1024 * 1024 * 64;
+
 /// `config`: the one file with a fixed name, written once by `init`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ConfigFile {
@@ -244,6 +265,11 @@ impl Tree {
 }
 
 impl KdfParams {
+    /// The cost counted against [`MAX_KDF_COST_TOTAL`]: memory times passes.
+    pub fn cost(&self) -> u64 {
+        u64::from(self.memory_kib) * u64::from(self.iterations)
+    }
+
     /// Rejects costs no honest key file asks for, so a tampered key file
     /// cannot stall `open` or exhaust memory: at most 4 GiB, 64 passes,
     /// 64 lanes.

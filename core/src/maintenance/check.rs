@@ -15,8 +15,10 @@ use crate::repo::Repository;
 use crate::repo::pack;
 use crate::snapshot::snapshots;
 
+use super::read_data;
+
 /// A blob as the index knows it: kind and id (format-spec.md, R9).
-type BlobKey = (BlobKind, Id);
+pub(super) type BlobKey = (BlobKind, Id);
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CheckOptions {
@@ -43,8 +45,8 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
     repo.refresh_index()?;
 
     // Every key file must be intact (only one of them was needed to open).
-    for (id, _) in repo.backend().list(FileKind::Key)? {
-        if let Err(e) = crate::repo::read_key_file(repo.backend(), &id) {
+    for (id, size) in repo.backend().list(FileKind::Key)? {
+        if let Err(e) = crate::repo::read_key_file_listed(repo.backend(), &id, Some(size)) {
             report.errors.push(format!("key {id}: {e}"));
         }
     }
@@ -53,8 +55,8 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
     let mut indexed: HashMap<Id, Vec<PackEntry>> = HashMap::new();
     let mut first_listed_in: HashMap<Id, Id> = HashMap::new();
     let mut later_listings: Vec<LaterListing> = Vec::new();
-    for (id, _) in repo.backend().list(FileKind::Index)? {
-        match repo.read_index_file(&id) {
+    for (id, size) in repo.backend().list(FileKind::Index)? {
+        match repo.read_index_file_listed(&id, Some(size)) {
             Ok(file) => {
                 for p in file.packs {
                     match indexed.entry(p.pack) {
@@ -101,7 +103,11 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
             if !on_disk.contains_key(pack) {
                 return (vec![format!("pack {pack} is listed in the index but missing")], Vec::new());
             }
-            if opts.read_data { read_pack(repo, pack, entries) } else { check_header(repo, pack, entries) }
+            if opts.read_data {
+                read_data::read_pack(repo, pack, on_disk[*pack], entries)
+            } else {
+                check_header(repo, pack, entries)
+            }
         })
         .collect();
     let mut bad_blobs: HashSet<BlobKey> = HashSet::new();
@@ -277,7 +283,7 @@ fn size_mismatch(size: u64, content: &[Id], chunk_lengths: &HashMap<Id, u64>) ->
     (stored != size).then(|| format!("its size is {size} bytes but its chunks hold {stored}"))
 }
 
-fn same_entries(a: &[PackEntry], b: &[PackEntry]) -> bool {
+pub(super) fn same_entries(a: &[PackEntry], b: &[PackEntry]) -> bool {
     let mut a = a.to_vec();
     let mut b = b.to_vec();
     a.sort_by_key(|e| e.offset);
@@ -286,54 +292,12 @@ fn same_entries(a: &[PackEntry], b: &[PackEntry]) -> bool {
 }
 
 /// Reads only the pack's header and compares it with the index.
-fn check_header(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String>, Vec<BlobKey>) {
+pub(super) fn check_header(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String>, Vec<BlobKey>) {
     match pack::read_header(repo.backend(), repo.keys(), pack) {
         Ok(header) if same_entries(&header, entries) => (Vec::new(), Vec::new()),
         Ok(_) => (vec![format!("pack {pack}: header disagrees with the index")], Vec::new()),
         Err(e) => (vec![format!("pack {pack}: {e}")], entries.iter().map(|e| (e.kind, e.id)).collect()),
     }
-}
-
-/// Reads the whole pack: its name, its header, and every blob.
-fn read_pack(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String>, Vec<BlobKey>) {
-    let bytes = match repo.backend().read(FileKind::Pack, pack) {
-        Ok(b) => b,
-        Err(e) => {
-            return (vec![format!("pack {pack}: {e}")], entries.iter().map(|e| (e.kind, e.id)).collect());
-        }
-    };
-    let mut errors = Vec::new();
-    let mut bad = Vec::new();
-    if Id::of_file_bytes(&bytes) != *pack {
-        errors.push(format!("pack {pack}: contents do not match its name (damaged)"));
-    }
-    match pack::parse_pack(repo.keys(), &bytes) {
-        Ok(header) if !same_entries(&header, entries) => {
-            errors.push(format!("pack {pack}: header disagrees with the index"))
-        }
-        Ok(_) => {}
-        Err(e) => errors.push(format!("pack {pack}: header: {e}")),
-    }
-    for e in entries {
-        let end = e.offset as usize + e.length as usize;
-        let Some(stored) = bytes.get(e.offset as usize..end) else {
-            errors.push(format!("pack {pack}: blob {} lies beyond the end of the pack", e.id));
-            bad.push((e.kind, e.id));
-            continue;
-        };
-        let loc = crate::repo::index::BlobLocation {
-            pack: *pack,
-            kind: e.kind,
-            offset: e.offset,
-            length: e.length,
-            raw_length: e.raw_length,
-        };
-        if let Err(err) = repo.open_blob(&e.id, &loc, stored) {
-            errors.push(format!("pack {pack}: blob {}: {err}", e.id));
-            bad.push((e.kind, e.id));
-        }
-    }
-    (errors, bad)
 }
 
 #[cfg(test)]

@@ -2,3 +2,4 @@
 //! `repack` will live here too.
 
 pub mod check;
+mod read_data;

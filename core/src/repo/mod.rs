@@ -6,8 +6,13 @@
 pub mod cache;
 pub mod index;
 pub mod keys;
+mod keyfiles;
 pub mod pack;
 mod saver;
+pub mod state;
+
+use keyfiles::{keys_to_try, open_master_key, seal_master_key};
+pub use keyfiles::{read_key_file, read_key_file_listed};
 
 pub use saver::{BlobSaver, SaveStats};
 
@@ -25,13 +30,31 @@ use crate::format::chunker::Chunker;
 use crate::format::codec::{self, ObjectKind};
 use crate::format::crypto::{self, KdfParams, Keys};
 use crate::format::{
-    BlobKind, CONFIG_MAGIC, ConfigFile, FORMAT_VERSION, IndexFile, IndexedPack, KEY_MAGIC, KeyFile, RepoParams,
-    Snapshot, Timestamp, Tree, check_version,
+    BlobKind, CONFIG_MAGIC, ConfigFile, FORMAT_VERSION, IndexFile, IndexedPack, MAX_CONFIG_FILE_LEN,
+    MAX_INDEX_FILE_LEN, MAX_KEY_FILE_LEN, MAX_SNAPSHOT_FILE_LEN, RepoParams, Snapshot, Timestamp, Tree, check_version,
 };
 use crate::id::Id;
 use crate::repo::cache::Cache;
 use crate::repo::index::{BlobLocation, Index};
 use crate::repo::pack::{Finisher, PackWriter};
+use crate::repo::state::{LocalState, Remembered};
+
+/// How to open a repository (see [`Repository::open_with_options`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenOptions<'a> {
+    /// Needed when the repository is encrypted.
+    pub password: Option<&'a [u8]>,
+    /// Keeps decoded metadata in `cache_root/<repository id>/`.
+    pub cache_root: Option<&'a Path>,
+    /// What this machine remembers of repositories ([`state`]): a
+    /// repository once seen encrypted is refused unencrypted, and the key
+    /// file that opened it last is tried first. `None` remembers nothing.
+    pub state_root: Option<&'a Path>,
+    /// Opens a repository without encryption even when a password was
+    /// given or it was remembered as encrypted (the user says it is meant
+    /// to be unencrypted).
+    pub allow_unencrypted: bool,
+}
 
 /// How to create a repository.
 pub struct InitOptions<'a> {
@@ -52,6 +75,8 @@ pub struct Repository {
     /// Where the repository is, as the user named it (for messages).
     location: PathBuf,
     keys: Keys,
+    /// The key file that opened (or was made with) the master key.
+    key_file: Option<Id>,
     repo_id: Id,
     params: RepoParams,
     index: RwLock<Index>,
@@ -83,14 +108,14 @@ impl Repository {
         }
         backend.create_layout().map_err(|e| exists_as(e, &location))?;
         let repo_id = Id(crypto::random_bytes()?);
-        let keys = match opts.password {
+        let (keys, key_file) = match opts.password {
             Some(password) => {
                 let master = Zeroizing::new(crypto::random_bytes::<32>()?);
                 let key_file = seal_master_key(&master, password, &repo_id, opts)?;
-                backend.write(FileKind::Key, &codec::to_postcard(&key_file)?)?;
-                Keys::from_master(&master)
+                let key_id = backend.write(FileKind::Key, &codec::to_postcard(&key_file)?)?;
+                (Keys::from_master(&master), Some(key_id))
             }
-            None => Keys::Plain,
+            None => (Keys::Plain, None),
         };
         let params = codec::encode(&keys, ObjectKind::Config, &opts.params, 3)?;
         let config = ConfigFile {
@@ -106,6 +131,7 @@ impl Repository {
             backend,
             location,
             keys,
+            key_file,
             repo_id,
             params: opts.params.clone(),
             index: RwLock::new(Index::new()),
@@ -136,7 +162,12 @@ impl Repository {
     /// Opens a repository using (and keeping up to date) a local cache in
     /// `cache_root/<repository id>/`.
     pub fn open_with_cache(path: &Path, password: Option<&[u8]>, cache_root: Option<&Path>) -> Result<Repository> {
-        Self::open_at(backend::for_location(path), path.to_path_buf(), password, cache_root)
+        Self::open_with_options(path, &OpenOptions { password, cache_root, ..OpenOptions::default() })
+    }
+
+    /// Opens an existing repository as `opts` say.
+    pub fn open_with_options(path: &Path, opts: &OpenOptions<'_>) -> Result<Repository> {
+        Self::open_at(backend::for_location(path), path.to_path_buf(), opts)
     }
 
     /// Opens the repository in `backend` (tests: memory, faults).
@@ -146,35 +177,41 @@ impl Repository {
         cache_root: Option<&Path>,
     ) -> Result<Repository> {
         let location = PathBuf::from(backend.location());
-        Self::open_at(backend, location, password, cache_root)
+        Self::open_at(backend, location, &OpenOptions { password, cache_root, ..OpenOptions::default() })
     }
 
-    fn open_at(
-        backend: Arc<dyn Backend>,
-        location: PathBuf,
-        password: Option<&[u8]>,
-        cache_root: Option<&Path>,
-    ) -> Result<Repository> {
+    fn open_at(backend: Arc<dyn Backend>, location: PathBuf, opts: &OpenOptions<'_>) -> Result<Repository> {
         let path = location.as_path();
+        let cache_root = opts.cache_root;
         let config = read_config(&*backend, path)?;
         let key_files = backend.list(FileKind::Key)?;
-        let keys = if config.encrypted {
-            let password = password.ok_or(Error::PasswordRequired)?;
+        let state = opts.state_root.map(LocalState::new);
+        let remembered = state.as_ref().map(|s| s.repository(&config.repo_id)).unwrap_or_default();
+        let (keys, key_file) = if config.encrypted {
+            let password = opts.password.ok_or(Error::PasswordRequired)?;
             if password.is_empty() {
                 return Err(Error::EmptyPassword);
             }
-            open_master_key(&*backend, path, &key_files, password, &config.repo_id)?
+            let order = keys_to_try(&key_files, remembered.last_key.as_ref());
+            let (keys, key_id) = open_master_key(&*backend, path, &order, password, &config.repo_id)?;
+            (keys, Some(key_id))
         } else {
             if !key_files.is_empty() {
                 return Err(Error::corrupt("config", "says the repository is not encrypted, but it has keys"));
             }
-            if password.is_some() {
-                // Refusing here stops a downgrade: someone who rewrites the
-                // config as unencrypted (and deletes the keys) must not get
-                // the next snapshots in plaintext.
-                return Err(Error::UnexpectedlyUnencrypted(path.to_path_buf()));
+            // Refusing here stops a downgrade: someone who rewrites the
+            // config as unencrypted (and deletes the keys) must not get
+            // the next snapshots in plaintext. A password given, or this
+            // machine's memory of the repository, says it was encrypted.
+            if !opts.allow_unencrypted {
+                if opts.password.is_some() {
+                    return Err(Error::UnexpectedlyUnencrypted(path.to_path_buf()));
+                }
+                if state.as_ref().is_some_and(|s| s.was_encrypted(&config.repo_id, path)) {
+                    return Err(Error::EncryptionRemoved(path.to_path_buf()));
+                }
             }
-            Keys::Plain
+            (Keys::Plain, None)
         };
         // Named as the config, the file to look at (not "Config object").
         let params: RepoParams = codec::decode(&keys, ObjectKind::Config, &config.params).map_err(|e| match e {
@@ -187,6 +224,7 @@ impl Repository {
             backend,
             location,
             keys,
+            key_file,
             repo_id: config.repo_id,
             params,
             index: RwLock::new(Index::new()),
@@ -196,7 +234,24 @@ impl Repository {
             cache: cache_root.filter(|_| config.encrypted).map(|root| Cache::new(root, &config.repo_id)),
         };
         repo.load_index()?;
+        // Only an encrypted repository is remembered on open: one opened
+        // unencrypted (perhaps by `allow_unencrypted`) must not overwrite
+        // the memory that it was encrypted.
+        if let Some(root) = opts.state_root
+            && repo.is_encrypted()
+        {
+            repo.remember_in(root);
+        }
         Ok(repo)
+    }
+
+    /// Remembers in the local state folder `state_root` ([`state`]) that
+    /// this repository, at its location, is encrypted or not, and the key
+    /// file that opened it. `init` calls this for a new repository, which
+    /// also replaces what was remembered of an older one at this location.
+    pub fn remember_in(&self, state_root: &Path) {
+        let remembered = Remembered { encrypted: self.is_encrypted(), last_key: self.key_file };
+        LocalState::new(state_root).remember(&self.repo_id, &self.location, &remembered);
     }
 
     fn load_index(&mut self) -> Result<()> {
@@ -207,8 +262,14 @@ impl Repository {
     }
 
     fn read_all_index_files(&self) -> Result<(Index, Vec<String>)> {
-        let present: Vec<Id> = self.backend.list(FileKind::Index)?.into_iter().map(|(id, _)| id).collect();
-        let read = |id: &Id| self.read_index_file(id).map(|f| f.packs).map_err(|e| format!("index {id}: {e}"));
+        let listing = self.backend.list(FileKind::Index)?;
+        let present: Vec<Id> = listing.iter().map(|(id, _)| *id).collect();
+        let sizes: std::collections::HashMap<Id, u64> = listing.into_iter().collect();
+        let read = |id: &Id| {
+            self.read_index_file_listed(id, sizes.get(id).copied())
+                .map(|f| f.packs)
+                .map_err(|e| format!("index {id}: {e}"))
+        };
         let (files, problems) = self.read_through_cache("index", &present, read);
         // One listing of data/: entries whose pack is gone (a partial sync,
         // a disk error, a hand deletion) are dropped, so that a snapshot
@@ -281,7 +342,13 @@ impl Repository {
 
     /// Reads, verifies and decodes one index file.
     pub fn read_index_file(&self, id: &Id) -> Result<IndexFile> {
-        let bytes = self.read_verified(FileKind::Index, id)?;
+        self.read_index_file_listed(id, None)
+    }
+
+    /// [`Self::read_index_file`] of a file listed with `listed_size` bytes
+    /// (`None`: its size is asked for first).
+    pub fn read_index_file_listed(&self, id: &Id, listed_size: Option<u64>) -> Result<IndexFile> {
+        let bytes = read_verified_from(&*self.backend, FileKind::Index, id, listed_size)?;
         let file: IndexFile = codec::decode(&self.keys, ObjectKind::Index, &bytes)?;
         check_version("index", file.version)?;
         Ok(file)
@@ -289,7 +356,7 @@ impl Repository {
 
     /// Reads a content-addressed file and checks it against its name.
     pub fn read_verified(&self, kind: FileKind, id: &Id) -> Result<Vec<u8>> {
-        read_verified_from(&*self.backend, kind, id)
+        read_verified_from(&*self.backend, kind, id, None)
     }
 
     pub fn backend(&self) -> &dyn Backend {
@@ -383,7 +450,13 @@ impl Repository {
     }
 
     pub fn load_snapshot(&self, id: &Id) -> Result<Snapshot> {
-        let bytes = self.read_verified(FileKind::Snapshot, id)?;
+        self.load_snapshot_listed(id, None)
+    }
+
+    /// [`Self::load_snapshot`] of a file listed with `listed_size` bytes
+    /// (`None`: its size is asked for first).
+    pub fn load_snapshot_listed(&self, id: &Id, listed_size: Option<u64>) -> Result<Snapshot> {
+        let bytes = read_verified_from(&*self.backend, FileKind::Snapshot, id, listed_size)?;
         let snap: Snapshot = codec::decode(&self.keys, ObjectKind::Snapshot, &bytes)
             .map_err(|e| Error::corrupt(format!("snapshot {id}"), e))?;
         check_version("snapshot", snap.version)?;
@@ -407,6 +480,13 @@ fn read_config(backend: &dyn Backend, location: &Path) -> Result<ConfigFile> {
         Err(e) if e.is_not_found() => return Err(Error::NotARepository(location.to_path_buf())),
         other => other?,
     };
+    // The local backend reads at most one byte more than the bound.
+    if bytes.len() as u64 > MAX_CONFIG_FILE_LEN {
+        return Err(Error::corrupt(
+            "config",
+            format!("larger than any valid config ({MAX_CONFIG_FILE_LEN} bytes at most); not read"),
+        ));
+    }
     let config: ConfigFile = codec::from_postcard(&bytes, "config")?;
     if config.magic != CONFIG_MAGIC {
         return Err(Error::corrupt("config", "not a cairn repository config"));
@@ -416,25 +496,40 @@ fn read_config(backend: &dyn Backend, location: &Path) -> Result<ConfigFile> {
     Ok(config)
 }
 
-fn seal_master_key(master: &[u8; 32], password: &[u8], repo_id: &Id, opts: &InitOptions<'_>) -> Result<KeyFile> {
-    let salt: [u8; 32] = crypto::random_bytes()?;
-    let kek = opts.kdf.derive(password, &salt)?;
-    let sealed = crypto::seal_with(&crypto::cipher_from(&kek), &repo_id.0, master)?;
-    Ok(KeyFile {
-        magic: KEY_MAGIC,
-        version: FORMAT_VERSION,
-        kdf: opts.kdf,
-        salt,
-        sealed_master: ByteBuf::from(sealed),
-        created: now_timestamp(),
-        host: opts.host.clone(),
-        user: opts.user.clone(),
-    })
+/// The largest valid file of a kind read whole (format-spec.md §6), and
+/// what to call it; packs are only read by ranges (or streamed by `check`).
+fn max_file_len(kind: FileKind) -> Option<(u64, &'static str)> {
+    match kind {
+        FileKind::Key => Some((MAX_KEY_FILE_LEN, "key file")),
+        FileKind::Index => Some((MAX_INDEX_FILE_LEN, "index file")),
+        FileKind::Snapshot => Some((MAX_SNAPSHOT_FILE_LEN, "snapshot file")),
+        FileKind::Pack => None,
+    }
 }
 
 /// Reads a content-addressed file from `backend` and checks it against its
 /// name (before a `Repository` exists: key files are read to make one).
-fn read_verified_from(backend: &dyn Backend, kind: FileKind, id: &Id) -> Result<Vec<u8>> {
+/// Its size — as listed, or else asked for — is compared with the largest
+/// valid file of its kind first, and a larger file is refused unread:
+/// nothing vouches for a file before it has been read whole.
+pub(crate) fn read_verified_from(
+    backend: &dyn Backend,
+    kind: FileKind,
+    id: &Id,
+    listed_size: Option<u64>,
+) -> Result<Vec<u8>> {
+    if let Some((max, noun)) = max_file_len(kind) {
+        let size = match listed_size {
+            Some(size) => size,
+            None => backend.read_tail(kind, id, 0)?.1,
+        };
+        if size > max {
+            return Err(Error::corrupt(
+                format!("{}/{id}", kind.folder()),
+                format!("it is {size} bytes, larger than any valid {noun} ({max} bytes at most); not read"),
+            ));
+        }
+    }
     let bytes = backend.read(kind, id)?;
     if Id::of_file_bytes(&bytes) != *id {
         return Err(Error::corrupt(
@@ -443,56 +538,6 @@ fn read_verified_from(backend: &dyn Backend, kind: FileKind, id: &Id) -> Result<
         ));
     }
     Ok(bytes)
-}
-
-/// Reads and verifies one key file: its name, magic, version and KDF
-/// bounds. The one check for opening a repository and for `check`.
-pub fn read_key_file(backend: &dyn Backend, id: &Id) -> Result<KeyFile> {
-    let bytes = read_verified_from(backend, FileKind::Key, id)?;
-    let key = codec::from_postcard::<KeyFile>(&bytes, "key file")?;
-    if key.magic != KEY_MAGIC {
-        return Err(Error::corrupt("key file", "bad magic"));
-    }
-    check_version("key file", key.version)?;
-    key.kdf.validate()?;
-    Ok(key)
-}
-
-fn open_master_key(
-    backend: &dyn Backend,
-    location: &Path,
-    key_files: &[(Id, u64)],
-    password: &[u8],
-    repo_id: &Id,
-) -> Result<Keys> {
-    let mut damaged = Vec::new();
-    for (id, _) in key_files {
-        let key = match read_key_file(backend, id) {
-            Ok(key) => key,
-            Err(e) => {
-                damaged.push(format!("keys/{id}: {e}"));
-                continue;
-            }
-        };
-        let kek = match key.kdf.derive(password, &key.salt) {
-            Ok(kek) => kek,
-            Err(e) => {
-                damaged.push(format!("keys/{id}: {e}"));
-                continue;
-            }
-        };
-        // The opened master key is wiped once the subkeys are derived.
-        if let Some(master) =
-            crypto::open_with(&crypto::cipher_from(&kek), &repo_id.0, &key.sealed_master).map(Zeroizing::new)
-            && let Ok(master) = <&[u8; 32]>::try_from(master.as_slice())
-        {
-            return Ok(Keys::from_master(master));
-        }
-    }
-    if key_files.is_empty() || damaged.len() == key_files.len() {
-        return Err(Error::corrupt("keys", format!("no usable key file ({})", damaged.join("; "))));
-    }
-    Err(Error::WrongPassword(location.join("keys")))
 }
 
 /// The current time with the local UTC offset.

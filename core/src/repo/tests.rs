@@ -340,3 +340,69 @@ fn damaged_files_are_errors_naming_them() {
         other => panic!("{other:?}"),
     }
 }
+
+/// An encrypted repository whose one key file's id starts with a high
+/// digit, so that key files with lower ids can be planted before it.
+fn repo_with_a_late_key(tmp: &Path) -> (Repository, Id) {
+    for attempt in 0.. {
+        let made = encrypted_repo(&tmp.join(attempt.to_string()), PASSWORD);
+        let key = only_file(&made, FileKind::Key);
+        if key.0[0] >= 0x80 {
+            return (made, key);
+        }
+    }
+    unreachable!()
+}
+
+/// Plants valid key files (of another password) whose ids sort before `before`.
+fn plant_keys_before(made: &Repository, before: &Id, count: usize) {
+    let opts = init_options(Some(b"another password"));
+    let mut planted = 0;
+    while planted < count {
+        let key = keyfiles::seal_master_key(&[9; 32], b"another password", &made.id(), &opts).unwrap();
+        let bytes = codec::to_postcard(&key).unwrap();
+        if Id::of_file_bytes(&bytes) < *before {
+            made.backend().write(FileKind::Key, &bytes).unwrap();
+            planted += 1;
+        }
+    }
+}
+
+#[test]
+fn key_files_tried_are_capped_and_the_last_one_that_worked_goes_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (made, key) = repo_with_a_late_key(tmp.path());
+    let state = tmp.path().join("state");
+    made.remember_in(&state);
+    plant_keys_before(&made, &key, crate::format::MAX_KEY_FILES_TRIED);
+    // A machine that never opened it tries the first 16 by id, and says so.
+    match Repository::open(made.path(), Some(PASSWORD)) {
+        Err(Error::Corrupt { detail, .. }) => assert!(detail.contains("1 more were not tried"), "{detail}"),
+        other => panic!("{:?}", other.map(|r| r.id())),
+    }
+    // This one remembers the key that worked: one key derivation.
+    let opts = OpenOptions { password: Some(PASSWORD), state_root: Some(&state), ..OpenOptions::default() };
+    assert_eq!(Repository::open_with_options(made.path(), &opts).unwrap().id(), made.id());
+    assert_eq!(keys_to_try(&[(Id([1; 32]), 1), (key, 2)], Some(&key)), [(key, 2), (Id([1; 32]), 1)]);
+}
+
+#[test]
+fn a_repository_remembered_as_encrypted_is_refused_unencrypted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let made = encrypted_repo(tmp.path(), PASSWORD);
+    let state = tmp.path().join("state");
+    let opts = OpenOptions { password: Some(PASSWORD), state_root: Some(&state), ..OpenOptions::default() };
+    Repository::open_with_options(made.path(), &opts).unwrap();
+    let mut config = read_config_file(&made);
+    config.encrypted = false;
+    config.params = ByteBuf::from(codec::encode(&Keys::Plain, ObjectKind::Config, &RepoParams::DEFAULT, 3).unwrap());
+    write_config_file(&made, &config);
+    std::fs::remove_file(made.path().join("keys").join(only_file(&made, FileKind::Key).to_hex())).unwrap();
+    let no_password = OpenOptions { password: None, ..opts };
+    assert!(matches!(Repository::open_with_options(made.path(), &no_password), Err(Error::EncryptionRemoved(_))));
+    // Without the memory (another machine) it opens: the protection is local.
+    assert!(Repository::open(made.path(), None).is_ok());
+    let on_purpose = OpenOptions { allow_unencrypted: true, ..no_password };
+    assert!(!Repository::open_with_options(made.path(), &on_purpose).unwrap().is_encrypted());
+    assert!(matches!(Repository::open_with_options(made.path(), &no_password), Err(Error::EncryptionRemoved(_))));
+}

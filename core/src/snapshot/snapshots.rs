@@ -17,8 +17,12 @@ pub struct SnapshotEntry {
 
 /// Every readable snapshot, oldest first, and a line for each unreadable one.
 pub fn list(repo: &Repository) -> Result<(Vec<SnapshotEntry>, Vec<String>)> {
-    let present: Vec<Id> = repo.backend().list(FileKind::Snapshot)?.into_iter().map(|(id, _)| id).collect();
-    let read = |id: &Id| repo.load_snapshot(id).map_err(|e| format!("snapshot {id}: {e}"));
+    let listing = repo.backend().list(FileKind::Snapshot)?;
+    let present: Vec<Id> = listing.iter().map(|(id, _)| *id).collect();
+    // Sizes as listed: a file too large to be a snapshot is refused unread.
+    let sizes: std::collections::HashMap<Id, u64> = listing.into_iter().collect();
+    let read =
+        |id: &Id| repo.load_snapshot_listed(id, sizes.get(id).copied()).map_err(|e| format!("snapshot {id}: {e}"));
     let (found, problems) = repo.read_through_cache("snapshots", &present, read);
     let mut entries: Vec<SnapshotEntry> =
         found.into_iter().map(|(id, snapshot)| SnapshotEntry { id, snapshot }).collect();
@@ -143,16 +147,15 @@ pub fn resolve(repo: &Repository, reference: &str) -> Result<SnapshotEntry> {
             "{reference:?} is not a snapshot reference: give `latest`, an id, or at least 4 hex digits of one"
         )));
     }
-    let matches: Vec<Id> = repo
+    let matches: Vec<(Id, u64)> = repo
         .backend()
         .list(FileKind::Snapshot)?
         .into_iter()
-        .map(|(id, _)| id)
-        .filter(|id| id.to_hex().starts_with(&lower))
+        .filter(|(id, _)| id.to_hex().starts_with(&lower))
         .collect();
     match matches.as_slice() {
         [] => Err(Error::SnapshotNotFound(reference.to_string())),
-        [id] => Ok(SnapshotEntry { id: *id, snapshot: repo.load_snapshot(id)? }),
+        [(id, size)] => Ok(SnapshotEntry { id: *id, snapshot: repo.load_snapshot_listed(id, Some(*size))? }),
         _ => Err(Error::AmbiguousSnapshot(reference.to_string())),
     }
 }
