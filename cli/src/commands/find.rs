@@ -2,9 +2,11 @@
 //! a glob in any snapshot, each with its distinct versions over time.
 
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 
 use anyhow::Result;
 use cairn_core::browse::find::{self, Pattern, Version};
+use cairn_core::names;
 use cairn_core::snapshot::select;
 
 use crate::args::{FindArgs, Global};
@@ -15,7 +17,8 @@ pub fn run(g: &Global, a: &FindArgs) -> Result<u8> {
 }
 
 fn find(g: &Global, a: &FindArgs) -> Result<u8> {
-    let pattern = Pattern::new(&a.pattern)?;
+    // Names are printed escaped; a pattern copied from the output is read back.
+    let pattern = Pattern::new(&names::unescape_glob(&a.pattern))?;
     let repo = password::open(g)?;
     for problem in repo.index_problems() {
         output::warning(problem);
@@ -34,6 +37,7 @@ fn find(g: &Global, a: &FindArgs) -> Result<u8> {
             .iter()
             .map(|f| JsonFound {
                 path: f.path.to_string_lossy().into_owned(),
+                path_bytes: names::bytes_if_not_utf8(f.path.as_os_str().as_bytes()),
                 versions: f.versions.iter().map(json_version).collect(),
             })
             .collect();
@@ -43,7 +47,7 @@ fn find(g: &Global, a: &FindArgs) -> Result<u8> {
         return Ok(0);
     }
     for f in &result.found {
-        writeln!(out, "{}", f.path.display())?;
+        writeln!(out, "{}", names::escape_path(&f.path))?;
         for v in &f.versions {
             writeln!(out, "  {}", version_line(v))?;
             if let Some((id, time)) = &v.gone_in {
@@ -83,6 +87,9 @@ fn version_line(v: &Version) -> String {
 #[derive(serde::Serialize)]
 struct JsonFound {
     path: String,
+    /// The exact bytes of a path that is not UTF-8 (see `output::json_path`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<Vec<u8>>,
     versions: Vec<JsonVersion>,
 }
 

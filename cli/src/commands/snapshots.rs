@@ -52,7 +52,7 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
                 output::local_time(&s.time),
                 s.host.clone(),
                 s.tags.join(","),
-                s.paths.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>().join(" "),
+                s.paths.iter().map(|p| cairn_core::names::escape(p).into_owned()).collect::<Vec<_>>().join(" "),
                 output::bytes(s.summary.total_bytes),
             ]
         })
