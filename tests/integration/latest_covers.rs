@@ -89,8 +89,10 @@ fn a_path_no_snapshot_covers_fails_alike_in_every_command() {
     fs::write(elsewhere.join("f"), b"f").unwrap();
     let p = s(&elsewhere);
     let target = w.env.path("out");
-    let commands: [&[&str]; 5] = [
+    let under = format!("{p}/**");
+    let commands: [&[&str]; 6] = [
         &["diff", "latest", p],
+        &["find", &under],
         &["ls", "latest", p],
         &["ls", "--at", "now", p],
         &["restore", "latest", "--target", s(&target), "--path", p],

@@ -108,7 +108,7 @@ fn the_escaped_name_names_the_file_again() {
         run(&env, &[o("restore"), o("latest"), o("--target"), target.as_os_str(), o("--path"), o(&typed)]);
         let got: Vec<PathBuf> = listing(&target).into_iter().map(|(p, _)| p).collect();
         let want = target.join(src.strip_prefix("/").unwrap()).join(OsStr::from_bytes(name));
-        assert_eq!(got, [want.clone()], "{shown}");
+        assert_eq!(got, std::slice::from_ref(&want), "{shown}");
         assert_eq!(fs::read(&want).unwrap(), format!("file {i}\n").as_bytes());
     }
     // A glob holding an escape finds the file.

@@ -41,7 +41,7 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
     let mut refs = args.snapshots.into_iter();
     let old = pick(if a.from.is_some() { None } else { refs.next() }.as_ref(), a.from.as_ref())?;
     let new = pick(if a.to.is_some() { None } else { refs.next() }.as_ref(), a.to.as_ref())?;
-    let Some(old) = old else { bail!("name the snapshot to compare (an id, latest, latest~N) or give --from TIME") };
+    let Some(old) = old else { return Err(resolve::no_snapshot_named(&a.args, "--from").into()) };
     let changes = match &new {
         Some(new) => diff::diff_trees(&repo, &old.snapshot.tree, &new.snapshot.tree, &filter)?,
         None => {

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use anyhow::Result;
 use cairn_core::browse::find::{self, Pattern, Version};
 use cairn_core::names;
-use cairn_core::snapshot::select;
+use cairn_core::snapshot::{resolve, select};
 
 use crate::args::{FindArgs, Global};
 use crate::{output, password, timefmt};
@@ -27,6 +27,14 @@ fn find(g: &Global, a: &FindArgs) -> Result<u8> {
     let (snapshots, problems) = select::snapshots_matching(&repo, &a.select.filter(&[]), until.as_ref())?;
     for p in problems {
         output::warning(p);
+    }
+    // An absolute glob anchored in a folder no snapshot holds anything of
+    // would find nothing, silently: say which snapshots lie near it.
+    if let Some(anchor) = resolve::glob_anchor(&a.pattern)
+        && !snapshots.is_empty()
+        && !snapshots.iter().any(|e| resolve::may_hold_below(e, &anchor))
+    {
+        return Err(crate::select::with_closest(&repo, resolve::not_covered(&snapshots, &anchor)));
     }
     let result = find::find(&repo, &snapshots, &pattern)?;
     let stdout = std::io::stdout();

@@ -27,6 +27,9 @@ pub fn run(g: &Global, a: &LsArgs) -> Result<u8> {
     }
     let path = args.paths.into_iter().next();
     let wanted: Vec<PathBuf> = path.iter().cloned().collect();
+    if args.snapshots.is_empty() && a.select.at.is_none() {
+        return Err(resolve::no_snapshot_named(&a.args, "--at").into());
+    }
     let entry = a.select.choose(&repo, args.snapshots.first().map(String::as_str), &wanted)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

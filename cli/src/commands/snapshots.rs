@@ -15,7 +15,7 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
     }
     // `--path` means what it means everywhere: the snapshot covers it.
     let paths = match &a.path {
-        Some(p) => vec![cairn_core::fs::path::absolute(p)?],
+        Some(p) => vec![cairn_core::snapshot::resolve::user_path(p.as_os_str())?],
         None => Vec::new(),
     };
     let filter = snapshots::Filter { host: a.host.clone(), paths, tags: a.tags.clone() };

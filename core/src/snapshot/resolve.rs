@@ -52,6 +52,20 @@ pub fn split_positionals(args: &[OsString], max_snapshots: usize) -> Result<Posi
     Ok(out)
 }
 
+/// The error when a command needs a snapshot and `args` (its positional
+/// arguments) name none: the first one was most likely meant as one.
+/// `time_flag` is the command's alternative (`--at`, `--from`).
+pub fn no_snapshot_named(args: &[OsString], time_flag: &str) -> Error {
+    let how = format!("name a snapshot (`latest`, `latest~N`, an id or 4+ hex digits of one) or give {time_flag} TIME");
+    match args.first() {
+        Some(first) => Error::InvalidArgument(format!(
+            "\"{}\" is not a snapshot reference: {how}, then the path",
+            names::escape(first.as_encoded_bytes())
+        )),
+        None => Error::InvalidArgument(how),
+    }
+}
+
 /// A path as the user typed it: escapes decoded, made absolute as the
 /// shell means it (`..` goes up from the current folder).
 pub fn user_path(typed: &std::ffi::OsStr) -> Result<PathBuf> {
@@ -94,6 +108,27 @@ pub fn choose(repo: &Repository, selector: &Selector, filter: &Filter) -> Result
         Selector::At(at) => snapshots::at_or_before(&covering, at).cloned(),
         Selector::Reference(reference) => snapshots::nth_newest(covering, back.unwrap_or(0), reference),
     }
+}
+
+/// The folder an absolute glob is anchored in: its names before the first
+/// one holding a glob character (`/h/projects/**/x` → `/h/projects`);
+/// `None` for a glob that is not absolute or starts with a wildcard.
+pub fn glob_anchor(glob: &str) -> Option<PathBuf> {
+    let rest = glob.strip_prefix('/')?;
+    let literal: Vec<&str> =
+        rest.split('/').take_while(|n| !n.is_empty() && !n.contains(['*', '?', '[', '{', '\\'])).collect();
+    let anchor = PathBuf::from("/").join(literal.join("/"));
+    // A last name without glob characters is the whole pattern: its folder.
+    let whole = literal.len() == rest.split('/').count();
+    let anchor = if whole { anchor.parent().map(Path::to_path_buf)? } else { anchor };
+    (anchor != Path::new("/")).then_some(anchor)
+}
+
+/// Whether `entry` may hold something below `folder`: it covers the folder,
+/// or one of its paths lies inside it.
+pub fn may_hold_below(entry: &SnapshotEntry, folder: &Path) -> bool {
+    covers(entry, folder)
+        || entry.snapshot.paths.iter().any(|p| crate::snapshot::tree::name_to_path(p).starts_with(folder))
 }
 
 /// The snapshots matching `filter`'s host and tags, whatever their paths.

@@ -122,3 +122,18 @@ fn no_snapshots_and_names_in_messages_are_escaped() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn globs_are_anchored_in_their_literal_folders() {
+    let a = |g: &str| glob_anchor(g);
+    assert_eq!(a("/h/projects/**/NEWFILE"), Some(PathBuf::from("/h/projects")));
+    assert_eq!(a("/h/projects/x.md"), Some(PathBuf::from("/h/projects")));
+    assert_eq!(a("/h/p*/x"), Some(PathBuf::from("/h")));
+    assert_eq!(a("/*/x"), None);
+    assert_eq!(a("*.md"), None);
+    assert_eq!(a(".claude/*.md"), None);
+    let e = crate::test_fixtures::entry(0, &["/h/projects/a"], Id([1; 32]));
+    assert!(may_hold_below(&e, std::path::Path::new("/h/projects")));
+    assert!(may_hold_below(&e, std::path::Path::new("/h/projects/a/b")));
+    assert!(!may_hold_below(&e, std::path::Path::new("/h/other")));
+}
