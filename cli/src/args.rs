@@ -254,7 +254,7 @@ pub struct CheckArgs {
 pub struct DiffArgs {
     /// Snapshot A, optionally snapshot B (without B: the live files), then paths to limit the diff to
     #[arg(value_name = "A [B] [PATH]")]
-    pub args: Vec<String>,
+    pub args: Vec<std::ffi::OsString>,
     /// Use the newest snapshot at or before TIME as A
     #[arg(long, value_name = "TIME")]
     pub from: Option<String>,
@@ -294,12 +294,10 @@ impl DiffArgs {
 
 #[derive(Args, Debug)]
 pub struct LsArgs {
-    /// Snapshot id, unique prefix (4+ hex digits), `latest` or `latest~N` (or use --at)
-    #[arg(value_name = "SNAPSHOT")]
-    pub snapshot: Option<String>,
-    /// File or folder to list (original path; relative to the current folder if not absolute) [default: the snapshot's paths]
-    #[arg(value_name = "PATH")]
-    pub path: Option<PathBuf>,
+    /// Snapshot (id, unique prefix of 4+ hex digits, `latest`, `latest~N`; or use --at), then the file or folder
+    /// to list (original path; relative to the current folder if not absolute) [default: the snapshot's paths]
+    #[arg(value_names = ["SNAPSHOT", "PATH"], num_args = 0..=2)]
+    pub args: Vec<std::ffi::OsString>,
     #[command(flatten)]
     pub select: SelectArgs,
     /// List the whole subtree, not just one level

@@ -34,7 +34,41 @@ pub fn error_line(e: &anyhow::Error) {
     if let Some(hint) = e.chain().find_map(|c| c.downcast_ref::<cairn_core::Error>()).and_then(hint) {
         line.push_str(hint);
     }
-    eprintln!("{}", line.replace('\n', " "));
+    eprintln!("{}", sanitize(&line.replace('\n', " ")));
+}
+
+/// A message made safe for the terminal: control and unprintable
+/// characters escaped as names are (`cairn_core::names`), the rest as it
+/// is. For messages that may carry a name printed raw (a core error, a
+/// warning); names cairn prints itself go through `names::escape_path`,
+/// which also escapes backslashes so the name can be typed back.
+pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
+    // The escaped form of one character, when it needs one.
+    let escaped = |c: char| {
+        let shown = cairn_core::names::escape(c.encode_utf8(&mut [0u8; 4]).as_bytes()).into_owned();
+        (c != '\\' && shown.len() != c.len_utf8()).then_some(shown)
+    };
+    if text.chars().all(|c| escaped(c).is_none()) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars().map(|c| escaped(c).unwrap_or_else(|| c.to_string())).collect::<String>().into()
+}
+
+/// `fields` with the path in front: `path` as text (lossy when the name
+/// is not UTF-8) and, only then, `path_bytes`, its exact bytes as an array
+/// of numbers (every JSON reader takes them without a decoder; serde reads
+/// them as a `Vec<u8>`).
+pub fn json_path(path: &std::path::Path, fields: serde_json::Value) -> serde_json::Value {
+    use std::os::unix::ffi::OsStrExt;
+    let mut item = serde_json::Map::new();
+    item.insert("path".into(), path.to_string_lossy().into());
+    if let Some(bytes) = cairn_core::names::bytes_if_not_utf8(path.as_os_str().as_bytes()) {
+        item.insert("path_bytes".into(), bytes.into());
+    }
+    if let serde_json::Value::Object(rest) = fields {
+        item.extend(rest);
+    }
+    item.into()
 }
 
 /// The command-line advice for a core error that core states in its own terms.
@@ -49,17 +83,18 @@ fn hint(e: &cairn_core::Error) -> Option<&'static str> {
             "; if you made it unencrypted on purpose, pass --insecure-no-encryption (snapshots are then stored in clear)",
         ),
         Error::TargetNotEmpty(_) => Some("; pass --overwrite to restore into it anyway"),
+        Error::SnapshotNotFound(_) => Some(" (a path that reads like a snapshot id is written ./NAME)"),
         _ => None,
     }
 }
 
 pub fn warning(text: impl std::fmt::Display) {
-    eprintln!("warning: {text}");
+    eprintln!("warning: {}", sanitize(&text.to_string()));
 }
 
 /// Something the user may want to know that is not a problem.
 pub fn note(text: impl std::fmt::Display) {
-    eprintln!("note: {text}");
+    eprintln!("note: {}", sanitize(&text.to_string()));
 }
 
 pub fn stderr_is_terminal() -> bool {
@@ -140,5 +175,11 @@ mod tests {
         assert_eq!(super::bytes(0), "0 B");
         assert_eq!(super::bytes(1536), "1.5 KiB");
         assert_eq!(super::bytes(3 * 1024 * 1024), "3.0 MiB");
+    }
+
+    #[test]
+    fn sanitize_escapes_controls_and_leaves_backslashes() {
+        assert!(matches!(super::sanitize("a\\b c"), std::borrow::Cow::Borrowed("a\\b c")));
+        assert_eq!(super::sanitize("x\x1b[31m\u{9b}y\\"), "x\\x1b[31m\\u{9b}y\\");
     }
 }

@@ -11,7 +11,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", crate::names::escape_path(path))]
     Io {
         path: PathBuf,
         #[source]
@@ -61,6 +61,12 @@ pub enum Error {
     NoSnapshotAt { wanted: String, earliest: String, latest: String },
     #[error("the repository holds no snapshots yet (or none matches the filter)")]
     NoSnapshots,
+    /// `latest` / `--at` found no snapshot covering `path`, or the snapshot
+    /// named does not cover it (`snapshot::resolve`). `message` names the
+    /// path and the snapshots near it; `closest_in` is the snapshot tree in
+    /// which the command line may look for the closest existing paths.
+    #[error("{message}")]
+    NotCovered { message: String, path: PathBuf, closest_in: Option<Id> },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     #[error("{0}: path not found in the snapshot")]

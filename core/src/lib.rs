@@ -20,6 +20,7 @@
 //! testhook             — test-only fault points (empty without `testing`)
 //! error                — typed errors
 //! id                   — 32-byte ids and their hex form
+//! names                — file names safe to print, and read back
 //! ```
 //!
 //! Test-only modules (`fuzz_entry`, `spec_vectors`, `test_fixtures`, each
@@ -39,6 +40,7 @@ pub mod fs;
 pub mod fuzz_entry;
 pub mod id;
 pub mod maintenance;
+pub mod names;
 pub mod repo;
 pub mod restorer;
 pub mod snapshot;

@@ -7,19 +7,28 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use cairn_core::Repository;
 use cairn_core::browse::diff::{self, CONTENT_LIMIT, Change, ChangeKind, Contents, PathFilter};
-use cairn_core::snapshot::snapshots::{self, Selector, SnapshotEntry};
+use cairn_core::names;
+use cairn_core::snapshot::resolve;
+use cairn_core::snapshot::snapshots::{Filter, Selector, SnapshotEntry};
 
 use crate::args::{DiffArgs, Global};
 use crate::output::outln;
-use crate::{output, password, timefmt};
+use crate::{output, password, select, timefmt};
 
 pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
     let repo = password::open(g)?;
-    let (refs, paths) = split_args(&a.args);
-    let filter = PathFilter {
-        paths: paths.iter().map(|p| cairn_core::fs::path::absolute(p).unwrap_or_else(|_| p.clone())).collect(),
-    };
-    let snapshot_filter = a.snapshot_filter();
+    // The one reading of positional arguments (`snapshot::resolve`): up to
+    // two snapshots (fewer when --from/--to name a side), then paths.
+    let sides_by_time = usize::from(a.from.is_some()) + usize::from(a.to.is_some());
+    let args = resolve::split_positionals(&a.args, 2)?;
+    if let Some(extra) = args.snapshots.get(2 - sides_by_time) {
+        // Each side is a snapshot or a time: a snapshot left over after
+        // --from/--to would otherwise be dropped without a word.
+        bail!("{extra:?} and --from/--to name the same side: give a snapshot or a time for each side, not both");
+    }
+    let filter = PathFilter { paths: args.paths.clone() };
+    // Each side is the snapshot named, or the newest covering the paths.
+    let snapshot_filter = Filter { paths: args.paths.clone(), ..a.snapshot_filter() };
     let pick = |r: Option<&String>, t: Option<&String>| -> Result<Option<SnapshotEntry>> {
         let selector = match (r, t) {
             (Some(r), None) => Selector::Reference(r.clone()),
@@ -27,17 +36,12 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
             (None, None) => return Ok(None),
             (Some(_), Some(_)) => bail!("give a snapshot or a time for each side, not both"),
         };
-        Ok(Some(snapshots::select(&repo, &selector, &snapshot_filter)?))
+        Ok(Some(select::pick(&repo, &selector, &snapshot_filter)?))
     };
-    let mut refs = refs.into_iter();
+    let mut refs = args.snapshots.into_iter();
     let old = pick(if a.from.is_some() { None } else { refs.next() }.as_ref(), a.from.as_ref())?;
     let new = pick(if a.to.is_some() { None } else { refs.next() }.as_ref(), a.to.as_ref())?;
-    if let Some(extra) = refs.next() {
-        // Each side is a snapshot or a time: a snapshot left over after
-        // --from/--to would otherwise be dropped without a word.
-        bail!("{extra:?} and --from/--to name the same side: give a snapshot or a time for each side, not both");
-    }
-    let Some(old) = old else { bail!("name the snapshot to compare (an id, latest, latest~N) or give --from TIME") };
+    let Some(old) = old else { return Err(resolve::no_snapshot_named(&a.args, "--from").into()) };
     let changes = match &new {
         Some(new) => diff::diff_trees(&repo, &old.snapshot.tree, &new.snapshot.tree, &filter)?,
         None => {
@@ -49,13 +53,15 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
         let items: Vec<_> = changes
             .iter()
             .map(|c| {
-                serde_json::json!({
-                    "path": c.path.to_string_lossy(),
-                    "change": c.kind.letter().to_string(),
-                    "type": c.new.as_ref().or(c.old.as_ref()).map(diff::type_name),
-                    "old_size": c.old.as_ref().map(diff::size_of),
-                    "new_size": c.new.as_ref().map(diff::size_of),
-                })
+                output::json_path(
+                    &c.path,
+                    serde_json::json!({
+                        "change": c.kind.letter().to_string(),
+                        "type": c.new.as_ref().or(c.old.as_ref()).map(diff::type_name),
+                        "old_size": c.old.as_ref().map(diff::size_of),
+                        "new_size": c.new.as_ref().map(diff::size_of),
+                    }),
+                )
             })
             .collect();
         outln!("{}", serde_json::Value::Array(items))?;
@@ -89,21 +95,6 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Leading arguments that look like snapshot references, then paths.
-fn split_args(args: &[String]) -> (Vec<String>, Vec<PathBuf>) {
-    let mut refs = Vec::new();
-    let mut paths = Vec::new();
-    for arg in args {
-        let looks_like_ref = snapshots::looks_like_reference(arg);
-        if paths.is_empty() && refs.len() < 2 && looks_like_ref {
-            refs.push(arg.clone());
-        } else {
-            paths.push(PathBuf::from(arg));
-        }
-    }
-    (refs, paths)
-}
-
 fn bytes_to_os(bytes: &[u8]) -> std::ffi::OsString {
     use std::os::unix::ffi::OsStrExt;
     std::ffi::OsStr::from_bytes(bytes).to_os_string()
@@ -112,7 +103,7 @@ fn bytes_to_os(bytes: &[u8]) -> std::ffi::OsString {
 fn line(c: &Change, stat: bool, colour: bool) -> String {
     let letter = c.kind.letter();
     let is_dir = c.new.as_ref().or(c.old.as_ref()).is_some_and(|n| diff::type_name(n) == "dir");
-    let path = format!("{}{}", c.path.display(), if is_dir { "/" } else { "" });
+    let path = format!("{}{}", names::escape_path(&c.path), if is_dir { "/" } else { "" });
     let sizes = match (c.old.as_ref().map(diff::size_of), c.new.as_ref().map(diff::size_of), is_dir) {
         (_, _, true) => String::new(),
         (None, Some(n), _) => output::bytes(n),
@@ -158,6 +149,6 @@ fn content(repo: &Repository, c: &Change, live: bool) -> Result<()> {
         None => empty(),
     };
     use std::io::Write as _;
-    write!(std::io::stdout().lock(), "{}", output::text_diff(&c.path.display().to_string(), old, new))?;
+    write!(std::io::stdout().lock(), "{}", output::text_diff(&names::escape_path(&c.path), old, new))?;
     Ok(())
 }

@@ -2,10 +2,12 @@
 //! a glob in any snapshot, each with its distinct versions over time.
 
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 
 use anyhow::Result;
 use cairn_core::browse::find::{self, Pattern, Version};
-use cairn_core::snapshot::select;
+use cairn_core::names;
+use cairn_core::snapshot::{resolve, select};
 
 use crate::args::{FindArgs, Global};
 use crate::{output, password, timefmt};
@@ -15,7 +17,8 @@ pub fn run(g: &Global, a: &FindArgs) -> Result<u8> {
 }
 
 fn find(g: &Global, a: &FindArgs) -> Result<u8> {
-    let pattern = Pattern::new(&a.pattern)?;
+    // Names are printed escaped; a pattern copied from the output is read back.
+    let pattern = Pattern::new(&names::unescape_glob(&a.pattern))?;
     let repo = password::open(g)?;
     for problem in repo.index_problems() {
         output::warning(problem);
@@ -24,6 +27,14 @@ fn find(g: &Global, a: &FindArgs) -> Result<u8> {
     let (snapshots, problems) = select::snapshots_matching(&repo, &a.select.filter(&[]), until.as_ref())?;
     for p in problems {
         output::warning(p);
+    }
+    // An absolute glob anchored in a folder no snapshot holds anything of
+    // would find nothing, silently: say which snapshots lie near it.
+    if let Some(anchor) = resolve::glob_anchor(&a.pattern)
+        && !snapshots.is_empty()
+        && !snapshots.iter().any(|e| resolve::may_hold_below(e, &anchor))
+    {
+        return Err(crate::select::with_closest(&repo, resolve::not_covered(&snapshots, &anchor)));
     }
     let result = find::find(&repo, &snapshots, &pattern)?;
     let stdout = std::io::stdout();
@@ -34,6 +45,7 @@ fn find(g: &Global, a: &FindArgs) -> Result<u8> {
             .iter()
             .map(|f| JsonFound {
                 path: f.path.to_string_lossy().into_owned(),
+                path_bytes: names::bytes_if_not_utf8(f.path.as_os_str().as_bytes()),
                 versions: f.versions.iter().map(json_version).collect(),
             })
             .collect();
@@ -43,7 +55,7 @@ fn find(g: &Global, a: &FindArgs) -> Result<u8> {
         return Ok(0);
     }
     for f in &result.found {
-        writeln!(out, "{}", f.path.display())?;
+        writeln!(out, "{}", names::escape_path(&f.path))?;
         for v in &f.versions {
             writeln!(out, "  {}", version_line(v))?;
             if let Some((id, time)) = &v.gone_in {
@@ -83,6 +95,9 @@ fn version_line(v: &Version) -> String {
 #[derive(serde::Serialize)]
 struct JsonFound {
     path: String,
+    /// The exact bytes of a path that is not UTF-8 (see `output::json_path`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<Vec<u8>>,
     versions: Vec<JsonVersion>,
 }
 

@@ -10,8 +10,8 @@ use cairn_core::browse::diff::{CONTENT_LIMIT, Contents};
 use cairn_core::browse::history::{self, Event, Step};
 use cairn_core::browse::{hints, listing};
 use cairn_core::format::Node;
-use cairn_core::fs::path;
-use cairn_core::snapshot::select;
+use cairn_core::names;
+use cairn_core::snapshot::{resolve, select};
 
 use crate::args::{Global, HistoryArgs};
 use crate::{output, password, timefmt};
@@ -21,7 +21,7 @@ pub fn run(g: &Global, a: &HistoryArgs) -> Result<u8> {
 }
 
 fn history(g: &Global, a: &HistoryArgs) -> Result<u8> {
-    let path = path::absolute(&a.path)?;
+    let path = resolve::user_path(a.path.as_os_str())?;
     let repo = password::open(g)?;
     for problem in repo.index_problems() {
         output::warning(problem);
@@ -33,15 +33,18 @@ fn history(g: &Global, a: &HistoryArgs) -> Result<u8> {
         output::warning(p);
     }
     if snapshots.is_empty() {
-        bail!("no snapshot covers {} (see `cairn snapshots`)", path.display());
+        // The same error as `latest` gives: which snapshots lie near the path.
+        let (others, _) = select::snapshots_matching(&repo, &a.select.filter(&[]), until.as_ref())?;
+        return Err(crate::select::with_closest(&repo, resolve::not_covered(&others, &path)));
     }
     let steps = history::history(&repo, &snapshots, &path)?;
     if steps.iter().all(|s| s.node.is_none()) {
-        let mut msg = format!("{} is in none of the {} snapshots that cover it", path.display(), snapshots.len());
+        let mut msg =
+            format!("{} is in none of the {} snapshots that cover it", names::escape_path(&path), snapshots.len());
         if let Some(latest) = snapshots.last() {
             let close = hints::closest_paths(&repo, &latest.snapshot.tree, &path, 3);
             if !close.is_empty() {
-                let shown: Vec<String> = close.iter().map(|p| p.display().to_string()).collect();
+                let shown: Vec<String> = close.iter().map(|p| names::escape_path(p).into_owned()).collect();
                 msg.push_str(&format!("; closest paths in the latest: {}", shown.join(", ")));
             }
         }
@@ -59,7 +62,7 @@ fn history(g: &Global, a: &HistoryArgs) -> Result<u8> {
     }
     if !g.quiet {
         let changes = steps.iter().filter(|s| s.event.is_change()).count();
-        writeln!(out, "{}: {} changes in {} snapshots", path.display(), changes, steps.len())?;
+        writeln!(out, "{}: {} changes in {} snapshots", names::escape_path(&path), changes, steps.len())?;
     }
     for s in shown {
         writeln!(out, "{}", step_line(s))?;
@@ -134,6 +137,6 @@ fn content(repo: &Repository, path: &Path, s: &Step, out: &mut impl Write) -> Re
     };
     // A creation compares with nothing; anything else with the last version.
     let old = if s.event == Event::Created { None } else { s.previous.as_ref() };
-    write!(out, "{}", output::text_diff(&path.display().to_string(), text(old)?, text(s.node.as_ref())?))?;
+    write!(out, "{}", output::text_diff(&names::escape_path(path), text(old)?, text(s.node.as_ref())?))?;
     Ok(())
 }

@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use cairn_core::browse::{hints, listing};
 use cairn_core::format::Node;
-use cairn_core::fs::path as paths;
-use cairn_core::snapshot::select;
 use cairn_core::snapshot::snapshots::SnapshotEntry;
-use cairn_core::{Error, Repository};
+use cairn_core::snapshot::{resolve, select};
+use cairn_core::{Error, Repository, names};
 
 use crate::args::{Global, LsArgs};
 use crate::{output, password};
@@ -20,21 +19,18 @@ pub fn run(g: &Global, a: &LsArgs) -> Result<u8> {
     for problem in repo.index_problems() {
         output::warning(problem);
     }
-    // With --at, a lone positional argument is the path.
-    let (reference, path) = match (&a.select.at, &a.snapshot, &a.path) {
-        (Some(_), Some(only), None) => (None, Some(PathBuf::from(only))),
-        _ => (a.snapshot.as_deref(), a.path.clone()),
-    };
-    let path = path.map(|p| paths::absolute(&p)).transpose()?;
+    // The one reading of positional arguments (`snapshot::resolve`): with
+    // --at, both are paths.
+    let args = resolve::split_positionals(&a.args, if a.select.at.is_some() { 0 } else { 1 })?;
+    if args.paths.len() > 1 {
+        bail!("ls lists one path at a time; {} were given", args.paths.len());
+    }
+    let path = args.paths.into_iter().next();
     let wanted: Vec<PathBuf> = path.iter().cloned().collect();
-    // Prefer a snapshot that covers the path; if none does, use the one
-    // named anyway, so the error below can name the paths it does hold.
-    let entry = match a.select.choose(&repo, reference, &wanted) {
-        Err(e) if !wanted.is_empty() && matches!(e.downcast_ref(), Some(Error::NoSnapshots)) => {
-            a.select.choose(&repo, reference, &[])?
-        }
-        chosen => chosen?,
-    };
+    if args.snapshots.is_empty() && a.select.at.is_none() {
+        return Err(resolve::no_snapshot_named(&a.args, "--at").into());
+    }
+    let entry = a.select.choose(&repo, args.snapshots.first().map(String::as_str), &wanted)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut count = 0u64;
@@ -45,7 +41,7 @@ pub fn run(g: &Global, a: &LsArgs) -> Result<u8> {
         } else if a.long {
             writeln!(out, "{}", long_line(p, node))
         } else {
-            writeln!(out, "{}", p.display())
+            writeln!(out, "{}", names::escape_path(p))
         };
         count += 1;
         written.map_err(stdout_error)
@@ -77,16 +73,16 @@ pub(crate) fn not_found(repo: &Repository, entry: &SnapshotEntry, path: &Path) -
     let close = hints::closest_paths(repo, &entry.snapshot.tree, path, 3);
     let mut msg = format!(
         "{} is not in snapshot {} ({})",
-        path.display(),
+        names::escape_path(path),
         entry.id.short(),
         output::local_time(&entry.snapshot.time)
     );
     if !close.is_empty() {
-        let shown: Vec<String> = close.iter().map(|p| p.display().to_string()).collect();
+        let shown: Vec<String> = close.iter().map(|p| names::escape_path(p).into_owned()).collect();
         msg.push_str(&format!("; closest existing paths: {}", shown.join(", ")));
     }
     if !select::covers(entry, path) {
-        let held: Vec<String> = entry.snapshot.paths.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+        let held: Vec<String> = entry.snapshot.paths.iter().map(|p| names::escape(p).into_owned()).collect();
         msg.push_str(&format!("; the snapshot holds {}", held.join(", ")));
     }
     bail!(msg)
@@ -98,35 +94,52 @@ fn long_line(path: &Path, node: &Node) -> String {
         listing::mode_string(node),
         listing::size(node),
         output::local_time(&listing::mtime(node)),
-        path.display()
+        names::escape_path(path)
     );
-    if let Some(target) = listing::link_target(node) {
+    if let Some(target) = symlink_target(node) {
         line.push_str(" -> ");
-        line.push_str(&target);
+        line.push_str(&names::escape(target));
     }
     line
 }
 
-/// One `ls --json` entry (a struct, so the fields keep this order).
+/// The raw target of a symbolic link.
+fn symlink_target(node: &Node) -> Option<&[u8]> {
+    match &node.kind {
+        cairn_core::format::NodeKind::Symlink { target } => Some(&target[..]),
+        _ => None,
+    }
+}
+
+/// One `ls --json` entry (a struct, so the fields keep this order). A
+/// name that is not UTF-8 is `path` decoded lossily plus its exact bytes
+/// in `path_bytes` (see `output::json_bytes`); `target` likewise.
 #[derive(serde::Serialize)]
 struct JsonEntry<'a> {
     path: std::borrow::Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<Vec<u8>>,
     #[serde(rename = "type")]
     kind: &'static str,
     size: u64,
     mode: String,
     mtime: String,
     target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_bytes: Option<Vec<u8>>,
 }
 
 fn json_entry<'a>(path: &'a Path, node: &Node) -> JsonEntry<'a> {
+    use std::os::unix::ffi::OsStrExt;
     JsonEntry {
         path: path.to_string_lossy(),
+        path_bytes: names::bytes_if_not_utf8(path.as_os_str().as_bytes()),
         kind: listing::type_name(node),
         size: listing::size(node),
         mode: listing::octal_mode(node),
         mtime: output::rfc3339(&listing::mtime(node)),
         target: listing::link_target(node),
+        target_bytes: symlink_target(node).and_then(names::bytes_if_not_utf8),
     }
 }
 

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use cairn_core::fs::path;
+use cairn_core::names;
 use cairn_core::restorer::plan;
 use cairn_core::restorer::{self, Action, Destination, RestoreOptions, Selection};
-use cairn_core::snapshot::tree;
+use cairn_core::snapshot::{resolve, tree};
 
 use crate::locations;
 
@@ -19,33 +19,30 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
     for problem in repo.index_problems() {
         output::warning(problem);
     }
-    // As the shell means them: `..` goes up from the current folder.
-    let paths: Vec<PathBuf> = a.paths.iter().map(|p| path::absolute(p)).collect::<cairn_core::error::Result<_>>()?;
-    let entry = match &a.select.at {
-        // With --at, only snapshots covering the literal paths count (globs
-        // name no path). A path that looks like a glob (`app/[slug]`) is a
-        // literal one when the snapshot chosen with it has it, as the
-        // restorer takes it.
-        Some(_) => {
-            let maybe_glob: Vec<&PathBuf> = paths.iter().filter(|p| plan::is_glob(p)).collect();
-            let all_literal = if maybe_glob.is_empty() {
-                None
-            } else {
-                a.select.choose(&repo, a.snapshot.as_deref(), &paths).ok().filter(|e| {
-                    maybe_glob.iter().all(|p| tree::lookup(&repo, &e.snapshot.tree, p).is_ok_and(|n| n.is_some()))
-                })
-            };
-            match all_literal {
-                Some(entry) => entry,
-                None => {
-                    let literal: Vec<PathBuf> = paths.iter().filter(|p| !plan::is_glob(p)).cloned().collect();
-                    a.select.choose(&repo, a.snapshot.as_deref(), &literal)?
-                }
-            }
+    // As the shell means them (`..` goes up from the current folder), the
+    // escapes names are printed with decoded.
+    let paths: Vec<PathBuf> =
+        a.paths.iter().map(|p| resolve::user_path(p.as_os_str())).collect::<cairn_core::error::Result<_>>()?;
+    // `latest` and --at choose the newest snapshot covering the literal
+    // paths (globs name no path); a snapshot named by id must cover them.
+    // A path that looks like a glob (`app/[slug]`) is a literal one when
+    // the snapshot chosen with it has it, as the restorer takes it.
+    let reference = a.snapshot.as_deref();
+    let maybe_glob: Vec<&PathBuf> = paths.iter().filter(|p| plan::is_glob(p)).collect();
+    let all_literal = if maybe_glob.is_empty() {
+        None
+    } else {
+        a.select
+            .choose(&repo, reference, &paths)
+            .ok()
+            .filter(|e| maybe_glob.iter().all(|p| tree::lookup(&repo, &e.snapshot.tree, p).is_ok_and(|n| n.is_some())))
+    };
+    let entry = match all_literal {
+        Some(entry) => entry,
+        None => {
+            let literal: Vec<PathBuf> = paths.iter().filter(|p| !plan::is_glob(p)).cloned().collect();
+            a.select.choose(&repo, reference, &literal)?
         }
-        // A snapshot named explicitly is taken as named, so that a path it
-        // lacks is reported with the closest ones it has.
-        None => a.select.choose(&repo, a.snapshot.as_deref(), &[])?,
     };
     let destination = match &a.target {
         Some(dir) => Destination::Folder(dir.clone()),
@@ -54,7 +51,11 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
     let started = std::time::Instant::now();
     let opts = RestoreOptions {
         destination,
-        selection: Selection { paths, include: a.include.clone(), exclude: a.exclude.clone() },
+        selection: Selection {
+            paths,
+            include: a.include.iter().map(|g| names::unescape_glob(g)).collect(),
+            exclude: a.exclude.iter().map(|g| names::unescape_glob(g)).collect(),
+        },
         overwrite: a.overwrite,
         delete: a.delete,
         dry_run: a.dry_run,
@@ -67,15 +68,15 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
             if *action != Action::Unchanged || !g.quiet {
                 // "would unchanged" is not English; the JSON keeps the action's name.
                 let verb = if *action == Action::Unchanged { "leave" } else { action.word() };
-                outln!("would {verb:<9} {}", path.display())?;
+                outln!("would {verb:<9} {}", names::escape_path(path))?;
             }
         }
     }
     for e in &outcome.errors {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", output::sanitize(e));
     }
     let where_to = match &a.target {
-        Some(dir) => dir.display().to_string(),
+        Some(dir) => names::escape_path(dir).into_owned(),
         None => "the original places".to_string(),
     };
     if g.json {
@@ -87,7 +88,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
                 "skipped": outcome.skipped, "deleted": outcome.deleted, "dirs": outcome.dirs, "bytes": outcome.bytes,
                 "preserved_snapshot": outcome.preserved.map(|(id, _)| id.to_hex()),
                 "preserved": outcome.preserved.map_or(0, |(_, n)| n),
-                "actions": outcome.actions.iter().map(|(p, act)| serde_json::json!({"path": p.to_string_lossy(), "action": act.word()})).collect::<Vec<_>>(),
+                "actions": outcome.actions.iter().map(|(p, act)| output::json_path(p, serde_json::json!({"action": act.word()}))).collect::<Vec<_>>(),
                 "errors": outcome.errors,
             })
         )?;

@@ -139,7 +139,7 @@ fn print_json(r: &Report, verbose: bool) -> std::io::Result<()> {
 fn print_text(r: &Report, verbose: bool) -> std::io::Result<()> {
     if verbose {
         for (path, reason) in &r.excluded_paths {
-            outln!("excluded {} ({reason})", path.display())?;
+            outln!("excluded {} ({reason})", cairn_core::names::escape_path(path))?;
         }
     }
     let s = &r.snapshot.summary;

@@ -18,7 +18,7 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
     }
     // `--path` means what it means everywhere: the snapshot covers it.
     let paths = match &a.path {
-        Some(p) => vec![cairn_core::fs::path::absolute(p)?],
+        Some(p) => vec![cairn_core::snapshot::resolve::user_path(p.as_os_str())?],
         None => Vec::new(),
     };
     let filter = snapshots::Filter { host: a.host.clone(), paths, tags: a.tags.clone() };
@@ -69,7 +69,7 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
                 output::local_time(&s.time),
                 s.host.clone(),
                 s.tags.join(","),
-                s.paths.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>().join(" "),
+                s.paths.iter().map(|p| cairn_core::names::escape(p).into_owned()).collect::<Vec<_>>().join(" "),
                 output::bytes(s.summary.total_bytes),
             ]
         })

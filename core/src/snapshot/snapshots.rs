@@ -105,28 +105,40 @@ pub fn at_or_before<'a>(sorted: &'a [SnapshotEntry], at: &crate::format::Timesta
 /// Resolves `latest`, `latest~N`, a full id or a unique hex prefix (4+
 /// digits); `latest` forms count only snapshots matching `filter`.
 pub fn resolve_filtered(repo: &Repository, reference: &str, filter: &Filter) -> Result<SnapshotEntry> {
-    if let Some(rest) = reference.strip_prefix("latest") {
-        let back: usize = match rest.strip_prefix('~') {
-            None if rest.is_empty() => 0,
-            Some(n) => n
-                .parse()
-                .map_err(|_| Error::InvalidArgument(format!("{reference:?}: write latest~N with N a whole number")))?,
-            None => return Err(Error::InvalidArgument(format!("{reference:?} is not a snapshot reference"))),
-        };
+    if let Some(back) = latest_back(reference)? {
         let (all, _) = list(repo)?;
         let matching: Vec<SnapshotEntry> = all.into_iter().filter(|e| filter.matches(&e.snapshot)).collect();
-        if matching.is_empty() {
-            return Err(Error::NoSnapshots);
-        }
-        let count = matching.len();
-        return matching.into_iter().rev().nth(back).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "{reference}: only {count} snapshots match, so latest~{} is the oldest",
-                count - 1
-            ))
-        });
+        return nth_newest(matching, back, reference);
     }
     resolve(repo, reference)
+}
+
+/// How far back from the newest a `latest` / `latest~N` reference counts
+/// (`None` when `reference` is no `latest` form).
+pub fn latest_back(reference: &str) -> Result<Option<usize>> {
+    let Some(rest) = reference.strip_prefix("latest") else { return Ok(None) };
+    match rest.strip_prefix('~') {
+        None if rest.is_empty() => Ok(Some(0)),
+        Some(n) => n
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::InvalidArgument(format!("{reference:?}: write latest~N with N a whole number"))),
+        None => Err(Error::InvalidArgument(format!("{reference:?} is not a snapshot reference"))),
+    }
+}
+
+/// The snapshot `back` places before the newest of `matching` (oldest first).
+pub fn nth_newest(matching: Vec<SnapshotEntry>, back: usize, reference: &str) -> Result<SnapshotEntry> {
+    if matching.is_empty() {
+        return Err(Error::NoSnapshots);
+    }
+    let count = matching.len();
+    matching.into_iter().rev().nth(back).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "{reference}: only {count} snapshots match, so latest~{} is the oldest",
+            count - 1
+        ))
+    })
 }
 
 /// True when `text` is written as a snapshot reference (`latest`,
