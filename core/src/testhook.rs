@@ -1,4 +1,5 @@
-//! Test-only fault points in the snapshot write path, so that integration
+//! Test-only fault points in the snapshot write path (and two in the read
+//! path, for listing races), so that integration
 //! tests can kill or pause the real binary at an exact step instead of
 //! guessing with wall-clock sleeps.
 //!
@@ -15,7 +16,8 @@
 //! # `CAIRN_TEST_HOOK=<point>:<action>[:<folder>]`
 //!
 //! - `<point>` is one of the [`Point`] names: `pack-durable`, `packs-done`,
-//!   `index-written`, `file-stat`, `file-read`.
+//!   `index-written`, `file-stat`, `file-read`, `index-loaded`,
+//!   `snapshots-listed`.
 //! - `abort`: at the first hit, write the marker `<folder>/<point>.1.reached`
 //!   (when a folder is given), then kill the process with SIGKILL, as a
 //!   power cut or the OOM killer would: no destructor, no flush.
@@ -47,6 +49,10 @@ pub enum Point {
     /// A file's contents were read and stored; the check that it held still
     /// (its stat after the read) comes next.
     FileRead,
+    /// Opening a repository read its index files (any command).
+    IndexLoaded,
+    /// The snapshot files were listed; none of them is read yet.
+    SnapshotsListed,
 }
 
 impl Point {
@@ -58,6 +64,8 @@ impl Point {
             Point::IndexWritten => "index-written",
             Point::FileStat => "file-stat",
             Point::FileRead => "file-read",
+            Point::IndexLoaded => "index-loaded",
+            Point::SnapshotsListed => "snapshots-listed",
         }
     }
 }
@@ -104,10 +112,18 @@ mod enabled {
             let spec = std::env::var("CAIRN_TEST_HOOK").ok()?;
             let mut parts = spec.splitn(3, ':');
             let name = parts.next()?;
-            let point = [Point::PackDurable, Point::PacksDone, Point::IndexWritten, Point::FileStat, Point::FileRead]
-                .into_iter()
-                .find(|p| p.name() == name)
-                .unwrap_or_else(|| panic!("CAIRN_TEST_HOOK: unknown point {name:?}"));
+            let point = [
+                Point::PackDurable,
+                Point::PacksDone,
+                Point::IndexWritten,
+                Point::FileStat,
+                Point::FileRead,
+                Point::IndexLoaded,
+                Point::SnapshotsListed,
+            ]
+            .into_iter()
+            .find(|p| p.name() == name)
+            .unwrap_or_else(|| panic!("CAIRN_TEST_HOOK: unknown point {name:?}"));
             let action = match parts.next() {
                 Some("abort") => Action::Abort,
                 Some("pause") => Action::Pause,

@@ -5,6 +5,7 @@ mod archiver_races;
 mod blob_identity;
 mod cache;
 mod common;
+mod copies_and_races;
 mod damage;
 mod default_repo;
 mod empty_password;

@@ -44,8 +44,11 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
 
     // Every key file must be intact (only one of them was needed to open).
     for (id, _) in repo.backend().list(FileKind::Key)? {
-        if let Err(e) = crate::repo::read_key_file(repo.backend(), &id) {
-            report.errors.push(format!("key {id}: {e}"));
+        match crate::repo::read_key_file(repo.backend(), &id) {
+            // Removed since the listing (a key removed meanwhile): not damage.
+            Err(e) if e.is_not_found() => {}
+            Err(e) => report.errors.push(format!("key {id}: {e}")),
+            Ok(_) => {}
         }
     }
 
@@ -68,6 +71,8 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                     }
                 }
             }
+            // Removed since the listing (a concurrent prune): not damage.
+            Err(e) if e.is_not_found() => {}
             Err(e) => report.errors.push(format!("index {id}: {e}")),
         }
     }
@@ -104,11 +109,18 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
             if opts.read_data { read_pack(repo, pack, entries) } else { check_header(repo, pack, entries) }
         })
         .collect();
-    let mut bad_blobs: HashSet<BlobKey> = HashSet::new();
-    for (errors, bad) in results {
+    let mut bad_copies: HashSet<(BlobKey, Id)> = HashSet::new();
+    for ((errors, bad), (pack, _)) in results.into_iter().zip(&packs) {
         report.errors.extend(errors);
-        bad_blobs.extend(bad);
+        bad_copies.extend(bad.into_iter().map(|key| (key, **pack)));
     }
+    // R7: a blob is damaged for the snapshots only when no copy of it reads
+    // (each damaged pack is named above either way).
+    let bad_blobs: HashSet<BlobKey> = bad_copies
+        .iter()
+        .map(|(key, _)| *key)
+        .filter(|key| repo.locations(key.0, &key.1).iter().all(|l| bad_copies.contains(&(*key, l.pack))))
+        .collect();
 
     // Snapshots and their trees. Each tree is read once, and its problems
     // are named for the first snapshot that holds it.
@@ -339,6 +351,10 @@ fn read_pack(repo: &Repository, pack: &Id, entries: &[PackEntry]) -> (Vec<String
 #[cfg(test)]
 #[path = "check_consistency_tests.rs"]
 mod consistency_tests;
+
+#[cfg(test)]
+#[path = "check_races_tests.rs"]
+mod races_tests;
 
 #[cfg(test)]
 mod tests {
