@@ -19,8 +19,9 @@ use clap::Parser;
 
 use crate::args::{Cli, Command};
 
-/// Exit codes, as restic's: 0 success, 1 error, 3 snapshot saved but some
-/// files could not be read.
+/// Exit codes, as restic's: 0 success, 1 error, 3 finished but incomplete
+/// (snapshot saved but some files could not be read; restore done but some
+/// entries could not be restored).
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_INCOMPLETE: u8 = 3;
 /// The repository does not exist (restic's 10).

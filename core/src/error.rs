@@ -87,6 +87,12 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
+    /// A file that is not there (any more): read after it was listed, it
+    /// was removed in between (a concurrent prune), not damaged.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Backend(e) if e.is_not_found())
+    }
+
     /// A damaged structure, with what it is and what is wrong.
     pub fn corrupt(what: impl Into<String>, detail: impl std::fmt::Display) -> Self {
         Error::Corrupt { what: what.into(), detail: detail.to_string() }

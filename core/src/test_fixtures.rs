@@ -115,3 +115,28 @@ pub fn flip_byte(path: &Path, from_end: usize) {
     bytes[at] ^= 0xff;
     std::fs::write(path, bytes).unwrap();
 }
+
+/// The password of [`encrypted_repo`]s that tests open again.
+pub const PASSWORD: &[u8] = b"test password";
+
+/// The same plaintext stored twice: two runs that each did not know of the
+/// other's pack (concurrent, or the first killed before its index). `r` is
+/// an [`encrypted_repo`] with [`PASSWORD`]: without encryption the two
+/// packs would be the same bytes, so the same file.
+pub fn stored_twice(r: &Repository, kind: BlobKind, raw: &[u8]) -> Id {
+    let first = r.saver();
+    let second_handle = Repository::open(r.path(), Some(PASSWORD)).unwrap();
+    let second = second_handle.saver();
+    let id = first.save(kind, raw).unwrap();
+    assert_eq!(second.save(kind, raw).unwrap(), id);
+    first.finish().unwrap();
+    second.finish().unwrap();
+    id
+}
+
+/// Flips a byte in the middle of the copy at `loc`, in its pack file.
+pub fn damage_copy(r: &Repository, loc: &crate::repo::index::BlobLocation) {
+    let path = r.backend().local_path(FileKind::Pack, &loc.pack).unwrap();
+    let pack_len = std::fs::metadata(&path).unwrap().len() as usize;
+    flip_byte(&path, pack_len - 1 - (loc.offset as usize + loc.length as usize / 2));
+}

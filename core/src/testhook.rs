@@ -1,4 +1,5 @@
-//! Test-only fault points in the snapshot write path, so that integration
+//! Test-only fault points in the snapshot write path (and two in the read
+//! path, for listing races), so that integration
 //! tests can kill or pause the real binary at an exact step instead of
 //! guessing with wall-clock sleeps.
 //!
@@ -16,7 +17,7 @@
 //!
 //! - `<point>` is one of the [`Point`] names: `pack-durable`, `packs-done`,
 //!   `index-written`, `file-stat`, `file-read`, `key-added`,
-//!   `password-file-rewritten`.
+//!   `password-file-rewritten`, `index-loaded`, `snapshots-listed`.
 //! - `abort`: at the first hit, write the marker `<folder>/<point>.1.reached`
 //!   (when a folder is given), then kill the process with SIGKILL, as a
 //!   power cut or the OOM killer would: no destructor, no flush.
@@ -54,6 +55,10 @@ pub enum Point {
     /// `key passwd`: the default password file holds the new password; the
     /// old key file is still there.
     PasswordFileRewritten,
+    /// Opening a repository read its index files (any command).
+    IndexLoaded,
+    /// The snapshot files were listed; none of them is read yet.
+    SnapshotsListed,
 }
 
 impl Point {
@@ -67,6 +72,8 @@ impl Point {
             Point::FileRead => "file-read",
             Point::KeyAdded => "key-added",
             Point::PasswordFileRewritten => "password-file-rewritten",
+            Point::IndexLoaded => "index-loaded",
+            Point::SnapshotsListed => "snapshots-listed",
         }
     }
 }
@@ -121,6 +128,8 @@ mod enabled {
                 Point::FileRead,
                 Point::KeyAdded,
                 Point::PasswordFileRewritten,
+                Point::IndexLoaded,
+                Point::SnapshotsListed,
             ]
             .into_iter()
             .find(|p| p.name() == name)

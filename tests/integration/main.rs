@@ -6,6 +6,7 @@ mod blob_identity;
 mod bounded_reads;
 mod cache;
 mod common;
+mod copies_and_races;
 mod damage;
 mod default_record;
 mod default_repo;

@@ -26,7 +26,7 @@ fn a_folder_on_the_way_that_became_a_symlink_is_never_replaced() {
     fs::remove_dir_all(&work).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &work).unwrap();
     let out = restore_to_original(&env, &["--overwrite", "--path", work.join("sub/f").to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("never replaced"), "{}", stderr_of(&out));
     assert!(fs::symlink_metadata(&work).unwrap().file_type().is_symlink(), "the symlink is left alone");
     assert!(!elsewhere.join("sub").exists(), "nothing is written through it");
@@ -86,7 +86,7 @@ fn hard_link_followers_are_not_linked_to_what_the_failed_first_copy_left() {
     fs::write(work.join("h1"), "agent one\n").unwrap();
     fs::write(work.join("h2"), "agent two\n").unwrap();
     let out = restore_to_original(&env, &["--overwrite", "--json", "--path", work.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
     let err = stderr_of(&out);
     assert!(err.contains("h2: not restored: it is a hard link to"), "{err}");
     // The totals say what happened, not what was planned.

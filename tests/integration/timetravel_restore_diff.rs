@@ -205,9 +205,9 @@ fn overwrite_preserves_the_current_version_first() {
     fs::write(&victim, agent_version).unwrap();
     let before = fs::read(&victim).unwrap();
 
-    // Without --overwrite: named, untouched, exit 1.
+    // Without --overwrite: named, untouched, exit 3 (done, incomplete).
     let out = h.env.cairn().args(["restore", "latest", "--to-original", "--path"]).arg(&victim).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     // The entry says why; the last line says which flag allows it, and for how many.
     let err = stderr_of(&out);
     assert!(err.lines().any(|l| l.contains("differs from the snapshot")), "{err}");
@@ -285,7 +285,7 @@ fn folder_replaced_by_a_file_is_never_silently_destroyed() {
     fs::write(&dir, b"an agent put a file here").unwrap();
 
     let out = h.env.cairn().args(["restore", "latest", "--to-original", "--path"]).arg(&dir).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert!(stderr_of(&out).contains("a file is where the snapshot has a folder"), "{}", stderr_of(&out));
     assert_eq!(fs::read(&dir).unwrap(), b"an agent put a file here");
 
@@ -509,7 +509,7 @@ fn full_disk_read_only_target_and_damaged_blob() {
     damage_newest_pack(&env, &before);
     let target = env.path("out");
     let out = env.cairn().args(["restore", "latest", "--target"]).arg(&target).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert!(stderr_of(&out).contains("b.bin"), "the damaged file is named: {}", stderr_of(&out));
     let base = restored(&target, &src);
     assert_eq!(fs::read(base.join("a.bin")).unwrap(), fs::read(src.join("a.bin")).unwrap());

@@ -12,7 +12,7 @@ use crate::locations;
 
 use crate::args::{Global, RestoreArgs};
 use crate::output::outln;
-use crate::{EXIT_ERROR, output, password};
+use crate::{EXIT_INCOMPLETE, output, password};
 
 pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
     let repo = password::open(g)?;
@@ -122,7 +122,8 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
             "cairn: error: {} entries were not restored (listed above); the rest was{hint}",
             outcome.errors.len()
         );
-        return Ok(EXIT_ERROR);
+        // Finished, but incomplete: what could be restored was.
+        return Ok(EXIT_INCOMPLETE);
     }
     Ok(0)
 }

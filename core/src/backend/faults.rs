@@ -1,7 +1,7 @@
 //! A fault-injecting wrapper around any backend, for tests: it counts the
 //! operations of each kind and makes chosen ones fail (before or after
 //! doing their work), run out of space, return short or corrupted bytes,
-//! or answer slowly.
+//! answer slowly, or lose a file just after listing it (a concurrent prune).
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind};
@@ -36,6 +36,9 @@ struct Plan {
     /// Faults for every operation of a kind (after any `nth` fault).
     every: HashMap<Op, Fault>,
     delay: Duration,
+    /// Files removed right after a listing of their kind returns: the
+    /// count is how many more listings of that kind until then.
+    vanish_after_list: Vec<(FileKind, Id, u64)>,
 }
 
 /// Wraps `inner`; with no faults planned it behaves exactly like it.
@@ -63,6 +66,13 @@ impl FaultyBackend {
     /// Every operation of kind `op` meets `fault`.
     pub fn fail_every(&self, op: Op, fault: Fault) {
         self.plan().every.insert(op, fault);
+    }
+
+    /// Removes the file right after the `nth` (from 1, from now on)
+    /// listing of its kind, which still names it: as a prune running beside
+    /// a reader would.
+    pub fn vanish_after_list(&self, kind: FileKind, id: Id, nth: u64) {
+        self.plan().vanish_after_list.push((kind, id, nth));
     }
 
     /// Each operation first waits this long (slow storage).
@@ -156,7 +166,21 @@ impl Backend for FaultyBackend {
     }
 
     fn list(&self, kind: FileKind) -> BackendResult<Vec<(Id, u64)>> {
-        self.run(Op::List, || kind.folder().to_string(), || self.inner.list(kind))
+        let listed = self.run(Op::List, || kind.folder().to_string(), || self.inner.list(kind))?;
+        let vanishing: Vec<Id> = {
+            let mut plan = self.plan();
+            let due = |(k, _, left): &(FileKind, Id, u64)| *k == kind && *left <= 1;
+            let now = plan.vanish_after_list.iter().filter(|v| due(v)).map(|(_, id, _)| *id).collect();
+            plan.vanish_after_list.retain(|v| !due(v));
+            for (_, _, left) in plan.vanish_after_list.iter_mut().filter(|(k, _, _)| *k == kind) {
+                *left -= 1;
+            }
+            now
+        };
+        for id in vanishing {
+            self.inner.remove(kind, &id)?;
+        }
+        Ok(listed)
     }
 
     fn list_temporaries(&self) -> BackendResult<Vec<String>> {
@@ -267,6 +291,18 @@ mod tests {
         assert_eq!(be.count(Op::Read), 0, "reads are counted apart");
         let listed: Vec<Id> = be.list(FileKind::Pack).unwrap().into_iter().map(|(id, _)| id).collect();
         assert_eq!(listed, [Id([1; 32]), Id([3; 32])], "the failed create stored nothing");
+    }
+
+    #[test]
+    fn a_file_vanishes_after_the_listing_that_names_it() {
+        let be = faulty();
+        be.create(FileKind::Index, &Id([1; 32]), b"i").unwrap();
+        be.vanish_after_list(FileKind::Index, Id([1; 32]), 2);
+        assert_eq!(be.list(FileKind::Pack).unwrap(), vec![], "another kind's listing leaves it");
+        assert_eq!(be.list(FileKind::Index).unwrap(), vec![(Id([1; 32]), 1)], "the first listing leaves it");
+        assert!(be.read(FileKind::Index, &Id([1; 32])).is_ok());
+        assert_eq!(be.list(FileKind::Index).unwrap(), vec![(Id([1; 32]), 1)], "still listed by the second");
+        assert!(be.read(FileKind::Index, &Id([1; 32])).unwrap_err().is_not_found(), "then gone");
     }
 
     #[test]

@@ -123,14 +123,19 @@ impl Backend for LocalBackend {
         }
         let folders = if kind == FileKind::Pack { subfolders(&base).at_op(Op::List, &base)? } else { vec![base] };
         for folder in folders {
-            for entry in fs::read_dir(&folder).at_op(Op::List, &folder)? {
-                let entry = entry.at_op(Op::List, &folder)?;
-                let name = entry.file_name();
+            let entries = match fs::read_dir(&folder) {
+                // A `data/xx` removed since `data/` was read holds nothing.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                other => other.at_op(Op::List, &folder)?,
+            };
+            let mut names = Vec::new();
+            for entry in entries {
+                let name = entry.at_op(Op::List, &folder)?.file_name();
                 let Some(name) = name.to_str().filter(|n| is_id_name(n)) else { continue };
                 let Ok(id) = Id::from_hex(name) else { continue };
-                let size = entry.metadata().at_op(Op::List, &entry.path())?.len();
-                out.push((id, size));
+                names.push((id, name.to_string()));
             }
+            out.extend(sizes_of(&folder, names)?);
         }
         out.sort();
         Ok(out)
@@ -271,12 +276,29 @@ fn place_without_replacing(temp: &Path, path: &Path) -> io::Result<()> {
     }
 }
 
+/// The size of each named file in `folder`, leaving out those removed since
+/// the folder was read (a concurrent prune): a listing never fails, nor
+/// lists a file, for a name that went away in between.
+fn sizes_of(folder: &Path, names: Vec<(Id, String)>) -> BackendResult<Vec<(Id, u64)>> {
+    let mut out = Vec::with_capacity(names.len());
+    for (id, name) in names {
+        let path = folder.join(name);
+        match fs::symlink_metadata(&path) {
+            Ok(md) => out.push((id, md.len())),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e).at_op(Op::List, &path),
+        }
+    }
+    Ok(out)
+}
+
 fn subfolders(base: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(base)? {
         let entry = entry?;
         let name = entry.file_name();
-        if name.len() == 2 && entry.file_type()?.is_dir() {
+        // `file_type` may stat: a folder removed meanwhile is no folder.
+        if name.len() == 2 && entry.file_type().is_ok_and(|t| t.is_dir()) {
             out.push(entry.path());
         }
     }
@@ -354,6 +376,22 @@ pub(crate) mod synced_for_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file removed between reading its folder and stat-ing it (prune
+    /// running beside a reader) is left out of the listing, not an error.
+    #[test]
+    fn a_file_removed_between_reading_the_folder_and_its_stat_is_not_listed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let be = LocalBackend::new(tmp.path().join("r"));
+        be.create_layout().unwrap();
+        be.create(FileKind::Snapshot, &Id([1; 32]), b"one").unwrap();
+        be.create(FileKind::Snapshot, &Id([2; 32]), b"two!").unwrap();
+        let folder = tmp.path().join("r/snapshots");
+        // The names as the folder was read, then one removed before the stat.
+        let names = vec![(Id([1; 32]), Id([1; 32]).to_hex()), (Id([2; 32]), Id([2; 32]).to_hex())];
+        be.remove(FileKind::Snapshot, &Id([1; 32])).unwrap();
+        assert_eq!(sizes_of(&folder, names).unwrap(), vec![(Id([2; 32]), 4)]);
+    }
 
     #[test]
     fn creating_the_layout_syncs_data_after_its_256_folders_and_the_root() {

@@ -46,8 +46,11 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
 
     // Every key file must be intact (only one of them was needed to open).
     for (id, size) in repo.backend().list(FileKind::Key)? {
-        if let Err(e) = crate::repo::read_key_file_listed(repo.backend(), &id, Some(size)) {
-            report.errors.push(format!("key {id}: {e}"));
+        match crate::repo::read_key_file_listed(repo.backend(), &id, Some(size)) {
+            // Removed since the listing (a key removed meanwhile): not damage.
+            Err(e) if e.is_not_found() => {}
+            Err(e) => report.errors.push(format!("key {id}: {e}")),
+            Ok(_) => {}
         }
     }
 
@@ -70,6 +73,8 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                     }
                 }
             }
+            // Removed since the listing (a concurrent prune): not damage.
+            Err(e) if e.is_not_found() => {}
             Err(e) => report.errors.push(format!("index {id}: {e}")),
         }
     }
@@ -110,11 +115,18 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
             }
         })
         .collect();
-    let mut bad_blobs: HashSet<BlobKey> = HashSet::new();
-    for (errors, bad) in results {
+    let mut bad_copies: HashSet<(BlobKey, Id)> = HashSet::new();
+    for ((errors, bad), (pack, _)) in results.into_iter().zip(&packs) {
         report.errors.extend(errors);
-        bad_blobs.extend(bad);
+        bad_copies.extend(bad.into_iter().map(|key| (key, **pack)));
     }
+    // R7: a blob is damaged for the snapshots only when no copy of it reads
+    // (each damaged pack is named above either way).
+    let bad_blobs: HashSet<BlobKey> = bad_copies
+        .iter()
+        .map(|(key, _)| *key)
+        .filter(|key| repo.locations(key.0, &key.1).iter().all(|l| bad_copies.contains(&(*key, l.pack))))
+        .collect();
 
     // Snapshots and their trees. Each tree is read once, and its problems
     // are named for the first snapshot that holds it.
@@ -303,6 +315,10 @@ pub(super) fn check_header(repo: &Repository, pack: &Id, entries: &[PackEntry]) 
 #[cfg(test)]
 #[path = "check_consistency_tests.rs"]
 mod consistency_tests;
+
+#[cfg(test)]
+#[path = "check_races_tests.rs"]
+mod races_tests;
 
 #[cfg(test)]
 mod tests {

@@ -81,7 +81,8 @@ impl Cache {
     }
 
     /// The decoded files among `present`: from the cache where it has them,
-    /// otherwise through `read` (an error message for an unreadable file).
+    /// otherwise through `read` (an error message for an unreadable file,
+    /// `None` for one removed since it was listed: left out, no message).
     /// Entries for files no longer present are dropped. Rewrites the cache
     /// file when anything changed.
     pub(crate) fn entries<T: Serialize + serde::de::DeserializeOwned>(
@@ -89,7 +90,7 @@ impl Cache {
         keys: &Keys,
         name: &str,
         present: &[Id],
-        mut read: impl FnMut(&Id) -> Result<T, String>,
+        mut read: impl FnMut(&Id) -> Result<Option<T>, String>,
     ) -> (Vec<(Id, T)>, Vec<String>) {
         let loaded = self.load::<CacheFile<T>>(keys, name).filter(|c| c.version == CACHE_VERSION);
         // A missing or untrustworthy cache file is rewritten.
@@ -105,10 +106,11 @@ impl Cache {
                 continue;
             }
             match read(id) {
-                Ok(value) => {
+                Ok(Some(value)) => {
                     by_id.insert(*id, value);
                     changed = true;
                 }
+                Ok(None) => {}
                 Err(e) => problems.push(e),
             }
         }

@@ -4,6 +4,7 @@
 //! snapshot that needs them.
 
 pub mod cache;
+mod copies;
 pub mod index;
 pub mod keys;
 mod keyfiles;
@@ -18,7 +19,7 @@ pub use saver::{BlobSaver, SaveStats};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_bytes::ByteBuf;
@@ -85,6 +86,11 @@ pub struct Repository {
     /// What the last reading of the index files found wrong (named by
     /// `check`, warned about by commands); refreshed with the index.
     index_problems: RwLock<Vec<String>>,
+    /// R5: snapshots were listed after the index was last read, so a blob
+    /// not found may belong to a snapshot committed in between; the first
+    /// such miss reads the index again (under `reloading`, once).
+    listed_since_index: AtomicBool,
+    reloading: Mutex<()>,
     cache: Option<Cache>,
 }
 
@@ -136,6 +142,8 @@ impl Repository {
             params: opts.params.clone(),
             index: RwLock::new(Index::new()),
             index_problems: RwLock::new(Vec::new()),
+            listed_since_index: AtomicBool::new(false),
+            reloading: Mutex::new(()),
             cache: None,
         })
     }
@@ -229,11 +237,14 @@ impl Repository {
             params,
             index: RwLock::new(Index::new()),
             index_problems: RwLock::new(Vec::new()),
+            listed_since_index: AtomicBool::new(false),
+            reloading: Mutex::new(()),
             // Without encryption a cache file could be forged undetectably
             // (its checksum is unkeyed), so such repositories go without.
             cache: cache_root.filter(|_| config.encrypted).map(|root| Cache::new(root, &config.repo_id)),
         };
         repo.load_index()?;
+        crate::testhook::reached(crate::testhook::Point::IndexLoaded, None);
         // Only an encrypted repository is remembered on open: one opened
         // unencrypted (perhaps by `allow_unencrypted`) must not overwrite
         // the memory that it was encrypted.
@@ -255,6 +266,7 @@ impl Repository {
     }
 
     fn load_index(&mut self) -> Result<()> {
+        *self.listed_since_index.get_mut() = false;
         let (index, problems) = self.read_all_index_files()?;
         self.index = RwLock::new(index);
         self.index_problems = RwLock::new(problems);
@@ -265,10 +277,11 @@ impl Repository {
         let listing = self.backend.list(FileKind::Index)?;
         let present: Vec<Id> = listing.iter().map(|(id, _)| *id).collect();
         let sizes: std::collections::HashMap<Id, u64> = listing.into_iter().collect();
-        let read = |id: &Id| {
-            self.read_index_file_listed(id, sizes.get(id).copied())
-                .map(|f| f.packs)
-                .map_err(|e| format!("index {id}: {e}"))
+        let read = |id: &Id| match self.read_index_file_listed(id, sizes.get(id).copied()) {
+            Ok(file) => Ok(Some(file.packs)),
+            // Removed since the listing (a concurrent prune): not damage.
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(format!("index {id}: {e}")),
         };
         let (files, problems) = self.read_through_cache("index", &present, read);
         // One listing of data/: entries whose pack is gone (a partial sync,
@@ -305,6 +318,9 @@ impl Repository {
     /// every listed snapshot's index is included: indexes are written
     /// before their snapshots).
     pub fn refresh_index(&self) -> Result<()> {
+        // Cleared first: a listing of snapshots during the reading may have
+        // missed index files, and sets it again.
+        self.listed_since_index.store(false, Ordering::SeqCst);
         let (index, problems) = self.read_all_index_files()?;
         *self.index.write().unwrap_or_else(|p| p.into_inner()) = index;
         // Kept, not dropped: `check` refreshes before reporting them.
@@ -317,14 +333,15 @@ impl Repository {
     }
 
     /// The files `present` of one kind, decoded by `read` (an error line for
-    /// each unreadable one) — or taken from the local cache file `cache_name`
+    /// each unreadable one, `None` for one removed since it was listed, left
+    /// out silently) — or taken from the local cache file `cache_name`
     /// where it holds them, which is then brought up to date. The one read
     /// loop for index files and snapshot manifests.
     pub(crate) fn read_through_cache<T: serde::Serialize + serde::de::DeserializeOwned>(
         &self,
         cache_name: &str,
         present: &[Id],
-        mut read: impl FnMut(&Id) -> Result<T, String>,
+        mut read: impl FnMut(&Id) -> Result<Option<T>, String>,
     ) -> (Vec<(Id, T)>, Vec<String>) {
         if let Some(cache) = &self.cache {
             return cache.entries(&self.keys, cache_name, present, read);
@@ -333,7 +350,8 @@ impl Repository {
         let mut problems = Vec::new();
         for id in present {
             match read(id) {
-                Ok(value) => found.push((*id, value)),
+                Ok(Some(value)) => found.push((*id, value)),
+                Ok(None) => {}
                 Err(e) => problems.push(e),
             }
         }
@@ -417,8 +435,8 @@ impl Repository {
 
     /// Loads a data blob's plaintext and verifies it against its id.
     pub fn load_blob(&self, id: &Id) -> Result<Vec<u8>> {
-        let loc = self.locate(BlobKind::Data, id).ok_or(Error::BlobNotIndexed(*id))?;
-        self.load_located(id, &loc)
+        let copies = self.find_or_reload(|index| index.locations(BlobKind::Data, id))?;
+        self.load_any_copy(id, &copies)
     }
 
     fn load_located(&self, id: &Id, loc: &BlobLocation) -> Result<Vec<u8>> {
@@ -441,8 +459,13 @@ impl Repository {
     pub fn load_tree(&self, id: &Id) -> Result<Tree> {
         // A tree found only as a data blob is opened as one (its sealing
         // names the data kind); its id still verifies the plaintext.
-        let loc = self.locate_tree(id).ok_or(Error::BlobNotIndexed(*id))?;
-        let raw = self.load_located(id, &loc)?;
+        let copies = self.find_or_reload(|index| {
+            // As tree blobs, then (see `locate_tree`) as data blobs.
+            let mut all = index.locations(BlobKind::Tree, id);
+            all.extend(index.locations(BlobKind::Data, id));
+            all
+        })?;
+        let raw = self.load_any_copy(id, &copies)?;
         let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
         check_version("tree", tree.version)?;
         tree.validate_names().map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
@@ -556,3 +579,6 @@ pub fn timestamp_of(z: &jiff::ZonedDateTime) -> Timestamp {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod races_tests;

@@ -95,6 +95,8 @@ pub struct Decided {
     pub original: bool,
     /// Entries left as they are only because overwriting was not allowed.
     pub needs_overwrite: u64,
+    /// Folders whose tree could not be read, at their destination, with why.
+    pub damaged: Vec<(PathBuf, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -122,8 +124,9 @@ pub struct RestoreOutcome {
 pub use crate::snapshot::snapshots::PRESERVE_TAG;
 
 pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) -> Result<RestoreOutcome> {
-    let plan = plan::plan(repo, &snapshot.tree, &opts.selection)?;
-    let decided = match &opts.destination {
+    let mut plan = plan::plan(repo, &snapshot.tree, &opts.selection)?;
+    let damaged = std::mem::take(&mut plan.damaged);
+    let mut decided = match &opts.destination {
         Destination::Folder(target) => {
             if !opts.dry_run {
                 prepare_target(target, opts.overwrite)?;
@@ -138,6 +141,10 @@ pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) ->
             }
             original::decide(repo, plan, opts.overwrite, opts.delete.then_some(snapshot.time.unix_seconds))?
         }
+    };
+    decided.damaged = match &opts.destination {
+        Destination::Folder(target) => damaged.into_iter().map(|(p, why)| (under(target, &p), why)).collect(),
+        Destination::Original => damaged,
     };
     let mut outcome = RestoreOutcome { needs_overwrite: decided.needs_overwrite, ..RestoreOutcome::default() };
     record(&decided, &mut outcome);
@@ -170,11 +177,16 @@ pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) ->
     Ok(outcome)
 }
 
+/// Where the entry at the absolute `path` goes below `target`.
+fn under(target: &Path, path: &Path) -> PathBuf {
+    let rel = path.as_os_str().as_bytes().strip_prefix(b"/").unwrap_or(path.as_os_str().as_bytes());
+    target.join(Path::new(std::ffi::OsStr::from_bytes(rel)))
+}
+
 /// Restoring under a folder: every entry is created at its mapped path.
 fn in_folder(plan: Plan, target: &Path) -> Decided {
     let map = |p: Planned| {
-        let rel = p.path.as_os_str().as_bytes().strip_prefix(b"/").unwrap_or(p.path.as_os_str().as_bytes());
-        let path = target.join(Path::new(std::ffi::OsStr::from_bytes(rel)));
+        let path = under(target, &p.path);
         let action = if fs::symlink_metadata(&path).is_ok() { Action::Replace } else { Action::Create };
         (Planned { path, node: p.node, selected: p.selected }, action)
     };
@@ -212,6 +224,11 @@ fn record(d: &Decided, o: &mut RestoreOutcome) {
     }
     for path in &d.deletions {
         o.actions.push((path.clone(), Action::Delete));
+    }
+    for (path, why) in &d.damaged {
+        o.skipped += 1;
+        o.errors.push(format!("{}: {why}", path.display()));
+        o.actions.push((path.clone(), Action::Skip(why.clone())));
     }
     o.actions.sort_by(|a, b| a.0.cmp(&b.0));
 }

@@ -39,6 +39,9 @@ pub struct Plan {
     pub files: Vec<Planned>,
     /// Symlinks, fifos, sockets, devices.
     pub others: Vec<Planned>,
+    /// Folders left out because their tree could not be read (damaged,
+    /// missing), each at its original path with why: the rest is restored.
+    pub damaged: Vec<(PathBuf, String)>,
 }
 
 /// Whether a path could be a glob (it may still name an entry literally).
@@ -111,7 +114,9 @@ pub fn plan(repo: &Repository, root: &crate::id::Id, sel: &Selection) -> Result<
     let tree = repo.load_tree(root)?;
     let selected = m.trie.selected;
     walk(repo, &tree, Path::new("/"), Some(&m.trie), selected, &m, &mut plan)?;
-    if m.has_globs && plan.files.is_empty() && plan.others.is_empty() && plan.dirs.is_empty() {
+    // (A glob may have matched inside a folder whose tree is damaged.)
+    if m.has_globs && plan.files.is_empty() && plan.others.is_empty() && plan.dirs.is_empty() && plan.damaged.is_empty()
+    {
         let shown: Vec<String> = globs.iter().map(|g| g.display().to_string()).collect();
         return Err(Error::PathNotInSnapshot(shown.join(", ")));
     }
@@ -143,9 +148,18 @@ fn walk(
         }
         match &node.kind {
             NodeKind::Dir { subtree } => {
+                let sub = match repo.load_tree(subtree) {
+                    Ok(sub) => sub,
+                    // One damaged tree does not stop the restore: the folder
+                    // is named and left out whole (not created empty, which
+                    // would look restored), and everything else goes on.
+                    Err(e) => {
+                        plan.damaged.push((path, format!("not restored: its contents could not be read: {e}")));
+                        continue;
+                    }
+                };
                 let mark = plan.dirs.len();
                 plan.dirs.push(Planned { path: path.clone(), node: node.clone(), selected: child_selected });
-                let sub = repo.load_tree(subtree)?;
                 let below = walk(repo, &sub, &path, child_trie, child_selected, m, plan)?;
                 // A folder on the way to nothing selected is not created.
                 if below || (child_selected && !m.has_include) {

@@ -3,7 +3,6 @@
 //! time (the newest taken at or before a moment), among those matching a
 //! host / path / tag filter.
 
-use crate::backend::FileKind;
 use crate::error::{Error, Result};
 use crate::format::Snapshot;
 use crate::id::{Id, is_hex};
@@ -17,12 +16,16 @@ pub struct SnapshotEntry {
 
 /// Every readable snapshot, oldest first, and a line for each unreadable one.
 pub fn list(repo: &Repository) -> Result<(Vec<SnapshotEntry>, Vec<String>)> {
-    let listing = repo.backend().list(FileKind::Snapshot)?;
+    let listing = repo.list_snapshot_files()?;
     let present: Vec<Id> = listing.iter().map(|(id, _)| *id).collect();
     // Sizes as listed: a file too large to be a snapshot is refused unread.
     let sizes: std::collections::HashMap<Id, u64> = listing.into_iter().collect();
-    let read =
-        |id: &Id| repo.load_snapshot_listed(id, sizes.get(id).copied()).map_err(|e| format!("snapshot {id}: {e}"));
+    let read = |id: &Id| match repo.load_snapshot_listed(id, sizes.get(id).copied()) {
+        Ok(snapshot) => Ok(Some(snapshot)),
+        // Removed since the listing (a concurrent prune): simply not listed.
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(format!("snapshot {id}: {e}")),
+    };
     let (found, problems) = repo.read_through_cache("snapshots", &present, read);
     let mut entries: Vec<SnapshotEntry> =
         found.into_iter().map(|(id, snapshot)| SnapshotEntry { id, snapshot }).collect();
@@ -160,14 +163,18 @@ pub fn resolve(repo: &Repository, reference: &str) -> Result<SnapshotEntry> {
         )));
     }
     let matches: Vec<(Id, u64)> = repo
-        .backend()
-        .list(FileKind::Snapshot)?
+        .list_snapshot_files()?
         .into_iter()
         .filter(|(id, _)| id.to_hex().starts_with(&lower))
         .collect();
     match matches.as_slice() {
         [] => Err(Error::SnapshotNotFound(reference.to_string())),
-        [(id, size)] => Ok(SnapshotEntry { id: *id, snapshot: repo.load_snapshot_listed(id, Some(*size))? }),
+        [(id, size)] => match repo.load_snapshot_listed(id, Some(*size)) {
+            Ok(snapshot) => Ok(SnapshotEntry { id: *id, snapshot }),
+            // Removed since the listing: as if it had never been listed.
+            Err(e) if e.is_not_found() => Err(Error::SnapshotNotFound(reference.to_string())),
+            Err(e) => Err(e),
+        },
         _ => Err(Error::AmbiguousSnapshot(reference.to_string())),
     }
 }
