@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod given;
 mod locations;
 mod output;
 mod password;

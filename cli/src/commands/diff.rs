@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use cairn_core::Repository;
 use cairn_core::browse::diff::{self, CONTENT_LIMIT, Change, ChangeKind, Contents, PathFilter};
+use cairn_core::fs::patterns::PathPatterns;
 use cairn_core::snapshot::snapshots::{self, Selector, SnapshotEntry};
 
 use crate::args::{DiffArgs, Global};
@@ -16,8 +17,10 @@ use crate::{output, password, timefmt};
 pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
     let repo = password::open(g)?;
     let (refs, paths) = split_args(&a.args);
-    let filter = PathFilter {
+    let mut filter = PathFilter {
         paths: paths.iter().map(|p| cairn_core::fs::path::absolute(p).unwrap_or_else(|_| p.clone())).collect(),
+        include: PathPatterns::new(&a.include)?,
+        exclude: PathPatterns::new(&a.exclude)?,
     };
     let snapshot_filter = a.snapshot_filter();
     let pick = |r: Option<&String>, t: Option<&String>| -> Result<Option<SnapshotEntry>> {
@@ -38,11 +41,24 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
         bail!("{extra:?} and --from/--to name the same side: give a snapshot or a time for each side, not both");
     }
     let Some(old) = old else { bail!("name the snapshot to compare (an id, latest, latest~N) or give --from TIME") };
+    // A path given through a symlink that a snapshot followed names what
+    // the snapshot stored under the link's target.
+    for side in [Some(&old), new.as_ref()].into_iter().flatten() {
+        filter.paths = filter.paths.iter().map(|p| side.snapshot.stored_path(p)).collect();
+    }
     let changes = match &new {
         Some(new) => diff::diff_trees(&repo, &old.snapshot.tree, &new.snapshot.tree, &filter)?,
         None => {
             let roots: Vec<PathBuf> = old.snapshot.paths.iter().map(|p| PathBuf::from(bytes_to_os(p))).collect();
-            diff::diff_live(&repo, &old.snapshot.tree, &roots, &filter)?
+            let (rules, recorded) = diff::live_rules(&old.snapshot)?;
+            if !recorded {
+                output::note(format!(
+                    "snapshot {} does not record its exclude rules (made by an older cairn); \
+                     the live files are compared under the default excludes",
+                    old.id.short()
+                ));
+            }
+            diff::diff_live(&repo, &old.snapshot.tree, &roots, &rules, &filter)?
         }
     };
     if g.json {

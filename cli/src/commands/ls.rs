@@ -26,6 +26,7 @@ pub fn run(g: &Global, a: &LsArgs) -> Result<u8> {
         _ => (a.snapshot.as_deref(), a.path.clone()),
     };
     let path = path.map(|p| paths::absolute(&p)).transpose()?;
+    let path = path.map(|p| crate::given::as_stored(&repo, p, g.quiet)).transpose()?;
     let wanted: Vec<PathBuf> = path.iter().cloned().collect();
     // Prefer a snapshot that covers the path; if none does, use the one
     // named anyway, so the error below can name the paths it does hold.

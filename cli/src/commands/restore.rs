@@ -21,6 +21,8 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
     }
     // As the shell means them: `..` goes up from the current folder.
     let paths: Vec<PathBuf> = a.paths.iter().map(|p| path::absolute(p)).collect::<cairn_core::error::Result<_>>()?;
+    let paths: Vec<PathBuf> =
+        paths.into_iter().map(|p| crate::given::as_stored(&repo, p, g.quiet)).collect::<Result<_>>()?;
     let entry = match &a.select.at {
         // With --at, only snapshots covering the literal paths count (globs
         // name no path). A path that looks like a glob (`app/[slug]`) is a

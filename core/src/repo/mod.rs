@@ -383,10 +383,12 @@ impl Repository {
 
     pub fn load_snapshot(&self, id: &Id) -> Result<Snapshot> {
         let bytes = self.read_verified(FileKind::Snapshot, id)?;
-        let snap: Snapshot = codec::decode(&self.keys, ObjectKind::Snapshot, &bytes)
+        let raw = codec::open_bytes(&self.keys, ObjectKind::Snapshot, &bytes, codec::MAX_OBJECT_LEN)
             .map_err(|e| Error::corrupt(format!("snapshot {id}"), e))?;
-        check_version("snapshot", snap.version)?;
-        Ok(snap)
+        crate::format::recipe::decode_snapshot(&raw).map_err(|e| match e {
+            Error::UnsupportedVersion { .. } => e,
+            e => Error::corrupt(format!("snapshot {id}"), e),
+        })
     }
 
     /// Writes a snapshot manifest. Call only after `BlobSaver::finish`.

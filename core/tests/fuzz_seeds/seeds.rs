@@ -143,6 +143,7 @@ fn sample_snapshot() -> Snapshot {
             warnings: 1,
         },
         program_version: "0.1.0".into(),
+        recipe: None,
     }
 }
 

@@ -150,6 +150,7 @@ fn example_snapshot() -> Snapshot {
             warnings: 0,
         },
         program_version: "0.1.0".into(),
+        recipe: None,
     }
 }
 
