@@ -470,6 +470,42 @@ mod tests {
     }
 
     #[test]
+    fn recorded_rules_decide_as_the_originals() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = std::fs::canonicalize(dir.path()).unwrap();
+        for sub in ["p/.claude/cache", "p/.cache/keep", "p/scratch"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let file = d.join("rules");
+        std::fs::write(&file, "# comment\n\nscratch/\n").unwrap();
+        let original = rules(ExcludeOptions {
+            default_excludes: true,
+            patterns: vec![".claude/cache".into(), "!.cache/".into()],
+            pattern_files: vec![file.clone()],
+            larger_than: Some(10),
+            ..Default::default()
+        });
+        let rec = original.record().clone();
+        assert_eq!(rec.patterns.len(), DEFAULT_PATTERNS.len() + 3, "{:?}", rec.patterns);
+        assert!(rec.patterns.ends_with(&["**/.claude/cache".into(), "!.cache/".into(), "scratch/".into()]));
+        assert!(rec.cargo_target && rec.markers == [CACHEDIR_TAG] && rec.larger_than == Some(10));
+        // The exclude file changing later changes nothing recorded.
+        std::fs::write(&file, "other/\n").unwrap();
+        let again = ExcludeRules::from_record(&rec).unwrap();
+        assert_eq!(again.record(), &rec);
+        for sub in ["p/.claude/cache", "p/.cache", "p/scratch", "p"] {
+            assert_eq!(
+                check(&again, &d.join(sub), &[]).is_some(),
+                check(&original, &d.join(sub), &[]).is_some(),
+                "{sub}"
+            );
+        }
+        assert!(check(&again, &d.join("p/scratch"), &[]).is_some());
+        let own = ExcludeRecord { self_excluded: vec![d.join("p").as_os_str().as_bytes().to_vec().into()], ..rec };
+        assert!(check(&ExcludeRules::from_record(&own).unwrap(), &d.join("p"), &[]).is_some());
+    }
+
+    #[test]
     fn user_patterns_anchor_and_negate() {
         let dir = tempfile::tempdir().unwrap();
         let d = std::fs::canonicalize(dir.path()).unwrap();

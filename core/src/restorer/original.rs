@@ -228,7 +228,7 @@ fn same_special(entry: &Planned, md: &fs::Metadata) -> bool {
 pub enum DeleteRule {
     /// The exclude rules the snapshot recorded and its paths: an entry
     /// those rules leave out is kept, any other the snapshot lacks goes.
-    Recorded { rules: ExcludeRules, paths: Vec<PathBuf> },
+    Recorded { rules: Box<ExcludeRules>, paths: Vec<PathBuf> },
     /// A version-1 snapshot, which recorded no rules: only entries that came
     /// into being after this time (seconds) go. Older ones were probably
     /// excluded (e.g. node_modules) and are kept.
@@ -239,7 +239,7 @@ impl DeleteRule {
     pub fn of(snapshot: &Snapshot) -> Result<DeleteRule> {
         Ok(match &snapshot.recipe {
             Some(recipe) => DeleteRule::Recorded {
-                rules: ExcludeRules::from_record(&recipe.excludes)?,
+                rules: Box::new(ExcludeRules::from_record(&recipe.excludes)?),
                 paths: snapshot.paths.iter().map(|p| PathBuf::from(OsStr::from_bytes(p))).collect(),
             },
             None => DeleteRule::NewerThan(snapshot.time.unix_seconds),
