@@ -237,7 +237,7 @@ pub fn diff_live(
     } else {
         None
     };
-    live.level(root_dir, Some(&tree), &trie, scope.as_ref())?;
+    live.level(root_dir, Some(&tree), &trie, scope.as_ref(), None)?;
     Ok(out)
 }
 
@@ -263,23 +263,33 @@ impl Live<'_> {
     /// the names leading to them are compared; inside one, `scope` holds the
     /// exclude rules in force in `dir`. A folder that cannot be listed is an
     /// error naming it, not a list of deletions.
-    fn level(&mut self, dir: &Path, tree: Option<&Tree>, trie: &PathTrie, scope: Option<&Scope>) -> Result<()> {
+    /// `listed`: the folder's sorted names when the caller already read them.
+    fn level(
+        &mut self,
+        dir: &Path,
+        tree: Option<&Tree>,
+        trie: &PathTrie,
+        scope: Option<&Scope>,
+        listed: Option<Vec<Vec<u8>>>,
+    ) -> Result<()> {
         let mut names: BTreeMap<Vec<u8>, Option<&Node>> = BTreeMap::new();
         for n in tree.map(|t| t.nodes.as_slice()).unwrap_or_default() {
             names.insert(n.name.to_vec(), Some(n));
         }
-        let listed;
         let own_scope;
         let within = match scope {
             Some(scope) => {
-                listed = live_names(dir)?;
+                let listed = match listed {
+                    Some(names) => names,
+                    None => live_names(dir)?,
+                };
                 for name in &listed {
                     names.entry(name.clone()).or_default();
                 }
                 // A `.gitignore` problem was reported by the snapshot; here
                 // the good lines apply and the rest is ignored.
-                own_scope = self.rules.enter(dir, &listed, scope).0;
-                Some((own_scope.as_ref().unwrap_or(scope), listed.as_slice()))
+                own_scope = (self.rules.enter(dir, &listed, scope).0, listed);
+                Some((own_scope.0.as_ref().unwrap_or(scope), own_scope.1.as_slice()))
             }
             None => {
                 for name in trie.children.keys() {
@@ -323,10 +333,17 @@ impl Live<'_> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io(path, e)),
         };
+        // A live folder inside a snapshot path is listed once, here, for
+        // its marker files and then for its entries.
+        let mut listed = None;
         if let (Some(m), Some((scope, siblings))) = (&md, within) {
             let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
-            let excluded = self.rules.check_entry(path, name, m, scope, siblings).is_some()
-                || (m.is_dir() && self.rules.check_listing(path, &live_names(path)?).is_some());
+            let mut excluded = self.rules.check_entry(path, name, m, scope, siblings).is_some();
+            if !excluded && m.is_dir() {
+                let names = live_names(path)?;
+                excluded = self.rules.check_listing(path, &names).is_some();
+                listed = Some(names);
+            }
             if excluded {
                 md = None;
             }
@@ -360,7 +377,7 @@ impl Live<'_> {
                     }
                     None => None,
                 };
-                self.level(path, tree, trie, scope)?;
+                self.level(path, tree, trie, scope, listed)?;
             } else if let Some(t) = tree {
                 self.deleted_below(path, t)?;
             }
