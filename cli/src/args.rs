@@ -267,6 +267,12 @@ pub struct DiffArgs {
     /// Show the change in bytes of each file
     #[arg(long)]
     pub stat: bool,
+    /// Report only paths matching this pattern, or inside a folder matching it (snapshot --exclude syntax; repeatable)
+    #[arg(long, value_name = "PATTERN")]
+    pub include: Vec<String>,
+    /// Do not report paths matching this pattern, or inside a folder matching it (snapshot --exclude syntax; repeatable)
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
     /// Only snapshots of this host
     #[arg(long)]
     pub host: Option<String>,

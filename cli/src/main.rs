@@ -6,6 +6,7 @@
 mod args;
 mod commands;
 mod default_repo;
+mod given;
 mod locations;
 mod output;
 mod password;

@@ -219,7 +219,8 @@ pub fn snapshot(data: &[u8]) {
 }
 
 fn snapshot_value(snap: &Snapshot) {
-    let _ = check_version("snapshot", snap.version);
+    let _ = crate::format::check_snapshot_version(snap.version);
+    let _ = snap.stored_path(std::path::Path::new("/a/b"));
     let paths: Vec<PathBuf> = snap.paths.iter().map(|p| name_to_path(p).to_path_buf()).collect();
     let _ = PathTrie::from_paths(&paths);
 }

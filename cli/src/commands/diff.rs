@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use cairn_core::Repository;
 use cairn_core::browse::diff::{self, CONTENT_LIMIT, Change, ChangeKind, Contents, PathFilter};
+use cairn_core::fs::patterns::PathPatterns;
 use cairn_core::names;
 use cairn_core::snapshot::resolve;
 use cairn_core::snapshot::snapshots::{Filter, Selector, SnapshotEntry};
@@ -26,9 +27,17 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
         // --from/--to would otherwise be dropped without a word.
         bail!("{extra:?} and --from/--to name the same side: give a snapshot or a time for each side, not both");
     }
-    let filter = PathFilter { paths: args.paths.clone() };
+    // A path typed through a symlink a snapshot followed names what it
+    // stored under the link's target.
+    let paths: Vec<PathBuf> =
+        args.paths.iter().cloned().map(|p| crate::given::as_stored(&repo, p, g.quiet)).collect::<Result<_>>()?;
+    let mut filter = PathFilter {
+        paths: paths.clone(),
+        include: PathPatterns::new(&a.include)?,
+        exclude: PathPatterns::new(&a.exclude)?,
+    };
     // Each side is the snapshot named, or the newest covering the paths.
-    let snapshot_filter = Filter { paths: args.paths.clone(), ..a.snapshot_filter() };
+    let snapshot_filter = Filter { paths, ..a.snapshot_filter() };
     let pick = |r: Option<&String>, t: Option<&String>| -> Result<Option<SnapshotEntry>> {
         let selector = match (r, t) {
             (Some(r), None) => Selector::Reference(r.clone()),
@@ -42,11 +51,24 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
     let old = pick(if a.from.is_some() { None } else { refs.next() }.as_ref(), a.from.as_ref())?;
     let new = pick(if a.to.is_some() { None } else { refs.next() }.as_ref(), a.to.as_ref())?;
     let Some(old) = old else { return Err(resolve::no_snapshot_named(&a.args, "--from").into()) };
+    // A path given through a symlink that a snapshot followed names what
+    // the snapshot stored under the link's target.
+    for side in [Some(&old), new.as_ref()].into_iter().flatten() {
+        filter.paths = filter.paths.iter().map(|p| side.snapshot.stored_path(p)).collect();
+    }
     let changes = match &new {
         Some(new) => diff::diff_trees(&repo, &old.snapshot.tree, &new.snapshot.tree, &filter)?,
         None => {
             let roots: Vec<PathBuf> = old.snapshot.paths.iter().map(|p| PathBuf::from(bytes_to_os(p))).collect();
-            diff::diff_live(&repo, &old.snapshot.tree, &roots, &filter)?
+            let (rules, recorded) = diff::live_rules(&old.snapshot)?;
+            if !recorded {
+                output::note(format!(
+                    "snapshot {} does not record its exclude rules (made by an older cairn); \
+                     the live files are compared under the default excludes",
+                    old.id.short()
+                ));
+            }
+            diff::diff_live(&repo, &old.snapshot.tree, &roots, &rules, &filter)?
         }
     };
     if g.json {

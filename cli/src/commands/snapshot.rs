@@ -64,6 +64,7 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
         tags: a.tags.clone(),
         time,
         parent,
+        follow_symlinks: true,
     };
     let mode = match (g.json, a.verbose, g.quiet) {
         (true, true, _) => Mode::JsonLines,

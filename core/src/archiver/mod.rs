@@ -19,11 +19,14 @@ use serde_bytes::ByteBuf;
 
 use crate::error::{Error, Result};
 use crate::format::chunker::{ChunkError, Chunker};
-use crate::format::{BlobKind, FORMAT_VERSION, Node, NodeKind, Snapshot, Summary, Timestamp, Tree, Xattr};
+use crate::format::recipe::{GivenLink, Recipe};
+use crate::format::{
+    BlobKind, FORMAT_VERSION, Node, NodeKind, SNAPSHOT_VERSION, Snapshot, Summary, Timestamp, Tree, Xattr,
+};
 use crate::fs::exclude::{ExcludeOptions, ExcludeRules, Reason, Scope};
 use crate::fs::fsmeta;
 use crate::fs::open::{open_regular, vanished};
-use crate::fs::path::normalize_paths;
+use crate::fs::path::normalize_given;
 use crate::fs::sparse::HoleSkipping;
 use crate::id::Id;
 use crate::repo::{BlobSaver, Repository, SaveStats, now_timestamp};
@@ -51,6 +54,10 @@ pub struct SnapshotOptions {
     /// Record this time instead of now (imports, tests).
     pub time: Option<Timestamp>,
     pub parent: ParentChoice,
+    /// Follow a path that is a symlink to what it names, and record both
+    /// (the `snapshot` command). Off, a symlink given is stored as one (the
+    /// restorer's preserve snapshot keeps exactly what it will replace).
+    pub follow_symlinks: bool,
 }
 
 /// Something that did not stop the snapshot but the user must hear about.
@@ -73,6 +80,10 @@ pub enum Warning {
     /// A `.gitignore` file could not be read or has bad lines (its good
     /// lines still apply).
     Exclude { path: PathBuf, error: String },
+    /// A path given stored no file: an empty folder, everything in it
+    /// excluded, or not a file or folder. Not a failure (an empty project
+    /// folder is legitimate), but rarely what was meant.
+    NothingStored { path: PathBuf },
 }
 
 impl std::fmt::Display for Warning {
@@ -90,6 +101,7 @@ impl std::fmt::Display for Warning {
             }
             Warning::SnapshotFile { error } => write!(f, "{error}"),
             Warning::Exclude { path, error } => write!(f, "{}: some ignore patterns not used: {error}", path.display()),
+            Warning::NothingStored { path } => write!(f, "{}: no file stored from this path", path.display()),
         }
     }
 }
@@ -214,7 +226,19 @@ fn archive(
         return Err(Error::InvalidArgument("no paths to snapshot".into()));
     }
     // Every path must exist before anything is written.
-    let paths = normalize_paths(&opts.paths)?;
+    let given = normalize_given(&opts.paths, opts.follow_symlinks)?;
+    let paths = given.paths;
+    let recipe = Recipe {
+        excludes: rules.record().clone(),
+        links: given
+            .links
+            .iter()
+            .map(|(l, t)| GivenLink {
+                given: ByteBuf::from(l.as_os_str().as_bytes().to_vec()),
+                target: ByteBuf::from(t.as_os_str().as_bytes().to_vec()),
+            })
+            .collect(),
+    };
     let path_bytes: Vec<Vec<u8>> = paths.iter().map(|p| p.as_os_str().as_bytes().to_vec()).collect();
 
     let (parent, mut warnings) = choose_parent(repo, opts, &path_bytes)?;
@@ -247,6 +271,7 @@ fn archive(
         rules,
         excluded: Mutex::new(Vec::new()),
         report_excluded,
+        files_per_path: paths.iter().map(|p| (p.clone(), AtomicU64::new(0))).collect(),
     };
     let trie = PathTrie::from_paths(&paths);
     let root = Path::new("/");
@@ -260,10 +285,15 @@ fn archive(
         archiver.archive_virtual(root, &trie, parent_root.as_ref())?
     };
     let root_id = archiver.saver.save_tree(&root_tree)?;
-    let Archiver { saver, stats, warnings, excluded, .. } = archiver;
+    let Archiver { saver, stats, warnings, excluded, files_per_path, .. } = archiver;
     // Ordering invariant: packs and their index are durable before the snapshot.
     let saved = saver.finish()?;
-    let warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    for (path, files) in files_per_path {
+        if files.into_inner() == 0 {
+            warnings.push(Warning::NothingStored { path });
+        }
+    }
     let mut excluded_paths = excluded.into_inner().unwrap_or_else(|p| p.into_inner());
     excluded_paths.sort_by(|a, b| a.0.cmp(&b.0));
 
@@ -283,7 +313,7 @@ fn archive(
         warnings: warnings.len() as u64,
     };
     let snapshot = Snapshot {
-        version: FORMAT_VERSION,
+        version: SNAPSHOT_VERSION,
         time: opts.time.unwrap_or_else(now_timestamp),
         host: opts.host.clone(),
         user: opts.user.clone(),
@@ -293,6 +323,7 @@ fn archive(
         parent: parent.map(|p| p.id),
         summary,
         program_version: crate::PROGRAM_VERSION.to_string(),
+        recipe: Some(recipe),
     };
     Ok(DryRunOutcome { snapshot, warnings, excluded: stats.excluded.into_inner(), excluded_paths })
 }
@@ -372,6 +403,9 @@ struct Archiver<'r> {
     rules: ExcludeRules,
     excluded: Mutex<Vec<(PathBuf, Reason)>>,
     report_excluded: bool,
+    /// Each given path and the files stored from it (a path storing none
+    /// gets a warning).
+    files_per_path: Vec<(PathBuf, AtomicU64)>,
 }
 
 /// Where an entry met during the walk sits: the rules in force in its

@@ -204,6 +204,10 @@ impl Archiver<'_> {
             None => bump(&self.stats.files_new, 1),
         }
         bump(&self.stats.total_bytes, size);
+        // Given paths never nest, so at most one holds this file.
+        if let Some((_, n)) = self.files_per_path.iter().find(|(given, _)| path.starts_with(given)) {
+            bump(n, 1);
+        }
         self.progress.files.fetch_add(1, Ordering::Relaxed);
         self.progress.bytes_done.fetch_add(size, Ordering::Relaxed);
         let xattrs = self.xattrs(path, &md, parent);

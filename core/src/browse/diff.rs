@@ -9,8 +9,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::format::{FORMAT_VERSION, Node, NodeKind, Tree};
+use crate::format::{FORMAT_VERSION, Node, NodeKind, Snapshot, Tree};
+use crate::fs::exclude::{ExcludeOptions, ExcludeRules, Scope};
 use crate::fs::fsmeta;
+use crate::fs::patterns::PathPatterns;
 use crate::id::Id;
 use crate::repo::Repository;
 use crate::snapshot::tree::{PathTrie, name_to_path};
@@ -49,16 +51,24 @@ pub struct Change {
 }
 
 /// Which paths a diff reports: everything, or what lies under one of these
-/// absolute paths.
+/// absolute paths; narrowed by `--include` / `--exclude` patterns (the
+/// syntax of `snapshot --exclude`; a path matches through its folders).
 #[derive(Clone, Debug, Default)]
 pub struct PathFilter {
     pub paths: Vec<PathBuf>,
+    /// Only paths matching these are reported.
+    pub include: Option<PathPatterns>,
+    /// Paths matching these are not reported.
+    pub exclude: Option<PathPatterns>,
 }
 
 impl PathFilter {
-    /// True when `path` is under a filter path (or there is no filter).
-    fn reports(&self, path: &Path) -> bool {
-        self.paths.is_empty() || self.paths.iter().any(|p| path.starts_with(p))
+    /// True when `path` (a folder when `is_dir`) is under a filter path (or
+    /// there is no filter) and the patterns let it through.
+    fn reports(&self, path: &Path, is_dir: bool) -> bool {
+        (self.paths.is_empty() || self.paths.iter().any(|p| path.starts_with(p)))
+            && self.include.as_ref().is_none_or(|p| p.matches(path, is_dir))
+            && !self.exclude.as_ref().is_some_and(|p| p.matches(path, is_dir))
     }
 
     /// True when something under `path` may be reported.
@@ -85,6 +95,10 @@ pub fn size_of(node: &Node) -> u64 {
         NodeKind::File { size, .. } => *size,
         _ => 0,
     }
+}
+
+fn is_dir(node: Option<&Node>) -> bool {
+    node.is_some_and(|n| matches!(n.kind, NodeKind::Dir { .. }))
 }
 
 fn same_type(a: &Node, b: &Node) -> bool {
@@ -176,7 +190,7 @@ impl Differ<'_> {
         }
         let kind = classify(old, new);
         if let Some(kind) = kind
-            && self.filter.reports(path)
+            && self.filter.reports(path, is_dir(new.or(old)))
         {
             self.out.push(Change { path: path.to_path_buf(), kind, old: old.cloned(), new: new.cloned() });
         }
@@ -188,73 +202,159 @@ impl Differ<'_> {
     }
 }
 
+/// The exclude rules a snapshot was taken with, to apply to the live side,
+/// and whether it recorded them. A version-1 snapshot did not: the default
+/// rules of this cairn stand in for them.
+pub fn live_rules(snapshot: &Snapshot) -> Result<(ExcludeRules, bool)> {
+    match &snapshot.recipe {
+        Some(recipe) => Ok((ExcludeRules::from_record(&recipe.excludes)?, true)),
+        None => {
+            Ok((ExcludeRules::new(&ExcludeOptions { default_excludes: true, ..ExcludeOptions::default() })?, false))
+        }
+    }
+}
+
 /// The changes from a snapshot to the live filesystem at the snapshot's
-/// paths. A file whose stat matches its node is taken as unchanged without
-/// being read; others are read and chunked (nothing is stored) to tell a
-/// content change from a metadata change.
-pub fn diff_live(repo: &Repository, root: &Id, paths: &[PathBuf], filter: &PathFilter) -> Result<Vec<Change>> {
+/// paths. Live entries that `rules` (the snapshot's, see [`live_rules`])
+/// leave out count as absent, exactly as a snapshot taken now with those
+/// rules would record them. A file whose stat matches its node is taken as
+/// unchanged without being read; others are read and chunked (nothing is
+/// stored) to tell a content change from a metadata change.
+pub fn diff_live(
+    repo: &Repository,
+    root: &Id,
+    paths: &[PathBuf],
+    rules: &ExcludeRules,
+    filter: &PathFilter,
+) -> Result<Vec<Change>> {
     let trie = PathTrie::from_paths(paths);
     let mut out = Vec::new();
-    let mut live = Live { repo, filter, out: &mut out };
+    let mut live = Live { repo, rules, filter, out: &mut out };
     let tree = repo.load_tree(root)?;
-    live.level(Path::new("/"), Some(&tree), &trie, trie.selected)?;
+    let root_dir = Path::new("/");
+    let scope = if trie.selected {
+        Some(Scope::root(&std::fs::symlink_metadata(root_dir).map_err(|e| Error::io(root_dir, e))?))
+    } else {
+        None
+    };
+    live.level(root_dir, Some(&tree), &trie, scope.as_ref(), None)?;
     Ok(out)
 }
 
 struct Live<'a> {
     repo: &'a Repository,
+    rules: &'a ExcludeRules,
     filter: &'a PathFilter,
     out: &'a mut Vec<Change>,
 }
 
+/// A live folder's names, sorted as bytes.
+fn live_names(dir: &Path) -> Result<Vec<Vec<u8>>> {
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        names.push(e.map_err(|e| Error::io(dir, e))?.file_name().as_bytes().to_vec());
+    }
+    names.sort();
+    Ok(names)
+}
+
 impl Live<'_> {
-    /// Compares one folder. Above the snapshot's paths (`whole` false) only
-    /// the names leading to them are compared. A folder that cannot be
-    /// listed is an error naming it, not a list of deletions.
-    fn level(&mut self, dir: &Path, tree: Option<&Tree>, trie: &PathTrie, whole: bool) -> Result<()> {
-        let mut names: BTreeMap<Vec<u8>, (Option<&Node>, bool)> = BTreeMap::new();
+    /// Compares one folder. Above the snapshot's paths (`scope` none) only
+    /// the names leading to them are compared; inside one, `scope` holds the
+    /// exclude rules in force in `dir`. A folder that cannot be listed is an
+    /// error naming it, not a list of deletions.
+    /// `listed`: the folder's sorted names when the caller already read them.
+    fn level(
+        &mut self,
+        dir: &Path,
+        tree: Option<&Tree>,
+        trie: &PathTrie,
+        scope: Option<&Scope>,
+        listed: Option<Vec<Vec<u8>>>,
+    ) -> Result<()> {
+        let mut names: BTreeMap<Vec<u8>, Option<&Node>> = BTreeMap::new();
         for n in tree.map(|t| t.nodes.as_slice()).unwrap_or_default() {
-            names.entry(n.name.to_vec()).or_default().0 = Some(n);
+            names.insert(n.name.to_vec(), Some(n));
         }
-        if whole {
-            for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-                let e = e.map_err(|e| Error::io(dir, e))?;
-                names.entry(e.file_name().as_bytes().to_vec()).or_default().1 = true;
+        let own_scope;
+        let within = match scope {
+            Some(scope) => {
+                let listed = match listed {
+                    Some(names) => names,
+                    None => live_names(dir)?,
+                };
+                for name in &listed {
+                    names.entry(name.clone()).or_default();
+                }
+                // A `.gitignore` problem was reported by the snapshot; here
+                // the good lines apply and the rest is ignored.
+                own_scope = (self.rules.enter(dir, &listed, scope).0, listed);
+                Some((own_scope.0.as_ref().unwrap_or(scope), own_scope.1.as_slice()))
             }
-        } else {
-            for name in trie.children.keys() {
-                names.entry(name.clone()).or_default().1 = true;
+            None => {
+                for name in trie.children.keys() {
+                    names.entry(name.clone()).or_default();
+                }
+                None
             }
-        }
+        };
         let empty = PathTrie::default();
-        for (name, (old, _)) in names {
+        for (name, old) in names {
             let child_trie = trie.children.get(&name);
-            if !whole && child_trie.is_none() {
+            if within.is_none() && child_trie.is_none() {
                 continue;
             }
-            let child_whole = whole || child_trie.is_some_and(|t| t.selected);
             let path = dir.join(name_to_path(&name));
-            self.entry(&path, old, child_trie.unwrap_or(&empty), child_whole)?;
+            // A path given to the snapshot is never excluded; below it the
+            // folder's rules apply.
+            let child_within = if child_trie.is_some_and(|t| t.selected) { None } else { within };
+            let given = within.is_none() && child_trie.is_some_and(|t| t.selected);
+            self.entry(&path, old, child_trie.unwrap_or(&empty), child_within, given)?;
         }
         Ok(())
     }
 
-    fn entry(&mut self, path: &Path, old: Option<&Node>, trie: &PathTrie, whole: bool) -> Result<()> {
+    /// One entry. `within`: the scope and sorted names of its folder when it
+    /// lies inside a snapshot path (and may be excluded); `given`: it is a
+    /// snapshot path itself.
+    fn entry(
+        &mut self,
+        path: &Path,
+        old: Option<&Node>,
+        trie: &PathTrie,
+        within: Option<(&Scope, &[Vec<u8>])>,
+        given: bool,
+    ) -> Result<()> {
         if !self.filter.enters(path) {
             return Ok(());
         }
-        let md = match std::fs::symlink_metadata(path) {
+        let mut md = match std::fs::symlink_metadata(path) {
             Ok(md) => Some(md),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io(path, e)),
         };
+        // A live folder inside a snapshot path is listed once, here, for
+        // its marker files and then for its entries.
+        let mut listed = None;
+        if let (Some(m), Some((scope, siblings))) = (&md, within) {
+            let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+            let mut excluded = self.rules.check_entry(path, name, m, scope, siblings).is_some();
+            if !excluded && m.is_dir() {
+                let names = live_names(path)?;
+                excluded = self.rules.check_listing(path, &names).is_some();
+                listed = Some(names);
+            }
+            if excluded {
+                md = None;
+            }
+        }
         let new = md.as_ref().map(|md| self.live_node(path, md, old)).transpose()?;
         if old.is_none() && new.is_none() {
             return Ok(());
         }
         let kind = classify(old, new.as_ref());
         if let Some(kind) = kind
-            && self.filter.reports(path)
+            && self.filter.reports(path, is_dir(new.as_ref().or(old)))
         {
             self.out.push(Change { path: path.to_path_buf(), kind, old: old.cloned(), new: new.clone() });
         }
@@ -262,13 +362,22 @@ impl Live<'_> {
             Some(NodeKind::Dir { subtree }) => Some(self.repo.load_tree(subtree)?),
             _ => None,
         };
-        let live_dir = md.as_ref().is_some_and(|m| m.is_dir());
-        if old_tree.is_some() || live_dir {
+        let live_dir = md.as_ref().filter(|m| m.is_dir());
+        if old_tree.is_some() || live_dir.is_some() {
             // Below a path that is not a folder on one side, everything on
             // the other side was added or deleted.
             let tree = old_tree.as_ref();
-            if live_dir {
-                self.level(path, tree, trie, whole)?;
+            if let Some(m) = live_dir {
+                let given_scope;
+                let scope = match within {
+                    Some((scope, _)) => Some(scope),
+                    None if given || trie.selected => {
+                        given_scope = Scope::root(m);
+                        Some(&given_scope)
+                    }
+                    None => None,
+                };
+                self.level(path, tree, trie, scope, listed)?;
             } else if let Some(t) = tree {
                 self.deleted_below(path, t)?;
             }
@@ -279,7 +388,7 @@ impl Live<'_> {
     fn deleted_below(&mut self, dir: &Path, tree: &Tree) -> Result<()> {
         for n in &tree.nodes {
             let path = dir.join(name_to_path(&n.name));
-            if self.filter.reports(&path) {
+            if self.filter.reports(&path, is_dir(Some(n))) {
                 self.out.push(Change {
                     path: path.clone(),
                     kind: ChangeKind::Deleted,

@@ -145,7 +145,7 @@ fn a_path_filter_limits_what_is_reported_and_read() {
     };
     let (old, new) = (side("one", 0o755, 0xe1), side("two", 0o700, 0xe2));
     let diff = |paths: &[&str]| {
-        let filter = PathFilter { paths: paths.iter().map(PathBuf::from).collect() };
+        let filter = PathFilter { paths: paths.iter().map(PathBuf::from).collect(), ..PathFilter::default() };
         diff_trees(r, &old, &new, &filter).map(|c| listed(&c))
     };
     assert_eq!(diff(&["/a/keep"]).unwrap(), expected(&[("/a/keep/f", 'M')]), "neither /a nor /b");
@@ -198,8 +198,9 @@ fn live_changes_are_classified_like_snapshot_changes() {
     write("new", "n");
 
     let diff = |filter: &[&Path]| {
-        let filter = PathFilter { paths: filter.iter().map(|p| p.to_path_buf()).collect() };
-        let changes = diff_live(&repo, &root, &paths, &filter).unwrap();
+        let filter = PathFilter { paths: filter.iter().map(|p| p.to_path_buf()).collect(), ..PathFilter::default() };
+        let nothing = ExcludeRules::new(&ExcludeOptions::default()).unwrap();
+        let changes = diff_live(&repo, &root, &paths, &nothing, &filter).unwrap();
         let prefix = base.display().to_string();
         listed(&changes).into_iter().map(|(p, c)| (p.replacen(&prefix, "", 1), c)).collect::<Vec<_>>()
     };
@@ -226,6 +227,68 @@ fn live_changes_are_classified_like_snapshot_changes() {
     assert_eq!(gone.len(), 11, "the folder and its ten entries: {gone:?}");
     assert!(gone.iter().all(|(_, c)| *c == 'D'), "{gone:?}");
     assert_eq!(gone[0].0, "");
+}
+
+#[test]
+fn the_live_side_is_seen_through_the_snapshots_recorded_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = repo(tmp.path());
+    let live = tmp.path().join("live");
+    let write = |name: &str, text: &str| {
+        let path = live.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    for name in ["src/main.rs", "node_modules/m/index.js", "target/debug/bin", "x.log", "gen/out.txt", "keep.txt"] {
+        write(name, "1");
+    }
+    write("Cargo.toml", "[package]");
+    write(".gitignore", "gen/\n");
+    write("cache/CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55");
+    let exclude = ExcludeOptions {
+        default_excludes: true,
+        patterns: vec!["*.log".into()],
+        git_ignore: true,
+        ..ExcludeOptions::default()
+    };
+    let opts = crate::archiver::SnapshotOptions { paths: vec![live.clone()], host: "h".into(), ..Default::default() };
+    let taken = crate::archiver::snapshot_excluding(&repo, &opts, &exclude, &Default::default()).unwrap();
+    assert_eq!(taken.excluded, 5, "{:?}", taken.excluded_paths);
+    let snap = taken.snapshot;
+    let paths: Vec<PathBuf> = snap.paths.iter().map(|p| name_to_path(p).to_path_buf()).collect();
+    let diff = |snap: &Snapshot, filter: &PathFilter| {
+        let (rules, recorded) = live_rules(snap).unwrap();
+        let changes = diff_live(&repo, &snap.tree, &paths, &rules, filter).unwrap();
+        (
+            listed(&changes)
+                .into_iter()
+                .map(|(p, c)| (p.replacen(&paths[0].display().to_string(), "", 1), c))
+                .collect::<Vec<_>>(),
+            recorded,
+        )
+    };
+    assert_eq!(diff(&snap, &PathFilter::default()), (vec![], true), "nothing changed");
+
+    write("node_modules/m/new.js", "2");
+    write("y.log", "2");
+    write("gen/more.txt", "2");
+    write("src/lib.rs", "2");
+    assert_eq!(diff(&snap, &PathFilter::default()).0, expected(&[("/src/lib.rs", 'A')]));
+    let narrowed = PathFilter { exclude: PathPatterns::new(&["src/".into()]).unwrap(), ..PathFilter::default() };
+    assert_eq!(diff(&snap, &narrowed).0, expected(&[]));
+    let only = PathFilter { include: PathPatterns::new(&["*.rs".into()]).unwrap(), ..PathFilter::default() };
+    assert_eq!(diff(&snap, &only).0, expected(&[("/src/lib.rs", 'A')]));
+
+    // A version-1 snapshot recorded no rules: today's defaults stand in, so
+    // the pattern and .gitignore exclusions show up as added.
+    let v1 = Snapshot { version: 1, recipe: None, ..snap.clone() };
+    let (changes, recorded) = diff(&v1, &PathFilter::default());
+    assert!(!recorded);
+    assert!(
+        changes.contains(&("/x.log".to_string(), 'A')) && changes.contains(&("/gen".to_string(), 'A')),
+        "{changes:?}"
+    );
+    assert!(!changes.iter().any(|(p, _)| p.starts_with("/node_modules") || p.starts_with("/target")), "{changes:?}");
 }
 
 #[test]

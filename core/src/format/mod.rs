@@ -5,6 +5,7 @@
 pub mod chunker;
 pub mod codec;
 pub mod crypto;
+pub mod recipe;
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -13,8 +14,13 @@ use crate::error::{Error, Result};
 use crate::format::crypto::KdfParams;
 use crate::id::Id;
 
-/// The version of every structure this cairn writes, and the newest it reads.
+/// The version of every structure this cairn writes, and the newest it reads,
+/// except `Snapshot` ([`SNAPSHOT_VERSION`]).
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The version of `Snapshot` this cairn writes, and the newest it reads.
+/// Version 2 added the [`recipe::Recipe`] (how the snapshot was taken).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 pub const CONFIG_MAGIC: [u8; 8] = *b"CAIRNREP";
 pub const KEY_MAGIC: [u8; 8] = *b"CAIRNKEY";
@@ -160,8 +166,9 @@ pub struct IndexedPack {
     pub entries: Vec<PackEntry>,
 }
 
-/// `snapshots/<id>`: one snapshot manifest.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// `snapshots/<id>`: one snapshot manifest. Its (de)serialisation is
+/// written by hand in [`recipe`], since the layout depends on `version`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
     pub version: u32,
     pub time: Timestamp,
@@ -175,6 +182,9 @@ pub struct Snapshot {
     pub parent: Option<Id>,
     pub summary: Summary,
     pub program_version: String,
+    /// How the snapshot was taken (exclude rules, symlinks followed);
+    /// `None` in a version-1 snapshot, which did not record it.
+    pub recipe: Option<recipe::Recipe>,
 }
 
 /// What one snapshot run did.
@@ -301,6 +311,14 @@ impl Node {
             xattrs: Vec::new(),
         }
     }
+}
+
+/// Rejects a snapshot from a newer cairn (or version 0).
+pub fn check_snapshot_version(found: u32) -> Result<()> {
+    if found == 0 || found > SNAPSHOT_VERSION {
+        return Err(Error::UnsupportedVersion { what: "snapshot", found, supported: SNAPSHOT_VERSION });
+    }
+    Ok(())
 }
 
 /// Rejects a structure from a newer cairn.

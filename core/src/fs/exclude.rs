@@ -28,6 +28,7 @@ use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use crate::error::{Error, IoContext, Result};
+use crate::format::recipe::ExcludeRecord;
 
 /// The default exclude patterns (gitignore syntax; each matches a name at
 /// any depth). Only things that are rebuilt or re-downloaded by a tool and
@@ -139,6 +140,10 @@ pub struct ExcludeRules {
     git_ignore: bool,
     one_file_system: bool,
     larger_than: Option<u64>,
+    /// Exact paths left out (a recorded snapshot's self-exclusions).
+    exact: Vec<PathBuf>,
+    /// The same rules as the snapshot manifest records them.
+    record: ExcludeRecord,
 }
 
 /// The rules in force inside one folder: the device of the given path it
@@ -171,22 +176,31 @@ impl ExcludeRules {
     pub fn new(opts: &ExcludeOptions) -> Result<ExcludeRules> {
         let mut builder = GitignoreBuilder::new("/");
         let mut count = 0usize;
+        // Every pattern line as applied, for the manifest (blank lines and
+        // comments match nothing and are not kept).
+        let mut recorded: Vec<String> = Vec::new();
+        let mut add = |builder: &mut GitignoreBuilder, from: Option<PathBuf>, line: &str, source: &str| {
+            add_pattern(builder, from, line, source)?;
+            count += 1;
+            let trimmed = line.trim();
+            if !trimmed.is_empty() && !trimmed.starts_with('#') {
+                recorded.push(line.to_string());
+            }
+            Ok::<(), Error>(())
+        };
         if opts.default_excludes {
             for p in DEFAULT_PATTERNS {
-                add_pattern(&mut builder, None, p, "default exclude")?;
-                count += 1;
+                add(&mut builder, None, p, "default exclude")?;
             }
         }
         for p in &opts.patterns {
-            add_pattern(&mut builder, None, &unanchored(p), "exclude pattern")?;
-            count += 1;
+            add(&mut builder, None, &unanchored(p), "exclude pattern")?;
         }
         for file in &opts.pattern_files {
             let text = std::fs::read_to_string(file).at(file)?;
             for line in text.lines() {
                 let line = line.strip_suffix('\r').unwrap_or(line);
-                add_pattern(&mut builder, Some(file.clone()), &unanchored(line), &file.display().to_string())?;
-                count += 1;
+                add(&mut builder, Some(file.clone()), &unanchored(line), &file.display().to_string())?;
             }
         }
         let patterns = if count == 0 {
@@ -207,6 +221,16 @@ impl ExcludeRules {
                 markers.push(Marker { name: name.as_bytes().to_vec(), signed: name == CACHEDIR_TAG });
             }
         }
+        let record = ExcludeRecord {
+            patterns: recorded,
+            cargo_target: opts.default_excludes,
+            markers: markers.iter().map(|m| String::from_utf8_lossy(&m.name).into_owned()).collect(),
+            git_ignore: opts.git_ignore,
+            one_file_system: opts.one_file_system,
+            larger_than: opts.larger_than,
+            skip_pseudo_filesystems: false,
+            self_excluded: Vec::new(),
+        };
         Ok(ExcludeRules {
             patterns,
             cargo_target: opts.default_excludes,
@@ -214,7 +238,40 @@ impl ExcludeRules {
             git_ignore: opts.git_ignore,
             one_file_system: opts.one_file_system,
             larger_than: opts.larger_than,
+            exact: Vec::new(),
+            record,
         })
+    }
+
+    /// The rules a snapshot recorded, compiled again: the same patterns in
+    /// the same order (as recorded, not rewritten again), markers and
+    /// switches.
+    pub fn from_record(record: &ExcludeRecord) -> Result<ExcludeRules> {
+        let opts = ExcludeOptions {
+            if_present: record.markers.clone(),
+            git_ignore: record.git_ignore,
+            one_file_system: record.one_file_system,
+            larger_than: record.larger_than,
+            ..ExcludeOptions::default()
+        };
+        let mut rules = ExcludeRules::new(&opts)?;
+        if !record.patterns.is_empty() {
+            let mut builder = GitignoreBuilder::new("/");
+            for line in &record.patterns {
+                add_pattern(&mut builder, None, line, "recorded exclude pattern")?;
+            }
+            let built = builder.build().map_err(|e| Error::InvalidArgument(format!("recorded patterns: {e}")))?;
+            rules.patterns = (!built.is_empty()).then_some(built);
+        }
+        rules.cargo_target = record.cargo_target;
+        rules.exact = record.self_excluded.iter().map(|p| PathBuf::from(OsStr::from_bytes(p))).collect();
+        rules.record = record.clone();
+        Ok(rules)
+    }
+
+    /// These rules as a snapshot manifest records them.
+    pub fn record(&self) -> &ExcludeRecord {
+        &self.record
     }
 
     /// True when no rule can exclude anything.
@@ -225,6 +282,7 @@ impl ExcludeRules {
             && !self.git_ignore
             && !self.one_file_system
             && self.larger_than.is_none()
+            && self.exact.is_empty()
     }
 
     /// Decides for one entry of a folder, from its stat. `path` is the
@@ -238,6 +296,9 @@ impl ExcludeRules {
         scope: &Scope,
         siblings: &[Vec<u8>],
     ) -> Option<Reason> {
+        if self.exact.iter().any(|p| p == path) {
+            return Some(Reason::Pattern(path.display().to_string()));
+        }
         if self.one_file_system && md.dev() != scope.device {
             return Some(Reason::OtherFilesystem);
         }
@@ -318,7 +379,7 @@ fn add_pattern(builder: &mut GitignoreBuilder, from: Option<PathBuf>, line: &str
 /// when it holds a `/` (`.claude/cache` excludes every `.claude/cache`): in
 /// a `.gitignore` a middle slash anchors the pattern at the file's folder,
 /// but `--exclude` has no such folder. Adds the `**/` that says so.
-fn unanchored(line: &str) -> String {
+pub(crate) fn unanchored(line: &str) -> String {
     let trimmed = line.trim_end();
     if trimmed.is_empty() || trimmed.starts_with('#') {
         return line.to_string();
@@ -406,6 +467,42 @@ mod tests {
         let none = rules(ExcludeOptions::default());
         assert!(none.is_empty());
         assert_eq!(check(&none, &d.join("a/node_modules"), &[]), None);
+    }
+
+    #[test]
+    fn recorded_rules_decide_as_the_originals() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = std::fs::canonicalize(dir.path()).unwrap();
+        for sub in ["p/.claude/cache", "p/.cache/keep", "p/scratch"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let file = d.join("rules");
+        std::fs::write(&file, "# comment\n\nscratch/\n").unwrap();
+        let original = rules(ExcludeOptions {
+            default_excludes: true,
+            patterns: vec![".claude/cache".into(), "!.cache/".into()],
+            pattern_files: vec![file.clone()],
+            larger_than: Some(10),
+            ..Default::default()
+        });
+        let rec = original.record().clone();
+        assert_eq!(rec.patterns.len(), DEFAULT_PATTERNS.len() + 3, "{:?}", rec.patterns);
+        assert!(rec.patterns.ends_with(&["**/.claude/cache".into(), "!.cache/".into(), "scratch/".into()]));
+        assert!(rec.cargo_target && rec.markers == [CACHEDIR_TAG] && rec.larger_than == Some(10));
+        // The exclude file changing later changes nothing recorded.
+        std::fs::write(&file, "other/\n").unwrap();
+        let again = ExcludeRules::from_record(&rec).unwrap();
+        assert_eq!(again.record(), &rec);
+        for sub in ["p/.claude/cache", "p/.cache", "p/scratch", "p"] {
+            assert_eq!(
+                check(&again, &d.join(sub), &[]).is_some(),
+                check(&original, &d.join(sub), &[]).is_some(),
+                "{sub}"
+            );
+        }
+        assert!(check(&again, &d.join("p/scratch"), &[]).is_some());
+        let own = ExcludeRecord { self_excluded: vec![d.join("p").as_os_str().as_bytes().to_vec().into()], ..rec };
+        assert!(check(&ExcludeRules::from_record(&own).unwrap(), &d.join("p"), &[]).is_some());
     }
 
     #[test]

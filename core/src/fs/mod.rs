@@ -6,4 +6,5 @@ pub mod exclude;
 pub mod fsmeta;
 pub mod open;
 pub mod path;
+pub mod patterns;
 pub mod sparse;

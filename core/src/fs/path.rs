@@ -3,7 +3,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// A path as typed, in the form snapshots record it: absolute (against the
 /// current folder), `.` and `..` removed lexically, and symlinks in its
@@ -24,16 +24,46 @@ pub fn absolute(path: &Path) -> Result<PathBuf> {
 /// as a symlink). Paths inside another given path are dropped. Every path
 /// must exist.
 pub fn normalize_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    Ok(normalize_given(paths, false)?.paths)
+}
+
+/// Paths given to a snapshot, in the form it records them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Given {
+    /// Sorted, without paths inside another one.
+    pub paths: Vec<PathBuf>,
+    /// `(symlink as given, canonical path it names)` for each given path
+    /// that was a symlink and was followed; sorted, deduplicated.
+    pub links: Vec<(PathBuf, PathBuf)>,
+}
+
+/// As [`normalize_paths`]; with `follow_links`, a path whose last
+/// component is a symlink is replaced by the canonical path it names
+/// (which must exist), and the pair is listed in `links`.
+pub fn normalize_given(paths: &[PathBuf], follow_links: bool) -> Result<Given> {
     let mut out: Vec<PathBuf> = Vec::new();
+    let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
     for p in paths {
-        std::fs::symlink_metadata(p).at(p)?;
+        let md = std::fs::symlink_metadata(p).at(p)?;
         let abs = std::path::absolute(p).at(p)?;
         let clean = lexical_clean(&abs);
         let resolved = match (clean.parent(), clean.file_name()) {
             (Some(parent), Some(name)) => std::fs::canonicalize(parent).at(parent)?.join(name),
             _ => clean,
         };
-        out.push(resolved);
+        if follow_links && md.file_type().is_symlink() {
+            let target = std::fs::canonicalize(&resolved).map_err(|e| {
+                let named = std::fs::read_link(&resolved).map(|t| t.display().to_string()).unwrap_or_default();
+                Error::InvalidArgument(format!(
+                    "{} is a symlink to {named:?}, which cannot be followed: {e}",
+                    resolved.display()
+                ))
+            })?;
+            links.push((resolved, target.clone()));
+            out.push(target);
+        } else {
+            out.push(resolved);
+        }
     }
     out.sort();
     out.dedup();
@@ -43,7 +73,9 @@ pub fn normalize_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             kept.push(p);
         }
     }
-    Ok(kept)
+    links.sort();
+    links.dedup();
+    Ok(Given { paths: kept, links })
 }
 
 /// `path` made absolute by the names alone: `.` dropped, `..` taking the
@@ -82,5 +114,25 @@ mod tests {
         let got = normalize_paths(&[a.join("b"), a.clone(), a.join("b/../b")]).unwrap();
         assert_eq!(got, vec![std::fs::canonicalize(&a).unwrap()]);
         assert!(normalize_paths(&[dir.path().join("missing")]).is_err());
+    }
+
+    #[test]
+    fn a_given_symlink_is_followed_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(real.join("data")).unwrap();
+        std::os::unix::fs::symlink(real.join("data"), real.join("linked")).unwrap();
+        std::os::unix::fs::symlink(real.join("gone"), real.join("dangling")).unwrap();
+        let kept = normalize_given(&[real.join("linked")], false).unwrap();
+        assert_eq!(kept, Given { paths: vec![real.join("linked")], links: vec![] });
+        let followed = normalize_given(&[real.join("linked")], true).unwrap();
+        assert_eq!(followed.paths, vec![real.join("data")]);
+        assert_eq!(followed.links, vec![(real.join("linked"), real.join("data"))]);
+        // The link and its target given together: one path, the link kept.
+        let both = normalize_given(&[real.join("linked"), real.join("data")], true).unwrap();
+        assert_eq!(both.paths, vec![real.join("data")]);
+        assert_eq!(both.links.len(), 1);
+        let err = normalize_given(&[real.join("dangling")], true).unwrap_err().to_string();
+        assert!(err.contains("dangling") && err.contains("cannot be followed"), "{err}");
     }
 }

@@ -6,8 +6,8 @@
 pub mod cache;
 mod copies;
 pub mod index;
-pub mod keys;
 mod keyfiles;
+pub mod keys;
 pub mod pack;
 mod saver;
 pub mod state;
@@ -480,10 +480,12 @@ impl Repository {
     /// (`None`: its size is asked for first).
     pub fn load_snapshot_listed(&self, id: &Id, listed_size: Option<u64>) -> Result<Snapshot> {
         let bytes = read_verified_from(&*self.backend, FileKind::Snapshot, id, listed_size)?;
-        let snap: Snapshot = codec::decode(&self.keys, ObjectKind::Snapshot, &bytes)
+        let raw = codec::open_bytes(&self.keys, ObjectKind::Snapshot, &bytes, codec::MAX_OBJECT_LEN)
             .map_err(|e| Error::corrupt(format!("snapshot {id}"), e))?;
-        check_version("snapshot", snap.version)?;
-        Ok(snap)
+        crate::format::recipe::decode_snapshot(&raw).map_err(|e| match e {
+            Error::UnsupportedVersion { .. } => e,
+            e => Error::corrupt(format!("snapshot {id}"), e),
+        })
     }
 
     /// Writes a snapshot manifest. Call only after `BlobSaver::finish`.

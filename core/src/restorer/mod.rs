@@ -139,7 +139,8 @@ pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) ->
                     "deleting what the snapshot lacks cannot be combined with include/exclude filters".into(),
                 ));
             }
-            original::decide(repo, plan, opts.overwrite, opts.delete.then_some(snapshot.time.unix_seconds))?
+            let delete = opts.delete.then(|| original::DeleteRule::of(snapshot)).transpose()?;
+            original::decide(repo, plan, opts.overwrite, delete)?
         }
     };
     decided.damaged = match &opts.destination {
@@ -162,6 +163,7 @@ pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) ->
                 tags: vec![PRESERVE_TAG.to_string()],
                 time: None,
                 parent: ParentChoice::None,
+                follow_symlinks: false,
             },
             &Progress::default(),
         )?;
@@ -463,7 +465,13 @@ mod tests {
         }
         let root = fixtures::tree(&repo, vec![node]);
         let sel = Selection { paths: vec![work.clone()], ..Selection::default() };
-        let d = original::decide(&repo, plan::plan(&repo, &root, &sel).unwrap(), true, Some(0)).unwrap();
+        let d = original::decide(
+            &repo,
+            plan::plan(&repo, &root, &sel).unwrap(),
+            true,
+            Some(original::DeleteRule::NewerThan(0)),
+        )
+        .unwrap();
         assert!(d.seen.contains_key(&work.join("f")));
         assert_eq!(d.deletions, vec![work.join("extra")]);
         // Meanwhile (while the preserve snapshot runs) the agent rewrites both.

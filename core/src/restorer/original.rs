@@ -2,12 +2,14 @@
 //! entry, what is on disk now decides the action. Missing entries are
 //! created, identical files (same metadata, then same chunk ids; nothing
 //! rewritten) are left alone, different ones are replaced only with `--overwrite`, and with
-//! `--delete` entries the snapshot does not have (and that are newer than
-//! it) are removed. Everything
+//! `--delete` entries the snapshot does not have are removed, except those
+//! its recorded exclude rules leave out (a version-1 snapshot recorded
+//! none: then only entries newer than it are removed). Everything
 //! about to be replaced or removed is listed for the preserve snapshot,
 //! which is taken before anything is touched.
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
@@ -16,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use crate::archiver::content_ids;
 use crate::error::Result;
-use crate::format::{Node, NodeKind};
+use crate::format::{Node, NodeKind, Snapshot};
+use crate::fs::exclude::{ExcludeRules, Scope};
 use crate::fs::fsmeta::{self, Identity};
 use crate::repo::Repository;
 
@@ -27,8 +30,10 @@ use super::{Action, Decided};
 /// overwriting (counted in `Decided::needs_overwrite`).
 const OVERWRITE_HINT: &str = "left as it is: overwriting was not allowed";
 
-/// `delete_newer_than`: with `--delete`, the snapshot's time (seconds).
-pub fn decide(repo: &Repository, plan: Plan, overwrite: bool, delete_newer_than: Option<i64>) -> Result<Decided> {
+/// `delete`: with `--delete`, how to tell what the snapshot left out on
+/// purpose from what came later.
+pub fn decide(repo: &Repository, plan: Plan, overwrite: bool, delete: Option<DeleteRule>) -> Result<Decided> {
+    let mut delete = delete.map(|rule| (rule, Scopes::default()));
     let mut d = Decided { original: true, ..Decided::default() };
     // Folders that cannot be restored block everything below them.
     let mut blocked: Vec<PathBuf> = Vec::new();
@@ -67,11 +72,11 @@ pub fn decide(repo: &Repository, plan: Plan, overwrite: bool, delete_newer_than:
         };
         // Only folders inside a selected path are made to match: the folders
         // on the way to it (up to `/`) hold much that no snapshot path covers.
-        if let Some(since) = delete_newer_than
+        if let Some((rule, scopes)) = &mut delete
             && entry.selected
             && matches!(action, Action::Unchanged | Action::Replace)
         {
-            extra_entries(repo, &entry, since, &mut d)?;
+            extra_entries(repo, &entry, rule, scopes, &mut d)?;
         }
         d.dirs.push((entry, action));
     }
@@ -219,12 +224,74 @@ fn same_special(entry: &Planned, md: &fs::Metadata) -> bool {
     same_kind && same_metadata(&entry.node, md, &entry.path)
 }
 
-/// With `--delete`: entries of a restored folder that the snapshot lacks and
-/// that came into being after it (by their birth time, or ctime where the
-/// filesystem records none). Older ones were left out of the snapshot on
-/// purpose (excluded, e.g. node_modules) and are kept, however much changed
-/// inside them since; so is anything on another device (a mount point).
-fn extra_entries(repo: &Repository, dir: &Planned, since: i64, d: &mut Decided) -> Result<()> {
+/// With `--delete`: which entries the snapshot lacks on purpose.
+pub enum DeleteRule {
+    /// The exclude rules the snapshot recorded and its paths: an entry
+    /// those rules leave out is kept, any other the snapshot lacks goes.
+    Recorded { rules: Box<ExcludeRules>, paths: Vec<PathBuf> },
+    /// A version-1 snapshot, which recorded no rules: only entries that came
+    /// into being after this time (seconds) go. Older ones were probably
+    /// excluded (e.g. node_modules) and are kept.
+    NewerThan(i64),
+}
+
+impl DeleteRule {
+    pub fn of(snapshot: &Snapshot) -> Result<DeleteRule> {
+        Ok(match &snapshot.recipe {
+            Some(recipe) => DeleteRule::Recorded {
+                rules: Box::new(ExcludeRules::from_record(&recipe.excludes)?),
+                paths: snapshot.paths.iter().map(|p| PathBuf::from(OsStr::from_bytes(p))).collect(),
+            },
+            None => DeleteRule::NewerThan(snapshot.time.unix_seconds),
+        })
+    }
+}
+
+/// The exclude scope in force inside each folder examined, built from the
+/// snapshot path down (its `.gitignore` stack), each folder once.
+#[derive(Default)]
+struct Scopes(HashMap<PathBuf, Option<Scope>>);
+
+impl Scopes {
+    /// The rules in force for the entries of `dir`, a folder at or below
+    /// `root`; `None` when some folder on the way cannot be read.
+    fn inside(&mut self, rules: &ExcludeRules, root: &Path, dir: &Path) -> Option<Scope> {
+        if let Some(known) = self.0.get(dir) {
+            return known.clone();
+        }
+        let base = if dir == root {
+            fs::symlink_metadata(root).ok().map(|md| Scope::root(&md))
+        } else {
+            dir.parent().and_then(|up| self.inside(rules, root, up))
+        };
+        let scope = base.and_then(|base| {
+            let names = sorted_names(dir).ok()?;
+            Some(rules.enter(dir, &names, &base).0.unwrap_or(base))
+        });
+        self.0.insert(dir.to_path_buf(), scope.clone());
+        scope
+    }
+}
+
+fn sorted_names(dir: &Path) -> std::io::Result<Vec<Vec<u8>>> {
+    let mut names = Vec::new();
+    for e in fs::read_dir(dir)? {
+        names.push(e?.file_name().as_bytes().to_vec());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// With `--delete`: entries of a restored folder that the snapshot lacks
+/// and that `rule` does not keep. Anything on another device (a mount
+/// point) is always kept.
+fn extra_entries(
+    repo: &Repository,
+    dir: &Planned,
+    rule: &DeleteRule,
+    scopes: &mut Scopes,
+    d: &mut Decided,
+) -> Result<()> {
     let NodeKind::Dir { subtree } = &dir.node.kind else { return Ok(()) };
     let Ok(dir_md) = fs::symlink_metadata(&dir.path) else { return Ok(()) };
     if !dir_md.is_dir() {
@@ -232,14 +299,35 @@ fn extra_entries(repo: &Repository, dir: &Planned, since: i64, d: &mut Decided) 
     }
     let tree = repo.load_tree(subtree)?;
     let known: HashSet<&[u8]> = tree.nodes.iter().map(|n| n.name.as_slice()).collect();
-    let Ok(entries) = fs::read_dir(&dir.path) else { return Ok(()) };
-    let mut extra: Vec<(PathBuf, fs::Metadata)> = entries
-        .flatten()
-        .filter(|e| !known.contains(e.file_name().as_bytes()))
-        .filter_map(|e| fs::symlink_metadata(e.path()).ok().map(|md| (e.path(), md)))
+    let Ok(names) = sorted_names(&dir.path) else { return Ok(()) };
+    let mut extra: Vec<(PathBuf, fs::Metadata)> = names
+        .iter()
+        .filter(|name| !known.contains(name.as_slice()))
+        .map(|name| dir.path.join(OsStr::from_bytes(name)))
+        .filter_map(|path| fs::symlink_metadata(&path).ok().map(|md| (path, md)))
         .filter(|(_, md)| md.dev() == dir_md.dev())
-        .filter(|(path, _)| fsmeta::birth_time(path).is_ok_and(|born| born >= since))
         .collect();
+    match rule {
+        DeleteRule::NewerThan(since) => {
+            extra.retain(|(path, _)| fsmeta::birth_time(path).is_ok_and(|born| born >= *since));
+        }
+        DeleteRule::Recorded { rules, paths } => {
+            // Outside every snapshot path (cannot happen for a selected
+            // folder) or where the rules cannot be worked out, keep all.
+            let scope = paths
+                .iter()
+                .find(|root| dir.path.starts_with(root))
+                .and_then(|root| scopes.inside(rules, root, &dir.path));
+            let Some(scope) = scope else { return Ok(()) };
+            extra.retain(|(path, md)| {
+                let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+                let excluded = rules.check_entry(path, name, md, &scope, &names).is_some()
+                    || (md.is_dir()
+                        && sorted_names(path).map_or(true, |inner| rules.check_listing(path, &inner).is_some()));
+                !excluded
+            });
+        }
+    }
     extra.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, md) in extra {
         d.preserve.push(path.clone());

@@ -2,6 +2,7 @@
 //! selection grammar, moments in time as typed, and the tree model (paths a
 //! snapshot records, entries found in its trees).
 
+pub mod links;
 pub mod resolve;
 pub mod select;
 pub mod snapshots;

@@ -162,11 +162,8 @@ pub fn resolve(repo: &Repository, reference: &str) -> Result<SnapshotEntry> {
             "{reference:?} is not a snapshot reference: give `latest`, an id, or at least 4 hex digits of one"
         )));
     }
-    let matches: Vec<(Id, u64)> = repo
-        .list_snapshot_files()?
-        .into_iter()
-        .filter(|(id, _)| id.to_hex().starts_with(&lower))
-        .collect();
+    let matches: Vec<(Id, u64)> =
+        repo.list_snapshot_files()?.into_iter().filter(|(id, _)| id.to_hex().starts_with(&lower)).collect();
     match matches.as_slice() {
         [] => Err(Error::SnapshotNotFound(reference.to_string())),
         [(id, size)] => match repo.load_snapshot_listed(id, Some(*size)) {

@@ -170,7 +170,7 @@ fn assert_valid(target: &str, name: &str, bytes: &[u8]) {
             } else {
                 codec::decode(keys, ObjectKind::Snapshot, bytes).unwrap()
             };
-            check_version("snapshot", snap.version).unwrap();
+            cairn_core::format::check_snapshot_version(snap.version).unwrap();
         }
         "tree" => {
             let tree: Tree = codec::from_postcard(bytes, "tree").unwrap();

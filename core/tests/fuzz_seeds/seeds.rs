@@ -143,6 +143,7 @@ fn sample_snapshot() -> Snapshot {
             warnings: 1,
         },
         program_version: "0.1.0".into(),
+        recipe: None,
     }
 }
 
@@ -403,7 +404,19 @@ fn snapshot_seeds(s: &mut Seeds) {
     s.add("snapshot", "valid-bare-postcard-snapshot", raw.clone());
     let child = Snapshot { parent: Some(Id([0xb2; 32])), paths: Vec::new(), tags: Vec::new(), ..snap.clone() };
     s.add("snapshot", "valid-plain-snapshot-with-parent", raw_body(&postcard(&child)));
-    let future = Snapshot { version: FORMAT_VERSION + 1, ..snap.clone() };
+    let v2 = Snapshot {
+        version: cairn_core::format::SNAPSHOT_VERSION,
+        recipe: Some(cairn_core::format::recipe::Recipe {
+            links: vec![cairn_core::format::recipe::GivenLink {
+                given: ByteBuf::from(b"/home/u/linked".to_vec()),
+                target: ByteBuf::from(b"/data/p".to_vec()),
+            }],
+            ..Default::default()
+        }),
+        ..snap.clone()
+    };
+    s.add("snapshot", "valid-plain-snapshot-v2", raw_body(&postcard(&v2)));
+    let future = Snapshot { version: cairn_core::format::SNAPSHOT_VERSION + 1, ..snap.clone() };
     s.add("snapshot", "future-version-plain-snapshot", raw_body(&postcard(&future)));
     let zero = Snapshot { version: 0, ..snap.clone() };
     s.add("snapshot", "zero-version-plain-snapshot", raw_body(&postcard(&zero)));

@@ -150,6 +150,7 @@ fn example_snapshot() -> Snapshot {
             warnings: 0,
         },
         program_version: "0.1.0".into(),
+        recipe: None,
     }
 }
 
@@ -420,3 +421,4 @@ fn i_chunker_matches_spec_wording() {
 /// The chunker tables and the vectors (j) to (m), in their own file so that
 /// neither file grows past about 600 lines.
 mod more_vectors;
+mod snapshot_v2;

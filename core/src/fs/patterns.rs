@@ -1,0 +1,56 @@
+//! Path patterns in the syntax of `snapshot --exclude` (gitignore, rooted
+//! at `/`, a pattern with an inner `/` matching at any depth), for commands
+//! that narrow what they report (`diff --exclude` / `--include`). A path
+//! matches when it or one of its folders does.
+
+use std::path::Path;
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+
+use crate::error::{Error, Result};
+use crate::fs::exclude::unanchored;
+
+#[derive(Clone, Debug)]
+pub struct PathPatterns {
+    matcher: Gitignore,
+}
+
+impl PathPatterns {
+    /// `None` when there are no patterns; an error names a bad one.
+    pub fn new(patterns: &[String]) -> Result<Option<PathPatterns>> {
+        if patterns.is_empty() {
+            return Ok(None);
+        }
+        let mut builder = GitignoreBuilder::new("/");
+        for p in patterns {
+            builder
+                .add_line(None, &unanchored(p))
+                .map_err(|e| Error::InvalidArgument(format!("pattern {p:?}: {e}")))?;
+        }
+        let matcher = builder.build().map_err(|e| Error::InvalidArgument(format!("patterns: {e}")))?;
+        Ok(Some(PathPatterns { matcher }))
+    }
+
+    /// True when the absolute `path` or a folder above it matches (the last
+    /// matching pattern decides, `!` re-including, as in git).
+    pub fn matches(&self, path: &Path, is_dir: bool) -> bool {
+        path.is_absolute() && self.matcher.matched_path_or_any_parents(path, is_dir).is_ignore()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_matches_through_its_folders() {
+        let p = PathPatterns::new(&["node_modules/".into(), "*.log".into(), "a/b".into()]).unwrap().unwrap();
+        assert!(p.matches(Path::new("/w/node_modules"), true));
+        assert!(p.matches(Path::new("/w/node_modules/x/y.js"), false));
+        assert!(!p.matches(Path::new("/w/node_modules"), false));
+        assert!(p.matches(Path::new("/w/x.log"), false));
+        assert!(p.matches(Path::new("/deep/a/b/c"), false));
+        assert!(!p.matches(Path::new("/w/src/main.rs"), false));
+        assert!(PathPatterns::new(&[]).unwrap().is_none());
+    }
+}
