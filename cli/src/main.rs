@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod locations;
 mod output;
+mod own_files;
 mod password;
 mod progress;
 mod select;

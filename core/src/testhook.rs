@@ -15,7 +15,7 @@
 //! # `CAIRN_TEST_HOOK=<point>:<action>[:<folder>]`
 //!
 //! - `<point>` is one of the [`Point`] names: `pack-durable`, `packs-done`,
-//!   `index-written`, `file-stat`, `file-read`.
+//!   `index-written`, `file-stat`, `file-read`, `read-block`.
 //! - `abort`: at the first hit, write the marker `<folder>/<point>.1.reached`
 //!   (when a folder is given), then kill the process with SIGKILL, as a
 //!   power cut or the OOM killer would: no destructor, no flush.
@@ -26,7 +26,7 @@
 //!
 //! # `CAIRN_TEST_HOOK_FILE=<path>`
 //!
-//! For the per-file points (`file-stat`, `file-read`): only hits for this
+//! For the per-file points (`file-stat`, `file-read`, `read-block`): only hits for this
 //! exact path count; other files pass without stopping.
 
 use std::path::Path;
@@ -47,6 +47,11 @@ pub enum Point {
     /// A file's contents were read and stored; the check that it held still
     /// (its stat after the read) comes next.
     FileRead,
+    /// A block of a file's contents is about to be read, on the helper
+    /// thread that does the reading (`fs::stall`); the first hit comes right
+    /// after the open. A pause here is a read that makes no progress, as a
+    /// hung network or FUSE filesystem gives.
+    ReadBlock,
 }
 
 impl Point {
@@ -58,6 +63,7 @@ impl Point {
             Point::IndexWritten => "index-written",
             Point::FileStat => "file-stat",
             Point::FileRead => "file-read",
+            Point::ReadBlock => "read-block",
         }
     }
 }
@@ -104,10 +110,17 @@ mod enabled {
             let spec = std::env::var("CAIRN_TEST_HOOK").ok()?;
             let mut parts = spec.splitn(3, ':');
             let name = parts.next()?;
-            let point = [Point::PackDurable, Point::PacksDone, Point::IndexWritten, Point::FileStat, Point::FileRead]
-                .into_iter()
-                .find(|p| p.name() == name)
-                .unwrap_or_else(|| panic!("CAIRN_TEST_HOOK: unknown point {name:?}"));
+            let point = [
+                Point::PackDurable,
+                Point::PacksDone,
+                Point::IndexWritten,
+                Point::FileStat,
+                Point::FileRead,
+                Point::ReadBlock,
+            ]
+            .into_iter()
+            .find(|p| p.name() == name)
+            .unwrap_or_else(|| panic!("CAIRN_TEST_HOOK: unknown point {name:?}"));
             let action = match parts.next() {
                 Some("abort") => Action::Abort,
                 Some("pause") => Action::Pause,

@@ -14,6 +14,8 @@ mod full_repository;
 mod hooks;
 mod kill;
 mod names;
+mod no_hang;
+mod own_files;
 mod passwords;
 mod restore_metadata;
 mod restore_safety;

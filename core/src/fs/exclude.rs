@@ -3,7 +3,9 @@
 //! patterns (`--exclude`, `--exclude-file`), marker files
 //! (`--exclude-if-present`, `CACHEDIR.TAG` with its signature), `.gitignore`
 //! files found in the tree (`--git-ignore`), `--one-file-system` and
-//! `--exclude-larger-than`.
+//! `--exclude-larger-than`, and the two the CLI adds by itself: cairn's own
+//! files (repository, cache, password file) and pseudo filesystems
+//! (`fs::pseudo`, whose mount points the archiver keeps as empty folders).
 //!
 //! The archiver asks [`ExcludeRules::check_entry`] about each entry it has
 //! stat-ed and [`ExcludeRules::check_listing`] about each folder it has
@@ -90,6 +92,14 @@ pub struct ExcludeOptions {
     pub larger_than: Option<u64>,
     /// Report each excluded path and why (`SnapshotOutcome::excluded_paths`).
     pub report: bool,
+    /// cairn's own files, left out wherever the walk meets them: its local
+    /// repository, its cache and its password file (absolute paths; the
+    /// CLI gives each as written and with symlinks resolved).
+    pub own_paths: Vec<PathBuf>,
+    /// Keep only the mount point (an empty folder) of each pseudo
+    /// filesystem (`fs::pseudo`: proc, sysfs, devtmpfs…) met, never its
+    /// contents. The CLI sets it unless `--include-pseudo-fs`.
+    pub skip_pseudo_filesystems: bool,
 }
 
 /// Why an entry was left out.
@@ -107,6 +117,8 @@ pub enum Reason {
     OtherFilesystem,
     /// A regular file over `--exclude-larger-than`.
     TooLarge { size: u64, limit: u64 },
+    /// cairn's own repository, cache or password file.
+    OwnFile,
 }
 
 impl std::fmt::Display for Reason {
@@ -118,6 +130,7 @@ impl std::fmt::Display for Reason {
             Reason::GitIgnore { file, pattern } => write!(f, "{pattern} in {}", file.display()),
             Reason::OtherFilesystem => write!(f, "other filesystem"),
             Reason::TooLarge { size, limit } => write!(f, "{size} bytes, over {limit}"),
+            Reason::OwnFile => write!(f, "cairn's own repository, cache or password file"),
         }
     }
 }
@@ -139,6 +152,8 @@ pub struct ExcludeRules {
     git_ignore: bool,
     one_file_system: bool,
     larger_than: Option<u64>,
+    own_paths: Vec<PathBuf>,
+    skip_pseudo_filesystems: bool,
 }
 
 /// The rules in force inside one folder: the device of the given path it
@@ -214,6 +229,8 @@ impl ExcludeRules {
             git_ignore: opts.git_ignore,
             one_file_system: opts.one_file_system,
             larger_than: opts.larger_than,
+            own_paths: opts.own_paths.clone(),
+            skip_pseudo_filesystems: opts.skip_pseudo_filesystems,
         })
     }
 
@@ -225,6 +242,13 @@ impl ExcludeRules {
             && !self.git_ignore
             && !self.one_file_system
             && self.larger_than.is_none()
+            && self.own_paths.is_empty()
+            && !self.skip_pseudo_filesystems
+    }
+
+    /// Whether the mount points of pseudo filesystems are kept empty.
+    pub fn skips_pseudo_filesystems(&self) -> bool {
+        self.skip_pseudo_filesystems
     }
 
     /// Decides for one entry of a folder, from its stat. `path` is the
@@ -238,6 +262,10 @@ impl ExcludeRules {
         scope: &Scope,
         siblings: &[Vec<u8>],
     ) -> Option<Reason> {
+        // First, so that no `!pattern` can take them back in.
+        if self.own_paths.iter().any(|own| own.file_name().map(OsStrExt::as_bytes) == Some(name) && own == path) {
+            return Some(Reason::OwnFile);
+        }
         if self.one_file_system && md.dev() != scope.device {
             return Some(Reason::OtherFilesystem);
         }
@@ -446,6 +474,26 @@ mod tests {
         let custom = rules(ExcludeOptions { if_present: vec![".nobackup".into()], ..Default::default() });
         assert_eq!(custom.check_listing(d, &names), Some(Reason::Marker(".nobackup".into())));
         assert!(ExcludeRules::new(&ExcludeOptions { if_present: vec!["a/b".into()], ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn own_paths_are_left_out_wherever_met_and_no_pattern_takes_them_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = std::fs::canonicalize(dir.path()).unwrap();
+        for sub in ["a/repo", "b/repo"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let r = rules(ExcludeOptions {
+            own_paths: vec![d.join("a/repo")],
+            patterns: vec!["!repo".into()],
+            ..Default::default()
+        });
+        assert!(!r.is_empty());
+        assert_eq!(check(&r, &d.join("a/repo"), &[]), Some(Reason::OwnFile));
+        assert_eq!(check(&r, &d.join("b/repo"), &[]), None, "only that exact path");
+        let pseudo = rules(ExcludeOptions { skip_pseudo_filesystems: true, ..Default::default() });
+        assert!(pseudo.skips_pseudo_filesystems() && !pseudo.is_empty());
+        assert!(!rules(ExcludeOptions::default()).skips_pseudo_filesystems());
     }
 
     #[test]

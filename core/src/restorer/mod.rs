@@ -155,6 +155,7 @@ pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) ->
                 tags: vec![PRESERVE_TAG.to_string()],
                 time: None,
                 parent: ParentChoice::None,
+                read_stall_limit: None,
             },
             &Progress::default(),
         )?;
