@@ -171,12 +171,44 @@ an earlier pattern, a default one included, left out."
     /// Leave out regular files larger than SIZE (e.g. 500K, 100M, 1G; units of 1024)
     #[arg(long, value_name = "SIZE", value_parser = cairn_core::fs::exclude::parse_size)]
     pub exclude_larger_than: Option<u64>,
+    /// Also store the contents of pseudo filesystems (/proc, /sys, /dev…; see --help for the list)
+    #[arg(long, long_help = pseudo_fs_help())]
+    pub include_pseudo_fs: bool,
+    /// Skip a file whose read makes no progress for this long (e.g. 60s, 2m, 500ms) [default: 60s]
+    #[arg(long, env = "CAIRN_READ_STALL_LIMIT", value_name = "DURATION", value_parser = parse_stall_limit)]
+    pub read_stall_limit: Option<std::time::Duration>,
     /// Walk and read as a real run, store nothing; report what would be added
     #[arg(short = 'n', long)]
     pub dry_run: bool,
     /// List the excluded paths; with --json, print progress as JSON lines before the summary
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// The help of --include-pseudo-fs, with the filesystems it lets in.
+fn pseudo_fs_help() -> String {
+    format!(
+        "Also store the contents of pseudo filesystems. By default, where the walk meets the mount point of one \
+of these, cairn stores the mount point as an empty folder (with one note) and never reads below it: {}. \
+Their files are kernel interfaces, not anyone's data, and some block a reader forever (/proc/kmsg).",
+        cairn_core::fs::pseudo::names().join(" ")
+    )
+}
+
+/// A positive duration: `60` (seconds), `60s`, `2m`, `500ms`, `1m 30s`.
+fn parse_stall_limit(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{text:?}: not a duration (e.g. 60s, 2m, 500ms)");
+    let duration = match text.trim().parse::<u64>() {
+        Ok(secs) => std::time::Duration::from_secs(secs),
+        Err(_) => {
+            let signed: jiff::SignedDuration = text.trim().parse().map_err(|_| bad())?;
+            std::time::Duration::try_from(signed).map_err(|_| bad())?
+        }
+    };
+    if duration.is_zero() {
+        return Err(format!("{text:?}: the limit must be more than zero"));
+    }
+    Ok(duration)
 }
 
 /// The help of --no-default-excludes, with the list it switches off.

@@ -9,6 +9,7 @@ mod default_repo;
 mod given;
 mod locations;
 mod output;
+mod own_files;
 mod password;
 mod progress;
 mod select;

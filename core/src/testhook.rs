@@ -17,7 +17,8 @@
 //!
 //! - `<point>` is one of the [`Point`] names: `pack-durable`, `packs-done`,
 //!   `index-written`, `file-stat`, `file-read`, `key-added`,
-//!   `password-file-rewritten`, `index-loaded`, `snapshots-listed`.
+//!   `password-file-rewritten`, `index-loaded`, `snapshots-listed`,
+//!   `read-block`.
 //! - `abort`: at the first hit, write the marker `<folder>/<point>.1.reached`
 //!   (when a folder is given), then kill the process with SIGKILL, as a
 //!   power cut or the OOM killer would: no destructor, no flush.
@@ -28,7 +29,7 @@
 //!
 //! # `CAIRN_TEST_HOOK_FILE=<path>`
 //!
-//! For the per-file points (`file-stat`, `file-read`): only hits for this
+//! For the per-file points (`file-stat`, `file-read`, `read-block`): only hits for this
 //! exact path count; other files pass without stopping.
 
 use std::path::Path;
@@ -59,6 +60,11 @@ pub enum Point {
     IndexLoaded,
     /// The snapshot files were listed; none of them is read yet.
     SnapshotsListed,
+    /// A block of a file's contents is about to be read, on the helper
+    /// thread that does the reading (`fs::stall`); the first hit comes right
+    /// after the open. A pause here is a read that makes no progress, as a
+    /// hung network or FUSE filesystem gives.
+    ReadBlock,
 }
 
 impl Point {
@@ -74,6 +80,7 @@ impl Point {
             Point::PasswordFileRewritten => "password-file-rewritten",
             Point::IndexLoaded => "index-loaded",
             Point::SnapshotsListed => "snapshots-listed",
+            Point::ReadBlock => "read-block",
         }
     }
 }
@@ -130,6 +137,7 @@ mod enabled {
                 Point::PasswordFileRewritten,
                 Point::IndexLoaded,
                 Point::SnapshotsListed,
+                Point::ReadBlock,
             ]
             .into_iter()
             .find(|p| p.name() == name)

@@ -22,6 +22,8 @@ mod kill;
 mod latest_covers;
 mod names;
 mod names_escape;
+mod no_hang;
+mod own_files;
 mod passwords;
 mod recorded_rules;
 mod restore_metadata;

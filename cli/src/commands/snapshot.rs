@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use cairn_core::Id;
-use cairn_core::archiver::{self, ParentChoice, Progress, SnapshotOptions, Warning};
+use cairn_core::archiver::{self, Note, ParentChoice, Progress, SnapshotOptions, Warning};
 use cairn_core::format::Snapshot;
 use cairn_core::fs::exclude::{ExcludeOptions, ExcludeRules, Reason};
 
-use crate::locations;
+use crate::{locations, own_files};
 
 use crate::args::{Global, SnapshotArgs};
 use crate::output::outln;
@@ -24,6 +24,7 @@ struct Report {
     warnings: Vec<Warning>,
     excluded: u64,
     excluded_paths: Vec<(PathBuf, Reason)>,
+    notes: Vec<Note>,
     incomplete: bool,
 }
 
@@ -44,6 +45,8 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
         one_file_system: a.one_file_system,
         larger_than: a.exclude_larger_than,
         report: a.verbose && !g.quiet,
+        own_paths: own_files::own_paths(g),
+        skip_pseudo_filesystems: !a.include_pseudo_fs,
     };
     ExcludeRules::new(&exclude)?;
     let time = a.time.as_deref().map(timefmt::parse).transpose()?;
@@ -65,6 +68,7 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
         time,
         parent,
         follow_symlinks: true,
+        read_stall_limit: a.read_stall_limit,
     };
     let mode = match (g.json, a.verbose, g.quiet) {
         (true, true, _) => Mode::JsonLines,
@@ -81,6 +85,7 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
             warnings: o.warnings,
             excluded: o.excluded,
             excluded_paths: o.excluded_paths,
+            notes: o.notes,
         })
     } else {
         archiver::snapshot_excluding(&repo, &opts, &exclude, &progress).map(|o| Report {
@@ -90,14 +95,22 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
             warnings: o.warnings,
             excluded: o.excluded,
             excluded_paths: o.excluded_paths,
+            notes: o.notes,
         })
     };
     ticker.finish();
     let report = report?;
+    for n in &report.notes {
+        match n {
+            Note::PseudoFilesystem { .. } => output::note(format_args!("{n} (--include-pseudo-fs to store it)")),
+            Note::OwnFiles { .. } => output::note(n),
+        }
+    }
     for w in &report.warnings {
         match w {
             // A file deleted or replaced during the run is not a problem.
             Warning::Vanished { .. } => output::note(w),
+            Warning::Stalled { .. } => output::warning(format_args!("{w} (--read-stall-limit sets the limit)")),
             _ => output::warning(w),
         }
     }
@@ -130,6 +143,7 @@ fn print_json(r: &Report, verbose: bool) -> std::io::Result<()> {
         "summary": r.snapshot.summary,
         "excluded": r.excluded,
         "warnings": r.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+        "notes": r.notes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
     });
     if verbose {
         v["type"] = "summary".into();

@@ -6,13 +6,13 @@
 //! and counts.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use serde_bytes::ByteBuf;
@@ -58,6 +58,10 @@ pub struct SnapshotOptions {
     /// (the `snapshot` command). Off, a symlink given is stored as one (the
     /// restorer's preserve snapshot keeps exactly what it will replace).
     pub follow_symlinks: bool,
+    /// How long one file's read (or open) may make no progress before the
+    /// file is skipped with a `Warning::Stalled`; `None`: the default
+    /// (`fs::stall::DEFAULT_STALL_LIMIT`).
+    pub read_stall_limit: Option<Duration>,
 }
 
 /// Something that did not stop the snapshot but the user must hear about.
@@ -84,6 +88,35 @@ pub enum Warning {
     /// excluded, or not a file or folder. Not a failure (an empty project
     /// folder is legitimate), but rarely what was meant.
     NothingStored { path: PathBuf },
+    /// Reading (or opening) it made no progress within the stall limit; not
+    /// stored, and the walk went on (see `fs::stall`).
+    Stalled { path: PathBuf, limit: Duration },
+}
+
+/// Something the user may want to know that is not a problem: the
+/// snapshot is complete as the options asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// The mount point of a pseudo filesystem, stored as an empty folder
+    /// (`ExcludeOptions::skip_pseudo_filesystems`).
+    PseudoFilesystem { path: PathBuf, fs_type: &'static str },
+    /// cairn's own files met by the walk and left out
+    /// (`ExcludeOptions::own_paths`), sorted.
+    OwnFiles { paths: Vec<PathBuf> },
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::PseudoFilesystem { path, fs_type } => {
+                write!(f, "{}: {fs_type} is a pseudo filesystem; stored as an empty folder", path.display())
+            }
+            Note::OwnFiles { paths } => {
+                let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                write!(f, "cairn's own files are not stored: {}", list.join(", "))
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Warning {
@@ -102,6 +135,9 @@ impl std::fmt::Display for Warning {
             Warning::SnapshotFile { error } => write!(f, "{error}"),
             Warning::Exclude { path, error } => write!(f, "{}: some ignore patterns not used: {error}", path.display()),
             Warning::NothingStored { path } => write!(f, "{}: no file stored from this path", path.display()),
+            Warning::Stalled { path, limit } => {
+                write!(f, "{}: not stored: {}", path.display(), crate::fs::stall::Stalled { limit: *limit })
+            }
         }
     }
 }
@@ -131,6 +167,8 @@ pub struct SnapshotOutcome {
     pub excluded: u64,
     /// Those entries and why, when `ExcludeOptions::report` was set; sorted.
     pub excluded_paths: Vec<(PathBuf, Reason)>,
+    /// Pseudo filesystems and cairn's own files met, sorted.
+    pub notes: Vec<Note>,
 }
 
 impl SnapshotOutcome {
@@ -145,7 +183,9 @@ impl SnapshotOutcome {
     /// restorer's safety snapshot: a file replaced meanwhile is new data it
     /// would otherwise overwrite unpreserved).
     pub fn missed_any(&self) -> bool {
-        self.warnings.iter().any(|w| matches!(w, Warning::Unreadable { .. } | Warning::Vanished { .. }))
+        self.warnings
+            .iter()
+            .any(|w| matches!(w, Warning::Unreadable { .. } | Warning::Vanished { .. } | Warning::Stalled { .. }))
     }
 }
 
@@ -159,6 +199,7 @@ pub struct DryRunOutcome {
     pub warnings: Vec<Warning>,
     pub excluded: u64,
     pub excluded_paths: Vec<(PathBuf, Reason)>,
+    pub notes: Vec<Note>,
 }
 
 impl DryRunOutcome {
@@ -167,11 +208,11 @@ impl DryRunOutcome {
     }
 }
 
-/// Only files that exist and could not be read make a snapshot incomplete:
+/// Only files that exist and could not be read (or stalled) make a snapshot incomplete:
 /// a file deleted or replaced under the walk (`Warning::Vanished`) does not,
 /// or an hourly run would report failure whenever an editor saved a file.
 fn incomplete(warnings: &[Warning]) -> bool {
-    warnings.iter().any(|w| matches!(w, Warning::Unreadable { .. }))
+    warnings.iter().any(|w| matches!(w, Warning::Unreadable { .. } | Warning::Stalled { .. }))
 }
 
 /// Takes a snapshot of `opts.paths`, excluding nothing.
@@ -195,8 +236,8 @@ pub fn snapshot_excluding(
     // Ordering invariant: `archive` finished the saver (packs and their
     // index are durable) before the snapshot is written.
     let id = repo.save_snapshot(&walked.snapshot)?;
-    let DryRunOutcome { snapshot, warnings, excluded, excluded_paths } = walked;
-    Ok(SnapshotOutcome { id, snapshot, warnings, excluded, excluded_paths })
+    let DryRunOutcome { snapshot, warnings, excluded, excluded_paths, notes } = walked;
+    Ok(SnapshotOutcome { id, snapshot, warnings, excluded, excluded_paths, notes })
 }
 
 /// Walks and reads `opts.paths` exactly as `snapshot` does, computing every
@@ -272,20 +313,24 @@ fn archive(
         excluded: Mutex::new(Vec::new()),
         report_excluded,
         files_per_path: paths.iter().map(|p| (p.clone(), AtomicU64::new(0))).collect(),
+        stall_limit: opts.read_stall_limit.unwrap_or(crate::fs::stall::DEFAULT_STALL_LIMIT),
+        notes: Mutex::new(Vec::new()),
+        own_met: Mutex::new(Vec::new()),
     };
     let trie = PathTrie::from_paths(&paths);
     let root = Path::new("/");
     let root_tree = if trie.selected {
         let md = std::fs::symlink_metadata(root).map_err(|e| Error::io(root, e))?;
-        match archiver.list(root) {
-            Some(names) => archiver.dir_tree(root, &names, parent_root.as_ref(), &Scope::root(&md))?,
+        let listed = if archiver.skipped_pseudo(root, &md, None) { Some(Vec::new()) } else { archiver.list(root) };
+        match listed {
+            Some(names) => archiver.dir_tree(root, &names, parent_root.as_ref(), &Scope::root(&md), md.dev())?,
             None => Tree { version: FORMAT_VERSION, nodes: Vec::new() },
         }
     } else {
         archiver.archive_virtual(root, &trie, parent_root.as_ref())?
     };
     let root_id = archiver.saver.save_tree(&root_tree)?;
-    let Archiver { saver, stats, warnings, excluded, files_per_path, .. } = archiver;
+    let Archiver { saver, stats, warnings, excluded, files_per_path, notes, own_met, .. } = archiver;
     // Ordering invariant: packs and their index are durable before the snapshot.
     let saved = saver.finish()?;
     let mut warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -296,6 +341,7 @@ fn archive(
     }
     let mut excluded_paths = excluded.into_inner().unwrap_or_else(|p| p.into_inner());
     excluded_paths.sort_by(|a, b| a.0.cmp(&b.0));
+    let notes = collect_notes(notes, own_met);
 
     let summary = Summary {
         files_new: stats.files_new.into_inner(),
@@ -325,7 +371,23 @@ fn archive(
         program_version: crate::PROGRAM_VERSION.to_string(),
         recipe: Some(recipe),
     };
-    Ok(DryRunOutcome { snapshot, warnings, excluded: stats.excluded.into_inner(), excluded_paths })
+    Ok(DryRunOutcome { snapshot, warnings, excluded: stats.excluded.into_inner(), excluded_paths, notes })
+}
+
+/// The notes of a walk, sorted by path, cairn's own files as one note last.
+fn collect_notes(notes: Mutex<Vec<Note>>, own_met: Mutex<Vec<PathBuf>>) -> Vec<Note> {
+    let mut notes = notes.into_inner().unwrap_or_else(|p| p.into_inner());
+    notes.sort_by(|a, b| match (a, b) {
+        (Note::PseudoFilesystem { path: x, .. }, Note::PseudoFilesystem { path: y, .. }) => x.cmp(y),
+        _ => std::cmp::Ordering::Equal,
+    });
+    let mut own = own_met.into_inner().unwrap_or_else(|p| p.into_inner());
+    own.sort();
+    own.dedup();
+    if !own.is_empty() {
+        notes.push(Note::OwnFiles { paths: own });
+    }
+    notes
 }
 
 /// How far back before a snapshot started a change may hide from its stat:
@@ -406,6 +468,11 @@ struct Archiver<'r> {
     /// Each given path and the files stored from it (a path storing none
     /// gets a warning).
     files_per_path: Vec<(PathBuf, AtomicU64)>,
+    /// See `SnapshotOptions::read_stall_limit`.
+    stall_limit: Duration,
+    notes: Mutex<Vec<Note>>,
+    /// cairn's own files the walk left out (one note for all).
+    own_met: Mutex<Vec<PathBuf>>,
 }
 
 /// Where an entry met during the walk sits: the rules in force in its
@@ -415,6 +482,8 @@ struct Archiver<'r> {
 struct Within<'a> {
     scope: &'a Scope,
     siblings: &'a [Vec<u8>],
+    /// The folder's device: an entry on another is a mount point.
+    device: u64,
 }
 
 /// The chunk ids a file would get, computed without storing anything, by

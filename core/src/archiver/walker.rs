@@ -1,8 +1,12 @@
 //! The archiver's walk: each entry met is excluded, reused from the parent
 //! snapshot, or read (files chunked and saved, folders built into trees),
-//! with warnings for what vanished or could not be read.
+//! with warnings for what vanished or could not be read. Mount points of
+//! pseudo filesystems are kept as empty folders, and every file is read
+//! with a stall limit (`fs::stall`).
 
 use super::*;
+use crate::fs::pseudo;
+use crate::fs::stall::{self, GuardedFile};
 
 /// How many times a file that changes while read is read again.
 const READ_ATTEMPTS: usize = 3;
@@ -72,12 +76,20 @@ impl Archiver<'_> {
     /// The tree of a real folder listed as `names`: its entries that are not
     /// excluded, sorted by name. `scope` holds the rules in force in `dir`
     /// (before its own `.gitignore`).
-    pub(super) fn dir_tree(&self, dir: &Path, names: &[Vec<u8>], parent: Option<&Tree>, scope: &Scope) -> Result<Tree> {
+    /// `device` is `dir`'s own.
+    pub(super) fn dir_tree(
+        &self,
+        dir: &Path,
+        names: &[Vec<u8>],
+        parent: Option<&Tree>,
+        scope: &Scope,
+        device: u64,
+    ) -> Result<Tree> {
         let (own_scope, problem) = self.rules.enter(dir, names, scope);
         if let Some(error) = problem {
             self.warn(Warning::Exclude { path: dir.join(".gitignore"), error });
         }
-        let within = Within { scope: own_scope.as_ref().unwrap_or(scope), siblings: names };
+        let within = Within { scope: own_scope.as_ref().unwrap_or(scope), siblings: names, device };
         let nodes: Result<Vec<Option<Node>>> = names
             .par_iter()
             .map(|name| self.archive_entry(dir, name, parent.and_then(|t| t.find(name)), Some(within)))
@@ -85,9 +97,28 @@ impl Archiver<'_> {
         Ok(Tree { version: FORMAT_VERSION, nodes: nodes?.into_iter().flatten().collect() })
     }
 
+    /// True (with a note) when the folder `path` is the mount point of a
+    /// pseudo filesystem to be kept empty. Asked only where the device
+    /// changes from the folder above (`parent_device`), or for a path given
+    /// on the command line (`None`).
+    pub(super) fn skipped_pseudo(&self, path: &Path, md: &Metadata, parent_device: Option<u64>) -> bool {
+        if !self.rules.skips_pseudo_filesystems() || parent_device == Some(md.dev()) {
+            return false;
+        }
+        let Some(fs_type) = pseudo::pseudo_filesystem(path, md.dev()) else { return false };
+        self.notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Note::PseudoFilesystem { path: path.to_path_buf(), fs_type });
+        true
+    }
+
     /// Records an excluded entry.
     fn exclude(&self, path: PathBuf, reason: Reason) {
         bump(&self.stats.excluded, 1);
+        if reason == Reason::OwnFile {
+            self.own_met.lock().unwrap_or_else(|p| p.into_inner()).push(path.clone());
+        }
         if self.report_excluded {
             self.excluded.lock().unwrap_or_else(|p| p.into_inner()).push((path, reason));
         }
@@ -132,13 +163,19 @@ impl Archiver<'_> {
         }
         let ft = md.file_type();
         if ft.is_dir() {
-            let Some(names) = self.list(&path) else { return Ok(None) };
-            if within.is_some()
-                && let Some(reason) = self.rules.check_listing(&path, &names)
-            {
-                self.exclude(path, reason);
-                return Ok(None);
-            }
+            let names = if self.skipped_pseudo(&path, &md, within.map(|w| w.device)) {
+                // Not even listed: an automount point would mount on it.
+                Vec::new()
+            } else {
+                let Some(names) = self.list(&path) else { return Ok(None) };
+                if within.is_some()
+                    && let Some(reason) = self.rules.check_listing(&path, &names)
+                {
+                    self.exclude(path, reason);
+                    return Ok(None);
+                }
+                names
+            };
             let given_scope;
             let scope = match within {
                 Some(w) => w.scope,
@@ -148,7 +185,7 @@ impl Archiver<'_> {
                 }
             };
             let parent_sub = self.parent_subtree(parent);
-            let tree = self.dir_tree(&path, &names, parent_sub.as_ref(), scope)?;
+            let tree = self.dir_tree(&path, &names, parent_sub.as_ref(), scope, md.dev())?;
             let id = match (parent, &parent_sub) {
                 // Unchanged folder: the parent's tree id, without encoding it again.
                 (Some(Node { kind: NodeKind::Dir { subtree }, .. }), Some(old)) if *old == tree => *subtree,
@@ -261,7 +298,9 @@ impl Archiver<'_> {
         for _ in 0..READ_ATTEMPTS {
             let attempt = (|| -> Result<(Vec<Id>, u64, Metadata, bool), ReadFailure> {
                 testhook::reached(Point::FileStat, Some(path));
-                let (mut file, before) = open_regular(path, Some(identity))?;
+                // Opened and read on a helper thread, each wait bounded by
+                // the stall limit: no file can hold up the snapshot.
+                let (mut file, before) = GuardedFile::open(path, Some(identity), self.stall_limit)?;
                 let (content, read) = self.store_contents(&mut file, before.len())?;
                 testhook::reached(Point::FileRead, Some(path));
                 let after = file.metadata()?;
@@ -281,6 +320,11 @@ impl Archiver<'_> {
                 Ok((content, read, before, false)) => last = Some((content, read, before)),
                 // Failing to store is fatal; failing to read the file is a warning.
                 Err(ReadFailure::Repository(e)) => return Err(e),
+                // No node: what was read of it so far is referenced by nothing.
+                Err(ReadFailure::Source(e)) if stall::is_stalled(&e) => {
+                    self.warn(Warning::Stalled { path: path.to_path_buf(), limit: self.stall_limit });
+                    return Ok(None);
+                }
                 Err(ReadFailure::Source(e)) => {
                     self.warn_unreadable(path, &e);
                     return Ok(None);
@@ -298,11 +342,11 @@ impl Archiver<'_> {
 
     /// Chunks a file and saves each chunk (`Chunker::for_each_chunk`, the
     /// routine `archiver::content_ids` uses too).
-    fn store_contents(&self, file: &mut File, size_hint: u64) -> Result<(Vec<Id>, u64), ReadFailure> {
+    fn store_contents(&self, file: &mut GuardedFile, size_hint: u64) -> Result<(Vec<Id>, u64), ReadFailure> {
         let mut ids = Vec::new();
         let read = self
             .chunker
-            .for_each_chunk(&mut crate::fs::sparse::HoleSkipping::new(file), size_hint, |data| -> Result<()> {
+            .for_each_chunk(file, size_hint, |data| -> Result<()> {
                 self.progress.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
                 ids.push(self.saver.save(BlobKind::Data, data)?);
                 Ok(())

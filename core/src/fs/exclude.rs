@@ -3,7 +3,9 @@
 //! patterns (`--exclude`, `--exclude-file`), marker files
 //! (`--exclude-if-present`, `CACHEDIR.TAG` with its signature), `.gitignore`
 //! files found in the tree (`--git-ignore`), `--one-file-system` and
-//! `--exclude-larger-than`.
+//! `--exclude-larger-than`, and the two the CLI adds by itself: cairn's own
+//! files (repository, cache, password file) and pseudo filesystems
+//! (`fs::pseudo`, whose mount points the archiver keeps as empty folders).
 //!
 //! The archiver asks [`ExcludeRules::check_entry`] about each entry it has
 //! stat-ed and [`ExcludeRules::check_listing`] about each folder it has
@@ -91,6 +93,14 @@ pub struct ExcludeOptions {
     pub larger_than: Option<u64>,
     /// Report each excluded path and why (`SnapshotOutcome::excluded_paths`).
     pub report: bool,
+    /// cairn's own files, left out wherever the walk meets them: its local
+    /// repository, its cache and its password file (absolute paths; the
+    /// CLI gives each as written and with symlinks resolved).
+    pub own_paths: Vec<PathBuf>,
+    /// Keep only the mount point (an empty folder) of each pseudo
+    /// filesystem (`fs::pseudo`: proc, sysfs, devtmpfs…) met, never its
+    /// contents. The CLI sets it unless `--include-pseudo-fs`.
+    pub skip_pseudo_filesystems: bool,
 }
 
 /// Why an entry was left out.
@@ -108,6 +118,8 @@ pub enum Reason {
     OtherFilesystem,
     /// A regular file over `--exclude-larger-than`.
     TooLarge { size: u64, limit: u64 },
+    /// cairn's own repository, cache or password file.
+    OwnFile,
 }
 
 impl std::fmt::Display for Reason {
@@ -119,6 +131,7 @@ impl std::fmt::Display for Reason {
             Reason::GitIgnore { file, pattern } => write!(f, "{pattern} in {}", file.display()),
             Reason::OtherFilesystem => write!(f, "other filesystem"),
             Reason::TooLarge { size, limit } => write!(f, "{size} bytes, over {limit}"),
+            Reason::OwnFile => write!(f, "cairn's own repository, cache or password file"),
         }
     }
 }
@@ -140,10 +153,12 @@ pub struct ExcludeRules {
     git_ignore: bool,
     one_file_system: bool,
     larger_than: Option<u64>,
-    /// Exact paths left out (a recorded snapshot's self-exclusions).
-    exact: Vec<PathBuf>,
     /// The same rules as the snapshot manifest records them.
     record: ExcludeRecord,
+    /// cairn's own files (repository, cache, password file): exact paths
+    /// left out wherever the walk meets them; recorded as `self_excluded`.
+    own_paths: Vec<PathBuf>,
+    skip_pseudo_filesystems: bool,
 }
 
 /// The rules in force inside one folder: the device of the given path it
@@ -228,8 +243,8 @@ impl ExcludeRules {
             git_ignore: opts.git_ignore,
             one_file_system: opts.one_file_system,
             larger_than: opts.larger_than,
-            skip_pseudo_filesystems: false,
-            self_excluded: Vec::new(),
+            skip_pseudo_filesystems: opts.skip_pseudo_filesystems,
+            self_excluded: opts.own_paths.iter().map(|p| p.as_os_str().as_bytes().to_vec().into()).collect(),
         };
         Ok(ExcludeRules {
             patterns,
@@ -238,8 +253,9 @@ impl ExcludeRules {
             git_ignore: opts.git_ignore,
             one_file_system: opts.one_file_system,
             larger_than: opts.larger_than,
-            exact: Vec::new(),
             record,
+            own_paths: opts.own_paths.clone(),
+            skip_pseudo_filesystems: opts.skip_pseudo_filesystems,
         })
     }
 
@@ -264,7 +280,8 @@ impl ExcludeRules {
             rules.patterns = (!built.is_empty()).then_some(built);
         }
         rules.cargo_target = record.cargo_target;
-        rules.exact = record.self_excluded.iter().map(|p| PathBuf::from(OsStr::from_bytes(p))).collect();
+        rules.own_paths = record.self_excluded.iter().map(|p| PathBuf::from(OsStr::from_bytes(p))).collect();
+        rules.skip_pseudo_filesystems = record.skip_pseudo_filesystems;
         rules.record = record.clone();
         Ok(rules)
     }
@@ -282,7 +299,13 @@ impl ExcludeRules {
             && !self.git_ignore
             && !self.one_file_system
             && self.larger_than.is_none()
-            && self.exact.is_empty()
+            && self.own_paths.is_empty()
+            && !self.skip_pseudo_filesystems
+    }
+
+    /// Whether the mount points of pseudo filesystems are kept empty.
+    pub fn skips_pseudo_filesystems(&self) -> bool {
+        self.skip_pseudo_filesystems
     }
 
     /// Decides for one entry of a folder, from its stat. `path` is the
@@ -296,8 +319,9 @@ impl ExcludeRules {
         scope: &Scope,
         siblings: &[Vec<u8>],
     ) -> Option<Reason> {
-        if self.exact.iter().any(|p| p == path) {
-            return Some(Reason::Pattern(path.display().to_string()));
+        // First, so that no `!pattern` can take them back in.
+        if self.own_paths.iter().any(|own| own.file_name().map(OsStrExt::as_bytes) == Some(name) && own == path) {
+            return Some(Reason::OwnFile);
         }
         if self.one_file_system && md.dev() != scope.device {
             return Some(Reason::OtherFilesystem);
@@ -543,6 +567,26 @@ mod tests {
         let custom = rules(ExcludeOptions { if_present: vec![".nobackup".into()], ..Default::default() });
         assert_eq!(custom.check_listing(d, &names), Some(Reason::Marker(".nobackup".into())));
         assert!(ExcludeRules::new(&ExcludeOptions { if_present: vec!["a/b".into()], ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn own_paths_are_left_out_wherever_met_and_no_pattern_takes_them_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = std::fs::canonicalize(dir.path()).unwrap();
+        for sub in ["a/repo", "b/repo"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let r = rules(ExcludeOptions {
+            own_paths: vec![d.join("a/repo")],
+            patterns: vec!["!repo".into()],
+            ..Default::default()
+        });
+        assert!(!r.is_empty());
+        assert_eq!(check(&r, &d.join("a/repo"), &[]), Some(Reason::OwnFile));
+        assert_eq!(check(&r, &d.join("b/repo"), &[]), None, "only that exact path");
+        let pseudo = rules(ExcludeOptions { skip_pseudo_filesystems: true, ..Default::default() });
+        assert!(pseudo.skips_pseudo_filesystems() && !pseudo.is_empty());
+        assert!(!rules(ExcludeOptions::default()).skips_pseudo_filesystems());
     }
 
     #[test]

@@ -6,13 +6,16 @@
 //! took about 20 s to snapshot, mostly that copying). Where the filesystem
 //! cannot say, it falls back to plain reads.
 
+use std::borrow::Borrow;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 
-/// A `Read` over `file` from offset 0 that does not read holes.
-pub struct HoleSkipping<'a> {
-    file: &'a File,
+/// A `Read` over `file` from offset 0 that does not read holes. `F` is a
+/// `&File` or an owned `File` (moved to the thread that reads it, see
+/// `fs::stall`).
+pub struct HoleSkipping<F> {
+    file: F,
     pos: u64,
     /// `pos < hole_end`: zeros up to here.
     hole_end: u64,
@@ -20,23 +23,28 @@ pub struct HoleSkipping<'a> {
     data_end: u64,
 }
 
-impl<'a> HoleSkipping<'a> {
-    pub fn new(file: &'a File) -> Self {
+impl<F: Borrow<File>> HoleSkipping<F> {
+    pub fn new(file: F) -> Self {
         HoleSkipping { file, pos: 0, hole_end: 0, data_end: 0 }
+    }
+
+    /// The file read.
+    pub fn file(&self) -> &File {
+        self.file.borrow()
     }
 
     /// Finds out what is at `pos`: a hole (and its end) or data (and its end).
     fn probe(&mut self) {
         use rustix::fs::SeekFrom;
-        match rustix::fs::seek(self.file, SeekFrom::Data(self.pos)) {
+        match rustix::fs::seek(self.file.borrow(), SeekFrom::Data(self.pos)) {
             Ok(data) if data > self.pos => self.hole_end = data,
-            Ok(_) => match rustix::fs::seek(self.file, SeekFrom::Hole(self.pos)) {
+            Ok(_) => match rustix::fs::seek(self.file.borrow(), SeekFrom::Hole(self.pos)) {
                 Ok(hole) if hole > self.pos => self.data_end = hole,
                 _ => self.data_end = u64::MAX,
             },
             // No data at or after `pos`: a hole up to the end of the file
             // as it is now. Past the end (or if it grew since), plain reads.
-            Err(rustix::io::Errno::NXIO) => match self.file.metadata() {
+            Err(rustix::io::Errno::NXIO) => match self.file.borrow().metadata() {
                 Ok(md) if md.len() > self.pos => self.hole_end = md.len(),
                 _ => self.data_end = u64::MAX,
             },
@@ -46,7 +54,7 @@ impl<'a> HoleSkipping<'a> {
     }
 }
 
-impl Read for HoleSkipping<'_> {
+impl<F: Borrow<File>> Read for HoleSkipping<F> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -60,7 +68,7 @@ impl Read for HoleSkipping<'_> {
             n
         } else {
             let n = (self.data_end - self.pos).min(buf.len() as u64) as usize;
-            self.file.read_at(&mut buf[..n], self.pos)?
+            self.file.borrow().read_at(&mut buf[..n], self.pos)?
         };
         self.pos += n as u64;
         Ok(n)

@@ -164,6 +164,7 @@ pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) ->
                 time: None,
                 parent: ParentChoice::None,
                 follow_symlinks: false,
+                read_stall_limit: None,
             },
             &Progress::default(),
         )?;
