@@ -66,6 +66,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
         Command::Restore(a) => commands::restore::run(&cli.global, a),
         Command::Check(a) => commands::check::run(&cli.global, a),
+        Command::Repair(args::RepairCommand::Index(a)) => commands::repair::index(&cli.global, a),
         Command::Diff(a) => commands::diff::run(&cli.global, a),
         Command::Ls(a) => commands::ls::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),

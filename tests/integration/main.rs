@@ -6,6 +6,7 @@ mod blob_identity;
 mod cache;
 mod common;
 mod damage;
+mod damaged_index;
 mod default_repo;
 mod empty_password;
 mod excludes;

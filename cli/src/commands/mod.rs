@@ -7,6 +7,7 @@ pub mod find;
 pub mod history;
 pub mod init;
 pub mod ls;
+pub mod repair;
 pub mod restore;
 pub mod snapshot;
 pub mod snapshots;

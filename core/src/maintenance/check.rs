@@ -15,6 +15,8 @@ use crate::repo::Repository;
 use crate::repo::pack;
 use crate::snapshot::snapshots;
 
+use super::check_summary::{Cause, Damage};
+
 /// A blob as the index knows it: kind and id (format-spec.md, R9).
 type BlobKey = (BlobKind, Id);
 
@@ -32,6 +34,9 @@ pub struct CheckReport {
     pub snapshots: usize,
     pub packs: usize,
     pub blobs: usize,
+    /// An index file is damaged, or blobs are only in pack headers:
+    /// `cairn repair index` rebuilds the index.
+    pub suggest_repair_index: bool,
 }
 
 pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport> {
@@ -68,7 +73,10 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                     }
                 }
             }
-            Err(e) => report.errors.push(format!("index {id}: {e}")),
+            Err(e) => {
+                report.suggest_repair_index = true;
+                report.errors.push(format!("index {id}: {e}"))
+            }
         }
     }
     report.errors.extend(listings_that_disagree(&indexed, &first_listed_in, &later_listings));
@@ -77,12 +85,20 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
 
     // Packs: present, headers agree with the index, and optionally every blob.
     let on_disk: HashMap<Id, u64> = repo.backend().list(FileKind::Pack)?.into_iter().collect();
-    for pack in on_disk.keys() {
-        if !indexed.contains_key(pack) {
-            report
-                .notes
-                .push(format!("pack {pack} is not referenced by any index (left by an interrupted run; harmless)"));
-        }
+    let mut unreferenced: Vec<&Id> = on_disk.keys().filter(|pack| !indexed.contains_key(*pack)).collect();
+    unreferenced.sort();
+    // One line however many: a lost index leaves thousands of them.
+    match unreferenced.as_slice() {
+        [] => {}
+        [pack] => report
+            .notes
+            .push(format!("pack {pack} is not referenced by any index (left by an interrupted run; harmless)")),
+        packs => report.notes.push(format!(
+            "pack {} and {} are not referenced by any index (left by interrupted runs, or listed by a \
+             damaged index; harmless)",
+            packs[0],
+            crate::repo::rebuild::plural(packs.len() - 1, "other", "others"),
+        )),
     }
     let mut packs: Vec<(&Id, &Vec<PackEntry>)> = indexed.iter().collect();
     packs.sort_by_key(|(id, _)| **id);
@@ -99,16 +115,18 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         .par_iter()
         .map(|(pack, entries)| {
             if !on_disk.contains_key(pack) {
-                return (vec![format!("pack {pack} is listed in the index but missing")], Vec::new());
+                // Told after the walk, with what needs it.
+                return (Vec::new(), Vec::new());
             }
             if opts.read_data { read_pack(repo, pack, entries) } else { check_header(repo, pack, entries) }
         })
         .collect();
-    let mut bad_blobs: HashSet<BlobKey> = HashSet::new();
-    for (errors, bad) in results {
+    let mut bad_blobs: HashMap<BlobKey, Id> = HashMap::new();
+    for ((pack, _), (errors, bad)) in packs.iter().zip(results) {
         report.errors.extend(errors);
-        bad_blobs.extend(bad);
+        bad_blobs.extend(bad.into_iter().map(|key| (key, **pack)));
     }
+    let mut damage = Damage::default();
 
     // Snapshots and their trees. Each tree is read once, and its problems
     // are named for the first snapshot that holds it.
@@ -121,6 +139,7 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
     for entry in &all {
         let sid = entry.id.short();
         let errors_before = report.errors.len();
+        let mut damaged_here = false;
         let mut stack = vec![(entry.snapshot.tree, String::from("/"))];
         while let Some((tree_id, path)) = stack.pop() {
             if !seen_trees.insert(tree_id) {
@@ -128,13 +147,13 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
             }
             match repo.locate_tree(&tree_id) {
                 None => {
-                    let problem = match in_missing_pack.get(&(BlobKind::Tree, tree_id)) {
-                        Some(pack) => format!("needs pack {pack}, which is missing"),
-                        None => String::from("is not in any index"),
-                    };
-                    report.errors.push(format!("snapshot {sid}: tree {tree_id} of {path} {problem}"));
-                    damaged_trees.insert(tree_id);
-                    continue;
+                    let cause = unindexed_cause(repo, &in_missing_pack, BlobKind::Tree, &tree_id);
+                    damage.record(cause, BlobKind::Tree, tree_id, entry.id, &path);
+                    if cause != Cause::InPackHeaders {
+                        damaged_here = true;
+                        damaged_trees.insert(tree_id);
+                        continue;
+                    }
                 }
                 // Written before blob identity included the kind: readable
                 // (see format-spec.md), so a note, not an error; the next
@@ -167,15 +186,16 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                             damaged_trees.insert(tree_id);
                         }
                         for id in content {
-                            if !repo.is_indexed(BlobKind::Data, id) {
-                                let problem = match in_missing_pack.get(&(BlobKind::Data, *id)) {
-                                    Some(pack) => format!("needs pack {pack}, which is missing"),
-                                    None => String::from("is not in any index"),
-                                };
-                                report.errors.push(format!("snapshot {sid}: {child}: chunk {id} {problem}"));
-                                damaged_trees.insert(tree_id);
-                            } else if bad_blobs.contains(&(BlobKind::Data, *id)) {
-                                report.errors.push(format!("snapshot {sid}: {child}: chunk {id} is damaged"));
+                            let cause = if !repo.is_indexed(BlobKind::Data, id) {
+                                unindexed_cause(repo, &in_missing_pack, BlobKind::Data, id)
+                            } else if let Some(pack) = bad_blobs.get(&(BlobKind::Data, *id)) {
+                                Cause::DamagedIn(*pack)
+                            } else {
+                                continue;
+                            };
+                            damage.record(cause, BlobKind::Data, *id, entry.id, &child);
+                            if cause != Cause::InPackHeaders {
+                                damaged_here = true;
                                 damaged_trees.insert(tree_id);
                             }
                         }
@@ -184,10 +204,21 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                 }
             }
         }
+        if damaged_here {
+            report.errors.push(format!("snapshot {sid}: cannot be restored whole (see the damage named here)"));
+        }
         if report.errors.len() > errors_before {
             named.insert(entry.id);
         }
     }
+    for (pack, _) in &packs {
+        if !on_disk.contains_key(pack) {
+            let cost = damage.missing_pack_cost(pack);
+            report.errors.push(format!("pack {pack} is listed in the index but missing{cost}"));
+        }
+    }
+    report.errors.extend(damage.lines());
+    report.suggest_repair_index |= damage.index_needs_repair();
     // A later snapshot that shares a damaged tree (or a tree holding one)
     // met it as already seen; it cannot be restored whole either, so it is
     // named too rather than looking intact.
@@ -208,6 +239,17 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         }
     }
     Ok(report)
+}
+
+/// Why a blob no index lists cannot be read through the index: its pack
+/// is missing, or it is in no index at all (then: found in a pack header,
+/// or lost).
+fn unindexed_cause(repo: &Repository, in_missing_pack: &HashMap<BlobKey, Id>, kind: BlobKind, id: &Id) -> Cause {
+    match in_missing_pack.get(&(kind, *id)) {
+        Some(pack) => Cause::MissingPack(*pack),
+        None if repo.locate_in_headers(kind, id).is_some() => Cause::InPackHeaders,
+        None => Cause::Lost,
+    }
 }
 
 /// The damaged trees and every tree holding one somewhere below it.
@@ -405,15 +447,19 @@ mod tests {
     fn a_missing_pack_names_the_pack_and_the_files_it_held() {
         let tmp = tempfile::tempdir().unwrap();
         let (r, snap) = stored(tmp.path());
-        let (chunk, pack) = chunk_of_x(&r, &snap);
+        let (_, pack) = chunk_of_x(&r, &snap);
         std::fs::remove_file(r.backend().local_path(FileKind::Pack, &pack).unwrap()).unwrap();
         for opts in [QUICK, READ_DATA] {
             let report = check(&r, opts).unwrap();
             assert_errors(
                 &report,
                 &[
-                    format!("pack {pack} is listed in the index but missing"),
-                    format!("snapshot {}: /w/x: chunk {chunk} needs pack {pack}, which is missing", snap.id.short()),
+                    format!(
+                        "pack {pack} is listed in the index but missing: needed by 1 entry in 1 snapshot \
+                         (first: /w/x in snapshot {})",
+                        snap.id.short()
+                    ),
+                    format!("snapshot {}: cannot be restored whole", snap.id.short()),
                     String::from("1 indexed blobs are in 1 pack(s) missing from data/"),
                 ],
             );
@@ -437,7 +483,11 @@ mod tests {
             &[
                 format!("pack {pack}: contents do not match its name"),
                 format!("pack {pack}: blob {chunk}: "),
-                format!("snapshot {}: /w/x: chunk {chunk} is damaged", snap.id.short()),
+                format!(
+                    "pack {pack}: 1 blob damaged: needed by 1 entry in 1 snapshot (first: /w/x in snapshot {})",
+                    snap.id.short()
+                ),
+                format!("snapshot {}: cannot be restored whole", snap.id.short()),
             ],
         );
     }
@@ -446,7 +496,7 @@ mod tests {
     fn every_snapshot_holding_damage_is_named_even_when_trees_are_shared() {
         let tmp = tempfile::tempdir().unwrap();
         let (r, first) = stored(tmp.path());
-        let (chunk, pack) = chunk_of_x(&r, &first);
+        let (_, pack) = chunk_of_x(&r, &first);
         // The same tree an hour later, and another root holding the same `/w`.
         let same_root = store(&r, snapshot(1, &["/w"], first.snapshot.tree));
         let w = crate::snapshot::tree::lookup(&r, &first.snapshot.tree, std::path::Path::new("/w")).unwrap().unwrap();
@@ -459,8 +509,8 @@ mod tests {
         assert_errors(
             &report,
             &[
-                format!("pack {pack} is listed in the index but missing"),
-                format!("snapshot {}: /w/x: chunk {chunk} needs pack {pack}, which is missing", first.id.short()),
+                format!("pack {pack} is listed in the index but missing: needed by 1 entry"),
+                format!("snapshot {}: cannot be restored whole", first.id.short()),
                 String::from("1 indexed blobs are in 1 pack(s) missing from data/"),
                 format!("snapshot {}: ", same_root.id.short()),
                 format!("snapshot {}: ", deeper.id.short()),
@@ -473,13 +523,20 @@ mod tests {
     fn a_damaged_pack_header_is_found_without_reading_the_data() {
         let tmp = tempfile::tempdir().unwrap();
         let (r, snap) = stored(tmp.path());
-        let (chunk, pack) = chunk_of_x(&r, &snap);
+        let (_, pack) = chunk_of_x(&r, &snap);
         // The high byte of the header's length, at the very end.
         flip_byte(&r.backend().local_path(FileKind::Pack, &pack).unwrap(), 0);
         let report = check(&r, QUICK).unwrap();
         assert_errors(
             &report,
-            &[format!("pack {pack}: "), format!("snapshot {}: /w/x: chunk {chunk} is damaged", snap.id.short())],
+            &[
+                format!("pack {pack}: pack {pack} is damaged"),
+                format!(
+                    "pack {pack}: 1 blob damaged: needed by 1 entry in 1 snapshot (first: /w/x in snapshot {})",
+                    snap.id.short()
+                ),
+                format!("snapshot {}: cannot be restored whole", snap.id.short()),
+            ],
         );
     }
 
@@ -504,7 +561,7 @@ mod tests {
     fn a_damaged_index_is_reported_once_with_what_it_listed() {
         let tmp = tempfile::tempdir().unwrap();
         let (r, snap) = stored(tmp.path());
-        let (chunk, pack) = chunk_of_x(&r, &snap);
+        let (_, pack) = chunk_of_x(&r, &snap);
         let index = index_of(&r, &pack);
         flip_byte(&r.backend().local_path(FileKind::Index, &index).unwrap(), 0);
         // Opened before the damage, check reads the index afresh; opened
@@ -517,9 +574,14 @@ mod tests {
                 &report,
                 &[
                     format!("index {index}: "),
-                    format!("snapshot {}: /w/x: chunk {chunk} is not in any index", snap.id.short()),
+                    format!(
+                        "1 blob in no index, but intact packs hold them (an index file is damaged or lost): \
+                         needed by 1 entry in 1 snapshot (first: /w/x in snapshot {})",
+                        snap.id.short()
+                    ),
                 ],
             );
+            assert!(report.suggest_repair_index);
             // Its pack is now listed nowhere: a note, not a second error.
             assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
             assert!(report.notes[0].contains(&format!("pack {pack} is not referenced by any index")));
@@ -538,8 +600,13 @@ mod tests {
         assert_errors(
             &report,
             &[
-                format!("snapshot {}: tree {missing} of / is not in any index", no_root.id.short()),
-                format!("snapshot {}: tree {} of /lost is not in any index", no_subtree.id.short(), Id([0xdd; 32])),
+                format!(
+                    "2 blobs in no index and in no pack: lost: needed by 2 entries in 2 snapshots \
+                     (first: / in snapshot {})",
+                    no_root.id.short()
+                ),
+                format!("snapshot {}: cannot be restored whole", no_root.id.short()),
+                format!("snapshot {}: cannot be restored whole", no_subtree.id.short()),
             ],
         );
         assert_eq!(report.snapshots, 3);

@@ -2,3 +2,5 @@
 //! `repack` will live here too.
 
 pub mod check;
+mod check_summary;
+pub mod repair;

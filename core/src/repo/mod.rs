@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod index;
 pub mod pack;
+pub mod rebuild;
 mod saver;
 
 pub use saver::{BlobSaver, SaveStats};
@@ -60,6 +61,8 @@ pub struct Repository {
     /// `check`, warned about by commands); refreshed with the index.
     index_problems: RwLock<Vec<String>>,
     cache: Option<Cache>,
+    /// Blobs no index lists, found in pack headers (`rebuild`).
+    header_scan: rebuild::HeaderScan,
 }
 
 impl Repository {
@@ -110,6 +113,7 @@ impl Repository {
             index: RwLock::new(Index::new()),
             index_problems: RwLock::new(Vec::new()),
             cache: None,
+            header_scan: Default::default(),
         })
     }
 
@@ -162,7 +166,7 @@ impl Repository {
             if password.is_empty() {
                 return Err(Error::EmptyPassword);
             }
-            open_master_key(&*backend, path, &key_files, password, &config.repo_id)?
+            open_master_key(&*backend, path, &key_files, password, &config)?
         } else {
             if !key_files.is_empty() {
                 return Err(Error::corrupt("config", "says the repository is not encrypted, but it has keys"));
@@ -193,6 +197,7 @@ impl Repository {
             // Without encryption a cache file could be forged undetectably
             // (its checksum is unkeyed), so such repositories go without.
             cache: cache_root.filter(|_| config.encrypted).map(|root| Cache::new(root, &config.repo_id)),
+            header_scan: Default::default(),
         };
         repo.load_index()?;
         Ok(repo)
@@ -349,7 +354,10 @@ impl Repository {
 
     /// Loads a data blob's plaintext and verifies it against its id.
     pub fn load_blob(&self, id: &Id) -> Result<Vec<u8>> {
-        let loc = self.locate(BlobKind::Data, id).ok_or(Error::BlobNotIndexed(*id))?;
+        let loc = self
+            .locate(BlobKind::Data, id)
+            .or_else(|| self.locate_in_headers(BlobKind::Data, id))
+            .ok_or(Error::BlobNotIndexed(*id))?;
         self.load_located(id, &loc)
     }
 
@@ -373,7 +381,10 @@ impl Repository {
     pub fn load_tree(&self, id: &Id) -> Result<Tree> {
         // A tree found only as a data blob is opened as one (its sealing
         // names the data kind); its id still verifies the plaintext.
-        let loc = self.locate_tree(id).ok_or(Error::BlobNotIndexed(*id))?;
+        let loc = self
+            .locate_tree(id)
+            .or_else(|| self.locate_in_headers(BlobKind::Tree, id))
+            .ok_or(Error::BlobNotIndexed(*id))?;
         let raw = self.load_located(id, &loc)?;
         let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
         check_version("tree", tree.version)?;
@@ -462,9 +473,11 @@ fn open_master_key(
     location: &Path,
     key_files: &[(Id, u64)],
     password: &[u8],
-    repo_id: &Id,
+    config: &ConfigFile,
 ) -> Result<Keys> {
+    let repo_id = &config.repo_id;
     let mut damaged = Vec::new();
+    let mut tried = Vec::new();
     for (id, _) in key_files {
         let key = match read_key_file(backend, id) {
             Ok(key) => key,
@@ -487,11 +500,29 @@ fn open_master_key(
         {
             return Ok(Keys::from_master(master));
         }
+        tried.push((kek, key.sealed_master));
+    }
+    if tried.iter().any(|(kek, sealed)| password_opens_params(kek, sealed, config)) {
+        return Err(Error::corrupt(
+            "config",
+            "its repository id is damaged (the password is right: with it, the config's own parameters \
+             authenticate); restore the config from a copy",
+        ));
     }
     if key_files.is_empty() || damaged.len() == key_files.len() {
         return Err(Error::corrupt("keys", format!("no usable key file ({})", damaged.join("; "))));
     }
     Err(Error::WrongPassword(location.join("keys")))
+}
+
+/// Whether `kek` (from the password) unlocks `sealed` as a master key that
+/// authenticates the config's parameters, with no regard to the key file's
+/// associated data (the repository id). When the key does not open but this
+/// holds, the password is right and the config's repository id is damaged.
+fn password_opens_params(kek: &[u8; 32], sealed: &[u8], config: &ConfigFile) -> bool {
+    let Some(candidate) = crypto::decrypt_unverified(kek, sealed) else { return false };
+    let Ok(master) = <&[u8; 32]>::try_from(candidate.as_slice()) else { return false };
+    codec::decode::<RepoParams>(&Keys::from_master(master), ObjectKind::Config, &config.params).is_ok()
 }
 
 /// The current time with the local UTC offset.
