@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod interrupt;
 mod locations;
 mod output;
 mod password;
@@ -18,10 +19,15 @@ use clap::Parser;
 
 use crate::args::{Cli, Command};
 
-/// Exit codes, as restic's: 0 success, 1 error, 3 snapshot saved but some
-/// files could not be read.
+/// Exit codes, as restic's (README, "Exit codes"): 0 success, 1 error,
+/// 3 finished but incomplete (snapshot saved but some files could not be
+/// read; restore done but some entries not restored), 10 no repository,
+/// 12 wrong password, 130 interrupted. Errors are mapped in `exit_code`.
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_INCOMPLETE: u8 = 3;
+pub const EXIT_NO_REPOSITORY: u8 = 10;
+pub const EXIT_WRONG_PASSWORD: u8 = 12;
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Stack of each worker thread: walks recurse once per folder level, and a
 /// runaway agent can nest folders hundreds deep. Only touched pages cost memory.
@@ -30,6 +36,7 @@ const WORKER_STACK: usize = 64 * 1024 * 1024;
 fn main() -> ExitCode {
     // Fails only if a pool exists already, which cannot be the case here.
     let _ = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK).build_global();
+    interrupt::install();
     // Usage errors exit 1 like every other error (clap's own default is 2);
     // --help and --version exit 0.
     let cli = match Cli::try_parse() {
@@ -54,8 +61,17 @@ fn main() -> ExitCode {
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             output::error_line(&e);
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// The one place where an error becomes an exit code other than 1.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    match e.chain().find_map(|c| c.downcast_ref::<cairn_core::Error>()) {
+        Some(cairn_core::Error::NotARepository(_)) => EXIT_NO_REPOSITORY,
+        Some(cairn_core::Error::WrongPassword(_)) => EXIT_WRONG_PASSWORD,
+        _ => EXIT_ERROR,
     }
 }
 

@@ -18,7 +18,8 @@ fn wrong_password_is_one_line_and_touches_nothing() {
     let before = env.repo_listing();
     for cmd in [vec!["snapshots"], vec!["snapshot", src.to_str().unwrap()], vec!["check"]] {
         let out = env.cairn().env("CAIRN_PASSWORD", "wrong").args(&cmd).output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{cmd:?}");
+        // 12: wrong password, as restic's.
+        assert_eq!(out.status.code(), Some(12), "{cmd:?}");
         let err = stderr_of(&out);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains("wrong password"), "{err}");
@@ -31,7 +32,8 @@ fn missing_or_foreign_repository_is_named() {
     let env = Env::empty();
     let missing = env.path("nowhere");
     let out = env.cairn().env("CAIRN_REPO", &missing).arg("snapshots").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // 10: no repository there, as restic's.
+    assert_eq!(out.status.code(), Some(10));
     assert!(stderr_of(&out).contains(missing.to_str().unwrap()), "{}", stderr_of(&out));
     // Core says what is wrong; the command line says which of its flags to use.
     assert!(
@@ -43,7 +45,7 @@ fn missing_or_foreign_repository_is_named() {
     fs::create_dir_all(&foreign).unwrap();
     fs::write(foreign.join("cat.jpg"), b"meow").unwrap();
     let out = env.cairn().env("CAIRN_REPO", &foreign).arg("check").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(10));
     assert!(stderr_of(&out).contains("no repository at"), "{}", stderr_of(&out));
     // init refuses a non-empty folder.
     let out = env.cairn().env("CAIRN_REPO", &foreign).arg("init").output().unwrap();
