@@ -16,7 +16,8 @@ fn first_snapshot_creates_the_default_repository() {
 
     // Commands other than snapshot do not create it.
     let out = bare_cairn(home).arg("snapshots").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // 10: no repository (README, "Exit codes").
+    assert_eq!(out.status.code(), Some(10));
     assert!(stderr_of(&out).contains(".local/share/cairn/repo"), "{}", stderr_of(&out));
 
     let out = bare_cairn(home).arg("snapshot").arg(&src).output().unwrap();

@@ -373,7 +373,7 @@ fn dry_run_writes_nothing_and_predicts_the_real_run() {
     // A dry run does not create the default repository either.
     let fresh = Env::empty();
     let out = bare_cairn(fresh.dir.path()).args(["snapshot", "--dry-run"]).arg(&src).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(out.status.code(), Some(10), "{}", stderr_of(&out));
     assert!(!fresh.dir.path().join(".local/share/cairn").exists());
     assert!(!fresh.dir.path().join(".config/cairn").exists());
 }

@@ -139,7 +139,8 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
     for entry in &all {
         let sid = entry.id.short();
         let errors_before = report.errors.len();
-        let mut damaged_here = false;
+        // How many entries of this snapshot cannot be read, and the first.
+        let mut damaged_here = (0usize, String::new());
         let mut stack = vec![(entry.snapshot.tree, String::from("/"))];
         while let Some((tree_id, path)) = stack.pop() {
             if !seen_trees.insert(tree_id) {
@@ -150,7 +151,7 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                     let cause = unindexed_cause(repo, &in_missing_pack, BlobKind::Tree, &tree_id);
                     damage.record(cause, BlobKind::Tree, tree_id, entry.id, &path);
                     if cause != Cause::InPackHeaders {
-                        damaged_here = true;
+                        note_damaged(&mut damaged_here, &path);
                         damaged_trees.insert(tree_id);
                         continue;
                     }
@@ -195,7 +196,7 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                             };
                             damage.record(cause, BlobKind::Data, *id, entry.id, &child);
                             if cause != Cause::InPackHeaders {
-                                damaged_here = true;
+                                note_damaged(&mut damaged_here, &child);
                                 damaged_trees.insert(tree_id);
                             }
                         }
@@ -204,8 +205,15 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                 }
             }
         }
-        if damaged_here {
-            report.errors.push(format!("snapshot {sid}: cannot be restored whole (see the damage named here)"));
+        if let (n @ 1.., first) = &damaged_here {
+            let more = match n - 1 {
+                0 => String::new(),
+                others => format!(" and {}", crate::repo::rebuild::plural(others, "other", "others")),
+            };
+            report.errors.push(format!(
+                "snapshot {sid}: cannot be restored whole: {first}{more} need data that is damaged or missing \
+                 (named below)"
+            ));
         }
         if report.errors.len() > errors_before {
             named.insert(entry.id);
@@ -239,6 +247,14 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         }
     }
     Ok(report)
+}
+
+/// Counts one more unreadable entry of a snapshot, remembering the first.
+fn note_damaged(damaged: &mut (usize, String), path: &str) {
+    if damaged.0 == 0 {
+        damaged.1 = path.to_string();
+    }
+    damaged.0 += 1;
 }
 
 /// Why a blob no index lists cannot be read through the index: its pack
