@@ -141,7 +141,8 @@ fn fixture_repository_checks_and_restores() {
     }
 
     let out = cairn(&repo, dir.path()).env("CAIRN_PASSWORD", "not it").arg("snapshots").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // 12: wrong password (README, "Exit codes").
+    assert_eq!(out.status.code(), Some(12));
 
     // Reading changed nothing in the repository, nor in the checked-in fixture.
     assert_eq!(contents(&repo), pristine, "check, snapshots and restore wrote to the repository");

@@ -58,6 +58,9 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Verify the repository's integrity
     Check(CheckArgs),
+    /// Repair the repository (`repair index`: rebuild the index from pack headers)
+    #[command(subcommand)]
+    Repair(RepairCommand),
     /// Show what changed between two snapshots, or a snapshot and the live files
     Diff(DiffArgs),
     /// List a snapshot's files and folders at a path
@@ -270,6 +273,19 @@ pub struct RestoreArgs {
     /// With --to-original: also remove files in the restored folders that the snapshot does not have (saved first)
     #[arg(long, requires = "to_original")]
     pub delete: bool,
+    /// Show what would be done, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RepairCommand {
+    /// Rebuild the index from the pack headers (after `check` reports a damaged index)
+    Index(RepairIndexArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RepairIndexArgs {
     /// Show what would be done, change nothing
     #[arg(long)]
     pub dry_run: bool,

@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod default_repo;
 mod given;
+mod interrupt;
 mod locations;
 mod output;
 mod own_files;
@@ -21,13 +22,15 @@ use clap::Parser;
 
 use crate::args::{Cli, Command};
 
-/// Exit codes, as restic's: 0 success, 1 error, 3 finished but incomplete
-/// (snapshot saved but some files could not be read; restore done but some
-/// entries could not be restored).
+/// Exit codes, as restic's (README, "Exit codes"): 0 success, 1 error,
+/// 3 finished but incomplete (snapshot saved but some files could not be
+/// read; restore done but some entries not restored), 10 no repository,
+/// 12 wrong password, 130 interrupted. Errors are mapped in `exit_code`.
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_INCOMPLETE: u8 = 3;
-/// The repository does not exist (restic's 10).
 pub const EXIT_NO_REPOSITORY: u8 = 10;
+pub const EXIT_WRONG_PASSWORD: u8 = 12;
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Stack of each worker thread: walks recurse once per folder level, and a
 /// runaway agent can nest folders hundreds deep. Only touched pages cost memory.
@@ -36,6 +39,7 @@ const WORKER_STACK: usize = 64 * 1024 * 1024;
 fn main() -> ExitCode {
     // Fails only if a pool exists already, which cannot be the case here.
     let _ = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK).build_global();
+    interrupt::install();
     // Usage errors exit 1 like every other error (clap's own default is 2);
     // --help and --version exit 0.
     let cli = match Cli::try_parse() {
@@ -65,13 +69,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// The exit code of a failed command.
+/// The one place where an error becomes an exit code other than 1.
 fn exit_code(e: &anyhow::Error) -> u8 {
-    let missing = e.chain().any(|c| {
-        c.is::<default_repo::RecordedRepositoryMissing>()
-            || matches!(c.downcast_ref::<cairn_core::Error>(), Some(cairn_core::Error::NotARepository(_)))
-    });
-    if missing { EXIT_NO_REPOSITORY } else { EXIT_ERROR }
+    if e.chain().any(|c| c.is::<default_repo::RecordedRepositoryMissing>()) {
+        return EXIT_NO_REPOSITORY;
+    }
+    match e.chain().find_map(|c| c.downcast_ref::<cairn_core::Error>()) {
+        Some(cairn_core::Error::NotARepository(_)) => EXIT_NO_REPOSITORY,
+        Some(cairn_core::Error::WrongPassword(_)) => EXIT_WRONG_PASSWORD,
+        _ => EXIT_ERROR,
+    }
 }
 
 fn run(cli: &Cli) -> anyhow::Result<u8> {
@@ -81,6 +88,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
         Command::Restore(a) => commands::restore::run(&cli.global, a),
         Command::Check(a) => commands::check::run(&cli.global, a),
+        Command::Repair(args::RepairCommand::Index(a)) => commands::repair::index(&cli.global, a),
         Command::Diff(a) => commands::diff::run(&cli.global, a),
         Command::Ls(a) => commands::ls::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),

@@ -85,6 +85,7 @@ impl Counts {
 fn draw_bar(progress: &Progress, stop: &AtomicBool) {
     let started = Instant::now();
     let bar = ProgressBar::new_spinner();
+    crate::interrupt::show_bar(Some(&bar));
     set_template(&bar, SPINNER);
     // The parent's total size arrives once core has found the parent; from
     // then on the spinner is a bar with an ETA.
@@ -119,6 +120,7 @@ fn draw_bar(progress: &Progress, stop: &AtomicBool) {
         bar.tick();
         std::thread::sleep(TICK);
     }
+    crate::interrupt::show_bar(None);
     bar.finish_and_clear();
 }
 

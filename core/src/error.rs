@@ -26,11 +26,9 @@ pub enum Error {
     #[error("{0} already exists and is not empty; refusing to create a repository there")]
     RepositoryExists(PathBuf),
     // A damaged repository id in the config (the keys' associated data)
-    // fails exactly as a wrong password does: say so, or the user of a
-    // damaged repository only ever hears that the password is wrong.
-    #[error(
-        "wrong password: no key in {0} opens with it (or, if the password is right, the repository id in the config is damaged)"
-    )]
+    // would fail as a wrong password does; opening tells the two apart and
+    // reports that one as a damaged config (repo::password_opens_params).
+    #[error("wrong password: no key in {0} opens with it")]
     WrongPassword(PathBuf),
     #[error("{0} is not encrypted, yet a password was given")]
     UnexpectedlyUnencrypted(PathBuf),

@@ -18,6 +18,7 @@
 //! backend              — storage: bytes by kind and name (local, memory, faults)
 //! format               — on-disk structures, crypto, codec, chunker
 //! testhook             — test-only fault points (empty without `testing`)
+//! interrupt            — a snapshot is written whole or not at all when a signal stops the run
 //! error                — typed errors
 //! id                   — 32-byte ids and their hex form
 //! names                — file names safe to print, and read back
@@ -39,6 +40,7 @@ pub mod fs;
 #[cfg(any(test, fuzzing, feature = "testing"))]
 pub mod fuzz_entry;
 pub mod id;
+pub mod interrupt;
 pub mod maintenance;
 pub mod names;
 pub mod repo;

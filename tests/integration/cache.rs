@@ -73,7 +73,7 @@ fn corrupt_stale_or_missing_cache_changes_nothing_but_speed() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let changes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let canon = fs::canonicalize(&src).unwrap();
-    let added: BTreeSet<PathBuf> = changes
+    let added: BTreeSet<PathBuf> = changes["changes"]
         .as_array()
         .unwrap()
         .iter()

@@ -179,10 +179,10 @@ fn a_damaged_key_or_config_is_one_clear_error_naming_it() {
     }
 }
 
-/// Every single damaged byte of the config: never a panic, never a bare
-/// "wrong password" (a damaged repository id fails as a wrong password
-/// would, so that message must mention the config too), always one line
-/// naming the config.
+/// Every single damaged byte of the config: never a panic, never "wrong
+/// password" (a damaged repository id fails to open the key as a wrong
+/// password would; opening tells them apart), always one line saying the
+/// config is damaged.
 #[test]
 fn every_damaged_config_byte_names_the_config() {
     let env = small_repository();
@@ -194,6 +194,8 @@ fn every_damaged_config_byte_names_the_config() {
         fs::write(&config, &bytes).unwrap();
         let out = env.cairn().arg("snapshots").output().unwrap();
         one_error_line_naming(&out, "config", &format!("byte {i} of {}", original.len()));
+        let err = stderr_of(&out);
+        assert!(!err.contains("wrong password"), "byte {i}: {err}");
     }
     fs::write(&config, &original).unwrap();
     env.cairn().arg("check").assert().success();

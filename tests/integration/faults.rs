@@ -18,7 +18,8 @@ fn wrong_password_is_one_line_and_touches_nothing() {
     let before = env.repo_listing();
     for cmd in [vec!["snapshots"], vec!["snapshot", src.to_str().unwrap()], vec!["check"]] {
         let out = env.cairn().env("CAIRN_PASSWORD", "wrong").args(&cmd).output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{cmd:?}");
+        // 12: wrong password, as restic's.
+        assert_eq!(out.status.code(), Some(12), "{cmd:?}");
         let err = stderr_of(&out);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains("wrong password"), "{err}");

@@ -56,7 +56,7 @@ fn non_utf8_names_are_kept_apart_everywhere() {
 
     // diff between snapshots: only the file that changed, once.
     let d = json(&env, &[os("diff"), os(&s1), os(&s2)]);
-    let changes: Vec<(&str, u64)> = d
+    let changes: Vec<(&str, u64)> = d["changes"]
         .as_array()
         .unwrap()
         .iter()
@@ -65,7 +65,7 @@ fn non_utf8_names_are_kept_apart_everywhere() {
     assert_eq!(changes, [("M", 18)], "{d}");
     // diff with the live files: only the deleted one.
     let d = json(&env, &[os("diff"), os(&s2)]);
-    let changes: Vec<(&str, u64)> = d
+    let changes: Vec<(&str, u64)> = d["changes"]
         .as_array()
         .unwrap()
         .iter()

@@ -43,7 +43,7 @@ impl Setup {
 
     fn wrong_password(&self, env_vars: &[(&str, &std::path::Path)], args: &[&str]) {
         let out = self.run(env_vars, args);
-        assert_eq!(out.status.code(), Some(1), "{env_vars:?} {args:?} must use the wrong password");
+        assert_eq!(out.status.code(), Some(12), "{env_vars:?} {args:?} must use the wrong password");
         let err = stderr_of(&out);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains("wrong password"), "{err}");
@@ -92,7 +92,7 @@ fn command_beats_file_beats_environment() {
         s.env.cairn().env("CAIRN_PASSWORD", "wrong").env("CAIRN_PASSWORD_FILE", &s.right).arg("snapshots").output();
     assert_eq!(out.unwrap().status.code(), Some(0));
     let out = s.env.cairn().env("CAIRN_PASSWORD_FILE", wrong_pw).arg("snapshots").output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "CAIRN_PASSWORD_FILE (wrong) is used before CAIRN_PASSWORD (right)");
+    assert_eq!(out.status.code(), Some(12), "CAIRN_PASSWORD_FILE (wrong) is used before CAIRN_PASSWORD (right)");
     assert!(stderr_of(&out).contains("wrong password"), "{}", stderr_of(&out));
 }
 

@@ -125,7 +125,7 @@ fn diff_changes(env: &Env, args: &[&str]) -> Vec<(String, String)> {
     let out = env.cairn().args(["diff", "--json"]).args(args).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let changes = v.as_array().unwrap().iter().filter(|c| c["type"] != "dir");
+    let changes = v["changes"].as_array().unwrap().iter().filter(|c| c["type"] != "dir");
     changes.map(|c| (c["change"].as_str().unwrap().to_string(), c["path"].as_str().unwrap().to_string())).collect()
 }
 

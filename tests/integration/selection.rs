@@ -34,7 +34,7 @@ fn diff(env: &Env, args: &[&str]) -> Vec<(String, String)> {
     let out = env.cairn().args(["diff", "--json"]).args(args).output().unwrap();
     assert!(out.status.success(), "diff {args:?}: {}", stderr_of(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut got: Vec<(String, String)> = v
+    let mut got: Vec<(String, String)> = v["changes"]
         .as_array()
         .unwrap()
         .iter()

@@ -400,7 +400,7 @@ fn diff_sets(h: &History, args: &[&str]) -> [BTreeSet<PathBuf>; 4] {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let root = fs::canonicalize(&h.src).unwrap();
     let mut got: [BTreeSet<PathBuf>; 4] = Default::default();
-    for c in v.as_array().unwrap() {
+    for c in v["changes"].as_array().unwrap() {
         if c["type"] == "dir" {
             continue;
         }

@@ -6,6 +6,7 @@ use cairn_core::maintenance::check::{self, CheckOptions};
 use crate::args::{CheckArgs, Global};
 use crate::output::outln;
 use crate::{EXIT_ERROR, password};
+use cairn_core::repo::rebuild::plural;
 
 pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     let repo = password::open_uncached(g)?;
@@ -16,6 +17,7 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
             serde_json::json!({
                 "errors": report.errors, "notes": report.notes, "snapshots": report.snapshots,
                 "packs": report.packs, "blobs": report.blobs,
+                "suggest_repair_index": report.suggest_repair_index,
             })
         )?;
     } else {
@@ -30,15 +32,21 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
         if report.errors.is_empty() {
             if !g.quiet {
                 outln!(
-                    "no errors: {} snapshots, {} packs, {} blobs{}",
-                    report.snapshots,
-                    report.packs,
-                    report.blobs,
+                    "no errors: {}, {}, {}{}",
+                    plural(report.snapshots, "snapshot", "snapshots"),
+                    plural(report.packs, "pack", "packs"),
+                    plural(report.blobs, "blob", "blobs"),
                     if a.read_data { ", all data read and verified" } else { "" }
                 )?;
             }
         } else {
-            eprintln!("cairn: error: check found {} problems (listed above)", report.errors.len());
+            eprintln!(
+                "cairn: error: check found {} (listed above)",
+                plural(report.errors.len(), "problem", "problems")
+            );
+        }
+        if report.suggest_repair_index {
+            eprintln!("hint: run `cairn repair index` to rebuild the index from the pack headers");
         }
     }
     Ok(if report.errors.is_empty() { 0 } else { EXIT_ERROR })

@@ -71,6 +71,15 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
             diff::diff_live(&repo, &old.snapshot.tree, &roots, &rules, &filter)?
         }
     };
+    // The totals of the text's last line, for the JSON too.
+    let mut totals = [0u64; 5];
+    let (mut added_bytes, mut removed_bytes) = (0u64, 0u64);
+    for c in &changes {
+        let (old_size, new_size) = (c.old.as_ref().map(diff::size_of), c.new.as_ref().map(diff::size_of));
+        added_bytes += new_size.unwrap_or(0).saturating_sub(old_size.unwrap_or(0));
+        removed_bytes += old_size.unwrap_or(0).saturating_sub(new_size.unwrap_or(0));
+        totals[c.kind as usize] += 1;
+    }
     if g.json {
         let items: Vec<_> = changes
             .iter()
@@ -86,17 +95,15 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
                 )
             })
             .collect();
-        outln!("{}", serde_json::Value::Array(items))?;
+        let totals = serde_json::json!({
+            "added": totals[0], "deleted": totals[1], "modified": totals[2], "type_changed": totals[3],
+            "metadata": totals[4], "bytes_added": added_bytes, "bytes_removed": removed_bytes,
+        });
+        outln!("{}", serde_json::json!({ "changes": items, "totals": totals }))?;
         return Ok(0);
     }
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut totals = [0u64; 5];
-    let (mut added_bytes, mut removed_bytes) = (0u64, 0u64);
     for c in &changes {
-        let (old_size, new_size) = (c.old.as_ref().map(diff::size_of), c.new.as_ref().map(diff::size_of));
-        added_bytes += new_size.unwrap_or(0).saturating_sub(old_size.unwrap_or(0));
-        removed_bytes += old_size.unwrap_or(0).saturating_sub(new_size.unwrap_or(0));
-        totals[c.kind as usize] += 1;
         outln!("{}", line(c, a.stat, colour))?;
         if a.content {
             content(&repo, c, new.is_none())?;

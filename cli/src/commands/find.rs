@@ -68,11 +68,10 @@ fn find(g: &Global, a: &FindArgs) -> Result<u8> {
         let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         writeln!(
             out,
-            "{}, {}, in {} ({} trees read)",
+            "{}, {}, in {}",
             count(result.found.len(), "path", "paths"),
             count(versions, "version", "versions"),
             count(snapshots.len(), "snapshot", "snapshots"),
-            result.trees_read
         )?;
     }
     out.flush()?;

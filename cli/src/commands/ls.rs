@@ -55,6 +55,9 @@ pub fn run(g: &Global, a: &LsArgs) -> Result<u8> {
         };
         out.write_all(end).and_then(|()| out.flush()).map_err(stdout_error)
     });
+    if let Some(note) = repo.header_scan_note() {
+        output::note(note);
+    }
     match result {
         Ok(()) => Ok(0),
         Err(Error::PathNotInSnapshot(_)) => match &path {

@@ -9,6 +9,7 @@ pub mod history;
 pub mod init;
 pub mod key;
 pub mod ls;
+pub mod repair;
 pub mod restore;
 pub mod snapshot;
 pub mod snapshots;

@@ -9,6 +9,7 @@ use cairn_core::restorer::{self, Action, Destination, RestoreOptions, Selection}
 use cairn_core::snapshot::{resolve, tree};
 
 use crate::locations;
+use cairn_core::repo::rebuild::plural;
 
 use crate::args::{Global, RestoreArgs};
 use crate::output::outln;
@@ -66,6 +67,9 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
         user: locations::username(),
     };
     let outcome = restorer::restore(&repo, &entry.snapshot, &opts)?;
+    if let Some(note) = repo.header_scan_note() {
+        output::note(note);
+    }
     if a.dry_run && !g.json {
         for (path, action) in &outcome.actions {
             if *action != Action::Unchanged || !g.quiet {
@@ -101,7 +105,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
             None => String::new(),
         };
         outln!(
-            "{}snapshot {} ({}) to {where_to}: {} created, {} replaced, {} left alone, {} skipped, {} deleted{preserved}; {} written in {}",
+            "{}snapshot {} ({}) to {where_to}: {} created, {} replaced, {} left alone, {} skipped, {} deleted, {} made{preserved}; {} written in {}",
             if a.dry_run { "dry run, nothing changed: " } else { "restored " },
             entry.id.short(),
             output::local_time(&entry.snapshot.time),
@@ -110,6 +114,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
             outcome.unchanged,
             outcome.skipped,
             outcome.deleted,
+            plural(outcome.dirs, "folder", "folders"),
             output::bytes(outcome.bytes),
             output::seconds(started.elapsed().as_millis() as u64)
         )?;
@@ -122,8 +127,8 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
             ),
         };
         eprintln!(
-            "cairn: error: {} entries were not restored (listed above); the rest was{hint}",
-            outcome.errors.len()
+            "cairn: error: {} not restored (listed above); the rest was{hint}",
+            cairn_core::repo::rebuild::plural(outcome.errors.len(), "entry was", "entries were")
         );
         // Finished, but incomplete: what could be restored was.
         return Ok(EXIT_INCOMPLETE);

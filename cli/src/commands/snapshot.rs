@@ -15,6 +15,7 @@ use crate::args::{Global, SnapshotArgs};
 use crate::output::outln;
 use crate::progress::{Mode, Ticker};
 use crate::{EXIT_INCOMPLETE, output, password, timefmt};
+use cairn_core::repo::rebuild::plural;
 
 /// What a real or dry run produced, for printing.
 struct Report {
@@ -75,6 +76,7 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
         (false, _, false) => Mode::Bar,
         _ => Mode::Off,
     };
+    crate::interrupt::say(crate::interrupt::snapshot_saying);
     let progress = Arc::new(Progress::default());
     let ticker = Ticker::start(progress.clone(), mode);
     let report = if a.dry_run {
@@ -160,12 +162,12 @@ fn print_text(r: &Report, verbose: bool) -> std::io::Result<()> {
     let s = &r.snapshot.summary;
     let excluded = if r.excluded > 0 { format!(", {} excluded", r.excluded) } else { String::new() };
     let files = format!(
-        "{} files ({} new, {} changed, {} unchanged), {} folders{excluded}",
-        s.files_new + s.files_changed + s.files_unchanged,
+        "{} ({} new, {} changed, {} unchanged), {}{excluded}",
+        plural(s.files_new + s.files_changed + s.files_unchanged, "file", "files"),
         s.files_new,
         s.files_changed,
         s.files_unchanged,
-        s.dirs,
+        plural(s.dirs, "folder", "folders"),
     );
     match r.id {
         Some(id) => outln!(
@@ -175,11 +177,18 @@ fn print_text(r: &Report, verbose: bool) -> std::io::Result<()> {
             output::bytes(s.bytes_added),
             output::seconds(s.duration_ms),
         ),
-        None => outln!(
+        // Blob counts are the repository's words: for --verbose only.
+        None if verbose => outln!(
             "dry run, nothing stored: {files}; read {}; would add {} data and {} tree blobs, {} before compression, in {}",
             output::bytes(s.bytes_read),
             s.data_blobs_added,
             s.tree_blobs_added,
+            output::bytes(s.bytes_added),
+            output::seconds(s.duration_ms),
+        ),
+        None => outln!(
+            "dry run, nothing stored: {files}; read {}; would add {} before compression, in {}",
+            output::bytes(s.bytes_read),
             output::bytes(s.bytes_added),
             output::seconds(s.duration_ms),
         ),

@@ -235,7 +235,8 @@ pub fn snapshot_excluding(
     let walked = archive(repo, opts, (rules, exclude.report), progress, Saver::Repository(repo.saver()))?;
     // Ordering invariant: `archive` finished the saver (packs and their
     // index are durable) before the snapshot is written.
-    let id = repo.save_snapshot(&walked.snapshot)?;
+    // Counted, so that an interrupt can say truthfully whether it was written.
+    let id = crate::interrupt::commit(|| repo.save_snapshot(&walked.snapshot))?;
     let DryRunOutcome { snapshot, warnings, excluded, excluded_paths, notes } = walked;
     Ok(SnapshotOutcome { id, snapshot, warnings, excluded, excluded_paths, notes })
 }

@@ -137,7 +137,8 @@ pub fn open_bytes(keys: &Keys, kind: ObjectKind, stored: &[u8], max_len: usize) 
 }
 
 fn open_bytes_with_aad(keys: &Keys, kind: ObjectKind, aad: &[u8], stored: &[u8], max_len: usize) -> Result<Vec<u8>> {
-    let what = || format!("{kind:?} object");
+    // The user's words ("data blob", "index"), not the type's ("DataBlob").
+    let what = || kind_name(kind).to_string();
     let body = keys
         .open(aad, stored)
         .ok_or_else(|| Error::corrupt(what(), "authentication failed (damaged, or not a cairn object)"))?;

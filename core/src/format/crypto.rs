@@ -81,6 +81,28 @@ pub fn open_with(cipher: &XChaCha20Poly1305, aad: &[u8], sealed: &[u8]) -> Optio
     cipher.decrypt(&nonce, Payload { msg: ct, aad }).ok()
 }
 
+/// The plaintext of `nonce || ciphertext || tag` under `key` WITHOUT
+/// checking the tag: what `open_with` would return for the right associated
+/// data. Never trusted as such: its only use is as a candidate master key
+/// that must then authenticate another object (the config's parameters),
+/// which tells a damaged repository id (the key file's associated data)
+/// apart from a wrong password.
+pub fn decrypt_unverified(key: &[u8; 32], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+    if sealed.len() < SEAL_OVERHEAD {
+        return None;
+    }
+    let (nonce, rest) = sealed.split_at(NONCE_LEN);
+    let mut body = Zeroizing::new(rest[..rest.len() - (SEAL_OVERHEAD - NONCE_LEN)].to_vec());
+    let nonce = chacha20::XNonce::try_from(nonce).ok()?;
+    let mut cipher = chacha20::XChaCha20::new(&chacha20::Key::from(*key), &nonce);
+    // As the AEAD does (RFC 8439 §2.8): block 0 keys the MAC, the message
+    // starts at block 1.
+    cipher.seek(64u64);
+    cipher.apply_keystream(&mut body);
+    Some(body)
+}
+
 /// A fresh nonce: always random, except in unit tests inside
 /// [`fixed_nonces::during`], which the committed fuzz seeds are built in.
 fn next_nonce() -> Result<[u8; NONCE_LEN]> {
@@ -237,6 +259,16 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decrypt_unverified_gives_the_plaintext_whatever_the_associated_data() {
+        let key = [3u8; 32];
+        let sealed = seal_with(&cipher_from(&key), b"repository id", b"the master key").unwrap();
+        assert_eq!(decrypt_unverified(&key, &sealed).unwrap().as_slice(), b"the master key");
+        // With a wrong key it is noise, never an error or a panic.
+        assert_ne!(decrypt_unverified(&[4u8; 32], &sealed).unwrap().as_slice(), b"the master key");
+        assert!(decrypt_unverified(&key, &sealed[..SEAL_OVERHEAD - 1]).is_none());
+    }
 
     #[test]
     fn seal_round_trips_and_detects_tampering() {

@@ -15,6 +15,7 @@ use crate::repo::Repository;
 use crate::repo::pack;
 use crate::snapshot::snapshots;
 
+use super::check_summary::{Cause, Damage};
 use super::read_data;
 
 /// A blob as the index knows it: kind and id (format-spec.md, R9).
@@ -34,6 +35,9 @@ pub struct CheckReport {
     pub snapshots: usize,
     pub packs: usize,
     pub blobs: usize,
+    /// An index file is damaged, or blobs are only in pack headers:
+    /// `cairn repair index` rebuilds the index.
+    pub suggest_repair_index: bool,
 }
 
 pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport> {
@@ -75,7 +79,10 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
             }
             // Removed since the listing (a concurrent prune): not damage.
             Err(e) if e.is_not_found() => {}
-            Err(e) => report.errors.push(format!("index {id}: {e}")),
+            Err(e) => {
+                report.suggest_repair_index = true;
+                report.errors.push(format!("index {id}: {e}"))
+            }
         }
     }
     report.errors.extend(listings_that_disagree(&indexed, &first_listed_in, &later_listings));
@@ -84,12 +91,20 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
 
     // Packs: present, headers agree with the index, and optionally every blob.
     let on_disk: HashMap<Id, u64> = repo.backend().list(FileKind::Pack)?.into_iter().collect();
-    for pack in on_disk.keys() {
-        if !indexed.contains_key(pack) {
-            report
-                .notes
-                .push(format!("pack {pack} is not referenced by any index (left by an interrupted run; harmless)"));
-        }
+    let mut unreferenced: Vec<&Id> = on_disk.keys().filter(|pack| !indexed.contains_key(*pack)).collect();
+    unreferenced.sort();
+    // One line however many: a lost index leaves thousands of them.
+    match unreferenced.as_slice() {
+        [] => {}
+        [pack] => report
+            .notes
+            .push(format!("pack {pack} is not referenced by any index (left by an interrupted run; harmless)")),
+        packs => report.notes.push(format!(
+            "pack {} and {} are not referenced by any index (left by interrupted runs, or listed by a \
+             damaged index; harmless)",
+            packs[0],
+            crate::repo::rebuild::plural(packs.len() - 1, "other", "others"),
+        )),
     }
     let mut packs: Vec<(&Id, &Vec<PackEntry>)> = indexed.iter().collect();
     packs.sort_by_key(|(id, _)| **id);
@@ -106,7 +121,8 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         .par_iter()
         .map(|(pack, entries)| {
             if !on_disk.contains_key(pack) {
-                return (vec![format!("pack {pack} is listed in the index but missing")], Vec::new());
+                // Told after the walk, with what needs it.
+                return (Vec::new(), Vec::new());
             }
             if opts.read_data {
                 read_data::read_pack(repo, pack, on_disk[*pack], entries)
@@ -121,12 +137,15 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         bad_copies.extend(bad.into_iter().map(|key| (key, **pack)));
     }
     // R7: a blob is damaged for the snapshots only when no copy of it reads
-    // (each damaged pack is named above either way).
-    let bad_blobs: HashSet<BlobKey> = bad_copies
-        .iter()
-        .map(|(key, _)| *key)
-        .filter(|key| repo.locations(key.0, &key.1).iter().all(|l| bad_copies.contains(&(*key, l.pack))))
-        .collect();
+    // (each damaged pack is named above either way); the pack named is the
+    // first damaged copy's.
+    let mut bad_blobs: HashMap<BlobKey, Id> = HashMap::new();
+    for (key, pack) in &bad_copies {
+        if repo.locations(key.0, &key.1).iter().all(|l| bad_copies.contains(&(*key, l.pack))) {
+            bad_blobs.entry(*key).and_modify(|p| *p = (*p).min(*pack)).or_insert(*pack);
+        }
+    }
+    let mut damage = Damage::default();
 
     // Snapshots and their trees. Each tree is read once, and its problems
     // are named for the first snapshot that holds it.
@@ -139,6 +158,8 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
     for entry in &all {
         let sid = entry.id.short();
         let errors_before = report.errors.len();
+        // How many entries of this snapshot cannot be read, and the first.
+        let mut damaged_here = (0usize, String::new());
         let mut stack = vec![(entry.snapshot.tree, String::from("/"))];
         while let Some((tree_id, path)) = stack.pop() {
             if !seen_trees.insert(tree_id) {
@@ -146,13 +167,13 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
             }
             match repo.locate_tree(&tree_id) {
                 None => {
-                    let problem = match in_missing_pack.get(&(BlobKind::Tree, tree_id)) {
-                        Some(pack) => format!("needs pack {pack}, which is missing"),
-                        None => String::from("is not in any index"),
-                    };
-                    report.errors.push(format!("snapshot {sid}: tree {tree_id} of {path} {problem}"));
-                    damaged_trees.insert(tree_id);
-                    continue;
+                    let cause = unindexed_cause(repo, &in_missing_pack, BlobKind::Tree, &tree_id);
+                    damage.record(cause, BlobKind::Tree, tree_id, entry.id, &path);
+                    if cause != Cause::InPackHeaders {
+                        note_damaged(&mut damaged_here, &path);
+                        damaged_trees.insert(tree_id);
+                        continue;
+                    }
                 }
                 // Written before blob identity included the kind: readable
                 // (see format-spec.md), so a note, not an error; the next
@@ -185,15 +206,16 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                             damaged_trees.insert(tree_id);
                         }
                         for id in content {
-                            if !repo.is_indexed(BlobKind::Data, id) {
-                                let problem = match in_missing_pack.get(&(BlobKind::Data, *id)) {
-                                    Some(pack) => format!("needs pack {pack}, which is missing"),
-                                    None => String::from("is not in any index"),
-                                };
-                                report.errors.push(format!("snapshot {sid}: {child}: chunk {id} {problem}"));
-                                damaged_trees.insert(tree_id);
-                            } else if bad_blobs.contains(&(BlobKind::Data, *id)) {
-                                report.errors.push(format!("snapshot {sid}: {child}: chunk {id} is damaged"));
+                            let cause = if !repo.is_indexed(BlobKind::Data, id) {
+                                unindexed_cause(repo, &in_missing_pack, BlobKind::Data, id)
+                            } else if let Some(pack) = bad_blobs.get(&(BlobKind::Data, *id)) {
+                                Cause::DamagedIn(*pack)
+                            } else {
+                                continue;
+                            };
+                            damage.record(cause, BlobKind::Data, *id, entry.id, &child);
+                            if cause != Cause::InPackHeaders {
+                                note_damaged(&mut damaged_here, &child);
                                 damaged_trees.insert(tree_id);
                             }
                         }
@@ -202,10 +224,28 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                 }
             }
         }
+        if let (n @ 1.., first) = &damaged_here {
+            let more = match n - 1 {
+                0 => String::new(),
+                others => format!(" and {}", crate::repo::rebuild::plural(others, "other", "others")),
+            };
+            report.errors.push(format!(
+                "snapshot {sid}: cannot be restored whole: {first}{more} need data that is damaged or missing \
+                 (named below)"
+            ));
+        }
         if report.errors.len() > errors_before {
             named.insert(entry.id);
         }
     }
+    for (pack, _) in &packs {
+        if !on_disk.contains_key(pack) {
+            let cost = damage.missing_pack_cost(pack);
+            report.errors.push(format!("pack {pack} is listed in the index but missing{cost}"));
+        }
+    }
+    report.errors.extend(damage.lines());
+    report.suggest_repair_index |= damage.index_needs_repair();
     // A later snapshot that shares a damaged tree (or a tree holding one)
     // met it as already seen; it cannot be restored whole either, so it is
     // named too rather than looking intact.
@@ -226,6 +266,25 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         }
     }
     Ok(report)
+}
+
+/// Counts one more unreadable entry of a snapshot, remembering the first.
+fn note_damaged(damaged: &mut (usize, String), path: &str) {
+    if damaged.0 == 0 {
+        damaged.1 = path.to_string();
+    }
+    damaged.0 += 1;
+}
+
+/// Why a blob no index lists cannot be read through the index: its pack
+/// is missing, or it is in no index at all (then: found in a pack header,
+/// or lost).
+fn unindexed_cause(repo: &Repository, in_missing_pack: &HashMap<BlobKey, Id>, kind: BlobKind, id: &Id) -> Cause {
+    match in_missing_pack.get(&(kind, *id)) {
+        Some(pack) => Cause::MissingPack(*pack),
+        None if repo.locate_in_headers(kind, id).is_some() => Cause::InPackHeaders,
+        None => Cause::Lost,
+    }
 }
 
 /// The damaged trees and every tree holding one somewhere below it.
@@ -385,15 +444,19 @@ mod tests {
     fn a_missing_pack_names_the_pack_and_the_files_it_held() {
         let tmp = tempfile::tempdir().unwrap();
         let (r, snap) = stored(tmp.path());
-        let (chunk, pack) = chunk_of_x(&r, &snap);
+        let (_, pack) = chunk_of_x(&r, &snap);
         std::fs::remove_file(r.backend().local_path(FileKind::Pack, &pack).unwrap()).unwrap();
         for opts in [QUICK, READ_DATA] {
             let report = check(&r, opts).unwrap();
             assert_errors(
                 &report,
                 &[
-                    format!("pack {pack} is listed in the index but missing"),
-                    format!("snapshot {}: /w/x: chunk {chunk} needs pack {pack}, which is missing", snap.id.short()),
+                    format!(
+                        "pack {pack} is listed in the index but missing: needed by 1 entry in 1 snapshot \
+                         (first: /w/x in snapshot {})",
+                        snap.id.short()
+                    ),
+                    format!("snapshot {}: cannot be restored whole", snap.id.short()),
                     String::from("1 indexed blobs are in 1 pack(s) missing from data/"),
                 ],
             );
@@ -417,7 +480,11 @@ mod tests {
             &[
                 format!("pack {pack}: contents do not match its name"),
                 format!("pack {pack}: blob {chunk}: "),
-                format!("snapshot {}: /w/x: chunk {chunk} is damaged", snap.id.short()),
+                format!(
+                    "pack {pack}: 1 blob damaged: needed by 1 entry in 1 snapshot (first: /w/x in snapshot {})",
+                    snap.id.short()
+                ),
+                format!("snapshot {}: cannot be restored whole", snap.id.short()),
             ],
         );
     }
@@ -426,7 +493,7 @@ mod tests {
     fn every_snapshot_holding_damage_is_named_even_when_trees_are_shared() {
         let tmp = tempfile::tempdir().unwrap();
         let (r, first) = stored(tmp.path());
-        let (chunk, pack) = chunk_of_x(&r, &first);
+        let (_, pack) = chunk_of_x(&r, &first);
         // The same tree an hour later, and another root holding the same `/w`.
         let same_root = store(&r, snapshot(1, &["/w"], first.snapshot.tree));
         let w = crate::snapshot::tree::lookup(&r, &first.snapshot.tree, std::path::Path::new("/w")).unwrap().unwrap();
@@ -439,8 +506,8 @@ mod tests {
         assert_errors(
             &report,
             &[
-                format!("pack {pack} is listed in the index but missing"),
-                format!("snapshot {}: /w/x: chunk {chunk} needs pack {pack}, which is missing", first.id.short()),
+                format!("pack {pack} is listed in the index but missing: needed by 1 entry"),
+                format!("snapshot {}: cannot be restored whole", first.id.short()),
                 String::from("1 indexed blobs are in 1 pack(s) missing from data/"),
                 format!("snapshot {}: ", same_root.id.short()),
                 format!("snapshot {}: ", deeper.id.short()),
@@ -453,13 +520,20 @@ mod tests {
     fn a_damaged_pack_header_is_found_without_reading_the_data() {
         let tmp = tempfile::tempdir().unwrap();
         let (r, snap) = stored(tmp.path());
-        let (chunk, pack) = chunk_of_x(&r, &snap);
+        let (_, pack) = chunk_of_x(&r, &snap);
         // The high byte of the header's length, at the very end.
         flip_byte(&r.backend().local_path(FileKind::Pack, &pack).unwrap(), 0);
         let report = check(&r, QUICK).unwrap();
         assert_errors(
             &report,
-            &[format!("pack {pack}: "), format!("snapshot {}: /w/x: chunk {chunk} is damaged", snap.id.short())],
+            &[
+                format!("pack {pack}: pack {pack} is damaged"),
+                format!(
+                    "pack {pack}: 1 blob damaged: needed by 1 entry in 1 snapshot (first: /w/x in snapshot {})",
+                    snap.id.short()
+                ),
+                format!("snapshot {}: cannot be restored whole", snap.id.short()),
+            ],
         );
     }
 
@@ -484,7 +558,7 @@ mod tests {
     fn a_damaged_index_is_reported_once_with_what_it_listed() {
         let tmp = tempfile::tempdir().unwrap();
         let (r, snap) = stored(tmp.path());
-        let (chunk, pack) = chunk_of_x(&r, &snap);
+        let (_, pack) = chunk_of_x(&r, &snap);
         let index = index_of(&r, &pack);
         flip_byte(&r.backend().local_path(FileKind::Index, &index).unwrap(), 0);
         // Opened before the damage, check reads the index afresh; opened
@@ -497,9 +571,14 @@ mod tests {
                 &report,
                 &[
                     format!("index {index}: "),
-                    format!("snapshot {}: /w/x: chunk {chunk} is not in any index", snap.id.short()),
+                    format!(
+                        "1 blob in no index, but intact packs hold them (an index file is damaged or lost): \
+                         needed by 1 entry in 1 snapshot (first: /w/x in snapshot {})",
+                        snap.id.short()
+                    ),
                 ],
             );
+            assert!(report.suggest_repair_index);
             // Its pack is now listed nowhere: a note, not a second error.
             assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
             assert!(report.notes[0].contains(&format!("pack {pack} is not referenced by any index")));
@@ -518,8 +597,13 @@ mod tests {
         assert_errors(
             &report,
             &[
-                format!("snapshot {}: tree {missing} of / is not in any index", no_root.id.short()),
-                format!("snapshot {}: tree {} of /lost is not in any index", no_subtree.id.short(), Id([0xdd; 32])),
+                format!(
+                    "2 blobs in no index and in no pack: lost: needed by 2 entries in 2 snapshots \
+                     (first: / in snapshot {})",
+                    no_root.id.short()
+                ),
+                format!("snapshot {}: cannot be restored whole", no_root.id.short()),
+                format!("snapshot {}: cannot be restored whole", no_subtree.id.short()),
             ],
         );
         assert_eq!(report.snapshots, 3);

@@ -2,4 +2,6 @@
 //! `repack` will live here too.
 
 pub mod check;
+mod check_summary;
 mod read_data;
+pub mod repair;

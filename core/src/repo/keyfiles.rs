@@ -10,9 +10,11 @@ use zeroize::Zeroizing;
 use super::{InitOptions, now_timestamp, read_verified_from};
 use crate::backend::{Backend, FileKind};
 use crate::error::{Error, Result};
-use crate::format::codec;
+use crate::format::codec::{self, ObjectKind};
 use crate::format::crypto::{self, Keys};
-use crate::format::{FORMAT_VERSION, KEY_MAGIC, KeyFile, MAX_KDF_COST_TOTAL, MAX_KEY_FILES_TRIED, check_version};
+use crate::format::{
+    ConfigFile, FORMAT_VERSION, KEY_MAGIC, KeyFile, MAX_KDF_COST_TOTAL, MAX_KEY_FILES_TRIED, RepoParams, check_version,
+};
 use crate::id::Id;
 
 pub(super) fn seal_master_key(
@@ -73,9 +75,11 @@ pub(super) fn open_master_key(
     location: &Path,
     key_files: &[(Id, u64)],
     password: &[u8],
-    repo_id: &Id,
+    config: &ConfigFile,
 ) -> Result<(Keys, Id)> {
+    let repo_id = &config.repo_id;
     let mut damaged = Vec::new();
+    let mut wrong = Vec::new();
     let mut kdf_spent = 0u64;
     let tried = &key_files[..key_files.len().min(MAX_KEY_FILES_TRIED)];
     for (id, size) in tried {
@@ -108,6 +112,14 @@ pub(super) fn open_master_key(
         {
             return Ok((Keys::from_master(master), *id));
         }
+        wrong.push((kek, key.sealed_master));
+    }
+    if wrong.iter().any(|(kek, sealed)| password_opens_params(kek, sealed, config)) {
+        return Err(Error::corrupt(
+            "config",
+            "its repository id is damaged (the password is right: with it, the config's own parameters \
+             authenticate); restore the config from a copy",
+        ));
     }
     let untried = key_files.len() - tried.len();
     if untried > 0 {
@@ -124,4 +136,14 @@ pub(super) fn open_master_key(
         return Err(Error::corrupt("keys", format!("no usable key file ({})", damaged.join("; "))));
     }
     Err(Error::WrongPassword(location.join("keys")))
+}
+
+/// Whether `kek` (from the password) unlocks `sealed` as a master key that
+/// authenticates the config's parameters, with no regard to the key file's
+/// associated data (the repository id). When the key does not open but this
+/// holds, the password is right and the config's repository id is damaged.
+fn password_opens_params(kek: &[u8; 32], sealed: &[u8], config: &ConfigFile) -> bool {
+    let Some(candidate) = crypto::decrypt_unverified(kek, sealed) else { return false };
+    let Ok(master) = <&[u8; 32]>::try_from(candidate.as_slice()) else { return false };
+    codec::decode::<RepoParams>(&Keys::from_master(master), ObjectKind::Config, &config.params).is_ok()
 }

@@ -9,6 +9,7 @@ pub mod index;
 mod keyfiles;
 pub mod keys;
 pub mod pack;
+pub mod rebuild;
 mod saver;
 pub mod state;
 
@@ -92,6 +93,8 @@ pub struct Repository {
     listed_since_index: AtomicBool,
     reloading: Mutex<()>,
     cache: Option<Cache>,
+    /// Blobs no index lists, found in pack headers (`rebuild`).
+    header_scan: rebuild::HeaderScan,
 }
 
 impl Repository {
@@ -145,6 +148,7 @@ impl Repository {
             listed_since_index: AtomicBool::new(false),
             reloading: Mutex::new(()),
             cache: None,
+            header_scan: Default::default(),
         })
     }
 
@@ -201,7 +205,7 @@ impl Repository {
                 return Err(Error::EmptyPassword);
             }
             let order = keys_to_try(&key_files, remembered.last_key.as_ref());
-            let (keys, key_id) = open_master_key(&*backend, path, &order, password, &config.repo_id)?;
+            let (keys, key_id) = open_master_key(&*backend, path, &order, password, &config)?;
             (keys, Some(key_id))
         } else {
             if !key_files.is_empty() {
@@ -242,6 +246,7 @@ impl Repository {
             // Without encryption a cache file could be forged undetectably
             // (its checksum is unkeyed), so such repositories go without.
             cache: cache_root.filter(|_| config.encrypted).map(|root| Cache::new(root, &config.repo_id)),
+            header_scan: Default::default(),
         };
         repo.load_index()?;
         crate::testhook::reached(crate::testhook::Point::IndexLoaded, None);
@@ -435,7 +440,11 @@ impl Repository {
 
     /// Loads a data blob's plaintext and verifies it against its id.
     pub fn load_blob(&self, id: &Id) -> Result<Vec<u8>> {
-        let copies = self.find_or_reload(|index| index.locations(BlobKind::Data, id))?;
+        let mut copies = self.find_or_reload(|index| index.locations(BlobKind::Data, id))?;
+        if copies.is_empty() {
+            // No readable index lists it: the pack headers may (`rebuild`).
+            copies.extend(self.locate_in_headers(BlobKind::Data, id));
+        }
         self.load_any_copy(id, &copies)
     }
 
@@ -459,12 +468,16 @@ impl Repository {
     pub fn load_tree(&self, id: &Id) -> Result<Tree> {
         // A tree found only as a data blob is opened as one (its sealing
         // names the data kind); its id still verifies the plaintext.
-        let copies = self.find_or_reload(|index| {
+        let mut copies = self.find_or_reload(|index| {
             // As tree blobs, then (see `locate_tree`) as data blobs.
             let mut all = index.locations(BlobKind::Tree, id);
             all.extend(index.locations(BlobKind::Data, id));
             all
         })?;
+        if copies.is_empty() {
+            // No readable index lists it: the pack headers may (`rebuild`).
+            copies.extend(self.locate_in_headers(BlobKind::Tree, id));
+        }
         let raw = self.load_any_copy(id, &copies)?;
         let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
         check_version("tree", tree.version)?;

@@ -106,6 +106,7 @@ pub struct RestoreOutcome {
     pub unchanged: u64,
     pub skipped: u64,
     pub deleted: u64,
+    /// Folders created or replaced (or, in a dry run, that would be).
     pub dirs: u64,
     pub bytes: u64,
     /// The snapshot of what was about to be replaced or removed, and how
@@ -217,6 +218,10 @@ fn record(d: &Decided, o: &mut RestoreOutcome) {
         o.actions.push((entry.path.clone(), action.clone()));
     }
     for (entry, action) in &d.dirs {
+        // Counted as planned, like the files; one that fails is taken back.
+        if matches!(action, Action::Create | Action::Replace) {
+            o.dirs += 1;
+        }
         if let Action::Skip(why) = action {
             o.skipped += 1;
             o.errors.push(format!("{}: {why}", entry.path.display()));
@@ -265,15 +270,14 @@ fn execute(repo: &Repository, d: Decided, o: &mut RestoreOutcome) {
     let mut dirs_done: Vec<&(Planned, Action)> = Vec::new();
     for item in &d.dirs {
         let (entry, action) = item;
+        let makes = matches!(action, Action::Create | Action::Replace);
         if is_blocked(&blocked, &entry.path) {
             o.errors.push(format!("{}: not restored: a folder above it could not be restored", entry.path.display()));
+            o.dirs -= u64::from(makes);
             continue;
         }
         let r = match action {
-            Action::Create | Action::Replace => {
-                o.dirs += 1;
-                write::folder(&entry.path, expect(entry, action))
-            }
+            Action::Create | Action::Replace => write::folder(&entry.path, expect(entry, action)),
             Action::Unchanged if d.original => match fs::symlink_metadata(&entry.path) {
                 Ok(md) if md.is_dir() => Ok(()),
                 _ => Err(std::io::Error::other(
@@ -286,6 +290,7 @@ fn execute(repo: &Repository, d: Decided, o: &mut RestoreOutcome) {
             Ok(()) => dirs_done.push(item),
             Err(e) => {
                 o.errors.push(format!("{}: {e}", entry.path.display()));
+                o.dirs -= u64::from(makes);
                 blocked.push(&entry.path);
             }
         }
