@@ -32,6 +32,10 @@ pub enum ObjectKind {
     Config = 6,
     /// Local cache files (never stored in a repository).
     Cache = 7,
+    /// The repository's forget policy (`policy/`).
+    Policy = 8,
+    /// A pinned snapshot (`pins/`).
+    Pin = 9,
 }
 
 impl From<BlobKind> for ObjectKind {
@@ -199,6 +203,8 @@ fn kind_name(kind: ObjectKind) -> &'static str {
         ObjectKind::Snapshot => "snapshot",
         ObjectKind::Config => "config",
         ObjectKind::Cache => "cache file",
+        ObjectKind::Policy => "policy",
+        ObjectKind::Pin => "pin",
     }
 }
 

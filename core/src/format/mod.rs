@@ -5,6 +5,7 @@
 pub mod chunker;
 pub mod codec;
 pub mod crypto;
+pub mod retention;
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;

@@ -2,6 +2,9 @@
 //! selection grammar, moments in time as typed, and the tree model (paths a
 //! snapshot records, entries found in its trees).
 
+pub mod pins;
+pub mod policy_store;
+pub mod retention;
 pub mod select;
 pub mod snapshots;
 pub mod timefmt;

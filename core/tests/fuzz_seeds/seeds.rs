@@ -250,7 +250,9 @@ fn sealed_object_seeds(s: &mut Seeds) {
             }
             ObjectKind::Index => postcard(&sample_index()),
             ObjectKind::Snapshot => postcard(&sample_snapshot()),
-            ObjectKind::Config | ObjectKind::Cache => postcard(&RepoParams::DEFAULT),
+            ObjectKind::Config | ObjectKind::Cache | ObjectKind::Policy | ObjectKind::Pin => {
+                postcard(&RepoParams::DEFAULT)
+            }
         }
     };
     for kind in KINDS {
