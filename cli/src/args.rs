@@ -61,6 +61,16 @@ pub enum Command {
     Find(FindArgs),
     /// Show every version of one file or folder across the snapshots
     History(HistoryArgs),
+    /// Remove snapshots by policy (--keep-*, or the repository's policy) or by id
+    Forget(crate::commands::forget::ForgetArgs),
+    /// Show or set the repository's forget policy
+    Policy(crate::commands::policy::PolicyArgs),
+    /// Pin snapshots: forget never removes them
+    Pin(crate::commands::pin::PinArgs),
+    /// Unpin snapshots
+    Unpin(crate::commands::pin::PinArgs),
+    /// Show repository sizes, deduplication and unused space
+    Stats,
 }
 
 #[derive(Args, Debug)]

@@ -70,5 +70,10 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Ls(a) => commands::ls::run(&cli.global, a),
         Command::Find(a) => commands::find::run(&cli.global, a),
         Command::History(a) => commands::history::run(&cli.global, a),
+        Command::Forget(a) => commands::forget::run(&cli.global, a),
+        Command::Policy(a) => commands::policy::run(&cli.global, a),
+        Command::Pin(a) => commands::pin::run(&cli.global, a, true),
+        Command::Unpin(a) => commands::pin::run(&cli.global, a, false),
+        Command::Stats => commands::stats::run(&cli.global),
     }
 }

@@ -17,6 +17,7 @@ mod names;
 mod passwords;
 mod restore_metadata;
 mod restore_safety;
+mod retention;
 mod roundtrip;
 mod selection;
 mod sparse_large;

@@ -4,9 +4,13 @@
 pub mod check;
 pub mod diff;
 pub mod find;
+pub mod forget;
 pub mod history;
 pub mod init;
 pub mod ls;
+pub mod pin;
+pub mod policy;
 pub mod restore;
 pub mod snapshot;
 pub mod snapshots;
+pub mod stats;

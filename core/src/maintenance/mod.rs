@@ -1,4 +1,6 @@
-//! Keeping a repository healthy: `check` now; `forget`, `prune` and
-//! `repack` will live here too.
+//! Keeping a repository healthy: `check`, `forget` (removing snapshots by
+//! policy or id), `stats`; `prune` and `repack` will live here too.
 
 pub mod check;
+pub mod forget;
+pub mod stats;
