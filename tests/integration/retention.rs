@@ -292,4 +292,19 @@ fn stats_counts_sizes_and_unused_space() {
     let unused = after["unused_size"].as_u64().unwrap();
     assert!(unused >= 20_000, "big-3.bin's 20000 random bytes are unused now: {after}");
     assert_eq!(after["stored_size"], before["stored_size"], "forget frees nothing by itself");
+
+    // A pack half needed: x.bin (kept by the next snapshot) and y.bin
+    // (deleted before it) are stored in one pack by run A. Forgetting A
+    // leaves y.bin unused but not the pack as a whole.
+    let other = s.env.path("other");
+    fs::create_dir_all(&other).unwrap();
+    fs::write(other.join("x.bin"), noise(30_000, 100)).unwrap();
+    fs::write(other.join("y.bin"), noise(20_000, 101)).unwrap();
+    let a = s.env.snapshot_json(&[&other]);
+    fs::remove_file(other.join("y.bin")).unwrap();
+    s.env.snapshot_json(&[&other]);
+    let before = json_of(&s.env, &["stats"])["unused_size"].as_u64().unwrap();
+    s.env.cairn().args(["forget", a["id"].as_str().unwrap()]).assert().success();
+    let grown = json_of(&s.env, &["stats"])["unused_size"].as_u64().unwrap() - before;
+    assert!((20_000..30_000).contains(&grown), "y.bin and A's trees are unused, x.bin is not: {grown}");
 }

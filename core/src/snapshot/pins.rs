@@ -79,3 +79,45 @@ fn read(repo: &Repository, id: &Id) -> Result<PinFile> {
     }
     Ok(pin)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_fixtures;
+
+    #[test]
+    fn pins_are_created_once_listed_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = test_fixtures::encrypted_repo(dir.path(), b"pw");
+        let snap = Id([7; 32]);
+        assert!(pin(&repo, &snap, "h", "u").unwrap());
+        assert!(!pin(&repo, &snap, "h", "u").unwrap(), "pinning twice leaves the first pin");
+        let (pins, problems) = list(&repo).unwrap();
+        assert!(problems.is_empty());
+        assert_eq!(pins[&snap].as_ref().unwrap().snapshot, snap);
+        assert!(unpin(&repo, &snap).unwrap());
+        assert!(!unpin(&repo, &snap).unwrap());
+        assert!(list(&repo).unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn a_damaged_or_misnamed_pin_still_pins_and_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = test_fixtures::encrypted_repo(dir.path(), b"pw");
+        let (a, b) = (Id([1; 32]), Id([2; 32]));
+        pin(&repo, &a, "h", "u").unwrap();
+        // A copy of a's pin under b's name.
+        let bytes = repo.backend().read(FileKind::Pin, &a).unwrap();
+        repo.backend().create(FileKind::Pin, &b, &bytes).unwrap();
+        // And a's own pin damaged.
+        let path = repo.backend().local_path(FileKind::Pin, &a).unwrap();
+        let mut damaged = bytes.clone();
+        damaged[30] ^= 1;
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, &damaged).unwrap();
+        let (pins, problems) = list(&repo).unwrap();
+        assert_eq!(pins.keys().copied().collect::<Vec<_>>(), [a, b]);
+        assert!(pins.values().all(Option::is_none));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+}

@@ -76,3 +76,50 @@ fn read(repo: &Repository, id: &Id, size: u64) -> Result<PolicyFile> {
     check_version("policy", file.version)?;
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Timestamp;
+    use crate::test_fixtures;
+
+    fn plant(repo: &Repository, rules: KeepRules, unix_seconds: i64) -> Id {
+        let time = Timestamp { unix_seconds, nanos: 0, offset_seconds: 0 };
+        let file = PolicyFile { version: 1, time, host: "h".into(), user: "u".into(), rules };
+        let bytes = codec::encode(repo.keys(), ObjectKind::Policy, &file, 3).unwrap();
+        repo.backend().write(FileKind::Policy, &bytes).unwrap()
+    }
+
+    #[test]
+    fn the_default_applies_until_a_policy_is_set_then_the_newest_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = test_fixtures::encrypted_repo(dir.path(), b"pw");
+        assert_eq!(load(&repo).unwrap(), (KeepRules::repository_default(), PolicySource::Default));
+
+        // Two policies left side by side (two machines setting at once):
+        // the newer time wins whatever the file names.
+        let last = |n| KeepRules { last: n, ..KeepRules::default() };
+        plant(&repo, last(1), 2_000_000_000);
+        plant(&repo, last(2), 1_000_000_000);
+        assert_eq!(load(&repo).unwrap().0, last(1));
+
+        // Setting one removes those present before, once it is written.
+        let id = store(&repo, &last(3), "h", "u").unwrap();
+        assert_eq!(repo.backend().list(FileKind::Policy).unwrap().iter().map(|(i, _)| *i).collect::<Vec<_>>(), [id]);
+        assert_eq!(load(&repo).unwrap().0, last(3));
+        assert!(store(&repo, &KeepRules::default(), "h", "u").is_err(), "an empty policy is refused");
+    }
+
+    #[test]
+    fn a_damaged_policy_is_an_error_not_a_silent_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = test_fixtures::encrypted_repo(dir.path(), b"pw");
+        let id = store(&repo, &KeepRules::repository_default(), "h", "u").unwrap();
+        let path = repo.backend().local_path(FileKind::Policy, &id).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[30] ^= 1;
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(load(&repo).is_err());
+    }
+}
