@@ -74,6 +74,16 @@ pub enum Command {
     /// Manage the repository's keys (its password)
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Remove snapshots by policy (--keep-*, or the repository's policy) or by id
+    Forget(crate::commands::forget::ForgetArgs),
+    /// Show or set the repository's forget policy
+    Policy(crate::commands::policy::PolicyArgs),
+    /// Pin snapshots: forget never removes them
+    Pin(crate::commands::pin::PinArgs),
+    /// Unpin snapshots
+    Unpin(crate::commands::pin::PinArgs),
+    /// Show repository sizes, deduplication and unused space
+    Stats,
 }
 
 #[derive(Args, Debug)]

@@ -95,5 +95,10 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::History(a) => commands::history::run(&cli.global, a),
         Command::Dump(a) => commands::dump::run(&cli.global, a),
         Command::Key(args::KeyCommand::Passwd(a)) => commands::key::passwd(&cli.global, a),
+        Command::Forget(a) => commands::forget::run(&cli.global, a),
+        Command::Policy(a) => commands::policy::run(&cli.global, a),
+        Command::Pin(a) => commands::pin::run(&cli.global, a, true),
+        Command::Unpin(a) => commands::pin::run(&cli.global, a, false),
+        Command::Stats => commands::stats::run(&cli.global),
     }
 }

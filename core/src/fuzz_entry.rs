@@ -17,9 +17,11 @@
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
+use crate::format::Timestamp;
 use crate::format::chunker::Chunker;
 use crate::format::codec::{self, MAX_OBJECT_LEN, ObjectKind};
 use crate::format::crypto::{self, Keys};
+use crate::format::retention::{PinFile, PolicyFile};
 use crate::format::{
     BlobKind, ConfigFile, IndexFile, KEY_MAGIC, KeyFile, PackEntry, PackHeader, RepoParams, Snapshot, Tree,
     check_version,
@@ -27,6 +29,7 @@ use crate::format::{
 use crate::id::Id;
 use crate::repo::index::Index;
 use crate::repo::pack;
+use crate::snapshot::retention::{self, Candidate};
 use crate::snapshot::tree::{PathTrie, name_to_path};
 
 /// The master key of every encrypted variant.
@@ -41,7 +44,7 @@ pub type Target = fn(&[u8]);
 
 /// Every target: its name (the folder of its corpus and the name of its
 /// cargo-fuzz binary) and its entry point.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("config", config),
     ("key_file", key_file),
     ("sealed_object", sealed_object),
@@ -49,6 +52,7 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("index", index),
     ("snapshot", snapshot),
     ("tree", tree),
+    ("retention", retention),
 ];
 
 /// The object kinds `sealed_object` picks from (low three bits of its first byte, modulo 6).
@@ -233,5 +237,40 @@ pub fn tree(data: &[u8]) {
     let _ = check_version("tree", tree.version);
     for node in &tree.nodes {
         let _ = tree.find(&node.name);
+    }
+}
+
+/// `policy/<id>` and `pins/<snapshot id>`: sealed policy and pin files
+/// (plain and encrypted keys, and bare postcard). A policy's rules are
+/// applied to snapshots around its own time, so that hostile counts, spans
+/// and times reach the retention engine.
+pub fn retention(data: &[u8]) {
+    let mut policies = Vec::new();
+    for keys in both_keys() {
+        if let Ok(p) = codec::decode::<PolicyFile>(keys, ObjectKind::Policy, data) {
+            policies.push(p);
+        }
+        if let Ok(pin) = codec::decode::<PinFile>(keys, ObjectKind::Pin, data) {
+            let _ = check_version("pin", pin.version);
+        }
+    }
+    if let Ok(p) = codec::from_postcard::<PolicyFile>(data, "policy") {
+        policies.push(p);
+    }
+    let _ = codec::from_postcard::<PinFile>(data, "pin");
+    for p in policies {
+        let _ = check_version("policy", p.version);
+        let now = p.time;
+        let candidates: Vec<Candidate> = [-400 * 86400, -86400, -3600, 0, 1, 7200, i64::MIN, i64::MAX]
+            .iter()
+            .enumerate()
+            .map(|(i, delta)| Candidate {
+                id: Id([i as u8; 32]),
+                time: Timestamp { unix_seconds: now.unix_seconds.saturating_add(*delta), ..now },
+                tags: p.rules.tags.first().cloned().unwrap_or_default(),
+                pinned: i == 0,
+            })
+            .collect();
+        let _ = retention::apply(&candidates, &p.rules, &now);
     }
 }

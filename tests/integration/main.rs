@@ -31,6 +31,7 @@ mod passwords;
 mod recorded_rules;
 mod restore_metadata;
 mod restore_safety;
+mod retention;
 mod roundtrip;
 mod selection;
 mod sparse_large;

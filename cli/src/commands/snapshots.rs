@@ -1,7 +1,7 @@
 //! `cairn snapshots`
 
 use anyhow::Result;
-use cairn_core::snapshot::snapshots;
+use cairn_core::snapshot::{pins, snapshots};
 
 use crate::args::{Global, SnapshotsArgs};
 use crate::output::outln;
@@ -37,6 +37,10 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
     if let Some(n) = a.latest {
         selected.drain(..selected.len().saturating_sub(n));
     }
+    let (pinned, pin_problems) = pins::list(&repo)?;
+    for p in pin_problems {
+        output::warning(p);
+    }
     if g.json {
         let items: Vec<_> = selected
             .iter()
@@ -54,6 +58,7 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
                     "parent": s.parent.map(|p| p.to_hex()),
                     "summary": s.summary,
                     "program_version": s.program_version,
+                    "pinned": pinned.contains_key(&e.id),
                 })
             })
             .collect();
@@ -71,10 +76,11 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
                 s.tags.join(","),
                 s.paths.iter().map(|p| cairn_core::names::escape(p).into_owned()).collect::<Vec<_>>().join(" "),
                 output::bytes(s.summary.total_bytes),
+                String::from(if pinned.contains_key(&e.id) { "pinned" } else { "" }),
             ]
         })
         .collect();
-    output::table(&["ID", "Time", "Host", "Tags", "Paths", "Size"], &rows)?;
+    output::table(&["ID", "Time", "Host", "Tags", "Paths", "Size", "Pin"], &rows)?;
     if !g.quiet {
         outln!("{} snapshot{}", rows.len(), if rows.len() == 1 { "" } else { "s" })?;
     }

@@ -36,10 +36,16 @@ pub enum FileKind {
     Pack,
     Index,
     Snapshot,
+    /// The repository's forget policy (content-addressed like the others).
+    Policy,
+    /// Pins, each named by the id of the snapshot it pins (not by its own
+    /// contents: one pin per snapshot, created if absent).
+    Pin,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 4] = [FileKind::Key, FileKind::Pack, FileKind::Index, FileKind::Snapshot];
+    pub const ALL: [FileKind; 6] =
+        [FileKind::Key, FileKind::Pack, FileKind::Index, FileKind::Snapshot, FileKind::Policy, FileKind::Pin];
 
     pub fn folder(self) -> &'static str {
         match self {
@@ -47,6 +53,8 @@ impl FileKind {
             FileKind::Pack => "data",
             FileKind::Index => "index",
             FileKind::Snapshot => "snapshots",
+            FileKind::Policy => "policy",
+            FileKind::Pin => "pins",
         }
     }
 }

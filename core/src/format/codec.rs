@@ -36,6 +36,10 @@ pub enum ObjectKind {
     Config = 6,
     /// Local cache files (never stored in a repository).
     Cache = 7,
+    /// The repository's forget policy (`policy/`).
+    Policy = 8,
+    /// A pinned snapshot (`pins/`).
+    Pin = 9,
 }
 
 impl From<BlobKind> for ObjectKind {
@@ -66,6 +70,8 @@ impl ObjectKind {
             ObjectKind::Snapshot => 64 << 20,
             // `RepoParams`: six integers.
             ObjectKind::Config => 4 << 10,
+            // A handful of counts, spans and tags; one snapshot id and a time.
+            ObjectKind::Policy | ObjectKind::Pin => 64 << 10,
         }
     }
 
@@ -244,6 +250,8 @@ fn kind_name(kind: ObjectKind) -> &'static str {
         ObjectKind::Snapshot => "snapshot",
         ObjectKind::Config => "config",
         ObjectKind::Cache => "cache file",
+        ObjectKind::Policy => "policy",
+        ObjectKind::Pin => "pin",
     }
 }
 

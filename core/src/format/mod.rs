@@ -6,6 +6,7 @@ pub mod chunker;
 pub mod codec;
 pub mod crypto;
 pub mod recipe;
+pub mod retention;
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -38,6 +39,10 @@ pub const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
 pub const MAX_INDEX_FILE_LEN: u64 = codec::ObjectKind::Index.max_stored();
 /// `snapshots/<id>`: one sealed `Snapshot`.
 pub const MAX_SNAPSHOT_FILE_LEN: u64 = codec::ObjectKind::Snapshot.max_stored();
+/// The largest valid `policy/<id>` file.
+pub const MAX_POLICY_FILE_LEN: u64 = codec::ObjectKind::Policy.max_stored();
+/// The largest valid `pins/<id>` file.
+pub const MAX_PIN_FILE_LEN: u64 = codec::ObjectKind::Pin.max_stored();
 /// How many key files `open` tries at most (the one that worked last
 /// time first): a planted crowd of key files cannot make it try forever.
 pub const MAX_KEY_FILES_TRIED: usize = 16;

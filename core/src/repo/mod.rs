@@ -33,7 +33,8 @@ use crate::format::codec::{self, ObjectKind};
 use crate::format::crypto::{self, KdfParams, Keys};
 use crate::format::{
     BlobKind, CONFIG_MAGIC, ConfigFile, FORMAT_VERSION, IndexFile, IndexedPack, MAX_CONFIG_FILE_LEN,
-    MAX_INDEX_FILE_LEN, MAX_KEY_FILE_LEN, MAX_SNAPSHOT_FILE_LEN, RepoParams, Snapshot, Timestamp, Tree, check_version,
+    MAX_INDEX_FILE_LEN, MAX_KEY_FILE_LEN, MAX_PIN_FILE_LEN, MAX_POLICY_FILE_LEN, MAX_SNAPSHOT_FILE_LEN, RepoParams,
+    Snapshot, Timestamp, Tree, check_version,
 };
 use crate::id::Id;
 use crate::repo::cache::Cache;
@@ -541,6 +542,8 @@ fn max_file_len(kind: FileKind) -> Option<(u64, &'static str)> {
         FileKind::Key => Some((MAX_KEY_FILE_LEN, "key file")),
         FileKind::Index => Some((MAX_INDEX_FILE_LEN, "index file")),
         FileKind::Snapshot => Some((MAX_SNAPSHOT_FILE_LEN, "snapshot file")),
+        FileKind::Policy => Some((MAX_POLICY_FILE_LEN, "policy file")),
+        FileKind::Pin => Some((MAX_PIN_FILE_LEN, "pin file")),
         FileKind::Pack => None,
     }
 }

@@ -3,7 +3,10 @@
 //! snapshot records, entries found in its trees).
 
 pub mod links;
+pub mod pins;
+pub mod policy_store;
 pub mod resolve;
+pub mod retention;
 pub mod select;
 pub mod snapshots;
 pub mod timefmt;

@@ -172,6 +172,24 @@ fn assert_valid(target: &str, name: &str, bytes: &[u8]) {
             };
             cairn_core::format::check_snapshot_version(snap.version).unwrap();
         }
+        "retention" => {
+            use cairn_core::format::retention::{PinFile, PolicyFile};
+            if name.ends_with("-pin") {
+                let pin: PinFile = if name.contains("bare-postcard") {
+                    codec::from_postcard(bytes, "pin").unwrap()
+                } else {
+                    codec::decode(keys, ObjectKind::Pin, bytes).unwrap()
+                };
+                check_version("pin", pin.version).unwrap();
+            } else {
+                let policy: PolicyFile = if name.contains("bare-postcard") {
+                    codec::from_postcard(bytes, "policy").unwrap()
+                } else {
+                    codec::decode(keys, ObjectKind::Policy, bytes).unwrap()
+                };
+                check_version("policy", policy.version).unwrap();
+            }
+        }
         "tree" => {
             let tree: Tree = codec::from_postcard(bytes, "tree").unwrap();
             check_version("tree", tree.version).unwrap();

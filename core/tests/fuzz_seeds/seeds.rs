@@ -251,7 +251,9 @@ fn sealed_object_seeds(s: &mut Seeds) {
             }
             ObjectKind::Index => postcard(&sample_index()),
             ObjectKind::Snapshot => postcard(&sample_snapshot()),
-            ObjectKind::Config | ObjectKind::Cache => postcard(&RepoParams::DEFAULT),
+            ObjectKind::Config | ObjectKind::Cache | ObjectKind::Policy | ObjectKind::Pin => {
+                postcard(&RepoParams::DEFAULT)
+            }
         }
     };
     for kind in KINDS {
@@ -457,5 +459,44 @@ pub fn build_seeds() -> Vec<Seed> {
     index_seeds(&mut s);
     snapshot_seeds(&mut s);
     tree_seeds(&mut s);
+    retention_seeds(&mut s);
     s.0
+}
+
+fn retention_seeds(s: &mut Seeds) {
+    use cairn_core::format::retention::{KeepRules, PinFile, PolicyFile, Span};
+    let time = Timestamp { unix_seconds: 1_748_779_200, nanos: 5, offset_seconds: 7200 };
+    let rules = KeepRules {
+        last: 2,
+        within: Some(Span { years: 0, months: 1, days: 2, hours: 3 }),
+        within_daily: Some(Span { years: 1, months: 0, days: 0, hours: 0 }),
+        tags: vec![vec![String::from("keep")]],
+        ..KeepRules::repository_default()
+    };
+    let policy = PolicyFile { version: FORMAT_VERSION, time, host: "fuzzhost".into(), user: "fuzz".into(), rules };
+    let raw = postcard(&policy);
+    s.add("retention", "valid-encrypted-policy", codec::encode(encrypted(), ObjectKind::Policy, &policy, 3).unwrap());
+    s.add("retention", "valid-plain-policy", raw_body(&raw));
+    s.add("retention", "valid-bare-postcard-policy", raw.clone());
+    let huge = KeepRules {
+        last: u32::MAX,
+        hourly: u32::MAX,
+        within: Some(Span { years: u32::MAX, months: u32::MAX, days: u32::MAX, hours: u32::MAX }),
+        within_yearly: Some(Span { years: u32::MAX, months: 0, days: 0, hours: 0 }),
+        ..KeepRules::default()
+    };
+    let far = Timestamp { unix_seconds: i64::MAX, nanos: u32::MAX, offset_seconds: i32::MIN };
+    let hostile = PolicyFile { time: far, rules: huge, ..policy.clone() };
+    s.add("retention", "valid-plain-hostile-policy", raw_body(&postcard(&hostile)));
+    s.add("retention", "bitflip-plain-policy", bitflip(&raw_body(&raw), 12));
+    s.add(
+        "retention",
+        "truncated-encrypted-policy",
+        truncated(&codec::encode(encrypted(), ObjectKind::Policy, &policy, 3).unwrap()),
+    );
+    let pin =
+        PinFile { version: FORMAT_VERSION, snapshot: Id([5; 32]), time, host: "fuzzhost".into(), user: "fuzz".into() };
+    s.add("retention", "valid-encrypted-pin", codec::encode(encrypted(), ObjectKind::Pin, &pin, 3).unwrap());
+    s.add("retention", "valid-bare-postcard-pin", postcard(&pin));
+    s.add("retention", "empty", Vec::new());
 }

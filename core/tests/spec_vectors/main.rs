@@ -421,4 +421,6 @@ fn i_chunker_matches_spec_wording() {
 /// The chunker tables and the vectors (j) to (m), in their own file so that
 /// neither file grows past about 600 lines.
 mod more_vectors;
+/// The retention objects (n) and (o).
+mod retention_vectors;
 mod snapshot_v2;

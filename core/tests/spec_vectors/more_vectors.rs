@@ -94,7 +94,7 @@ fn spec_tables_match_the_chunker() {
 
 /// Asserts `bytes` equal the hex of a vector (lines of 64 digits, concatenated),
 /// and that §13 shows exactly these lines as one fenced block.
-fn assert_vector(name: &str, bytes: &[u8], lines: &[&str]) {
+pub(super) fn assert_vector(name: &str, bytes: &[u8], lines: &[&str]) {
     show(name, bytes);
     assert_eq!(hex(bytes), lines.concat(), "{name} is no longer what format-spec.md §13 shows");
     let block = format!("```\n{}\n```", lines.join("\n"));
@@ -106,7 +106,12 @@ fn assert_vector(name: &str, bytes: &[u8], lines: &[&str]) {
 /// that no test asserts.
 #[test]
 fn every_hex_line_of_the_vectors_is_asserted() {
-    let sources = [include_str!("main.rs"), include_str!("more_vectors.rs"), include_str!("snapshot_v2.rs")];
+    let sources = [
+        include_str!("main.rs"),
+        include_str!("more_vectors.rs"),
+        include_str!("snapshot_v2.rs"),
+        include_str!("retention_vectors.rs"),
+    ];
     let section = SPEC.split("\n## 13. Test vectors").nth(1).unwrap().split("\n## 14.").next().unwrap();
     let hex_lines: Vec<&str> = section
         .lines()
