@@ -59,8 +59,8 @@ fn latest_with_a_path_is_the_newest_snapshot_covering_it() {
     assert!(out.contains("1 added, 0 deleted, 0 modified"), "{out}");
     let json: serde_json::Value =
         serde_json::from_str(&ok(&w.env, &["diff", "latest", s(&w.projects), "--json"])).unwrap();
-    assert_eq!(json.as_array().unwrap().len(), 1, "{json}");
-    assert_eq!(json[0]["path"], s(&newfile));
+    assert_eq!(json["changes"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json["changes"][0]["path"], s(&newfile));
     // Without a path, latest is the newest snapshot of all.
     let out = ok(&w.env, &["diff", "latest"]);
     assert!(out.contains("0 added"), "{out}");

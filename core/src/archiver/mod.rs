@@ -335,14 +335,17 @@ fn archive(
     // Ordering invariant: packs and their index are durable before the snapshot.
     let saved = saver.finish()?;
     let mut warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
-    for (path, files) in files_per_path {
-        if files.into_inner() == 0 {
-            warnings.push(Warning::NothingStored { path });
-        }
-    }
     let mut excluded_paths = excluded.into_inner().unwrap_or_else(|p| p.into_inner());
     excluded_paths.sort_by(|a, b| a.0.cmp(&b.0));
     let notes = collect_notes(notes, own_met);
+    for (path, files) in files_per_path {
+        // A pseudo filesystem given (`cairn snapshot /proc`) is empty by
+        // design, and its note already says so.
+        let pseudo = notes.iter().any(|n| matches!(n, Note::PseudoFilesystem { path: p, .. } if *p == path));
+        if files.into_inner() == 0 && !pseudo {
+            warnings.push(Warning::NothingStored { path });
+        }
+    }
 
     let summary = Summary {
         files_new: stats.files_new.into_inner(),
