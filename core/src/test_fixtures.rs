@@ -12,6 +12,14 @@ use crate::id::Id;
 use crate::repo::{InitOptions, Repository};
 use crate::snapshot::snapshots::SnapshotEntry;
 
+/// Deterministic bytes that do not compress or repeat, different for each
+/// seed (the one generator of test noise in core's unit tests).
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = vec![0; len];
+    blake3::Hasher::new().update(&seed.to_le_bytes()).finalize_xof().fill(&mut out);
+    out
+}
+
 /// An unencrypted repository in `dir/repo`.
 pub fn repo(dir: &Path) -> Repository {
     Repository::init(&dir.join("repo"), &init_options(None)).unwrap()

@@ -105,17 +105,7 @@ mod tests {
         Chunker { min: 256, avg: 1024, max: 4096, seed: 42 }
     }
 
-    fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use crate::test_fixtures::noise as pseudo_random;
 
     proptest! {
         #[test]

@@ -10,9 +10,7 @@ const PASSWORD: &[u8] = b"correct horse";
 
 /// Incompressible bytes, different for each seed.
 fn noise(len: usize, seed: u8) -> Vec<u8> {
-    let mut out = vec![0; len];
-    blake3::Hasher::new().update(&[seed]).finalize_xof().fill(&mut out);
-    out
+    crate::test_fixtures::noise(len, u64::from(seed))
 }
 
 fn read_config_file(repo: &Repository) -> ConfigFile {

@@ -1,17 +1,7 @@
 use super::*;
 use std::io::Write;
 
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use crate::test_fixtures::noise as pseudo_random;
 
 #[test]
 fn guarded_reads_give_exactly_the_bytes_of_plain_reads() {
