@@ -77,7 +77,7 @@ fn non_utf8_names_are_kept_apart_everywhere() {
     let events = |p: &Path| -> Vec<String> {
         let h = json(&env, &[os("history"), p.as_os_str()]);
         let list = h["events"].as_array().or_else(|| h.as_array()).unwrap_or_else(|| panic!("{h}"));
-        list.iter().map(|e| e["event"].as_str().unwrap().to_string()).collect()
+        list.iter().map(|e| e["change"].as_str().unwrap().to_string()).collect()
     };
     assert_eq!(events(&acute), ["created", "modified"]);
     assert_eq!(events(&grave), ["created"]);

@@ -173,7 +173,7 @@ fn events_of(json: &Value) -> Vec<(String, String, Option<u64>)> {
         .expect("array")
         .iter()
         .map(|r| {
-            (r["snapshot"].as_str().unwrap().to_string(), r["event"].as_str().unwrap().to_string(), r["size"].as_u64())
+            (r["snapshot"].as_str().unwrap().to_string(), r["change"].as_str().unwrap().to_string(), r["size"].as_u64())
         })
         .collect()
 }
@@ -198,14 +198,14 @@ fn timetravel_history_of_a_growing_transcript() {
     let json = w.json(&["history", &path]);
     let rows = json.as_array().unwrap();
     assert_eq!(rows.len(), 1 + grew.len(), "{json}");
-    assert_eq!(rows[0]["event"], "created");
+    assert_eq!(rows[0]["change"], "created");
     assert_eq!(rows[0]["snapshot"], w.ids[0].as_str());
     assert_eq!(rows[0]["type"], "file");
     assert_eq!(rows[0]["time"], "2025-06-01T00:00:00+00:00");
     let mut size = rows[0]["size"].as_u64().unwrap();
     assert_eq!(size, w.states[0][*rel].0);
     for (row, &hour) in rows[1..].iter().zip(&grew) {
-        assert_eq!(row["event"], "modified");
+        assert_eq!(row["change"], "modified");
         assert_eq!(row["snapshot"], w.ids[hour].as_str());
         let now = row["size"].as_u64().unwrap();
         assert!(now > size, "an appended transcript grows: {json}");

@@ -102,7 +102,8 @@ fn step_line(s: &Step) -> String {
 struct JsonStep {
     snapshot: String,
     time: String,
-    event: &'static str,
+    /// What happened to the path in this snapshot (`created`, `modified`, …).
+    change: &'static str,
     /// Bytes of a file (0 for other types); null when absent.
     size: Option<u64>,
     #[serde(rename = "type")]
@@ -116,7 +117,7 @@ fn json_step(s: &Step) -> JsonStep {
     JsonStep {
         snapshot: s.snapshot.to_hex(),
         time: output::rfc3339(&s.time),
-        event: s.event.name(),
+        change: s.event.name(),
         size: s.node.as_ref().map(listing::size),
         kind: s.node.as_ref().map(listing::type_name),
         entries: s.entries,
