@@ -10,20 +10,25 @@ use cairn_core::snapshot::links;
 
 use crate::output;
 
-/// `path` translated through the links snapshots recorded, with a note
-/// (unless `quiet`) when it was.
-pub fn as_stored(repo: &Repository, path: PathBuf, quiet: bool) -> Result<PathBuf> {
-    match links::through_links(repo, &path)? {
-        Some(stored) => {
-            if !quiet {
-                output::note(format!(
-                    "{} is a symlink the snapshot followed; its contents are stored under {}",
-                    path.display(),
-                    stored.display()
-                ));
+/// `paths` translated through the links snapshots recorded, with a note
+/// (unless `quiet`) for each one that was.
+pub fn as_stored(repo: &Repository, paths: Vec<PathBuf>, quiet: bool) -> Result<Vec<PathBuf>> {
+    let translated = links::through_links(repo, &paths)?;
+    Ok(paths
+        .into_iter()
+        .zip(translated)
+        .map(|(path, stored)| match stored {
+            Some(stored) => {
+                if !quiet {
+                    output::note(format!(
+                        "{} is a symlink the snapshot followed; its contents are stored under {}",
+                        path.display(),
+                        stored.display()
+                    ));
+                }
+                stored
             }
-            Ok(stored)
-        }
-        None => Ok(path),
-    }
+            None => path,
+        })
+        .collect())
 }

@@ -29,8 +29,7 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
     }
     // A path typed through a symlink a snapshot followed names what it
     // stored under the link's target.
-    let paths: Vec<PathBuf> =
-        args.paths.iter().cloned().map(|p| crate::given::as_stored(&repo, p, g.quiet)).collect::<Result<_>>()?;
+    let paths: Vec<PathBuf> = crate::given::as_stored(&repo, args.paths.clone(), g.quiet)?;
     let mut filter = PathFilter {
         paths: paths.clone(),
         include: PathPatterns::new(&a.include)?,

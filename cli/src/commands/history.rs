@@ -23,7 +23,7 @@ pub fn run(g: &Global, a: &HistoryArgs) -> Result<u8> {
 fn history(g: &Global, a: &HistoryArgs) -> Result<u8> {
     let path = resolve::user_path(a.path.as_os_str())?;
     let repo = password::open(g)?;
-    let path = crate::given::as_stored(&repo, path, g.quiet)?;
+    let path = crate::given::as_stored(&repo, vec![path], g.quiet)?.remove(0);
     for problem in repo.index_problems() {
         output::warning(problem);
     }

@@ -26,7 +26,7 @@ pub fn run(g: &Global, a: &LsArgs) -> Result<u8> {
         bail!("ls lists one path at a time; {} were given", args.paths.len());
     }
     let path = args.paths.into_iter().next();
-    let path = path.map(|p| crate::given::as_stored(&repo, p, g.quiet)).transpose()?;
+    let path = crate::given::as_stored(&repo, path.into_iter().collect(), g.quiet)?.pop();
     let wanted: Vec<PathBuf> = path.iter().cloned().collect();
     if args.snapshots.is_empty() && a.select.at.is_none() {
         return Err(resolve::no_snapshot_named(&a.args, "--at").into());

@@ -25,8 +25,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
     let paths: Vec<PathBuf> =
         a.paths.iter().map(|p| resolve::user_path(p.as_os_str())).collect::<cairn_core::error::Result<_>>()?;
     // A path typed through a symlink a snapshot followed: its target.
-    let paths: Vec<PathBuf> =
-        paths.into_iter().map(|p| crate::given::as_stored(&repo, p, g.quiet)).collect::<Result<_>>()?;
+    let paths: Vec<PathBuf> = crate::given::as_stored(&repo, paths, g.quiet)?;
     // `latest` and --at choose the newest snapshot covering the literal
     // paths (globs name no path); a snapshot named by id must cover them.
     // A path that looks like a glob (`app/[slug]`) is a literal one when

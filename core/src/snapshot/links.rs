@@ -9,11 +9,16 @@ use crate::error::Result;
 use crate::repo::Repository;
 use crate::snapshot::snapshots;
 
-/// `path` translated through the links recorded by the newest snapshot that
-/// followed a symlink at or above it; `None` when no snapshot did.
-pub fn through_links(repo: &Repository, path: &Path) -> Result<Option<PathBuf>> {
+/// Each of `paths` translated through the links recorded by the newest
+/// snapshot that followed a symlink at or above it; `None` when no snapshot
+/// did. The snapshots are listed once for all the paths (none when no path
+/// is given).
+pub fn through_links(repo: &Repository, paths: &[PathBuf]) -> Result<Vec<Option<PathBuf>>> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
     let (all, _) = snapshots::list(repo)?;
-    Ok(translate(all.iter().rev().map(|e| &e.snapshot), path))
+    Ok(paths.iter().map(|path| translate(all.iter().rev().map(|e| &e.snapshot), path)).collect())
 }
 
 /// The first of `snapshots` (newest first) whose links change `path`.
