@@ -187,7 +187,7 @@ an earlier pattern, a default one included, left out."
     /// Also store the contents of pseudo filesystems (/proc, /sys, /dev…; see --help for the list)
     #[arg(long, long_help = pseudo_fs_help())]
     pub include_pseudo_fs: bool,
-    /// Skip a file whose read makes no progress for this long (e.g. 60s, 2m, 500ms) [default: 60s]
+    /// On filesystems whose reads can hang (FUSE, NFS, SMB, /proc; not local disks): skip a file whose read makes no progress for this long (e.g. 60s, 2m, 500ms) [default: 60s]
     #[arg(long, env = "CAIRN_READ_STALL_LIMIT", value_name = "DURATION", value_parser = parse_stall_limit)]
     pub read_stall_limit: Option<std::time::Duration>,
     /// Walk and read as a real run, store nothing; report what would be added

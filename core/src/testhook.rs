@@ -98,6 +98,21 @@ pub fn reached(point: Point, file: Option<&Path>) {
     enabled::reached(point, file);
 }
 
+/// Whether `CAIRN_TEST_HOOK` names `point` (always false in a release
+/// build): lets a test reach a point that a fast path would skip.
+#[cfg(not(feature = "testing"))]
+#[inline(always)]
+pub fn armed(_point: Point) -> bool {
+    false
+}
+
+/// Whether `CAIRN_TEST_HOOK` names `point` (always false in a release
+/// build): lets a test reach a point that a fast path would skip.
+#[cfg(feature = "testing")]
+pub fn armed(point: Point) -> bool {
+    enabled::armed(point)
+}
+
 #[cfg(feature = "testing")]
 mod enabled {
     use std::path::{Path, PathBuf};
@@ -155,6 +170,10 @@ mod enabled {
             Some(Hook { point: point.name(), action, folder, only_file, hits: AtomicU64::new(0) })
         })
         .as_ref()
+    }
+
+    pub(super) fn armed(point: Point) -> bool {
+        hook().is_some_and(|hook| hook.point == point.name())
     }
 
     pub(super) fn reached(point: Point, file: Option<&Path>) {

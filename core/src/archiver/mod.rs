@@ -315,6 +315,7 @@ fn archive(
         report_excluded,
         files_per_path: paths.iter().map(|p| (p.clone(), AtomicU64::new(0))).collect(),
         stall_limit: opts.read_stall_limit.unwrap_or(crate::fs::stall::DEFAULT_STALL_LIMIT),
+        devices_can_stall: Mutex::new(HashMap::new()),
         notes: Mutex::new(Vec::new()),
         own_met: Mutex::new(Vec::new()),
     };
@@ -474,6 +475,9 @@ struct Archiver<'r> {
     files_per_path: Vec<(PathBuf, AtomicU64)>,
     /// See `SnapshotOptions::read_stall_limit`.
     stall_limit: Duration,
+    /// Per device: whether its reads can hang (`fs::stall::reads_can_stall`),
+    /// asked once per device.
+    devices_can_stall: Mutex<HashMap<u64, bool>>,
     notes: Mutex<Vec<Note>>,
     /// cairn's own files the walk left out (one note for all).
     own_met: Mutex<Vec<PathBuf>>,

@@ -6,7 +6,7 @@
 
 use super::*;
 use crate::fs::pseudo;
-use crate::fs::stall::{self, GuardedFile};
+use crate::fs::stall::{self, SourceFile};
 
 /// How many times a file that changes while read is read again.
 const READ_ATTEMPTS: usize = 3;
@@ -298,9 +298,11 @@ impl Archiver<'_> {
         for _ in 0..READ_ATTEMPTS {
             let attempt = (|| -> Result<(Vec<Id>, u64, Metadata, bool), ReadFailure> {
                 testhook::reached(Point::FileStat, Some(path));
-                // Opened and read on a helper thread, each wait bounded by
-                // the stall limit: no file can hold up the snapshot.
-                let (mut file, before) = GuardedFile::open(path, Some(identity), self.stall_limit)?;
+                // Where a read can hang, opened and read on a helper thread,
+                // each wait bounded by the stall limit: no file can hold up
+                // the snapshot. On a local disk, read directly.
+                let limit = self.read_limit(path, identity.0);
+                let (mut file, before) = SourceFile::open(path, Some(identity), limit)?;
                 let (content, read) = self.store_contents(&mut file, before.len())?;
                 testhook::reached(Point::FileRead, Some(path));
                 let after = file.metadata()?;
@@ -335,6 +337,14 @@ impl Archiver<'_> {
         Ok(last.inspect(|(_, read, _)| self.count_read(*read)))
     }
 
+    /// The stall limit for reading `path` on `device`: `None` (read
+    /// directly) where reads cannot hang (`stall::reads_can_stall`).
+    fn read_limit(&self, path: &Path, device: u64) -> Option<Duration> {
+        let mut devices = self.devices_can_stall.lock().unwrap_or_else(|p| p.into_inner());
+        let can_stall = *devices.entry(device).or_insert_with(|| stall::reads_can_stall(path));
+        can_stall.then_some(self.stall_limit)
+    }
+
     fn count_read(&self, bytes: u64) {
         bump(&self.stats.files_read, 1);
         bump(&self.stats.bytes_read, bytes);
@@ -342,7 +352,7 @@ impl Archiver<'_> {
 
     /// Chunks a file and saves each chunk (`Chunker::for_each_chunk`, the
     /// routine `archiver::content_ids` uses too).
-    fn store_contents(&self, file: &mut GuardedFile, size_hint: u64) -> Result<(Vec<Id>, u64), ReadFailure> {
+    fn store_contents(&self, file: &mut SourceFile, size_hint: u64) -> Result<(Vec<Id>, u64), ReadFailure> {
         let mut ids = Vec::new();
         let read = self
             .chunker

@@ -1,5 +1,6 @@
 use super::*;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 
 use crate::test_fixtures::noise as pseudo_random;
 
@@ -75,4 +76,32 @@ fn stall_messages_name_the_limit() {
     assert!(Stalled { limit: Duration::from_secs(60) }.to_string().contains("60 s"));
     assert!(Stalled { limit: Duration::from_millis(1500) }.to_string().contains("1.5 s"));
     assert!(!is_stalled(&std::io::Error::from(std::io::ErrorKind::TimedOut)));
+}
+
+#[test]
+fn a_source_file_reads_the_same_bytes_directly_or_guarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    let data = pseudo_random(2 * BLOCK + 333, 4);
+    std::fs::write(&path, &data).unwrap();
+    for limit in [None, Some(DEFAULT_STALL_LIMIT)] {
+        let (mut file, md) = SourceFile::open(&path, None, limit).unwrap();
+        assert_eq!(matches!(file, SourceFile::Guarded(_)), limit.is_some());
+        let mut got = Vec::new();
+        file.read_to_end(&mut got).unwrap();
+        assert!(got == data, "{limit:?}: the file's bytes");
+        assert_eq!(file.metadata().unwrap().ino(), md.ino());
+    }
+}
+
+#[test]
+fn only_local_disk_filesystems_are_read_directly() {
+    // /proc is the file system whose reads hang (`/proc/kmsg`).
+    assert!(reads_can_stall(Path::new("/proc/self/status")));
+    // A path statfs cannot describe is read under the limit too.
+    assert!(reads_can_stall(Path::new("/no/such/path")));
+    // Wherever the test's temporary folder is, the answer follows its type.
+    let dir = tempfile::tempdir().unwrap();
+    let magic = rustix::fs::statfs(dir.path()).unwrap().f_type as u32;
+    assert_eq!(reads_can_stall(dir.path()), !LOCAL_FILESYSTEMS.contains(&magic));
 }
