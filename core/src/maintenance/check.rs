@@ -48,6 +48,8 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
     let (all, problems) = snapshots::list(repo)?;
     repo.refresh_index()?;
 
+    retention_objects(repo, &all, &mut report)?;
+
     // Every key file must be intact (only one of them was needed to open).
     for (id, size) in repo.backend().list(FileKind::Key)? {
         match crate::repo::read_key_file_listed(repo.backend(), &id, Some(size)) {
@@ -352,6 +354,24 @@ fn size_mismatch(size: u64, content: &[Id], chunk_lengths: &HashMap<Id, u64>) ->
         stored = stored.saturating_add(*chunk_lengths.get(id)?);
     }
     (stored != size).then(|| format!("its size is {size} bytes but its chunks hold {stored}"))
+}
+
+/// The policy and pin files (format-spec.md §10.1): each must open. A pin
+/// whose snapshot is gone pins nothing, which is worth a note.
+fn retention_objects(
+    repo: &Repository,
+    all: &[snapshots::SnapshotEntry],
+    report: &mut CheckReport,
+) -> crate::Result<()> {
+    if let Err(e) = crate::snapshot::policy_store::load(repo) {
+        report.errors.push(format!("{e} (`cairn policy set` writes a new one)"));
+    }
+    let (pins, problems) = crate::snapshot::pins::list(repo)?;
+    report.errors.extend(problems);
+    for id in pins.keys().filter(|id| !all.iter().any(|e| e.id == **id)) {
+        report.notes.push(format!("pin {id} names a snapshot that does not exist (`cairn unpin` removes it)"));
+    }
+    Ok(())
 }
 
 pub(super) fn same_entries(a: &[PackEntry], b: &[PackEntry]) -> bool {

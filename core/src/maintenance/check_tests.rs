@@ -315,3 +315,27 @@ fn a_tree_stored_only_as_a_data_blob_is_read_and_noted() {
         assert!(report.notes.iter().any(|n| n.contains(&noted)), "{:#?}", report.notes);
     }
 }
+
+#[test]
+fn damaged_policy_and_pin_files_are_errors_and_a_stray_pin_a_note() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (r, snap) = stored(tmp.path());
+    let rules = crate::format::retention::KeepRules::repository_default();
+    let policy = crate::snapshot::policy_store::store(&r, &rules, "h", "u").unwrap();
+    crate::snapshot::pins::pin(&r, &snap.id, "h", "u").unwrap();
+    let stray = Id([7; 32]);
+    crate::snapshot::pins::pin(&r, &stray, "h", "u").unwrap();
+    let report = check(&r, QUICK).unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.notes.iter().any(|n| n.contains(&format!("pin {stray}"))), "{:?}", report.notes);
+
+    flip_byte(&r.backend().local_path(FileKind::Policy, &policy).unwrap(), 0);
+    flip_byte(&r.backend().local_path(FileKind::Pin, &snap.id).unwrap(), 0);
+    let report = check(&r, QUICK).unwrap();
+    assert!(
+        report.errors.iter().any(|e| e.starts_with("policy") && e.contains(&policy.to_string())),
+        "{:?}",
+        report.errors
+    );
+    assert!(report.errors.iter().any(|e| e.contains(&format!("pin {}", snap.id))), "{:?}", report.errors);
+}

@@ -8,12 +8,9 @@ use crate::backend::FileKind;
 use crate::error::{Error, Result};
 use crate::format::codec::{self, ObjectKind};
 use crate::format::retention::{KeepRules, PolicyFile};
-use crate::format::{FORMAT_VERSION, check_version};
+use crate::format::{FORMAT_VERSION, MAX_POLICY_FILE_LEN, check_version};
 use crate::id::Id;
 use crate::repo::{Repository, now_timestamp};
-
-/// A policy file is small; a larger one is not read.
-const MAX_POLICY_FILE: u64 = 1 << 20;
 
 /// Where the rules `forget` applies came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,7 +64,7 @@ pub fn store(repo: &Repository, rules: &KeepRules, host: &str, user: &str) -> Re
 
 fn read(repo: &Repository, id: &Id, size: u64) -> Result<PolicyFile> {
     let what = || format!("policy {id}");
-    if size > MAX_POLICY_FILE {
+    if size > MAX_POLICY_FILE_LEN {
         return Err(Error::corrupt(what(), format!("{size} bytes, more than a policy holds")));
     }
     let bytes = repo.read_verified(FileKind::Policy, id)?;
