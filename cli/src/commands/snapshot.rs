@@ -1,13 +1,11 @@
 //! `cairn snapshot PATH...`
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
 use cairn_core::Id;
-use cairn_core::archiver::{self, Note, ParentChoice, Progress, SnapshotOptions, Warning};
-use cairn_core::format::Snapshot;
-use cairn_core::fs::exclude::{ExcludeOptions, ExcludeRules, Reason};
+use cairn_core::archiver::{self, DryRunOutcome, Note, ParentChoice, Progress, SnapshotOptions, Warning};
+use cairn_core::fs::exclude::{ExcludeOptions, ExcludeRules};
 
 use crate::{locations, own_files};
 
@@ -21,12 +19,15 @@ use cairn_core::repo::rebuild::plural;
 struct Report {
     /// `None` for a dry run.
     id: Option<Id>,
-    snapshot: Snapshot,
-    warnings: Vec<Warning>,
-    excluded: u64,
-    excluded_paths: Vec<(PathBuf, Reason)>,
-    notes: Vec<Note>,
-    incomplete: bool,
+    walked: DryRunOutcome,
+}
+
+/// A report reads as its walk (`report.snapshot`, `.warnings`…).
+impl std::ops::Deref for Report {
+    type Target = DryRunOutcome;
+    fn deref(&self) -> &DryRunOutcome {
+        &self.walked
+    }
 }
 
 pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
@@ -80,25 +81,10 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
     let progress = Arc::new(Progress::default());
     let ticker = Ticker::start(progress.clone(), mode);
     let report = if a.dry_run {
-        archiver::dry_run(&repo, &opts, &exclude, &progress).map(|o| Report {
-            id: None,
-            incomplete: o.incomplete(),
-            snapshot: o.snapshot,
-            warnings: o.warnings,
-            excluded: o.excluded,
-            excluded_paths: o.excluded_paths,
-            notes: o.notes,
-        })
+        archiver::dry_run(&repo, &opts, &exclude, &progress).map(|walked| Report { id: None, walked })
     } else {
-        archiver::snapshot_excluding(&repo, &opts, &exclude, &progress).map(|o| Report {
-            id: Some(o.id),
-            incomplete: o.incomplete(),
-            snapshot: o.snapshot,
-            warnings: o.warnings,
-            excluded: o.excluded,
-            excluded_paths: o.excluded_paths,
-            notes: o.notes,
-        })
+        archiver::snapshot_excluding(&repo, &opts, &exclude, &progress)
+            .map(|o| Report { id: Some(o.id), walked: o.walked })
     };
     ticker.finish();
     let report = report?;
@@ -122,7 +108,7 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
         print_text(&report, a.verbose)?;
     }
     // Exit 3 means "saved, but some files were not"; a dry run saves nothing.
-    Ok(if report.incomplete && !a.dry_run { EXIT_INCOMPLETE } else { 0 })
+    Ok(if report.incomplete() && !a.dry_run { EXIT_INCOMPLETE } else { 0 })
 }
 
 fn print_json(r: &Report, verbose: bool) -> std::io::Result<()> {

@@ -161,31 +161,16 @@ pub struct Progress {
 
 pub struct SnapshotOutcome {
     pub id: Id,
-    pub snapshot: Snapshot,
-    pub warnings: Vec<Warning>,
-    /// Entries left out by the exclude rules (an excluded folder counts once).
-    pub excluded: u64,
-    /// Those entries and why, when `ExcludeOptions::report` was set; sorted.
-    pub excluded_paths: Vec<(PathBuf, Reason)>,
-    /// Pseudo filesystems and cairn's own files met, sorted.
-    pub notes: Vec<Note>,
+    /// The walk and the manifest saved, as a dry run reports them.
+    pub walked: DryRunOutcome,
 }
 
-impl SnapshotOutcome {
-    /// True when some file or folder could not be read (exit code 3).
-    pub fn incomplete(&self) -> bool {
-        incomplete(&self.warnings)
-    }
-
-    /// True when some entry the walk found was not stored, for any reason:
-    /// unreadable, or deleted or replaced during the run. Stricter than
-    /// `incomplete`, for callers that must have stored everything (the
-    /// restorer's safety snapshot: a file replaced meanwhile is new data it
-    /// would otherwise overwrite unpreserved).
-    pub fn missed_any(&self) -> bool {
-        self.warnings
-            .iter()
-            .any(|w| matches!(w, Warning::Unreadable { .. } | Warning::Vanished { .. } | Warning::Stalled { .. }))
+/// A saved snapshot reads as its walk (`outcome.snapshot`, `.warnings`…):
+/// one set of fields for a snapshot and its dry run.
+impl std::ops::Deref for SnapshotOutcome {
+    type Target = DryRunOutcome;
+    fn deref(&self) -> &DryRunOutcome {
+        &self.walked
     }
 }
 
@@ -203,8 +188,20 @@ pub struct DryRunOutcome {
 }
 
 impl DryRunOutcome {
+    /// True when some file or folder could not be read (exit code 3).
     pub fn incomplete(&self) -> bool {
         incomplete(&self.warnings)
+    }
+
+    /// True when some entry the walk found was not stored, for any reason:
+    /// unreadable, or deleted or replaced during the run. Stricter than
+    /// `incomplete`, for callers that must have stored everything (the
+    /// restorer's safety snapshot: a file replaced meanwhile is new data it
+    /// would otherwise overwrite unpreserved).
+    pub fn missed_any(&self) -> bool {
+        self.warnings
+            .iter()
+            .any(|w| matches!(w, Warning::Unreadable { .. } | Warning::Vanished { .. } | Warning::Stalled { .. }))
     }
 }
 
@@ -237,8 +234,7 @@ pub fn snapshot_excluding(
     // index are durable) before the snapshot is written.
     // Counted, so that an interrupt can say truthfully whether it was written.
     let id = crate::interrupt::commit(|| repo.save_snapshot(&walked.snapshot))?;
-    let DryRunOutcome { snapshot, warnings, excluded, excluded_paths, notes } = walked;
-    Ok(SnapshotOutcome { id, snapshot, warnings, excluded, excluded_paths, notes })
+    Ok(SnapshotOutcome { id, walked })
 }
 
 /// Walks and reads `opts.paths` exactly as `snapshot` does, computing every

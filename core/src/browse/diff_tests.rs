@@ -254,7 +254,7 @@ fn the_live_side_is_seen_through_the_snapshots_recorded_rules() {
     let opts = crate::archiver::SnapshotOptions { paths: vec![live.clone()], host: "h".into(), ..Default::default() };
     let taken = crate::archiver::snapshot_excluding(&repo, &opts, &exclude, &Default::default()).unwrap();
     assert_eq!(taken.excluded, 5, "{:?}", taken.excluded_paths);
-    let snap = taken.snapshot;
+    let snap = taken.walked.snapshot;
     let paths: Vec<PathBuf> = snap.paths.iter().map(|p| name_to_path(p).to_path_buf()).collect();
     let diff = |snap: &Snapshot, filter: &PathFilter| {
         let (rules, recorded) = live_rules(snap).unwrap();
