@@ -32,6 +32,7 @@ mod recorded_rules;
 mod restore_metadata;
 mod restore_safety;
 mod retention;
+mod retention_disaster;
 mod roundtrip;
 mod selection;
 mod sparse_large;
