@@ -298,3 +298,49 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A small seeded random source (splitmix64) for tests that pick kill
+/// points at random: the seed is printed, so a failure can be replayed.
+pub struct TestRng(u64);
+
+impl TestRng {
+    /// Seeded from `CAIRN_TEST_SEED` when set, else from the clock; prints
+    /// the seed (shown by `cargo test` when the test fails).
+    pub fn from_env(test: &str) -> TestRng {
+        let seed = std::env::var("CAIRN_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+        });
+        eprintln!("{test}: seed {seed} (replay with CAIRN_TEST_SEED={seed})");
+        TestRng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// Per top-level folder of a repository: how many files (named by id, not
+/// temporaries) and their total size. Compares what two runs left behind.
+pub fn folder_totals(repo: &Path) -> std::collections::BTreeMap<String, (usize, u64)> {
+    let mut out = std::collections::BTreeMap::new();
+    for (path, size) in listing(repo) {
+        let rel = path.strip_prefix(repo).unwrap();
+        if path.file_name().unwrap().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let top = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+        let entry = out.entry(top).or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 += size;
+    }
+    out
+}

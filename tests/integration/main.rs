@@ -28,6 +28,8 @@ mod no_hang;
 mod output_words;
 mod own_files;
 mod passwords;
+mod prune_concurrency;
+mod prune_kill;
 mod recorded_rules;
 mod restore_metadata;
 mod restore_safety;
