@@ -82,6 +82,8 @@ pub enum Command {
     Pin(crate::commands::pin::PinArgs),
     /// Unpin snapshots
     Unpin(crate::commands::pin::PinArgs),
+    /// Delete data no snapshot needs (repacking partly used packs) and consolidate the index
+    Prune(crate::commands::prune::PruneArgs),
     /// Show repository sizes, deduplication and unused space
     Stats,
 }

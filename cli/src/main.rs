@@ -99,6 +99,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Policy(a) => commands::policy::run(&cli.global, a),
         Command::Pin(a) => commands::pin::run(&cli.global, a, true),
         Command::Unpin(a) => commands::pin::run(&cli.global, a, false),
+        Command::Prune(a) => commands::prune::run(&cli.global, a),
         Command::Stats => commands::stats::run(&cli.global),
     }
 }

@@ -51,6 +51,16 @@ pub enum Error {
     Corrupt { what: String, detail: String },
     #[error("blob {0} is not in any index")]
     BlobNotIndexed(Id),
+    /// `prune` found a blob that a snapshot needs in no index.
+    #[error(
+        "prune: blob {blob} (needed by snapshot {snapshot} at {path}) is missing; nothing was deleted. \
+         Run `cairn check`, then `cairn repair index`"
+    )]
+    PruneBlobMissing { blob: Id, snapshot: String, path: String },
+    /// `prune` cannot judge what is needed (an unreadable snapshot, index
+    /// file or tree), so it deletes nothing.
+    #[error("prune: {0}; nothing was deleted")]
+    PruneRefused(String),
     #[error("no snapshot matches {0:?}")]
     SnapshotNotFound(String),
     #[error("snapshot prefix {0:?} is ambiguous; give more hex digits")]

@@ -18,7 +18,8 @@
 //! - `<point>` is one of the [`Point`] names: `pack-durable`, `packs-done`,
 //!   `index-written`, `file-stat`, `file-read`, `key-added`,
 //!   `password-file-rewritten`, `index-loaded`, `snapshots-listed`,
-//!   `read-block`.
+//!   `read-block`, and prune's `prune-repacked`, `prune-index-written`,
+//!   `prune-old-index-removed`, `prune-pack-deleted`.
 //! - `abort`: at the first hit, write the marker `<folder>/<point>.1.reached`
 //!   (when a folder is given), then kill the process with SIGKILL, as a
 //!   power cut or the OOM killer would: no destructor, no flush.
@@ -65,6 +66,17 @@ pub enum Point {
     /// after the open. A pause here is a read that makes no progress, as a
     /// hung network or FUSE filesystem gives.
     ReadBlock,
+    /// `prune`: the new packs of the repacked blobs are durable; the
+    /// consolidated index is not written yet.
+    PruneRepacked,
+    /// `prune`: the consolidated index is durable; the old index files are
+    /// all still there.
+    PruneIndexWritten,
+    /// `prune`: the old index files are removed; the sweep comes next.
+    PruneOldIndexRemoved,
+    /// `prune`: the sweep deleted a pack (fires once per pack; hit N is
+    /// "after the Nth deletion").
+    PrunePackDeleted,
 }
 
 impl Point {
@@ -81,6 +93,10 @@ impl Point {
             Point::IndexLoaded => "index-loaded",
             Point::SnapshotsListed => "snapshots-listed",
             Point::ReadBlock => "read-block",
+            Point::PruneRepacked => "prune-repacked",
+            Point::PruneIndexWritten => "prune-index-written",
+            Point::PruneOldIndexRemoved => "prune-old-index-removed",
+            Point::PrunePackDeleted => "prune-pack-deleted",
         }
     }
 }
@@ -153,6 +169,10 @@ mod enabled {
                 Point::IndexLoaded,
                 Point::SnapshotsListed,
                 Point::ReadBlock,
+                Point::PruneRepacked,
+                Point::PruneIndexWritten,
+                Point::PruneOldIndexRemoved,
+                Point::PrunePackDeleted,
             ]
             .into_iter()
             .find(|p| p.name() == name)

@@ -10,6 +10,7 @@ use cairn_core::snapshot::snapshots::{Filter, SnapshotEntry};
 use clap::Args;
 
 use crate::args::Global;
+use crate::commands::prune::{PruneFlags, prune_repository};
 use crate::output::outln;
 use crate::{EXIT_ERROR, output, password};
 
@@ -118,7 +119,8 @@ Never removed: pinned snapshots (`cairn pin`), the newest snapshot of each group
 more than an hour in the future (these are not counted in any bucket either, and are warned about). \
 restore-preserve snapshots are kept for 30 days.
 
-forget removes only snapshot files; the data they alone used stays in the repository.")]
+forget removes only snapshot files; the data they alone used stays in the repository until a prune \
+(--prune, or `cairn prune` later) deletes it.")]
 pub struct ForgetArgs {
     /// Snapshots to remove (ids, prefixes, latest~N) instead of applying a policy
     #[arg(value_name = "SNAPSHOT")]
@@ -135,8 +137,14 @@ pub struct ForgetArgs {
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
     /// Show what would be kept and removed, and why, without removing anything
+    /// (with --prune: and the prune plan, without pruning)
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+    /// Then prune: delete the data no remaining snapshot needs (see `cairn prune`)
+    #[arg(long)]
+    pub prune: bool,
+    #[command(flatten)]
+    pub prune_flags: PruneFlags,
 }
 
 pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
@@ -206,12 +214,10 @@ fn finish(
     if a.dry_run {
         json["dry_run"] = true.into();
         json["to_remove"] = hex(ids).into();
-        if g.json {
-            outln!("{json}")?;
-        } else if !g.quiet {
+        if !g.json && !g.quiet {
             outln!("dry run: would remove {} snapshot{}", ids.len(), plural(ids.len()))?;
         }
-        return Ok(0);
+        return then_prune(g, a, repo, ids, 0, json);
     }
     let outcome = forget::remove(repo, ids)?;
     json["dry_run"] = false.into();
@@ -227,9 +233,7 @@ fn finish(
     for id in &outcome.pinned_meanwhile {
         output::warning(format!("snapshot {} was pinned meanwhile; kept", id.short()));
     }
-    if g.json {
-        outln!("{json}")?;
-    } else if !g.quiet {
+    if !g.json && !g.quiet {
         outln!("removed {} snapshot{}", outcome.removed.len(), plural(outcome.removed.len()))?;
     }
     if let Some((id, e)) = outcome.failed.first() {
@@ -239,9 +243,38 @@ fn finish(
             plural(outcome.failed.len()),
             id.short()
         );
+        if g.json {
+            outln!("{json}")?;
+        }
+        // No prune: the snapshots still there were meant to go.
         return Ok(EXIT_ERROR);
     }
-    Ok(0)
+    then_prune(g, a, repo, &[], 0, json)
+}
+
+/// With `--prune`, prunes (in a dry run, plans the prune as if `forgotten`
+/// were gone) and adds its JSON under `prune`; then prints the JSON.
+fn then_prune(
+    g: &Global,
+    a: &ForgetArgs,
+    repo: &cairn_core::Repository,
+    forgotten: &[cairn_core::Id],
+    code: u8,
+    mut json: serde_json::Value,
+) -> Result<u8> {
+    let mut code = code;
+    if a.prune {
+        if !g.json && !g.quiet {
+            outln!()?;
+        }
+        let (prune_code, prune_json) = prune_repository(g, repo, &a.prune_flags, a.dry_run, forgotten)?;
+        json["prune"] = prune_json;
+        code = code.max(prune_code);
+    }
+    if g.json {
+        outln!("{json}")?;
+    }
+    Ok(code)
 }
 
 fn explicit_json(entries: &[SnapshotEntry]) -> serde_json::Value {

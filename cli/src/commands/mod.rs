@@ -12,6 +12,7 @@ pub mod key;
 pub mod ls;
 pub mod pin;
 pub mod policy;
+pub mod prune;
 pub mod repair;
 pub mod restore;
 pub mod snapshot;

@@ -1,9 +1,11 @@
 //! Keeping a repository healthy: `check`, `forget` (removing snapshots by
-//! policy or id), `stats`; `prune` and `repack` will live here too.
+//! policy or id), `stats`, `prune` (repacking and deleting what no
+//! snapshot needs).
 
 pub mod check;
 mod check_summary;
 pub mod forget;
+pub mod prune;
 mod read_data;
 pub mod repair;
 pub mod stats;

@@ -1,0 +1,249 @@
+//! The prune plan, from the index alone: what the snapshots need, and per
+//! pack how many of its bytes that is. A pack nothing needs is deleted
+//! whole, a pack wholly needed is kept, and a pack partly needed is
+//! repacked (its needed blobs copied into new packs) while the unused
+//! bytes left exceed `--max-unused` and `--max-repack-size` allows it.
+
+use std::cmp::Reverse;
+use std::collections::HashSet;
+
+use super::PruneOptions;
+use super::index_files::{self, IndexFiles};
+use super::walk::{NO_COPY, Needs};
+use crate::error::{Error, Result};
+use crate::format::{BlobKind, IndexedPack, PackEntry};
+use crate::id::Id;
+use crate::repo::Repository;
+use crate::repo::index::Index;
+use crate::snapshot::snapshots;
+
+/// Packs per consolidated index file (format-spec.md §6, "Prune").
+pub const PACKS_PER_INDEX_FILE: usize = 65_536;
+
+/// A partly used pack chosen for repacking.
+#[derive(Clone, Debug)]
+pub struct RepackPack {
+    /// The pack and every entry (listed again if the pack is kept whole
+    /// after all, because one of its blobs is damaged).
+    pub pack: IndexedPack,
+    pub size: u64,
+    pub kind: BlobKind,
+    /// The entries to copy into new packs, by offset.
+    pub keep: Vec<PackEntry>,
+    /// Their bytes.
+    pub used_bytes: u64,
+}
+
+/// What prune will do (what `--dry-run` prints).
+pub struct PrunePlan {
+    pub snapshots: usize,
+    pub used_blobs: u64,
+    /// Bytes of the copies kept of the blobs the snapshots need.
+    pub used_bytes: u64,
+    /// Packs in `data/` and their bytes.
+    pub packs: u64,
+    pub stored_bytes: u64,
+    /// Indexed packs that no snapshot needs: deleted whole.
+    pub delete: Vec<(Id, u64)>,
+    pub repack: Vec<RepackPack>,
+    /// Packs kept as they are (in the consolidated index).
+    pub keep: Vec<IndexedPack>,
+    /// Packs in `data/` that no index lists (left by killed runs or an
+    /// earlier prune): deleted by the sweep when no other run is active.
+    pub unindexed: Vec<(Id, u64)>,
+    /// Bytes no snapshot needs now, and after the plan is carried out.
+    pub unused_before: u64,
+    pub unused_after: u64,
+    /// Bytes of packs after the plan (new packs' headers not counted).
+    pub size_after: u64,
+    /// The index files read: the ones replaced by the consolidated index.
+    pub index_files: Vec<Id>,
+    pub index_files_after: usize,
+    /// Whether the index is rewritten at all (something to delete or to
+    /// repack, several index files, or listings of packs that are gone).
+    pub rewrite_index: bool,
+    /// Every copy of every blob, for repack's fallback to another copy.
+    pub(super) index: Index,
+    pub(super) needs: Needs,
+}
+
+impl PrunePlan {
+    pub fn delete_bytes(&self) -> u64 {
+        self.delete.iter().map(|(_, size)| size).sum()
+    }
+
+    pub fn repack_bytes(&self) -> u64 {
+        self.repack.iter().map(|r| r.size).sum()
+    }
+
+    pub fn repack_kept_bytes(&self) -> u64 {
+        self.repack.iter().map(|r| r.used_bytes).sum()
+    }
+
+    pub fn unindexed_bytes(&self) -> u64 {
+        self.unindexed.iter().map(|(_, size)| size).sum()
+    }
+
+    /// Whether carrying the plan out changes anything.
+    pub fn is_empty(&self) -> bool {
+        !self.rewrite_index && self.unindexed.is_empty()
+    }
+}
+
+/// One pack's accounting.
+struct PackUse {
+    used_bytes: u64,
+    unused_bytes: u64,
+}
+
+/// Plans a prune. Refuses (deleting nothing) when a blob a snapshot needs
+/// is in no index, or a snapshot, index file or tree cannot be read.
+pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
+    // Snapshots first, then the index (R5): every listed snapshot's index
+    // exists by then (W3).
+    let (entries, problems) = snapshots::list(repo)?;
+    if let Some(first) = problems.first() {
+        return Err(Error::PruneRefused(format!(
+            "{first}; a snapshot that cannot be read may need any pack. Remove it with `cairn forget ID` \
+             if it is beyond repair"
+        )));
+    }
+    let files = index_files::read(repo)?;
+    let index = files.index();
+    let mut needs = Needs::default();
+    let roots: Vec<(Id, Id)> =
+        entries.iter().filter(|e| !opts.forgotten.contains(&e.id)).map(|e| (e.id, e.snapshot.tree)).collect();
+    let mut missing = Vec::new();
+    needs.walk(repo, &index, &roots, &mut missing)?;
+    if let Some(first) = missing.into_iter().next() {
+        return Err(first.into_error());
+    }
+    choose_copies(&files, &mut needs);
+    Ok(decide(repo, opts, files, index, needs, roots.len()))
+}
+
+/// For each needed blob, the copy to keep: one in a pack whose every
+/// blob is needed (so that pack is kept whole), else the first indexed.
+/// Every other copy counts as unused.
+fn choose_copies(files: &IndexFiles, needs: &mut Needs) {
+    let all_used: Vec<bool> =
+        files.packs.iter().map(|p| p.entries.iter().all(|e| needs.used.contains_key(&(e.kind, e.id)))).collect();
+    for (p, pack) in files.packs.iter().enumerate() {
+        for (e, entry) in pack.entries.iter().enumerate() {
+            if let Some(slot) = needs.used.get_mut(&(entry.kind, entry.id))
+                && (*slot == NO_COPY || (!all_used[(*slot >> 32) as usize] && all_used[p]))
+            {
+                *slot = (p as u64) << 32 | e as u64;
+            }
+        }
+    }
+}
+
+fn pack_use(p: usize, pack: &IndexedPack, needs: &Needs) -> PackUse {
+    let mut u = PackUse { used_bytes: 0, unused_bytes: 0 };
+    for (e, entry) in pack.entries.iter().enumerate() {
+        if needs.used.get(&(entry.kind, entry.id)) == Some(&((p as u64) << 32 | e as u64)) {
+            u.used_bytes += u64::from(entry.length);
+        } else {
+            u.unused_bytes += u64::from(entry.length);
+        }
+    }
+    u
+}
+
+fn decide(
+    repo: &Repository,
+    opts: &PruneOptions,
+    files: IndexFiles,
+    index: Index,
+    needs: Needs,
+    snapshots: usize,
+) -> PrunePlan {
+    let indexed: HashSet<Id> = files.pack_ids();
+    let mut unindexed: Vec<(Id, u64)> =
+        files.on_disk.iter().filter(|(id, _)| !indexed.contains(id)).map(|(id, size)| (*id, *size)).collect();
+    unindexed.sort();
+    let mut plan = PrunePlan {
+        snapshots,
+        used_blobs: needs.used.len() as u64,
+        used_bytes: 0,
+        packs: files.on_disk.len() as u64,
+        stored_bytes: files.on_disk.values().sum(),
+        delete: Vec::new(),
+        repack: Vec::new(),
+        keep: Vec::new(),
+        unindexed,
+        unused_before: 0,
+        unused_after: 0,
+        size_after: 0,
+        index_files: files.files.clone(),
+        index_files_after: 0,
+        rewrite_index: false,
+        index: Index::new(),
+        needs: Needs::default(),
+    };
+    let mut candidates: Vec<(RepackPack, u64)> = Vec::new();
+    for (p, pack) in files.packs.iter().enumerate() {
+        let size = files.on_disk.get(&pack.pack).copied().unwrap_or(0);
+        let u = pack_use(p, pack, &needs);
+        plan.used_bytes += u.used_bytes;
+        if u.used_bytes == 0 {
+            plan.delete.push((pack.pack, size));
+        } else if u.unused_bytes == 0 {
+            plan.keep.push(pack.clone());
+        } else {
+            let mut keep: Vec<PackEntry> = pack
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(e, entry)| needs.used.get(&(entry.kind, entry.id)) == Some(&((p as u64) << 32 | *e as u64)))
+                .map(|(_, entry)| *entry)
+                .collect();
+            keep.sort_by_key(|e| e.offset);
+            let kind = pack.entries.first().map_or(BlobKind::Data, |e| e.kind);
+            candidates
+                .push((RepackPack { pack: pack.clone(), size, kind, keep, used_bytes: u.used_bytes }, u.unused_bytes));
+        }
+    }
+    let partly_unused: u64 = candidates.iter().map(|(_, unused)| unused).sum();
+    plan.unused_before = plan.delete_bytes() + partly_unused + plan.unindexed_bytes();
+    // Tree packs first (every command reads trees), then small packs (few
+    // bytes to copy for a pack less), then the largest unused share.
+    let small = u64::from(repo.params().pack_target) / 2;
+    candidates.sort_by_key(|(c, unused)| {
+        let share = (u128::from(*unused) << 32) / u128::from(c.size.max(1));
+        (c.kind != BlobKind::Tree, c.size >= small, Reverse(share), c.pack.pack)
+    });
+    let limit = opts.max_unused.limit(plan.used_bytes);
+    let mut remaining = partly_unused;
+    let mut repacked = 0u64;
+    let mut capped = false;
+    for (candidate, unused) in candidates {
+        let over_cap = opts.max_repack_size.is_some_and(|cap| repacked + candidate.size > cap);
+        capped |= over_cap;
+        if remaining <= limit || capped {
+            plan.keep.push(candidate.pack);
+            continue;
+        }
+        repacked += candidate.size;
+        remaining -= unused;
+        plan.repack.push(candidate);
+    }
+    plan.unused_after = remaining;
+    plan.size_after = plan.stored_bytes - plan.delete_bytes() - plan.unindexed_bytes() - plan.repack_bytes()
+        + plan.repack_kept_bytes();
+    plan.rewrite_index = !plan.delete.is_empty()
+        || !plan.repack.is_empty()
+        || plan.index_files.len() > 1
+        || files.redundant_listings > 0;
+    let target = u64::from(repo.params().pack_target).max(1);
+    let new_packs = plan.repack_kept_bytes().div_ceil(target) as usize;
+    plan.index_files_after = if plan.rewrite_index {
+        (plan.keep.len() + new_packs).div_ceil(PACKS_PER_INDEX_FILE)
+    } else {
+        plan.index_files.len()
+    };
+    plan.index = index;
+    plan.needs = needs;
+    plan
+}

@@ -1,0 +1,157 @@
+//! The sweep (format-spec.md §6, "Prune", steps 1–4): deletes the packs
+//! that no current index lists, once no other run could still need them.
+//!
+//! 1. `data/` is listed (set A): packs written later are not touched.
+//! 2. If any other run is registered and alive, nothing is deleted (a
+//!    later prune deletes the packs).
+//! 3. The index files are read again and the snapshots listed again; what
+//!    snapshots committed since the plan need is added to what the plan
+//!    found. A needed blob no current index lists is looked for in the
+//!    headers of the unindexed packs of A; a pack holding one is indexed
+//!    again ("recovered"). A needed blob found nowhere stops the sweep.
+//! 4. Each pack of A that no current index lists and that was not
+//!    recovered is deleted.
+
+use std::collections::{HashMap, HashSet};
+
+use super::index_files;
+use super::plan::PrunePlan;
+use super::walk::MissingBlob;
+use crate::backend::FileKind;
+use crate::error::Result;
+use crate::format::codec::{self, ObjectKind};
+use crate::format::{BlobKind, FORMAT_VERSION, IndexFile};
+use crate::id::Id;
+use crate::repo::{Repository, rebuild};
+use crate::testhook::{self, Point};
+
+/// How the sweep ended.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub enum SweepOutcome {
+    /// Every unindexed pack of A was deleted (or there was none).
+    #[default]
+    Done,
+    /// Another run is alive (one line per run): nothing was deleted.
+    Blocked(Vec<String>),
+    /// A blob a snapshot needs is in no index and no pack header: nothing
+    /// was deleted (the line names the blob and the snapshot).
+    Missing(String),
+}
+
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    pub outcome: SweepOutcome,
+    pub deleted: Vec<(Id, u64)>,
+    /// Packs that would have been deleted but were found to hold a
+    /// needed blob, and were indexed again.
+    pub recovered: Vec<Id>,
+    /// Packs left for a later prune (when blocked or stopped).
+    pub waiting: Vec<(Id, u64)>,
+}
+
+impl SweepReport {
+    pub fn deleted_bytes(&self) -> u64 {
+        self.deleted.iter().map(|(_, size)| size).sum()
+    }
+
+    pub fn waiting_bytes(&self) -> u64 {
+        self.waiting.iter().map(|(_, size)| size).sum()
+    }
+}
+
+/// The other runs registered in the repository that are alive (one line
+/// each, naming host, pid and since when). The deletion protocol's markers
+/// (`locks/`) are not in this branch yet: until they are, no run is seen.
+fn blocking_runs(repo: &Repository) -> Result<Vec<String>> {
+    let _ = repo;
+    Ok(Vec::new())
+}
+
+/// Runs the sweep after the consolidated index replaced the old one.
+pub(super) fn sweep(repo: &Repository, plan: &mut PrunePlan) -> Result<SweepReport> {
+    let mut report = SweepReport::default();
+    // 1. Set A, before anything else.
+    let listed: HashMap<Id, u64> = repo.backend().list(FileKind::Pack)?.into_iter().collect();
+    // 2. Any other live run blocks.
+    let blockers = blocking_runs(repo)?;
+    if !blockers.is_empty() {
+        report.waiting = unindexed_now(repo, &listed)?;
+        report.outcome = SweepOutcome::Blocked(blockers);
+        return Ok(report);
+    }
+    // 3. Snapshots, then the index files again (R5).
+    let (entries, problems) = crate::snapshot::snapshots::list(repo)?;
+    let files = index_files::read(repo)?;
+    let current = files.index();
+    let indexed = files.pack_ids();
+    let mut doomed: Vec<(Id, u64)> =
+        listed.iter().filter(|(id, _)| !indexed.contains(id)).map(|(id, size)| (*id, *size)).collect();
+    doomed.sort();
+    if let Some(first) = problems.first() {
+        report.waiting = doomed;
+        report.outcome = SweepOutcome::Missing(format!("prune: {first}; it may need any pack, so no pack was deleted"));
+        return Ok(report);
+    }
+    let new_roots: Vec<(Id, Id)> =
+        entries.iter().filter(|e| !plan.needs.snapshots.contains(&e.id)).map(|e| (e.id, e.snapshot.tree)).collect();
+    let mut missing: Vec<MissingBlob> = Vec::new();
+    if let Err(e) = plan.needs.walk(repo, &current, &new_roots, &mut missing) {
+        report.waiting = doomed;
+        report.outcome = SweepOutcome::Missing(e.to_string());
+        return Ok(report);
+    }
+    // What the new snapshots need and no index lists, and what the plan
+    // found indexed and no index file lists any more, as a line each.
+    let mut lost: Vec<((BlobKind, Id), String)> =
+        missing.into_iter().map(|m| ((m.kind, m.blob), m.into_error().to_string())).collect();
+    for key in plan.needs.used.keys().filter(|(kind, id)| !current.contains(*kind, id)) {
+        lost.push((
+            *key,
+            format!(
+                "prune: blob {}, which a snapshot needs, is in no index file nor pack header any more; no pack was \
+             deleted. Run `cairn check`",
+                key.1
+            ),
+        ));
+    }
+    if !lost.is_empty() {
+        let candidates: Vec<Id> = doomed.iter().map(|(id, _)| *id).collect();
+        let reading = rebuild::read_headers(repo, &candidates);
+        let mut holding = Vec::new();
+        let mut found: HashSet<(BlobKind, Id)> = HashSet::new();
+        let wanted: HashSet<(BlobKind, Id)> = lost.iter().map(|(key, _)| *key).collect();
+        for pack in reading.packs {
+            let hits: Vec<_> = pack.entries.iter().map(|e| (e.kind, e.id)).filter(|k| wanted.contains(k)).collect();
+            if !hits.is_empty() {
+                found.extend(hits);
+                holding.push(pack);
+            }
+        }
+        if let Some((_, line)) = lost.into_iter().find(|(key, _)| !found.contains(key)) {
+            report.waiting = doomed;
+            report.outcome = SweepOutcome::Missing(line);
+            return Ok(report);
+        }
+        // Indexed again, durably, before any deletion.
+        let file = IndexFile { version: FORMAT_VERSION, packs: holding };
+        repo.backend().write(FileKind::Index, &codec::encode(repo.keys(), ObjectKind::Index, &file, 3)?)?;
+        report.recovered = file.packs.iter().map(|p| p.pack).collect();
+        doomed.retain(|(id, _)| !report.recovered.contains(id));
+    }
+    // 4. Delete.
+    for (pack, size) in doomed {
+        repo.backend().remove(FileKind::Pack, &pack)?;
+        report.deleted.push((pack, size));
+        testhook::reached(Point::PrunePackDeleted, None);
+    }
+    Ok(report)
+}
+
+/// The packs of `listed` no index lists now (what waits for a later prune).
+fn unindexed_now(repo: &Repository, listed: &HashMap<Id, u64>) -> Result<Vec<(Id, u64)>> {
+    let indexed = index_files::read(repo)?.pack_ids();
+    let mut waiting: Vec<(Id, u64)> =
+        listed.iter().filter(|(id, _)| !indexed.contains(id)).map(|(id, size)| (*id, *size)).collect();
+    waiting.sort();
+    Ok(waiting)
+}
