@@ -33,29 +33,23 @@ struct Base {
     prune_wall: Duration,
 }
 
-/// Six snapshots of a changing tree, each with its own 300 kB file that
+/// Four snapshots of a changing tree, each with its own 300 kB file that
 /// the next one drops (whole packs become unused, others partly), a
 /// snapshot killed before its index (packs no index lists), then
 /// `forget --keep-last 2`.
 fn base() -> Base {
     let env = Env::new();
     let src = env.path("src");
-    cairn_testgen::init(&src, cairn_testgen::Scale::Tiny, 11).unwrap();
     let mut saved = Vec::new();
-    for round in 0..6u32 {
-        if round > 0 {
-            cairn_testgen::tick(&src, round).unwrap();
-            fs::remove_file(src.join(format!("noise-{}.bin", round - 1))).unwrap();
-        }
-        fs::write(src.join(format!("noise-{round}.bin")), noise(300_000, u64::from(round) + 1)).unwrap();
+    for round in 0..4u32 {
+        change(&src, round);
         let id = env.snapshot_json(&[&src])["id"].as_str().unwrap().to_string();
         let tree = env.path(&format!("tree-{round}"));
         copy_tree(&src, &tree);
         saved.push((id, tree));
     }
 
-    cairn_testgen::tick(&src, 6).unwrap();
-    fs::write(src.join("noise-killed.bin"), noise(300_000, 99)).unwrap();
+    change(&src, 4);
     let hook = Hook::new(env.path("hook-snapshot"), "packs-done");
     let mut cmd = env.std_cairn();
     cmd.args(["snapshot", "--no-default-excludes"]).arg(&src);
@@ -64,7 +58,7 @@ fn base() -> Base {
     assert_eq!(out.status.signal(), Some(9), "the snapshot was killed: {}", stderr_of(&out));
 
     env.cairn().args(["forget", "--keep-last", "2"]).assert().success();
-    let kept = saved.split_off(4);
+    let kept = saved.split_off(2);
 
     let reference_repo = env.path("reference");
     copy_tree(&env.repo, &reference_repo);
@@ -78,7 +72,25 @@ fn base() -> Base {
     let removed = before.iter().filter(|p| !after.contains(p)).count();
     assert!(removed > 0 && created > 0, "the clean prune had work to do: {}", stdout_of(&out));
     let reference = folder_totals(&reference_repo);
+    eprintln!("clean prune: created {created}, removed {removed}, {prune_wall:?}, {reference:?}\n{}", stdout_of(&out));
     Base { env, src, kept, reference, created, removed, prune_wall }
+}
+
+/// Round `round` of a small tree (kept small: every attempt restores it
+/// twice): 20 files in 4 folders, 4 of them rewritten each round, and a
+/// 300 kB file of the round's own in place of the last round's.
+fn change(src: &Path, round: u32) {
+    for i in 0..20u32 {
+        let file = src.join(format!("dir-{}", i % 4)).join(format!("f-{i}.txt"));
+        if round == 0 || i % 5 == round % 5 {
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(&file, noise(2_000 + 100 * i as usize, u64::from(round * 100 + i + 1))).unwrap();
+        }
+    }
+    if round > 0 {
+        fs::remove_file(src.join(format!("noise-{}.bin", round - 1))).unwrap();
+    }
+    fs::write(src.join(format!("noise-{round}.bin")), noise(300_000, u64::from(round) + 1000)).unwrap();
 }
 
 /// The repository's files (not temporaries), relative to its root.
