@@ -119,13 +119,13 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
         return Err(first.into_error());
     }
     choose_copies(&files, &mut needs);
-    Ok(decide(repo, opts, files, index, needs, roots.len()))
+    Ok(decide(repo.params().pack_target, opts, files, index, needs, roots.len()))
 }
 
 /// For each needed blob, the copy to keep: one in a pack whose every
 /// blob is needed (so that pack is kept whole), else the first indexed.
 /// Every other copy counts as unused.
-fn choose_copies(files: &IndexFiles, needs: &mut Needs) {
+pub(super) fn choose_copies(files: &IndexFiles, needs: &mut Needs) {
     let all_used: Vec<bool> =
         files.packs.iter().map(|p| p.entries.iter().all(|e| needs.used.contains_key(&(e.kind, e.id)))).collect();
     for (p, pack) in files.packs.iter().enumerate() {
@@ -151,8 +151,9 @@ fn pack_use(p: usize, pack: &IndexedPack, needs: &Needs) -> PackUse {
     u
 }
 
-fn decide(
-    repo: &Repository,
+/// The plan from what is indexed and what is needed (no I/O).
+pub(super) fn decide(
+    pack_target: u32,
     opts: &PruneOptions,
     files: IndexFiles,
     index: Index,
@@ -209,7 +210,7 @@ fn decide(
     plan.unused_before = plan.delete_bytes() + partly_unused + plan.unindexed_bytes();
     // Tree packs first (every command reads trees), then small packs (few
     // bytes to copy for a pack less), then the largest unused share.
-    let small = u64::from(repo.params().pack_target) / 2;
+    let small = u64::from(pack_target) / 2;
     candidates.sort_by_key(|(c, unused)| {
         let share = (u128::from(*unused) << 32) / u128::from(c.size.max(1));
         (c.kind != BlobKind::Tree, c.size >= small, Reverse(share), c.pack.pack)
@@ -236,7 +237,7 @@ fn decide(
         || !plan.repack.is_empty()
         || plan.index_files.len() > 1
         || files.redundant_listings > 0;
-    let target = u64::from(repo.params().pack_target).max(1);
+    let target = u64::from(pack_target).max(1);
     let new_packs = plan.repack_kept_bytes().div_ceil(target) as usize;
     plan.index_files_after = if plan.rewrite_index {
         (plan.keep.len() + new_packs).div_ceil(PACKS_PER_INDEX_FILE)

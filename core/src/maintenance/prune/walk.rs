@@ -40,7 +40,7 @@ pub(super) struct Needs {
     /// (`pack position << 32 | entry position`; [`NO_COPY`] until chosen).
     pub used: HashMap<(BlobKind, Id), u64>,
     /// Trees already walked (by id: a tree's id fixes everything below it).
-    visited: HashSet<Id>,
+    pub visited: HashSet<Id>,
     /// The snapshots walked.
     pub snapshots: HashSet<Id>,
 }
