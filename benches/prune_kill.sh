@@ -173,7 +173,8 @@ for t in $(seq 1 "$TRIALS"); do
   pid=$!
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
   kill -KILL "$pid" 2>/dev/null || true
-  rc=0; wait "$pid" || rc=$?
+  # (The braces keep bash's "Killed" job report out of the output.)
+  rc=0; { wait "$pid"; } 2>/dev/null || rc=$?
   case "$rc" in
     137) KILLED=$((KILLED + 1)) ;;
     0) FINISHED=$((FINISHED + 1)) ;;
