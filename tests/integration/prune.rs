@@ -165,3 +165,45 @@ fn a_missing_pack_of_a_kept_snapshot_stops_prune() {
     assert!(line.contains(" at /") && line.contains("nothing was deleted"), "names the path: {line}");
     assert_eq!(env.repo_listing(), before, "nothing was deleted");
 }
+
+/// Bytes of every pack of the repository at `repo`.
+fn packs_at(repo: &Path) -> u64 {
+    listing(&repo.join("data")).iter().map(|(_, size)| size).sum()
+}
+
+#[test]
+fn a_prune_killed_at_any_step_is_finished_by_the_next() {
+    let env = Env::new();
+    let (src, copies) = history(&env, 3);
+    env.cairn().args(["forget", "--keep-last", "1"]).assert().success();
+    let clean = env.path("clean");
+    copy_tree(&env.repo, &clean);
+    let run = |repo: &Path, args: &[&str], hook: Option<&str>| {
+        let mut cmd = env.std_cairn();
+        cmd.env("CAIRN_REPO", repo).arg("--no-cache").args(args);
+        if let Some(hook) = hook {
+            cmd.env("CAIRN_TEST_HOOK", hook);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&clean, &["prune"], None);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let clean_size = packs_at(&clean);
+    for point in ["prune-repacked", "prune-index-written", "prune-old-index-removed", "prune-pack-deleted"] {
+        let repo = env.path(point);
+        copy_tree(&env.repo, &repo);
+        let out = run(&repo, &["prune"], Some(&format!("{point}:abort")));
+        assert!(!out.status.success(), "{point}: the hook kills prune");
+        let out = run(&repo, &["check"], None);
+        assert!(out.status.success(), "{point}: {}{}", stdout_of(&out), stderr_of(&out));
+        let out = run(&repo, &["prune"], None);
+        assert!(out.status.success(), "{point}: {}", stderr_of(&out));
+        assert_eq!(packs_at(&repo), clean_size, "{point}: the next prune finishes the job");
+        let out = run(&repo, &["check", "--read-data"], None);
+        assert!(out.status.success(), "{point}: {}{}", stdout_of(&out), stderr_of(&out));
+        let target = env.path(&format!("restore-{point}"));
+        let out = run(&repo, &["restore", "latest", "--target", target.to_str().unwrap()], None);
+        assert!(out.status.success(), "{point}: {}", stderr_of(&out));
+        assert_same_tree(&copies[2], &restored(&target, &src));
+    }
+}

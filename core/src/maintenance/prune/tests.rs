@@ -272,10 +272,16 @@ fn removed_index_files_leave_the_cache_by_themselves() {
     let r = encrypted_repo(tmp.path(), PASSWORD);
     let s = shape(&r);
     let cached = Repository::open_with_cache(r.path(), Some(PASSWORD), Some(&cache)).unwrap();
+    let cache_file = cache.join(r.id().to_hex()).join("index");
+    let cached_before = std::fs::metadata(&cache_file).unwrap().len();
     let report = prune::execute(&cached, prune::plan(&cached, &PruneOptions::default()).unwrap()).unwrap();
     assert_eq!(report.new_packs, 1);
     let after = Repository::open_with_cache(r.path(), Some(PASSWORD), Some(&cache)).unwrap();
     assert!(after.index_problems().is_empty(), "{:?}", after.index_problems());
+    // Stale entries kept would make it larger: it holds the consolidated
+    // file alone, which lists less than the files it replaced.
+    let cached_after = std::fs::metadata(&cache_file).unwrap().len();
+    assert!(cached_after < cached_before, "{cached_after} >= {cached_before}");
     let packs: HashSet<Id> = files_of(&after, FileKind::Pack).into_iter().collect();
     for blob in [s.x, s.k] {
         let copies = after.locations(BlobKind::Data, &blob);
