@@ -65,7 +65,7 @@ pub fn execute(repo: &Repository, mut plan: PrunePlan) -> Result<PruneReport> {
         let mut packs: Vec<IndexedPack> = std::mem::take(&mut plan.keep);
         packs.extend(kept_whole.iter().map(|i| plan.repack[*i].pack.clone()));
         packs.extend(repacked.new_packs);
-        let written = write_index(repo, &packs)?;
+        let written = write_index(repo, packs)?;
         report.index_files_written = written.len();
         testhook::reached(Point::PruneIndexWritten, None);
         // Only the files the plan read; one the consolidated index equals
@@ -78,30 +78,28 @@ pub fn execute(repo: &Repository, mut plan: PrunePlan) -> Result<PruneReport> {
     }
     report.sweep = sweep::sweep(repo, &mut plan)?;
     report.size_after = repo.backend().list(FileKind::Pack)?.iter().map(|(_, size)| size).sum();
-    // Later commands of this process read the index as it is now.
-    repo.refresh_index()?;
     Ok(report)
 }
 
 /// Writes `packs` into as few index files as the bounds allow; every one
 /// is durable when this returns.
-fn write_index(repo: &Repository, packs: &[IndexedPack]) -> Result<Vec<Id>> {
+fn write_index(repo: &Repository, packs: Vec<IndexedPack>) -> Result<Vec<Id>> {
     let mut written = Vec::new();
-    let mut start = 0;
-    while start < packs.len() {
-        let mut end = start;
+    let mut packs = packs.into_iter().peekable();
+    while packs.peek().is_some() {
+        let mut file = IndexFile { version: FORMAT_VERSION, packs: Vec::new() };
         let mut entries = 0;
-        while end < packs.len() && end - start < PACKS_PER_INDEX_FILE {
-            entries += packs[end].entries.len();
-            if end > start && entries > ENTRIES_PER_INDEX_FILE {
+        while let Some(next) = packs.peek() {
+            let full = file.packs.len() == PACKS_PER_INDEX_FILE
+                || (!file.packs.is_empty() && entries + next.entries.len() > ENTRIES_PER_INDEX_FILE);
+            if full {
                 break;
             }
-            end += 1;
+            entries += next.entries.len();
+            file.packs.extend(packs.next());
         }
-        let file = IndexFile { version: FORMAT_VERSION, packs: packs[start..end].to_vec() };
         let bytes = codec::encode(repo.keys(), ObjectKind::Index, &file, 3)?;
         written.push(repo.backend().write(FileKind::Index, &bytes)?);
-        start = end;
     }
     Ok(written)
 }

@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::format::IndexedPack;
 use crate::id::Id;
 use crate::repo::Repository;
-use crate::repo::index::Index;
 
 pub(super) struct IndexFiles {
     /// Every index file read, in ascending id order.
@@ -23,12 +22,6 @@ pub(super) struct IndexFiles {
 }
 
 impl IndexFiles {
-    pub fn index(&self) -> Index {
-        let mut index = Index::new();
-        index.add_packs(&self.packs);
-        index
-    }
-
     pub fn pack_ids(&self) -> HashSet<Id> {
         self.packs.iter().map(|p| p.pack).collect()
     }

@@ -7,14 +7,13 @@
 use std::cmp::Reverse;
 use std::collections::HashSet;
 
-use super::PruneOptions;
 use super::index_files::{self, IndexFiles};
-use super::walk::{NO_COPY, Needs};
+use super::walk::{Indexed, NO_COPY, Needs};
+use super::{MaxUnused, PruneOptions};
 use crate::error::{Error, Result};
 use crate::format::{BlobKind, IndexedPack, PackEntry};
 use crate::id::Id;
 use crate::repo::Repository;
-use crate::repo::index::Index;
 use crate::snapshot::snapshots;
 
 /// Packs per consolidated index file (format-spec.md §6, "Prune").
@@ -62,8 +61,6 @@ pub struct PrunePlan {
     /// Whether the index is rewritten at all (something to delete or to
     /// repack, several index files, or listings of packs that are gone).
     pub rewrite_index: bool,
-    /// Every copy of every blob, for repack's fallback to another copy.
-    pub(super) index: Index,
     pub(super) needs: Needs,
 }
 
@@ -109,17 +106,16 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
         )));
     }
     let files = index_files::read(repo)?;
-    let index = files.index();
     let mut needs = Needs::default();
     let roots: Vec<(Id, Id)> =
         entries.iter().filter(|e| !opts.forgotten.contains(&e.id)).map(|e| (e.id, e.snapshot.tree)).collect();
     let mut missing = Vec::new();
-    needs.walk(repo, &index, &roots, &mut missing)?;
+    needs.walk(repo, &mut Indexed::new(repo), &roots, &mut missing)?;
     if let Some(first) = missing.into_iter().next() {
         return Err(first.into_error());
     }
     choose_copies(&files, &mut needs);
-    Ok(decide(repo.params().pack_target, opts, files, index, needs, roots.len()))
+    Ok(decide(repo.params().pack_target, opts, files, needs, roots.len()))
 }
 
 /// For each needed blob, the copy to keep: one in a pack whose every
@@ -156,7 +152,6 @@ pub(super) fn decide(
     pack_target: u32,
     opts: &PruneOptions,
     files: IndexFiles,
-    index: Index,
     needs: Needs,
     snapshots: usize,
 ) -> PrunePlan {
@@ -177,21 +172,22 @@ pub(super) fn decide(
         unused_before: 0,
         unused_after: 0,
         size_after: 0,
-        index_files: files.files.clone(),
+        index_files: files.files,
         index_files_after: 0,
         rewrite_index: false,
-        index: Index::new(),
         needs: Needs::default(),
     };
     let mut candidates: Vec<(RepackPack, u64)> = Vec::new();
-    for (p, pack) in files.packs.iter().enumerate() {
+    // Moved, not copied: the entries of every pack are the largest part
+    // of prune's memory.
+    for (p, pack) in files.packs.into_iter().enumerate() {
         let size = files.on_disk.get(&pack.pack).copied().unwrap_or(0);
-        let u = pack_use(p, pack, &needs);
+        let u = pack_use(p, &pack, &needs);
         plan.used_bytes += u.used_bytes;
         if u.used_bytes == 0 {
             plan.delete.push((pack.pack, size));
         } else if u.unused_bytes == 0 {
-            plan.keep.push(pack.clone());
+            plan.keep.push(pack);
         } else {
             let mut keep: Vec<PackEntry> = pack
                 .entries
@@ -208,8 +204,11 @@ pub(super) fn decide(
     }
     let partly_unused: u64 = candidates.iter().map(|(_, unused)| unused).sum();
     plan.unused_before = plan.delete_bytes() + partly_unused + plan.unindexed_bytes();
-    // Tree packs first (every command reads trees), then small packs (few
-    // bytes to copy for a pack less), then the largest unused share.
+    // Tree packs first (every command reads trees, and they are small),
+    // then small packs (few bytes to copy for a pack less), then the
+    // largest unused share. Partly used tree packs and small packs are
+    // repacked whatever the unused share (as restic does): cheap, and what
+    // the index and the trees read by every command cost depends on them.
     let small = u64::from(pack_target) / 2;
     candidates.sort_by_key(|(c, unused)| {
         let share = (u128::from(*unused) << 32) / u128::from(c.size.max(1));
@@ -219,10 +218,12 @@ pub(super) fn decide(
     let mut remaining = partly_unused;
     let mut repacked = 0u64;
     let mut capped = false;
+    let limited = opts.max_unused != MaxUnused::Unlimited;
     for (candidate, unused) in candidates {
         let over_cap = opts.max_repack_size.is_some_and(|cap| repacked + candidate.size > cap);
         capped |= over_cap;
-        if remaining <= limit || capped {
+        let always = limited && (candidate.kind == BlobKind::Tree || candidate.size < small);
+        if (remaining <= limit && !always) || capped {
             plan.keep.push(candidate.pack);
             continue;
         }
@@ -244,7 +245,6 @@ pub(super) fn decide(
     } else {
         plan.index_files.len()
     };
-    plan.index = index;
     plan.needs = needs;
     plan
 }

@@ -83,7 +83,7 @@ impl Writers<'_> {
 pub(super) fn repack(repo: &Repository, plan: &PrunePlan) -> Result<Repacked> {
     let mut writers = Writers { repo, data: None, tree: None, out: Repacked::default() };
     for (position, pack) in plan.repack.iter().enumerate() {
-        if let Some(warning) = repack_one(repo, plan, pack, &mut writers)? {
+        if let Some(warning) = repack_one(repo, pack, &mut writers)? {
             writers.out.kept_whole.push(position);
             writers.out.warnings.push(warning);
         }
@@ -94,7 +94,7 @@ pub(super) fn repack(repo: &Repository, plan: &PrunePlan) -> Result<Repacked> {
 /// Copies one pack's needed blobs; `Some(warning)` when a blob fails and
 /// no copy of it passes (the pack is then kept whole: the blobs already
 /// copied are harmless second copies).
-fn repack_one(repo: &Repository, plan: &PrunePlan, pack: &RepackPack, writers: &mut Writers) -> Result<Option<String>> {
+fn repack_one(repo: &Repository, pack: &RepackPack, writers: &mut Writers) -> Result<Option<String>> {
     for run in adjacent_runs(&pack.keep) {
         let start = u64::from(run[0].offset);
         let len: u64 = run.iter().map(|e| u64::from(e.length)).sum();
@@ -112,7 +112,7 @@ fn repack_one(repo: &Repository, plan: &PrunePlan, pack: &RepackPack, writers: &
         for (entry, sealed) in run.iter().zip(verified) {
             match sealed {
                 Some(sealed) => writers.add(pack.kind, entry, sealed)?,
-                None => match other_copy(repo, plan, pack.pack.pack, entry) {
+                None => match other_copy(repo, pack.pack.pack, entry) {
                     Some((kind, sealed)) => writers.add(kind, entry, &sealed)?,
                     None => {
                         return Ok(Some(format!(
@@ -155,8 +155,8 @@ fn location(pack: Id, entry: &PackEntry) -> BlobLocation {
 }
 
 /// Another copy of the blob that reads and verifies (R7), with its kind.
-fn other_copy(repo: &Repository, plan: &PrunePlan, damaged: Id, entry: &PackEntry) -> Option<(BlobKind, Vec<u8>)> {
-    plan.index.locations(entry.kind, &entry.id).into_iter().filter(|loc| loc.pack != damaged).find_map(|loc| {
+fn other_copy(repo: &Repository, damaged: Id, entry: &PackEntry) -> Option<(BlobKind, Vec<u8>)> {
+    repo.locations(entry.kind, &entry.id).into_iter().filter(|loc| loc.pack != damaged).find_map(|loc| {
         let sealed =
             repo.backend().read_range(FileKind::Pack, &loc.pack, u64::from(loc.offset), loc.length as usize).ok()?;
         repo.open_blob(&entry.id, &loc, &sealed).ok()?;

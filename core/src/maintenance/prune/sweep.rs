@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::index_files;
 use super::plan::PrunePlan;
-use super::walk::MissingBlob;
+use super::walk::{Indexed, MissingBlob};
 use crate::backend::FileKind;
 use crate::error::Result;
 use crate::format::codec::{self, ObjectKind};
@@ -82,7 +82,6 @@ pub(super) fn sweep(repo: &Repository, plan: &mut PrunePlan) -> Result<SweepRepo
     // 3. Snapshots, then the index files again (R5).
     let (entries, problems) = crate::snapshot::snapshots::list(repo)?;
     let files = index_files::read(repo)?;
-    let current = files.index();
     let indexed = files.pack_ids();
     let mut doomed: Vec<(Id, u64)> =
         listed.iter().filter(|(id, _)| !indexed.contains(id)).map(|(id, size)| (*id, *size)).collect();
@@ -95,7 +94,7 @@ pub(super) fn sweep(repo: &Repository, plan: &mut PrunePlan) -> Result<SweepRepo
     let new_roots: Vec<(Id, Id)> =
         entries.iter().filter(|e| !plan.needs.snapshots.contains(&e.id)).map(|e| (e.id, e.snapshot.tree)).collect();
     let mut missing: Vec<MissingBlob> = Vec::new();
-    if let Err(e) = plan.needs.walk(repo, &current, &new_roots, &mut missing) {
+    if let Err(e) = plan.needs.walk(repo, &mut Indexed::new(repo), &new_roots, &mut missing) {
         report.waiting = doomed;
         report.outcome = SweepOutcome::Missing(e.to_string());
         return Ok(report);
@@ -104,7 +103,15 @@ pub(super) fn sweep(repo: &Repository, plan: &mut PrunePlan) -> Result<SweepRepo
     // found indexed and no index file lists any more, as a line each.
     let mut lost: Vec<((BlobKind, Id), String)> =
         missing.into_iter().map(|m| ((m.kind, m.blob), m.into_error().to_string())).collect();
-    for key in plan.needs.used.keys().filter(|(kind, id)| !current.contains(*kind, id)) {
+    // Checked against the index files read now (not the in-memory index,
+    // which may still hold the files prune removed).
+    let listed: HashSet<(BlobKind, Id)> = files
+        .packs
+        .iter()
+        .flat_map(|p| p.entries.iter().map(|e| (e.kind, e.id)))
+        .filter(|key| plan.needs.used.contains_key(key))
+        .collect();
+    for key in plan.needs.used.keys().filter(|key| !listed.contains(key)) {
         lost.push((
             *key,
             format!(

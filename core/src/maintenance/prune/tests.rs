@@ -362,10 +362,9 @@ proptest! {
         }
         let used: Vec<(BlobKind, Id)> = needs.used.keys().copied().collect();
         let files = IndexFiles { files: Vec::new(), packs: packs.clone(), redundant_listings: 0, on_disk };
-        let index = files.index();
         choose_copies(&files, &mut needs);
         let opts = PruneOptions { max_unused, max_repack_size: cap, forgotten: Vec::new() };
-        let plan = decide(1000, &opts, files, index, needs, 1);
+        let plan = decide(1000, &opts, files, needs, 1);
 
         // Every pack is in exactly one category.
         let deleted: HashSet<Id> = plan.delete.iter().map(|(id, _)| *id).collect();
@@ -399,6 +398,14 @@ proptest! {
         );
         if let Some(cap) = cap {
             prop_assert!(repacked_bytes <= cap);
+        }
+        // Partly used tree packs and small packs are repacked whatever the
+        // unused share, unless unlimited or capped.
+        if opts.max_unused != MaxUnused::Unlimited && cap.is_none() {
+            for p in candidates.iter().filter(|p| !repacked.contains(&p.pack)) {
+                let tree = p.entries.first().is_some_and(|e| e.kind == BlobKind::Tree);
+                prop_assert!(!tree && plan_size(&plan, p) >= 500, "pack {:?} not repacked", p.pack);
+            }
         }
     }
 }

@@ -11,13 +11,39 @@ use crate::format::{BlobKind, NodeKind, Tree};
 use crate::id::Id;
 use crate::names::escape;
 use crate::repo::Repository;
-use crate::repo::index::Index;
 
 /// No copy chosen yet (see [`Needs::used`]).
 pub(super) const NO_COPY: u64 = u64::MAX;
 
 /// Trees loaded at once: bounds the memory of one step of a wide level.
 const TREES_PER_BATCH: usize = 1024;
+
+/// Whether the repository's in-memory index lists a blob; on the first miss
+/// the index files are read again (R5: snapshots listed after the index was
+/// loaded may need blobs of index files written since). Prune keeps no
+/// index of its own beside the repository's: it would double the memory.
+pub(super) struct Indexed<'r> {
+    repo: &'r Repository,
+    reloaded: bool,
+}
+
+impl<'r> Indexed<'r> {
+    pub fn new(repo: &'r Repository) -> Self {
+        Indexed { repo, reloaded: false }
+    }
+
+    fn contains(&mut self, kind: BlobKind, id: &Id) -> Result<bool> {
+        if self.repo.is_indexed(kind, id) {
+            return Ok(true);
+        }
+        if !self.reloaded {
+            self.reloaded = true;
+            self.repo.refresh_index()?;
+            return Ok(self.repo.is_indexed(kind, id));
+        }
+        Ok(false)
+    }
+}
 
 /// A blob a snapshot needs that the index does not list.
 #[derive(Clone, Debug)]
@@ -59,7 +85,7 @@ impl Needs {
     pub fn walk(
         &mut self,
         repo: &Repository,
-        index: &Index,
+        index: &mut Indexed,
         roots: &[(Id, Id)],
         missing: &mut Vec<MissingBlob>,
     ) -> Result<()> {
@@ -75,7 +101,7 @@ impl Needs {
             for batch in fresh.chunks(TREES_PER_BATCH) {
                 let trees: Vec<Result<Tree>> = batch.par_iter().map(|p| repo.load_tree(&p.tree)).collect();
                 for (pending, tree) in batch.iter().zip(trees) {
-                    let indexed = self.record_tree(index, pending, missing);
+                    let indexed = self.record_tree(index, pending, missing)?;
                     let tree = match tree {
                         // Recorded as missing: said once, by the caller.
                         Err(_) if !indexed => continue,
@@ -97,7 +123,7 @@ impl Needs {
                             }
                             NodeKind::File { content, .. } => {
                                 for blob in content {
-                                    if !index.contains(BlobKind::Data, &blob) {
+                                    if !index.contains(BlobKind::Data, &blob)? {
                                         missing.push(MissingBlob {
                                             kind: BlobKind::Data,
                                             blob,
@@ -121,10 +147,10 @@ impl Needs {
     /// The tree itself is needed: as a tree blob, or else (trees written
     /// before R9) as a data blob of the same id.
     /// Returns whether the index lists it.
-    fn record_tree(&mut self, index: &Index, pending: &Pending, missing: &mut Vec<MissingBlob>) -> bool {
-        let kind = if index.contains(BlobKind::Tree, &pending.tree) {
+    fn record_tree(&mut self, index: &mut Indexed, pending: &Pending, missing: &mut Vec<MissingBlob>) -> Result<bool> {
+        let kind = if index.contains(BlobKind::Tree, &pending.tree)? {
             BlobKind::Tree
-        } else if index.contains(BlobKind::Data, &pending.tree) {
+        } else if index.contains(BlobKind::Data, &pending.tree)? {
             BlobKind::Data
         } else {
             missing.push(MissingBlob {
@@ -133,10 +159,10 @@ impl Needs {
                 snapshot: pending.snapshot,
                 path: shown(&pending.path),
             });
-            return false;
+            return Ok(false);
         };
         self.used.entry((kind, pending.tree)).or_insert(NO_COPY);
-        true
+        Ok(true)
     }
 }
 
