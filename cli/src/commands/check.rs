@@ -9,7 +9,7 @@ use crate::{EXIT_ERROR, password};
 use cairn_core::repo::rebuild::plural;
 
 pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
-    let repo = password::open_uncached(g)?;
+    let repo = password::open_uncached(g, cairn_core::format::marker::MarkerRole::Check)?;
     let report = check::check(&repo, CheckOptions { read_data: a.read_data })?;
     if g.json {
         outln!(
