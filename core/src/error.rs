@@ -84,6 +84,8 @@ pub enum Error {
          prune may have deleted what it was about to reference; nothing was saved, run it again"
     )]
     RunLapsed { limit_secs: u64 },
+    #[error("this run was suspended too long twice; nothing was saved, run it again")]
+    RunLapsedTwice,
     /// Another prune holds the repository (format-spec §6, "Two prunes").
     #[error("another prune is running on {host} (pid {pid}) since {since}; try again later")]
     PruneRunning { host: String, pid: u32, since: String },

@@ -459,12 +459,13 @@ impl Repository {
 
     /// Loads a data blob's plaintext and verifies it against its id.
     pub fn load_blob(&self, id: &Id) -> Result<Vec<u8>> {
-        let mut copies = self.find_or_reload(|index| index.locations(BlobKind::Data, id))?;
+        let find = |index: &Index| index.locations(BlobKind::Data, id);
+        let mut copies = self.find_or_reload(find)?;
         if copies.is_empty() {
             // No readable index lists it: the pack headers may (`rebuild`).
             copies.extend(self.locate_in_headers(BlobKind::Data, id));
         }
-        self.load_any_copy(id, &copies)
+        self.load_any_copy(id, &copies, &find)
     }
 
     fn load_located(&self, id: &Id, loc: &BlobLocation) -> Result<Vec<u8>> {
@@ -487,17 +488,18 @@ impl Repository {
     pub fn load_tree(&self, id: &Id) -> Result<Tree> {
         // A tree found only as a data blob is opened as one (its sealing
         // names the data kind); its id still verifies the plaintext.
-        let mut copies = self.find_or_reload(|index| {
+        let find = |index: &Index| {
             // As tree blobs, then (see `locate_tree`) as data blobs.
             let mut all = index.locations(BlobKind::Tree, id);
             all.extend(index.locations(BlobKind::Data, id));
             all
-        })?;
+        };
+        let mut copies = self.find_or_reload(find)?;
         if copies.is_empty() {
             // No readable index lists it: the pack headers may (`rebuild`).
             copies.extend(self.locate_in_headers(BlobKind::Tree, id));
         }
-        let raw = self.load_any_copy(id, &copies)?;
+        let raw = self.load_any_copy(id, &copies, &find)?;
         let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
         check_version("tree", tree.version)?;
         tree.validate_names().map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
