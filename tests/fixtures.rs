@@ -144,6 +144,10 @@ fn fixture_repository_checks_and_restores() {
     // 12: wrong password (README, "Exit codes").
     assert_eq!(out.status.code(), Some(12));
 
+    // `check` registers a marker in `locks/` (format-spec §6) and removes it
+    // when done: the folder is all it leaves, and the repository stays v1.
+    assert!(fs::read_dir(repo.join("locks")).unwrap().next().is_none(), "check left its marker");
+    fs::remove_dir(repo.join("locks")).unwrap();
     // Reading changed nothing in the repository, nor in the checked-in fixture.
     assert_eq!(contents(&repo), pristine, "check, snapshots and restore wrote to the repository");
     assert_eq!(contents(&fixture()), pristine, "the checked-in fixture changed");
@@ -179,4 +183,8 @@ fn fixture_repository_takes_a_new_snapshot() {
         .assert()
         .success();
     assert_fixture_tree(&old.join("tmp/cairn-fixture"), "hello, cairn\n", MTIME);
+    // Snapshot, check and restore do not upgrade it (only prune does, before
+    // it deletes): cairn 1 can still open it.
+    assert_eq!(fs::read(repo.join("config")).unwrap(), fs::read(fixture().join("config")).unwrap());
+    assert!(fs::read_dir(repo.join("locks")).unwrap().next().is_none(), "every run removed its marker");
 }

@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use cairn_core::format::marker::MarkerRole;
 use cairn_core::repo::{InitOptions, OpenOptions};
 use cairn_core::{Repository, format::RepoParams, format::crypto::KdfParams};
 
@@ -116,18 +117,26 @@ fn prompt(question: &str) -> Result<String> {
 /// Opens the repository, asking for a password only if it is encrypted.
 pub fn open(g: &Global) -> Result<Repository> {
     let loc = location(g)?;
-    open_at(g, &loc, !g.no_cache)
+    open_at(g, &loc, !g.no_cache, None)
 }
 
-/// Opens the repository without the local cache: `check` must read every
-/// file from the repository itself.
-pub fn open_uncached(g: &Global) -> Result<Repository> {
+/// Opens the repository for a run that writes (or `check`): its marker is
+/// registered in the repository before the index is read, and removed when
+/// the repository is dropped (the deletion protocol, format-spec §6).
+pub fn open_registered(g: &Global, role: MarkerRole) -> Result<Repository> {
     let loc = location(g)?;
-    open_at(g, &loc, false)
+    open_at(g, &loc, !g.no_cache, Some(role))
 }
 
-fn open_at(g: &Global, loc: &Location, use_cache: bool) -> Result<Repository> {
-    Ok(open_full(g, loc, use_cache)?.repo)
+/// Opens the repository without the local cache, registered as `role`:
+/// `check` and `repair` must read every file from the repository itself.
+pub fn open_uncached(g: &Global, role: MarkerRole) -> Result<Repository> {
+    let loc = location(g)?;
+    open_at(g, &loc, false, Some(role))
+}
+
+fn open_at(g: &Global, loc: &Location, use_cache: bool, register: Option<MarkerRole>) -> Result<Repository> {
+    Ok(open_full(g, loc, use_cache, register)?.repo)
 }
 
 /// An open repository with the password that opened it.
@@ -141,10 +150,10 @@ pub struct Opened {
 /// For `key passwd`: opens the repository (without the cache) and keeps
 /// the password and where it came from.
 pub fn open_keeping_password(g: &Global) -> Result<Opened> {
-    open_full(g, &location(g)?, false)
+    open_full(g, &location(g)?, false, None)
 }
 
-fn open_full(g: &Global, loc: &Location, use_cache: bool) -> Result<Opened> {
+fn open_full(g: &Global, loc: &Location, use_cache: bool, register: Option<MarkerRole>) -> Result<Opened> {
     check_recorded(loc)?;
     let mut password = explicit_password(g)?;
     let mut from_file = None;
@@ -178,6 +187,7 @@ fn open_full(g: &Global, loc: &Location, use_cache: bool) -> Result<Opened> {
         cache_root: cache_root.as_deref(),
         state_root: state_root.as_deref(),
         allow_unencrypted: g.insecure_no_encryption,
+        register,
     };
     let opened = Repository::open_with_options(&loc.path, &opts);
     match (opened, from_file) {
@@ -204,7 +214,7 @@ pub fn open_or_create_default(g: &Global) -> Result<Repository> {
             create_default(g, &loc, KdfParams::DEFAULT, RepoParams::DEFAULT, true)?;
         }
     }
-    open_at(g, &loc, !g.no_cache)
+    open_at(g, &loc, !g.no_cache, Some(MarkerRole::Snapshot))
 }
 
 /// Creates the default repository at `loc` as the first snapshot and

@@ -83,6 +83,22 @@ pub enum Error {
     TargetNotEmpty(PathBuf),
     #[error("could not get random bytes from the operating system: {0}")]
     Random(String),
+    /// `RepoParams.features` has bits this cairn does not know.
+    #[error("this repository uses features this cairn does not know (feature bits {0:#x}); upgrade cairn")]
+    UnknownFeatures(u64),
+    /// A writer that slept longer than the lapse limit between two refreshes
+    /// of its marker may have been judged dead by a prune: it must not commit
+    /// (format-spec §6).
+    #[error(
+        "this run was suspended for longer than {limit_secs} s (the machine slept or the process was stopped), so a \
+         prune may have deleted what it was about to reference; nothing was saved, run it again"
+    )]
+    RunLapsed { limit_secs: u64 },
+    #[error("this run was suspended too long twice; nothing was saved, run it again")]
+    RunLapsedTwice,
+    /// Another prune holds the repository (format-spec §6, "Two prunes").
+    #[error("another prune is running on {host} (pid {pid}) since {since}; try again later")]
+    PruneRunning { host: String, pid: u32, since: String },
     #[error("internal error: {0} (a bug in cairn; please report it)")]
     Internal(String),
     #[error("key derivation failed: {0}")]

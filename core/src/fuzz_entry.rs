@@ -92,6 +92,12 @@ pub fn config(data: &[u8]) {
         return;
     };
     let _ = check_version("repository", config.version);
+    // As `open` reads them: the version first, then that version's fields.
+    for keys in both_keys() {
+        if let Ok(raw) = codec::open_bytes(keys, ObjectKind::Config, &config.params, MAX_OBJECT_LEN) {
+            let _ = RepoParams::decode(&raw);
+        }
+    }
     let (stated, other) = if config.encrypted { (&*ENCRYPTED, &PLAIN) } else { (&PLAIN, &*ENCRYPTED) };
     for keys in [stated, other] {
         if let Ok(params) = codec::decode::<RepoParams>(keys, ObjectKind::Config, &config.params) {
@@ -104,7 +110,8 @@ pub fn config(data: &[u8]) {
 }
 
 fn repo_params(keys: &Keys, params: &RepoParams) {
-    if check_version("repository parameters", params.version).is_err() || params.validate().is_err() {
+    let known_version = (1..=crate::format::REPO_VERSION).contains(&params.version);
+    if !known_version || params.check_features().is_err() || params.validate().is_err() {
         return;
     }
     // `validate` promises parameters the chunker can honour: build one as

@@ -28,6 +28,7 @@ mod no_hang;
 mod output_words;
 mod own_files;
 mod passwords;
+mod protocol;
 mod prune;
 mod prune_concurrency;
 mod prune_kill;

@@ -9,8 +9,9 @@ use crate::{EXIT_ERROR, password};
 use cairn_core::repo::rebuild::plural;
 
 pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
-    let repo = password::open_uncached(g)?;
-    let report = check::check(&repo, CheckOptions { read_data: a.read_data })?;
+    let repo = password::open_uncached(g, cairn_core::format::marker::MarkerRole::Check)?;
+    let mut report = check::check(&repo, CheckOptions { read_data: a.read_data })?;
+    report.notes.extend(marker_notes(&repo));
     if g.json {
         outln!(
             "{}",
@@ -50,4 +51,27 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
         }
     }
     Ok(if report.errors.is_empty() { 0 } else { EXIT_ERROR })
+}
+
+/// Notes on the other runs' markers in `locks/` (format-spec §6): those of
+/// runs that ended without removing theirs (killed) are harmless leftovers
+/// that the next prune removes; live ones are runs going on right now.
+fn marker_notes(repo: &cairn_core::Repository) -> Vec<String> {
+    match repo.markers_except_own() {
+        Ok(markers) => markers
+            .iter()
+            .map(|m| {
+                if m.live {
+                    format!("running now: {} (locks/{})", m.describe(), m.file)
+                } else {
+                    format!(
+                        "a marker left by a run that ended: {} (locks/{}); the next prune removes it",
+                        m.describe(),
+                        m.file
+                    )
+                }
+            })
+            .collect(),
+        Err(e) => vec![format!("could not list the run markers in locks/: {e}")],
+    }
 }

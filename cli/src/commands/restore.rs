@@ -16,7 +16,13 @@ use crate::output::outln;
 use crate::{EXIT_INCOMPLETE, output, password};
 
 pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
-    let repo = password::open(g)?;
+    // To the original places, what is about to be replaced is first saved
+    // in a snapshot: that run writes, so it registers (format-spec §6).
+    let repo = if a.to_original {
+        password::open_registered(g, cairn_core::format::marker::MarkerRole::Snapshot)?
+    } else {
+        password::open(g)?
+    };
     for problem in repo.index_problems() {
         output::warning(problem);
     }

@@ -91,7 +91,7 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
     for n in &report.notes {
         match n {
             Note::PseudoFilesystem { .. } => output::note(format_args!("{n} (--include-pseudo-fs to store it)")),
-            Note::OwnFiles { .. } => output::note(n),
+            Note::OwnFiles { .. } | Note::Restarted { .. } => output::note(n),
         }
     }
     for w in &report.warnings {

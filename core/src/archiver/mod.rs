@@ -103,6 +103,9 @@ pub enum Note {
     /// cairn's own files met by the walk and left out
     /// (`ExcludeOptions::own_paths`), sorted.
     OwnFiles { paths: Vec<PathBuf> },
+    /// The run was suspended longer than the lapse limit, so it started
+    /// over from a fresh index (format-spec §6); this is the second run.
+    Restarted { limit_secs: u64 },
 }
 
 impl std::fmt::Display for Note {
@@ -115,6 +118,11 @@ impl std::fmt::Display for Note {
                 let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 write!(f, "cairn's own files are not stored: {}", list.join(", "))
             }
+            Note::Restarted { limit_secs } => write!(
+                f,
+                "the run was suspended for longer than {limit_secs} s (the machine slept or the process was stopped); \
+                 it started over from a fresh index"
+            ),
         }
     }
 }
@@ -157,6 +165,15 @@ pub struct Progress {
     pub total_bytes: AtomicU64,
     /// The file being read.
     pub current: Mutex<PathBuf>,
+}
+
+impl Progress {
+    /// Back to nothing done, for a run that starts over (the totals stay).
+    fn restart(&self) {
+        self.files.store(0, Ordering::Relaxed);
+        self.bytes.store(0, Ordering::Relaxed);
+        self.bytes_done.store(0, Ordering::Relaxed);
+    }
 }
 
 pub struct SnapshotOutcome {
@@ -228,12 +245,45 @@ pub fn snapshot_excluding(
     exclude: &ExcludeOptions,
     progress: &Progress,
 ) -> Result<SnapshotOutcome> {
+    match snapshot_once(repo, opts, exclude, progress) {
+        // The run slept past the lapse limit (format-spec §6): a prune may
+        // have judged it dead and deleted what it deduplicated against.
+        // It starts over once, from a new marker and a fresh index.
+        Err(Error::RunLapsed { limit_secs }) => {
+            repo.restart_run()?;
+            progress.restart();
+            let mut outcome = match snapshot_once(repo, opts, exclude, progress) {
+                Err(Error::RunLapsed { .. }) => return Err(Error::RunLapsedTwice),
+                other => other?,
+            };
+            outcome.walked.notes.push(Note::Restarted { limit_secs });
+            Ok(outcome)
+        }
+        other => other,
+    }
+}
+
+/// One attempt of `snapshot_excluding`: walk and store, then commit unless
+/// the run lapsed (checked before the index, before and after the snapshot
+/// file: a snapshot written by a lapsed run is its own, and removed).
+fn snapshot_once(
+    repo: &Repository,
+    opts: &SnapshotOptions,
+    exclude: &ExcludeOptions,
+    progress: &Progress,
+) -> Result<SnapshotOutcome> {
     let rules = ExcludeRules::new(exclude)?;
     let walked = archive(repo, opts, (rules, exclude.report), progress, Saver::Repository(repo.saver()))?;
+    repo.ensure_not_lapsed()?;
     // Ordering invariant: `archive` finished the saver (packs and their
     // index are durable) before the snapshot is written.
     // Counted, so that an interrupt can say truthfully whether it was written.
     let id = crate::interrupt::commit(|| repo.save_snapshot(&walked.snapshot))?;
+    if let Err(lapsed) = repo.ensure_not_lapsed() {
+        // It may name blobs a prune deleted meanwhile: not left as a snapshot.
+        repo.backend().remove(crate::backend::FileKind::Snapshot, &id)?;
+        return Err(lapsed);
+    }
     Ok(SnapshotOutcome { id, walked })
 }
 
@@ -329,6 +379,9 @@ fn archive(
     };
     let root_id = archiver.saver.save_tree(&root_tree)?;
     let Archiver { saver, stats, warnings, excluded, files_per_path, notes, own_met, .. } = archiver;
+    // A lapsed run must not make its packs' index durable either: it is
+    // about to start over (and an index is what a snapshot commits to).
+    repo.ensure_not_lapsed()?;
     // Ordering invariant: packs and their index are durable before the snapshot.
     let saved = saver.finish()?;
     let mut warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());

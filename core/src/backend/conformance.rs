@@ -93,6 +93,14 @@ macro_rules! conformance_suite {
             fn layout_refuses_a_used_location() {
                 super::layout_refuses_a_used_location(&$factory());
             }
+            #[test]
+            fn list_times_lists_what_list_does_with_times() {
+                super::list_times_lists_what_list_does_with_times(&$factory());
+            }
+            #[test]
+            fn replace_config_replaces_only_an_existing_config() {
+                super::replace_config_replaces_only_an_existing_config(&$factory());
+            }
         }
     };
 }
@@ -262,6 +270,36 @@ fn create_from_spool(s: &Subject) {
     drop(be.create_spool(FileKind::Pack).unwrap());
     assert!(be.list_temporaries().unwrap().is_empty());
     assert_eq!(be.list(FileKind::Pack).unwrap(), vec![(id(1), 13)]);
+}
+
+/// `list_times` is `list` plus each file's storage time; the backends of
+/// this suite all have times (the default of the trait has none).
+fn list_times_lists_what_list_does_with_times(s: &Subject) {
+    let be = &s.backend;
+    let before = std::time::SystemTime::now() - std::time::Duration::from_secs(5);
+    be.create(FileKind::Lock, &id(1), b"one").unwrap();
+    be.create(FileKind::Lock, &id(2), b"two!").unwrap();
+    (s.plant)(FileKind::Lock, "not-an-id", b"x");
+    let timed = be.list_times(FileKind::Lock).unwrap();
+    let sizes: Vec<(Id, u64)> = timed.iter().map(|(id, size, _)| (*id, *size)).collect();
+    assert_eq!(sizes, be.list(FileKind::Lock).unwrap());
+    assert_eq!(sizes, vec![(id(1), 3), (id(2), 4)]);
+    for (_, _, time) in &timed {
+        assert!(time.is_some_and(|t| t >= before), "a time from the storage's clock: {time:?}");
+    }
+    be.remove(FileKind::Lock, &id(1)).unwrap();
+    assert_eq!(be.list_times(FileKind::Lock).unwrap().len(), 1);
+}
+
+/// The upgrade's one replacement: refused without a config, whole after.
+fn replace_config_replaces_only_an_existing_config(s: &Subject) {
+    let be = &s.backend;
+    assert!(be.replace_config(b"new").unwrap_err().is_not_found(), "nothing to replace");
+    assert!(be.read_config().unwrap_err().is_not_found(), "and nothing created");
+    be.create_config(b"old config").unwrap();
+    be.replace_config(b"new").unwrap();
+    assert_eq!(be.read_config().unwrap(), b"new");
+    assert!(be.list_temporaries().unwrap().is_empty(), "no temporary left behind");
 }
 
 fn layout_refuses_a_used_location(s: &Subject) {

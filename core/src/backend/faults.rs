@@ -183,6 +183,10 @@ impl Backend for FaultyBackend {
         Ok(listed)
     }
 
+    fn list_times(&self, kind: FileKind) -> BackendResult<Vec<(Id, u64, Option<std::time::SystemTime>)>> {
+        self.run(Op::List, || kind.folder().to_string(), || self.inner.list_times(kind))
+    }
+
     fn list_temporaries(&self) -> BackendResult<Vec<String>> {
         self.run(Op::List, || "temporaries".to_string(), || self.inner.list_temporaries())
     }
@@ -230,6 +234,10 @@ impl Backend for FaultyBackend {
 
     fn create_config(&self, bytes: &[u8]) -> BackendResult<()> {
         self.run(Op::Create, || "config".into(), || self.inner.create_config(bytes))
+    }
+
+    fn replace_config(&self, bytes: &[u8]) -> BackendResult<()> {
+        self.run(Op::Create, || "config".into(), || self.inner.replace_config(bytes))
     }
 
     fn local_path(&self, kind: FileKind, id: &Id) -> Option<PathBuf> {

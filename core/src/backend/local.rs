@@ -10,6 +10,7 @@ use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use super::{Backend, BackendError, BackendResult, CONFIG_NAME, FileKind, Op, Spool, TEMP_PREFIX, is_id_name};
 use crate::error::{IoContext, Result};
@@ -141,6 +142,21 @@ impl Backend for LocalBackend {
         Ok(out)
     }
 
+    fn list_times(&self, kind: FileKind) -> BackendResult<Vec<(Id, u64, Option<SystemTime>)>> {
+        let listed = self.list(kind)?;
+        let mut out = Vec::with_capacity(listed.len());
+        for (id, size) in listed {
+            let path = self.path_of(kind, &id);
+            match fs::symlink_metadata(&path) {
+                Ok(md) => out.push((id, size, md.modified().ok())),
+                // Removed since the listing (a refresh, a prune): not listed.
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e).at_op(Op::List, &path),
+            }
+        }
+        Ok(out)
+    }
+
     fn list_temporaries(&self) -> BackendResult<Vec<String>> {
         let mut out = Vec::new();
         let mut folders = vec![self.root.clone()];
@@ -248,6 +264,17 @@ impl Backend for LocalBackend {
         spool.file().write_all(bytes).at_op(Op::Create, &path)?;
         spool.file().sync_all().at_op(Op::Create, &path)?;
         self.move_into_place(spool.path(), &path)
+    }
+
+    fn replace_config(&self, bytes: &[u8]) -> BackendResult<()> {
+        let path = self.config_path();
+        fs::symlink_metadata(&path).at_op(Op::Read, &path)?;
+        let mut spool = Spool::create_in(&self.root).at_op(Op::Spool, &self.root)?;
+        spool.file().write_all(bytes).at_op(Op::Create, &path)?;
+        spool.file().sync_all().at_op(Op::Create, &path)?;
+        // rename(2) replaces atomically: a reader opens the old or the new.
+        fs::rename(spool.path(), &path).at_op(Op::Create, &path)?;
+        sync_dir_io(&self.root).at_op(Op::Create, &path)
     }
 
     fn local_path(&self, kind: FileKind, id: &Id) -> Option<PathBuf> {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, ErrorKind};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Backend, BackendError, BackendResult, FileKind, Op, is_id_name};
 use crate::id::Id;
@@ -13,9 +14,13 @@ use crate::id::Id;
 /// that are not ids, as a user or a sync tool might.
 type Files = BTreeMap<(FileKind, String), Arc<Vec<u8>>>;
 
+/// Each file's time: when it was created, unless a test set another.
+type Times = BTreeMap<(FileKind, String), SystemTime>;
+
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
     files: Mutex<Files>,
+    times: Mutex<Times>,
     config: Mutex<Option<Vec<u8>>>,
 }
 
@@ -28,6 +33,16 @@ impl MemoryBackend {
     /// stray or damaged file).
     pub fn put_raw(&self, kind: FileKind, name: &str, bytes: &[u8]) {
         self.files().insert((kind, name.to_string()), Arc::new(bytes.to_vec()));
+        self.times().insert((kind, name.to_string()), SystemTime::now());
+    }
+
+    /// Sets a file's modification time (tests: a marker written long ago).
+    pub fn set_time(&self, kind: FileKind, id: &Id, time: SystemTime) {
+        self.times().insert((kind, id.to_hex()), time);
+    }
+
+    fn times(&self) -> MutexGuard<'_, Times> {
+        self.times.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn files(&self) -> MutexGuard<'_, Files> {
@@ -73,6 +88,15 @@ impl Backend for MemoryBackend {
             .collect())
     }
 
+    fn list_times(&self, kind: FileKind) -> BackendResult<Vec<(Id, u64, Option<SystemTime>)>> {
+        let times = self.times();
+        Ok(self
+            .list(kind)?
+            .into_iter()
+            .map(|(id, size)| (id, size, Some(times.get(&(kind, id.to_hex())).copied().unwrap_or(UNIX_EPOCH))))
+            .collect())
+    }
+
     fn read(&self, kind: FileKind, id: &Id) -> BackendResult<Vec<u8>> {
         Ok(self.get(kind, id)?.to_vec())
     }
@@ -98,12 +122,14 @@ impl Backend for MemoryBackend {
         if files.contains_key(&key) {
             return Err(fail(Op::Create, kind, id, ErrorKind::AlreadyExists.into()));
         }
-        files.insert(key, Arc::new(bytes.to_vec()));
+        files.insert(key.clone(), Arc::new(bytes.to_vec()));
+        self.times().insert(key, SystemTime::now());
         Ok(())
     }
 
     fn remove(&self, kind: FileKind, id: &Id) -> BackendResult<()> {
         self.files().remove(&(kind, id.to_hex()));
+        self.times().remove(&(kind, id.to_hex()));
         Ok(())
     }
 
@@ -116,6 +142,15 @@ impl Backend for MemoryBackend {
         let mut config = self.config.lock().unwrap_or_else(|p| p.into_inner());
         if config.is_some() {
             return Err(BackendError::new(Op::Create, "memory:config", ErrorKind::AlreadyExists.into()));
+        }
+        *config = Some(bytes.to_vec());
+        Ok(())
+    }
+
+    fn replace_config(&self, bytes: &[u8]) -> BackendResult<()> {
+        let mut config = self.config.lock().unwrap_or_else(|p| p.into_inner());
+        if config.is_none() {
+            return Err(BackendError::new(Op::Create, "memory:config", ErrorKind::NotFound.into()));
         }
         *config = Some(bytes.to_vec());
         Ok(())

@@ -13,6 +13,7 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 pub use crate::error::{BackendError, Op};
 use crate::id::{Id, is_hex};
@@ -41,11 +42,22 @@ pub enum FileKind {
     /// Pins, each named by the id of the snapshot it pins (not by its own
     /// contents: one pin per snapshot, created if absent).
     Pin,
+    /// Markers of running runs (`locks/`, the deletion protocol): the one
+    /// kind that is removed routinely, so an append-only server can allow
+    /// removal here alone.
+    Lock,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 6] =
-        [FileKind::Key, FileKind::Pack, FileKind::Index, FileKind::Snapshot, FileKind::Policy, FileKind::Pin];
+    pub const ALL: [FileKind; 7] = [
+        FileKind::Key,
+        FileKind::Pack,
+        FileKind::Index,
+        FileKind::Snapshot,
+        FileKind::Policy,
+        FileKind::Pin,
+        FileKind::Lock,
+    ];
 
     pub fn folder(self) -> &'static str {
         match self {
@@ -55,6 +67,7 @@ impl FileKind {
             FileKind::Snapshot => "snapshots",
             FileKind::Policy => "policy",
             FileKind::Pin => "pins",
+            FileKind::Lock => "locks",
         }
     }
 }
@@ -92,6 +105,13 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// The files of one kind with their sizes, sorted by id. A location
     /// whose folders were dropped (git, sync tools) lists as empty.
     fn list(&self, kind: FileKind) -> BackendResult<Vec<(Id, u64)>>;
+
+    /// [`Backend::list`] with each file's modification time as the storage
+    /// reports it (`None` where it has none): the storage's clock, which the
+    /// deletion protocol trusts over any writer's (format-spec §6).
+    fn list_times(&self, kind: FileKind) -> BackendResult<Vec<(Id, u64, Option<SystemTime>)>> {
+        Ok(self.list(kind)?.into_iter().map(|(id, size)| (id, size, None)).collect())
+    }
 
     /// Temporary files left by interrupted writes (harmless; `check`
     /// reports them as notes).
@@ -140,6 +160,11 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// Creates the config, refusing (`AlreadyExists`) to replace one, even
     /// against a racing `create_config`.
     fn create_config(&self, bytes: &[u8]) -> BackendResult<()>;
+
+    /// Replaces the config whole (the format upgrade, the only file ever
+    /// replaced): readers see the old or the new one, never a mix, and the
+    /// new one is durable when this returns. `NotFound` when there is none.
+    fn replace_config(&self, bytes: &[u8]) -> BackendResult<()>;
 
     /// Where the file lives on the local filesystem, for backends that keep
     /// files there (tests damage files in place through it).

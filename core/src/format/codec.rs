@@ -40,6 +40,8 @@ pub enum ObjectKind {
     Policy = 8,
     /// A pinned snapshot (`pins/`).
     Pin = 9,
+    /// A run's marker in `locks/` (the deletion protocol, spec §6).
+    Marker = 10,
 }
 
 impl From<BlobKind> for ObjectKind {
@@ -72,6 +74,8 @@ impl ObjectKind {
             ObjectKind::Config => 4 << 10,
             // A handful of counts, spans and tags; one snapshot id and a time.
             ObjectKind::Policy | ObjectKind::Pin => 64 << 10,
+            // A role, a few times and ids, and the host and user names.
+            ObjectKind::Marker => 64 << 10,
         }
     }
 
@@ -252,6 +256,7 @@ fn kind_name(kind: ObjectKind) -> &'static str {
         ObjectKind::Cache => "cache file",
         ObjectKind::Policy => "policy",
         ObjectKind::Pin => "pin",
+        ObjectKind::Marker => "marker",
     }
 }
 

@@ -5,6 +5,8 @@
 pub mod chunker;
 pub mod codec;
 pub mod crypto;
+pub mod marker;
+pub mod params;
 pub mod recipe;
 pub mod retention;
 
@@ -18,6 +20,20 @@ use crate::id::Id;
 /// The version of every structure this cairn writes, and the newest it reads,
 /// except `Snapshot` ([`SNAPSHOT_VERSION`]).
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The repository format version (`ConfigFile.version` and the
+/// authenticated `RepoParams.version`) this cairn writes, and the newest it
+/// opens. Version 2 added `RepoParams.features` and the deletion protocol
+/// (format-spec §12); version 1 repositories open as before.
+pub const REPO_VERSION: u32 = 2;
+
+/// Feature bit 0 of `RepoParams.features`: the repository follows the
+/// deletion protocol (format-spec §6), so prune may delete in it. Every
+/// version-2 repository has it.
+pub const FEATURE_DELETION_PROTOCOL: u64 = 1;
+
+/// Every feature bit this cairn knows; a repository with any other is refused.
+pub const KNOWN_FEATURES: u64 = FEATURE_DELETION_PROTOCOL;
 
 /// The version of `Snapshot` this cairn writes, and the newest it reads.
 /// Version 2 added the [`recipe::Recipe`] (how the snapshot was taken).
@@ -63,8 +79,11 @@ pub struct ConfigFile {
     pub params: ByteBuf,
 }
 
-/// Parameters fixed at `init` for the life of the repository.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+/// Parameters fixed at `init` for the life of the repository (save
+/// `version` and `features`, which an upgrade raises). Its encoding
+/// depends on `version` (`params.rs`): version 1 ends after `zstd_level`,
+/// version 2 adds `features`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepoParams {
     pub version: u32,
     pub chunk_min: u32,
@@ -73,6 +92,8 @@ pub struct RepoParams {
     /// A pack is closed once its blobs reach this many bytes.
     pub pack_target: u32,
     pub zstd_level: i32,
+    /// Feature bits (version 2 and later; 0 in version 1).
+    pub features: u64,
 }
 
 impl RepoParams {
@@ -80,12 +101,13 @@ impl RepoParams {
     /// workspace (see the issue notes): 32/128/512 KiB grew the repository
     /// least per hour with an index no larger than 64/256/1024 KiB's.
     pub const DEFAULT: RepoParams = RepoParams {
-        version: FORMAT_VERSION,
+        version: REPO_VERSION,
         chunk_min: 32 * 1024,
         chunk_avg: 128 * 1024,
         chunk_max: 512 * 1024,
         pack_target: 16 * 1024 * 1024,
         zstd_level: 3,
+        features: FEATURE_DELETION_PROTOCOL,
     };
 
     /// Rejects parameters that FastCDC or the pack format cannot honour.

@@ -4,10 +4,13 @@
 //! snapshot that needs them.
 
 pub mod cache;
+mod config;
 mod copies;
 pub mod index;
 mod keyfiles;
 pub mod keys;
+pub mod liveness;
+pub mod markers;
 pub mod pack;
 pub mod rebuild;
 mod saver;
@@ -16,14 +19,14 @@ pub mod state;
 use keyfiles::{keys_to_try, open_master_key, seal_master_key};
 pub use keyfiles::{read_key_file, read_key_file_listed};
 
+pub use markers::{MarkerInfo, Registration};
 pub use saver::{BlobSaver, SaveStats};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use serde_bytes::ByteBuf;
 use zeroize::Zeroizing;
 
 use crate::backend::{self, Backend, BackendError, FileKind};
@@ -32,9 +35,8 @@ use crate::format::chunker::Chunker;
 use crate::format::codec::{self, ObjectKind};
 use crate::format::crypto::{self, KdfParams, Keys};
 use crate::format::{
-    BlobKind, CONFIG_MAGIC, ConfigFile, FORMAT_VERSION, IndexFile, IndexedPack, MAX_CONFIG_FILE_LEN,
-    MAX_INDEX_FILE_LEN, MAX_KEY_FILE_LEN, MAX_PIN_FILE_LEN, MAX_POLICY_FILE_LEN, MAX_SNAPSHOT_FILE_LEN, RepoParams,
-    Snapshot, Timestamp, Tree, check_version,
+    BlobKind, FORMAT_VERSION, IndexFile, IndexedPack, MAX_INDEX_FILE_LEN, MAX_KEY_FILE_LEN, MAX_PIN_FILE_LEN,
+    MAX_POLICY_FILE_LEN, MAX_SNAPSHOT_FILE_LEN, RepoParams, Snapshot, Timestamp, Tree, check_version,
 };
 use crate::id::Id;
 use crate::repo::cache::Cache;
@@ -57,6 +59,10 @@ pub struct OpenOptions<'a> {
     /// given or it was remembered as encrypted (the user says it is meant
     /// to be unencrypted).
     pub allow_unencrypted: bool,
+    /// Registers this run's marker in `locks/` (the deletion protocol,
+    /// format-spec §6) before the index is read: every run that writes,
+    /// and `check`. The marker lives as long as the `Repository`.
+    pub register: Option<crate::format::marker::MarkerRole>,
 }
 
 /// How to create a repository.
@@ -96,6 +102,11 @@ pub struct Repository {
     cache: Option<Cache>,
     /// Blobs no index lists, found in pack headers (`rebuild`).
     header_scan: rebuild::HeaderScan,
+    /// The repository format version (raised by `upgrade_format`).
+    format_version: AtomicU32,
+    /// This run's marker (`OpenOptions.register`); dropped last of all, so
+    /// the marker outlives everything this run does with the repository.
+    registration: Option<Registration>,
 }
 
 impl Repository {
@@ -127,35 +138,33 @@ impl Repository {
             }
             None => (Keys::Plain, None),
         };
-        let params = codec::encode(&keys, ObjectKind::Config, &opts.params, 3)?;
-        let config = ConfigFile {
-            magic: CONFIG_MAGIC,
-            version: FORMAT_VERSION,
-            repo_id,
-            encrypted: keys.is_encrypted(),
-            params: ByteBuf::from(params),
-        };
+        // Every new repository is of the current format, whatever the caller's
+        // parameters say about versions.
+        let params = opts.params.upgraded();
+        let config = config::seal_config(&keys, repo_id, &params)?;
         // The config is written last: its presence marks a complete repository.
-        backend.create_config(&codec::to_postcard(&config)?).map_err(|e| exists_as(e, &location))?;
+        backend.create_config(&config).map_err(|e| exists_as(e, &location))?;
         Ok(Repository {
             backend,
             location,
             keys,
             key_file,
             repo_id,
-            params: opts.params.clone(),
+            format_version: AtomicU32::new(params.version),
+            params,
             index: RwLock::new(Index::new()),
             index_problems: RwLock::new(Vec::new()),
             listed_since_index: AtomicBool::new(false),
             reloading: Mutex::new(()),
             cache: None,
             header_scan: Default::default(),
+            registration: None,
         })
     }
 
     /// Whether the repository at `path` is encrypted (needs a password to open).
     pub fn is_encrypted_at(path: &Path) -> Result<bool> {
-        Ok(read_config(&*backend::for_location(path), path)?.encrypted)
+        Ok(config::read_config(&*backend::for_location(path), path)?.encrypted)
     }
 
     /// Whether a repository (its config) exists at `path`.
@@ -193,10 +202,16 @@ impl Repository {
         Self::open_at(backend, location, &OpenOptions { password, cache_root, ..OpenOptions::default() })
     }
 
+    /// Opens the repository in `backend` as `opts` say (tests: memory, faults).
+    pub fn open_backend_with(backend: Arc<dyn Backend>, opts: &OpenOptions<'_>) -> Result<Repository> {
+        let location = PathBuf::from(backend.location());
+        Self::open_at(backend, location, opts)
+    }
+
     fn open_at(backend: Arc<dyn Backend>, location: PathBuf, opts: &OpenOptions<'_>) -> Result<Repository> {
         let path = location.as_path();
         let cache_root = opts.cache_root;
-        let config = read_config(&*backend, path)?;
+        let config = config::read_config(&*backend, path)?;
         let key_files = backend.list(FileKind::Key)?;
         let state = opts.state_root.map(LocalState::new);
         let remembered = state.as_ref().map(|s| s.repository(&config.repo_id)).unwrap_or_default();
@@ -226,19 +241,21 @@ impl Repository {
             }
             (Keys::Plain, None)
         };
-        // Named as the config, the file to look at (not "Config object").
-        let params: RepoParams = codec::decode(&keys, ObjectKind::Config, &config.params).map_err(|e| match e {
-            Error::Corrupt { detail, .. } => Error::corrupt("config", detail),
-            other => other,
-        })?;
-        check_version("repository config parameters", params.version)?;
-        params.validate()?;
+        let params = config::open_params(&keys, &config)?;
+        // Registered before the index is read (format-spec §6, W9): a prune
+        // that does not see this marker removed its old index files before
+        // this run read them.
+        let registration = match opts.register {
+            Some(role) => Some(Registration::start(backend.clone(), keys.clone(), role)?),
+            None => None,
+        };
         let mut repo = Repository {
             backend,
             location,
             keys,
             key_file,
             repo_id: config.repo_id,
+            format_version: AtomicU32::new(params.version),
             params,
             index: RwLock::new(Index::new()),
             index_problems: RwLock::new(Vec::new()),
@@ -248,6 +265,7 @@ impl Repository {
             // (its checksum is unkeyed), so such repositories go without.
             cache: cache_root.filter(|_| config.encrypted).map(|root| Cache::new(root, &config.repo_id)),
             header_scan: Default::default(),
+            registration,
         };
         repo.load_index()?;
         crate::testhook::reached(crate::testhook::Point::IndexLoaded, None);
@@ -441,12 +459,13 @@ impl Repository {
 
     /// Loads a data blob's plaintext and verifies it against its id.
     pub fn load_blob(&self, id: &Id) -> Result<Vec<u8>> {
-        let mut copies = self.find_or_reload(|index| index.locations(BlobKind::Data, id))?;
+        let find = |index: &Index| index.locations(BlobKind::Data, id);
+        let mut copies = self.find_or_reload(find)?;
         if copies.is_empty() {
             // No readable index lists it: the pack headers may (`rebuild`).
             copies.extend(self.locate_in_headers(BlobKind::Data, id));
         }
-        self.load_any_copy(id, &copies)
+        self.load_any_copy(id, &copies, &find)
     }
 
     fn load_located(&self, id: &Id, loc: &BlobLocation) -> Result<Vec<u8>> {
@@ -469,17 +488,18 @@ impl Repository {
     pub fn load_tree(&self, id: &Id) -> Result<Tree> {
         // A tree found only as a data blob is opened as one (its sealing
         // names the data kind); its id still verifies the plaintext.
-        let mut copies = self.find_or_reload(|index| {
+        let find = |index: &Index| {
             // As tree blobs, then (see `locate_tree`) as data blobs.
             let mut all = index.locations(BlobKind::Tree, id);
             all.extend(index.locations(BlobKind::Data, id));
             all
-        })?;
+        };
+        let mut copies = self.find_or_reload(find)?;
         if copies.is_empty() {
             // No readable index lists it: the pack headers may (`rebuild`).
             copies.extend(self.locate_in_headers(BlobKind::Tree, id));
         }
-        let raw = self.load_any_copy(id, &copies)?;
+        let raw = self.load_any_copy(id, &copies, &find)?;
         let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
         check_version("tree", tree.version)?;
         tree.validate_names().map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
@@ -514,27 +534,6 @@ fn exists_as(e: BackendError, location: &Path) -> Error {
     if e.is_already_exists() { Error::RepositoryExists(location.to_path_buf()) } else { e.into() }
 }
 
-fn read_config(backend: &dyn Backend, location: &Path) -> Result<ConfigFile> {
-    let bytes = match backend.read_config() {
-        Err(e) if e.is_not_found() => return Err(Error::NotARepository(location.to_path_buf())),
-        other => other?,
-    };
-    // The local backend reads at most one byte more than the bound.
-    if bytes.len() as u64 > MAX_CONFIG_FILE_LEN {
-        return Err(Error::corrupt(
-            "config",
-            format!("larger than any valid config ({MAX_CONFIG_FILE_LEN} bytes at most); not read"),
-        ));
-    }
-    let config: ConfigFile = codec::from_postcard(&bytes, "config")?;
-    if config.magic != CONFIG_MAGIC {
-        return Err(Error::corrupt("config", "not a cairn repository config"));
-    }
-    // "config" in the name: a damaged byte here reads as a newer version.
-    check_version("repository config", config.version)?;
-    Ok(config)
-}
-
 /// The largest valid file of a kind read whole (format-spec.md §6), and
 /// what to call it; packs are only read by ranges (or streamed by `check`).
 fn max_file_len(kind: FileKind) -> Option<(u64, &'static str)> {
@@ -544,6 +543,7 @@ fn max_file_len(kind: FileKind) -> Option<(u64, &'static str)> {
         FileKind::Snapshot => Some((MAX_SNAPSHOT_FILE_LEN, "snapshot file")),
         FileKind::Policy => Some((MAX_POLICY_FILE_LEN, "policy file")),
         FileKind::Pin => Some((MAX_PIN_FILE_LEN, "pin file")),
+        FileKind::Lock => Some((crate::format::marker::MAX_MARKER_FILE_LEN, "marker file")),
         FileKind::Pack => None,
     }
 }

@@ -3,7 +3,7 @@
 //! and snapshots through packs and index files.
 
 use super::*;
-use crate::format::{Node, NodeKind};
+use crate::format::{ConfigFile, Node, NodeKind, REPO_VERSION};
 use crate::test_fixtures::{encrypted_repo, flip_byte, init_options, only_file, repo, snapshot};
 
 const PASSWORD: &[u8] = b"correct horse";
@@ -126,7 +126,7 @@ fn a_missing_or_foreign_config_is_no_repository() {
         Repository::open(made.path(), None).map(|_| ())
     };
     assert!(matches!(opens(&ConfigFile { magic: *b"CAIRNKEY", ..good.clone() }), Err(Error::Corrupt { .. })));
-    let future = ConfigFile { version: FORMAT_VERSION + 1, ..good.clone() };
+    let future = ConfigFile { version: REPO_VERSION + 1, ..good.clone() };
     assert!(matches!(opens(&future), Err(Error::UnsupportedVersion { what: "repository config", .. })));
     let sealed_params = ConfigFile { encrypted: true, ..good.clone() };
     assert!(matches!(opens(&sealed_params), Err(Error::PasswordRequired)));
@@ -394,7 +394,8 @@ fn a_repository_remembered_as_encrypted_is_refused_unencrypted() {
     Repository::open_with_options(made.path(), &opts).unwrap();
     let mut config = read_config_file(&made);
     config.encrypted = false;
-    config.params = ByteBuf::from(codec::encode(&Keys::Plain, ObjectKind::Config, &RepoParams::DEFAULT, 3).unwrap());
+    config.params =
+        serde_bytes::ByteBuf::from(codec::encode(&Keys::Plain, ObjectKind::Config, &RepoParams::DEFAULT, 3).unwrap());
     write_config_file(&made, &config);
     std::fs::remove_file(made.path().join("keys").join(only_file(&made, FileKind::Key).to_hex())).unwrap();
     let no_password = OpenOptions { password: None, ..opts };

@@ -124,9 +124,11 @@ fn assert_valid(target: &str, name: &str, bytes: &[u8]) {
         "config" => {
             let config: ConfigFile = codec::from_postcard(bytes, "config").unwrap();
             assert_eq!(config.magic, CONFIG_MAGIC);
-            check_version("repository", config.version).unwrap();
+            assert!((1..=cairn_core::format::REPO_VERSION).contains(&config.version), "{name}");
             assert_eq!(config.encrypted, keys.is_encrypted(), "{name}");
-            let params: RepoParams = codec::decode(keys, ObjectKind::Config, &config.params).unwrap();
+            let raw = codec::open_bytes(keys, ObjectKind::Config, &config.params, MAX_OBJECT_LEN).unwrap();
+            let params = RepoParams::decode(&raw).unwrap();
+            assert_eq!(params.version, config.version, "{name}");
             params.validate().unwrap();
         }
         "key_file" => {

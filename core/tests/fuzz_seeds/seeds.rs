@@ -6,6 +6,10 @@ use super::*;
 
 pub type Seed = (&'static str, String, Vec<u8>);
 
+/// Repository parameters as cairn 1 wrote them (the older seeds keep their
+/// bytes); the version-2 seeds use `RepoParams::DEFAULT`.
+const PARAMS_V1: RepoParams = RepoParams { version: 1, features: 0, ..RepoParams::DEFAULT };
+
 struct Seeds(Vec<Seed>);
 
 impl Seeds {
@@ -168,8 +172,8 @@ fn config_seeds(s: &mut Seeds) {
         encrypted,
         params: ByteBuf::from(params),
     };
-    let params = postcard(&RepoParams::DEFAULT);
-    let sealed = codec::encode(encrypted(), ObjectKind::Config, &RepoParams::DEFAULT, 3).unwrap();
+    let params = postcard(&PARAMS_V1);
+    let sealed = codec::encode(encrypted(), ObjectKind::Config, &PARAMS_V1, 3).unwrap();
     let valid_encrypted = postcard(&config(true, sealed.clone()));
     let valid_plain = postcard(&config(false, raw_body(&params)));
     s.add("config", "valid-encrypted-config", valid_encrypted.clone());
@@ -181,16 +185,26 @@ fn config_seeds(s: &mut Seeds) {
     s.add("config", "bitflip-plain-config-params", bitflip(&valid_plain, 1));
     s.add("config", "encrypted-flag-on-plain-params", postcard(&config(true, raw_body(&params))));
     s.add("config", "plain-flag-on-encrypted-params", postcard(&config(false, sealed)));
-    let invalid = RepoParams { chunk_min: 63, ..RepoParams::DEFAULT };
+    let invalid = RepoParams { chunk_min: 63, ..PARAMS_V1 };
     s.add("config", "invalid-params-plain-config", postcard(&config(false, raw_body(&postcard(&invalid)))));
-    let future = RepoParams { version: FORMAT_VERSION + 1, ..RepoParams::DEFAULT };
+    let future = RepoParams { version: 3, ..PARAMS_V1 };
     s.add("config", "future-version-params-plain-config", postcard(&config(false, raw_body(&postcard(&future)))));
     let mut future_file = config(false, raw_body(&params));
-    future_file.version = FORMAT_VERSION + 1;
+    future_file.version = 3;
     s.add("config", "future-version-plain-config", postcard(&future_file));
     s.add("config", "wrong-magic-plain-config", patched(&valid_plain, b"CAIRNREP", b"CAIRNKEY"));
     s.add("config", "unknown-codec-tag-plain-config", postcard(&config(false, [&[7][..], &params].concat())));
     s.add("config", "empty", Vec::new());
+    // Format version 2: `features` after the six fields of version 1.
+    let v2_config = |params: &RepoParams| ConfigFile { version: 2, ..config(false, raw_body(&postcard(params))) };
+    s.add("config", "valid-plain-config-v2", postcard(&v2_config(&RepoParams::DEFAULT)));
+    let unknown_feature = RepoParams { features: 1 | 1 << 9, ..RepoParams::DEFAULT };
+    s.add("config", "unknown-feature-v2-plain-config", postcard(&v2_config(&unknown_feature)));
+    s.add(
+        "config",
+        "version-mismatch-plain-config",
+        postcard(&config(false, raw_body(&postcard(&RepoParams::DEFAULT)))),
+    );
 }
 
 fn key_file_seeds(s: &mut Seeds) {
@@ -251,8 +265,8 @@ fn sealed_object_seeds(s: &mut Seeds) {
             }
             ObjectKind::Index => postcard(&sample_index()),
             ObjectKind::Snapshot => postcard(&sample_snapshot()),
-            ObjectKind::Config | ObjectKind::Cache | ObjectKind::Policy | ObjectKind::Pin => {
-                postcard(&RepoParams::DEFAULT)
+            ObjectKind::Config | ObjectKind::Cache | ObjectKind::Policy | ObjectKind::Pin | ObjectKind::Marker => {
+                postcard(&PARAMS_V1)
             }
         }
     };

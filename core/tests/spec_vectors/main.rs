@@ -197,8 +197,14 @@ fn d_postcard() {
 
 /// The repository parameters of the vectors (the first v1 defaults; the
 /// current defaults differ only in chunk sizes).
-const VECTOR_PARAMS: RepoParams =
-    RepoParams { chunk_min: 65536, chunk_avg: 262144, chunk_max: 1048576, ..RepoParams::DEFAULT };
+const VECTOR_PARAMS: RepoParams = RepoParams {
+    version: 1,
+    chunk_min: 65536,
+    chunk_avg: 262144,
+    chunk_max: 1048576,
+    features: 0,
+    ..RepoParams::DEFAULT
+};
 
 /// `VECTOR_PARAMS` sealed as kind `Config` with the seal key of (a) and nonce 24 × 0x02.
 const SEALED_PARAMS: &str = concat!(
