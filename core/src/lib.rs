@@ -9,7 +9,7 @@
 //! `ARCHITECTURE.md` tells what each rung owns and where data flows.
 //!
 //! ```text
-//! maintenance          — check, forget, stats (prune, repack next)
+//! maintenance          — check, forget, stats, prune
 //! browse restorer      — diff, ls, find, history · restore
 //! archiver             — snapshot: walk, chunk, save, write the manifest
 //! snapshot             — listing and selection, time forms, tree model

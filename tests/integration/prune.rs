@@ -207,3 +207,49 @@ fn a_prune_killed_at_any_step_is_finished_by_the_next() {
         assert_same_tree(&copies[2], &restored(&target, &src));
     }
 }
+
+/// The format version in a config file (cleartext: the magic, then the
+/// version as a postcard varint, one byte for 1 and 2).
+fn config_version(repo: &Path) -> u8 {
+    fs::read(repo.join("config")).unwrap()[8]
+}
+
+#[test]
+fn prune_upgrades_a_version_1_repository_once_and_it_still_restores() {
+    let env = Env::empty();
+    let repo = env.path("repo-v1");
+    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/repo-v1"), &repo);
+    let cairn = |args: &[&str]| {
+        let mut cmd = bare_std_cairn(env.dir.path());
+        cmd.env("CAIRN_REPO", &repo).env("CAIRN_PASSWORD", "cairn-fixture").args(args);
+        cmd.output().unwrap()
+    };
+    assert_eq!(config_version(&repo), 1);
+    let before = env.path("before");
+    let out = cairn(&["restore", "latest", "--target", before.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // Something for prune to do: one of the two snapshots forgotten.
+    let out = cairn(&["forget", "--keep-last", "1"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+
+    let out = cairn(&["prune", "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("would upgrade the repository format 1 → 2"), "{}", stdout_of(&out));
+    assert_eq!(config_version(&repo), 1, "a dry run does not upgrade");
+
+    let out = cairn(&["prune"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let said = format!("{}{}", stdout_of(&out), stderr_of(&out));
+    assert_eq!(said.matches("upgraded the repository format from 1 to 2").count(), 1, "{said}");
+    assert_eq!(config_version(&repo), 2);
+    let out = cairn(&["prune"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!format!("{}{}", stdout_of(&out), stderr_of(&out)).contains("upgraded"), "once");
+
+    let out = cairn(&["check", "--read-data"]);
+    assert!(out.status.success(), "{}{}", stdout_of(&out), stderr_of(&out));
+    let after = env.path("after");
+    let out = cairn(&["restore", "latest", "--target", after.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_same_tree(&before, &after);
+}

@@ -3,6 +3,7 @@
 //! `cairn forget --prune` after the forget.
 
 use anyhow::Result;
+use cairn_core::format::marker::MarkerRole;
 use cairn_core::maintenance::prune::{self, MaxUnused, PruneOptions, PrunePlan, PruneReport, SweepOutcome};
 use cairn_core::{Id, Repository};
 use clap::Args;
@@ -52,12 +53,24 @@ pub struct PruneArgs {
 }
 
 pub fn run(g: &Global, a: &PruneArgs) -> Result<u8> {
-    let repo = password::open(g)?;
+    let repo = open(g, a.dry_run)?;
     let (code, json) = prune_repository(g, &repo, &a.flags, a.dry_run, &[])?;
     if g.json {
         outln!("{json}")?;
     }
     Ok(code)
+}
+
+/// Opens the repository for a prune: registered (format-spec §6) before
+/// the index is read, and refused while another prune runs. A dry run
+/// writes nothing, so it neither registers nor waits.
+pub fn open(g: &Global, dry_run: bool) -> Result<Repository> {
+    if dry_run {
+        return password::open(g);
+    }
+    let repo = password::open_registered(g, MarkerRole::Prune)?;
+    repo.claim_prune()?;
+    Ok(repo)
 }
 
 /// Plans, prints and (unless `dry_run`) carries out a prune; returns the
@@ -90,7 +103,16 @@ pub fn prune_repository(
         }
         return Ok((0, json));
     }
-    let report = prune::execute(repo, plan)?;
+    // Said at once (not with the summary): whatever happens next, the
+    // repository is version 2 from here on.
+    let upgraded = plan.would_upgrade && repo.upgrade_format()?;
+    if upgraded && text {
+        outln!("{UPGRADED}")?;
+    } else if upgraded {
+        output::note(UPGRADED);
+    }
+    let mut report = prune::execute(repo, plan)?;
+    report.upgraded |= upgraded;
     for w in &report.warnings {
         output::warning(w);
     }
@@ -116,6 +138,9 @@ pub fn prune_repository(
     };
     Ok((code, json))
 }
+
+const UPGRADED: &str = "upgraded the repository format from 1 to 2 (prune may now delete data); cairn versions \
+                        before this one can no longer open it";
 
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -161,6 +186,9 @@ fn print_plan(plan: &PrunePlan) -> Result<()> {
     outln!("prune plan:")?;
     for (what, value) in rows {
         outln!("  {what:<20}{value}")?;
+    }
+    if plan.would_upgrade {
+        outln!("  would upgrade the repository format 1 → 2 first (older cairn versions cannot open version 2)")?;
     }
     Ok(())
 }
@@ -211,6 +239,7 @@ fn plan_json(plan: &PrunePlan) -> serde_json::Value {
         "size_after": plan.size_after,
         "index_files_before": plan.index_files.len(),
         "index_files_after": plan.index_files_after,
+        "would_upgrade": plan.would_upgrade,
     })
 }
 
@@ -230,6 +259,7 @@ fn report_json(r: &PruneReport) -> serde_json::Value {
         "deleted_packs": r.sweep.deleted.len(),
         "deleted_bytes": r.sweep.deleted_bytes(),
         "recovered_packs": r.sweep.recovered.len(),
+        "dead_markers_removed": r.sweep.dead_markers_removed,
         "waiting_packs": r.sweep.waiting.len(),
         "waiting_bytes": r.sweep.waiting_bytes(),
         "blocked_by": blocked_by,

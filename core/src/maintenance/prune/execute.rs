@@ -54,6 +54,9 @@ pub fn execute(repo: &Repository, mut plan: PrunePlan) -> Result<PruneReport> {
         report.size_after = plan.stored_bytes;
         return Ok(report);
     }
+    // 1. Version-1 cairn knows no deletion: it must refuse the repository
+    // before anything is removed from it (§12).
+    report.upgraded = repo.upgrade_format()?;
     if plan.rewrite_index {
         let repacked = repack::repack(repo, &plan)?;
         testhook::reached(Point::PruneRepacked, None);

@@ -61,6 +61,9 @@ pub struct PrunePlan {
     /// Whether the index is rewritten at all (something to delete or to
     /// repack, several index files, or listings of packs that are gone).
     pub rewrite_index: bool,
+    /// The repository is version 1: carrying the plan out upgrades it to
+    /// version 2 first (format-spec §12).
+    pub would_upgrade: bool,
     pub(super) needs: Needs,
 }
 
@@ -115,7 +118,9 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
         return Err(first.into_error());
     }
     choose_copies(&files, &mut needs);
-    Ok(decide(repo.params().pack_target, opts, files, needs, roots.len()))
+    let mut plan = decide(repo.params().pack_target, opts, files, needs, roots.len());
+    plan.would_upgrade = !repo.follows_deletion_protocol() && !plan.is_empty();
+    Ok(plan)
 }
 
 /// For each needed blob, the copy to keep: one in a pack whose every
@@ -175,6 +180,7 @@ pub(super) fn decide(
         index_files: files.files,
         index_files_after: 0,
         rewrite_index: false,
+        would_upgrade: false,
         needs: Needs::default(),
     };
     let mut candidates: Vec<(RepackPack, u64)> = Vec::new();

@@ -47,6 +47,8 @@ pub struct SweepReport {
     pub recovered: Vec<Id>,
     /// Packs left for a later prune (when blocked or stopped).
     pub waiting: Vec<(Id, u64)>,
+    /// Markers of other runs that had ended (killed), removed.
+    pub dead_markers_removed: usize,
 }
 
 impl SweepReport {
@@ -59,12 +61,10 @@ impl SweepReport {
     }
 }
 
-/// The other runs registered in the repository that are alive (one line
-/// each, naming host, pid and since when). The deletion protocol's markers
-/// (`locks/`) are not in this branch yet: until they are, no run is seen.
+/// The other runs registered in the repository (`locks/`) that are alive,
+/// one line each naming role, host, pid and since when (format-spec §6).
 fn blocking_runs(repo: &Repository) -> Result<Vec<String>> {
-    let _ = repo;
-    Ok(Vec::new())
+    Ok(repo.live_markers_except_own()?.iter().map(|m| m.describe()).collect())
 }
 
 /// Runs the sweep after the consolidated index replaced the old one.
@@ -145,12 +145,14 @@ pub(super) fn sweep(repo: &Repository, plan: &mut PrunePlan) -> Result<SweepRepo
         report.recovered = file.packs.iter().map(|p| p.pack).collect();
         doomed.retain(|(id, _)| !report.recovered.contains(id));
     }
-    // 4. Delete.
+    // 4. Delete; then the markers of runs that ended without removing
+    // theirs (killed): they blocked nothing, and now they are tidied.
     for (pack, size) in doomed {
         repo.backend().remove(FileKind::Pack, &pack)?;
         report.deleted.push((pack, size));
         testhook::reached(Point::PrunePackDeleted, None);
     }
+    report.dead_markers_removed = repo.remove_dead_markers()?;
     Ok(report)
 }
 

@@ -440,3 +440,32 @@ fn a_consolidated_index_equal_to_an_old_file_is_not_removed_as_old() {
     assert_eq!(files_of(&r, FileKind::Index), [consolidated], "the stale file {stale} went, not the new one");
     assert_checks_clean(&r);
 }
+
+#[test]
+fn the_sweep_deletes_nothing_while_another_run_is_alive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = repo(tmp.path());
+    store(&r, snapshot(0, &["/a"], tree(&r, vec![file(&r, "a", "kept")])));
+    let (orphan, _) = orphan_pack(&r, &noise(1000, 9));
+    // A snapshot run on this machine, registered and alive.
+    let opts =
+        crate::repo::OpenOptions { register: Some(crate::format::marker::MarkerRole::Snapshot), ..Default::default() };
+    let running = Repository::open_with_options(r.path(), &opts).unwrap();
+    let report = prune::execute(&r, prune::plan(&r, &PruneOptions::default()).unwrap()).unwrap();
+    match &report.sweep.outcome {
+        SweepOutcome::Blocked(runs) => {
+            assert_eq!(runs.len(), 1, "{runs:?}");
+            assert!(runs[0].starts_with("snapshot on ") && runs[0].contains("(pid "), "{}", runs[0]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(report.sweep.deleted.is_empty());
+    assert_eq!(report.sweep.waiting.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [orphan]);
+    assert!(files_of(&r, FileKind::Pack).contains(&orphan));
+    // The run ends (its marker goes with it): the next prune deletes.
+    drop(running);
+    let report = prune::execute(&r, prune::plan(&r, &PruneOptions::default()).unwrap()).unwrap();
+    assert_eq!(report.sweep.outcome, SweepOutcome::Done);
+    assert_eq!(report.sweep.deleted.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [orphan]);
+    assert_checks_clean(&r);
+}
