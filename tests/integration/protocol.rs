@@ -124,3 +124,23 @@ fn a_snapshot_that_slept_past_the_lapse_limit_starts_over_and_is_whole() {
     env.cairn().args(["check", "--read-data"]).assert().success();
     assert!(markers(&env.repo).is_empty(), "{:?}", markers(&env.repo));
 }
+
+#[test]
+fn an_interrupted_snapshot_removes_its_marker() {
+    let env = Env::new();
+    let src = env.path("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("a"), "a").unwrap();
+    let hook = Hook::new(env.path("hook"), "index-loaded");
+    let mut cmd = env.std_cairn();
+    cmd.args(["snapshot", "--no-default-excludes"]).arg(&src);
+    hook.pause(&mut cmd, None);
+    let mut child = spawn(cmd);
+    hook.wait(&mut child, 1);
+    assert_eq!(markers(&env.repo).len(), 1, "registered before the index was read");
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    assert!(markers(&env.repo).is_empty(), "Ctrl-C removed the marker: {:?}", markers(&env.repo));
+}
