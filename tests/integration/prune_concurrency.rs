@@ -71,6 +71,8 @@ fn snapshots_beside_forget_prune_with_random_kills_lose_nothing() {
     // picks the kill points; nothing waits on it.
     let mut longest = [Duration::from_millis(20); 2];
     let mut kills = [0u32; 2];
+    // Rounds whose prune deleted packs, and whose sweep waited for a live run.
+    let (mut deleted, mut waited) = (0u32, 0u32);
 
     for round in 1..=ROUNDS {
         cairn_testgen::tick(&src, round).unwrap();
@@ -119,6 +121,9 @@ fn snapshots_beside_forget_prune_with_random_kills_lose_nothing() {
         } else {
             // Blocked by the live snapshot, a prune deletes nothing and says
             // so; it is not a failure.
+            deleted +=
+                u32::from(stdout_of(&prune).lines().any(|l| l.starts_with("deleted ") && !l.starts_with("deleted 0")));
+            waited += u32::from(stderr_of(&prune).contains("left for a later prune"));
             assert!(
                 matches!(prune.status.code(), Some(0 | 3)),
                 "{what}: forget --prune: {:?}\n{}{}",
@@ -138,7 +143,13 @@ fn snapshots_beside_forget_prune_with_random_kills_lose_nothing() {
             }
         }
     }
-    eprintln!("kills: {} snapshots, {} prunes; {} snapshots reported saved", kills[0], kills[1], reported.len());
+    eprintln!(
+        "kills: {} snapshots, {} prunes; {} snapshots reported saved; prunes that deleted packs: {deleted}, that \
+         waited for a live run: {waited}",
+        kills[0],
+        kills[1],
+        reported.len()
+    );
 
     // One more snapshot, alone: the newest, so it must stay.
     cairn_testgen::tick(&src, ROUNDS + 1).unwrap();
