@@ -50,6 +50,8 @@ pub fn snapshot_saying(commits: u64) -> String {
 fn on_signal() {
     // Held until the process ends: no snapshot is written after this line.
     let stopped = cairn_core::interrupt::stop_commits();
+    // The run's markers (format-spec §6) go now: exit skips destructors.
+    cairn_core::repo::markers::remove_markers_at_exit();
     if let Some(bar) = BAR.lock().unwrap_or_else(|p| p.into_inner()).take() {
         bar.finish_and_clear();
     }

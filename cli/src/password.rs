@@ -128,11 +128,12 @@ pub fn open_registered(g: &Global, role: MarkerRole) -> Result<Repository> {
     open_at(g, &loc, !g.no_cache, Some(role))
 }
 
-/// Opens the repository without the local cache, registered as `role`:
-/// `check` and `repair` must read every file from the repository itself.
-pub fn open_uncached(g: &Global, role: MarkerRole) -> Result<Repository> {
+/// Opens the repository without the local cache, registered as `role`
+/// (`None`: not registered): `check` and `repair` must read every file from
+/// the repository itself.
+pub fn open_uncached(g: &Global, role: Option<MarkerRole>) -> Result<Repository> {
     let loc = location(g)?;
-    open_at(g, &loc, false, Some(role))
+    open_at(g, &loc, false, role)
 }
 
 fn open_at(g: &Global, loc: &Location, use_cache: bool, register: Option<MarkerRole>) -> Result<Repository> {

@@ -44,7 +44,7 @@ pub type Target = fn(&[u8]);
 
 /// Every target: its name (the folder of its corpus and the name of its
 /// cargo-fuzz binary) and its entry point.
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("config", config),
     ("key_file", key_file),
     ("sealed_object", sealed_object),
@@ -53,6 +53,7 @@ pub const TARGETS: [(&str, Target); 8] = [
     ("snapshot", snapshot),
     ("tree", tree),
     ("retention", retention),
+    ("marker_file", marker_file),
 ];
 
 /// The object kinds `sealed_object` picks from (low three bits of its first byte, modulo 6).
@@ -279,5 +280,33 @@ pub fn retention(data: &[u8]) {
             })
             .collect();
         let _ = retention::apply(&candidates, &p.rules, &now);
+    }
+}
+
+/// `locks/<id>`: a run marker (plain and encrypted keys, and bare
+/// postcard), then the liveness rules applied to it as a prune would, with
+/// its hostile times, pids and names against a fixed reader.
+pub fn marker_file(data: &[u8]) {
+    use crate::format::marker::MarkerFile;
+    use crate::repo::liveness::{self, Me, Seen};
+    use std::time::{Duration, SystemTime};
+    let mut markers = Vec::new();
+    for keys in both_keys() {
+        if let Ok(m) = codec::decode::<MarkerFile>(keys, ObjectKind::Marker, data) {
+            markers.push(m);
+        }
+    }
+    if let Ok(m) = codec::from_postcard::<MarkerFile>(data, "marker") {
+        markers.push(m);
+    }
+    let me = Me { host: "h".into(), user: "u".into(), pid: 1, boot_id: "b".into(), pid_start: 1 };
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_748_779_200);
+    let stale = Duration::from_secs(1800);
+    for m in &markers {
+        let _ = check_version("marker", m.version);
+        for mtime in [None, Some(now), Some(SystemTime::UNIX_EPOCH)] {
+            let seen = Seen { marker: Some(m), mtime };
+            let _ = liveness::is_live(&seen, &me, now, now, stale, &|pid, start| Some(pid == start as u32));
+        }
     }
 }

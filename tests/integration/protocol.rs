@@ -124,3 +124,61 @@ fn a_snapshot_that_slept_past_the_lapse_limit_starts_over_and_is_whole() {
     env.cairn().args(["check", "--read-data"]).assert().success();
     assert!(markers(&env.repo).is_empty(), "{:?}", markers(&env.repo));
 }
+
+#[test]
+fn an_interrupted_snapshot_removes_its_marker() {
+    let env = Env::new();
+    let src = env.path("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("a"), "a").unwrap();
+    let hook = Hook::new(env.path("hook"), "index-loaded");
+    let mut cmd = env.std_cairn();
+    cmd.args(["snapshot", "--no-default-excludes"]).arg(&src);
+    hook.pause(&mut cmd, None);
+    let mut child = spawn(cmd);
+    hook.wait(&mut child, 1);
+    assert_eq!(markers(&env.repo).len(), 1, "registered before the index was read");
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    assert!(markers(&env.repo).is_empty(), "Ctrl-C removed the marker: {:?}", markers(&env.repo));
+}
+
+#[test]
+fn a_repository_this_user_may_only_read_is_still_checked() {
+    let env = Env::new();
+    let src = env.path("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("a"), "a").unwrap();
+    env.snapshot_json(&[&src]);
+    let root = is_root();
+    // Readable by everyone, writable by no one but root; as root the check
+    // runs as nobody (root writes anywhere).
+    let mode = if root { "a+rX,go-w" } else { "a-w" };
+    let chmod = |mode: &str, path: &Path| {
+        assert!(std::process::Command::new("chmod").args(["-R", mode]).arg(path).status().unwrap().success());
+    };
+    chmod(mode, &env.repo);
+    chmod("a+rx", env.dir.path());
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(env!("CARGO_BIN_EXE_cairn"));
+        c
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+    };
+    let out = cmd
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.path("nobody-home"))
+        .env("CAIRN_REPO", &env.repo)
+        .env("CAIRN_PASSWORD", PASSWORD)
+        .arg("check")
+        .output()
+        .unwrap();
+    chmod("u+w", &env.repo);
+    assert!(out.status.success(), "{}{}", stdout_of(&out), stderr_of(&out));
+    assert!(stderr_of(&out).contains("could not register in locks/"), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("no errors"), "{}", stdout_of(&out));
+}

@@ -1,6 +1,7 @@
 //! `cairn check [--read-data]`
 
 use anyhow::Result;
+use cairn_core::format::marker::MarkerRole;
 use cairn_core::maintenance::check::{self, CheckOptions};
 
 use crate::args::{CheckArgs, Global};
@@ -9,7 +10,20 @@ use crate::{EXIT_ERROR, password};
 use cairn_core::repo::rebuild::plural;
 
 pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
-    let repo = password::open_uncached(g, cairn_core::format::marker::MarkerRole::Check)?;
+    let repo = match password::open_uncached(g, Some(MarkerRole::Check)) {
+        // A repository this user may only read (a read-only mount, another
+        // user's backup) is still checked, without a marker.
+        Err(e) if cannot_write(&e) => {
+            if !g.quiet {
+                crate::output::note(
+                    "this check could not register in locks/ (the repository is read-only here); \
+                     a prune running elsewhere meanwhile could make packs look missing",
+                );
+            }
+            password::open_uncached(g, None)?
+        }
+        other => other?,
+    };
     let mut report = check::check(&repo, CheckOptions { read_data: a.read_data })?;
     report.notes.extend(marker_notes(&repo));
     if g.json {
@@ -74,4 +88,17 @@ fn marker_notes(repo: &cairn_core::Repository) -> Vec<String> {
             .collect(),
         Err(e) => vec![format!("could not list the run markers in locks/: {e}")],
     }
+}
+
+/// Whether opening failed only because the marker could not be written:
+/// permission denied or a read-only filesystem, when creating a file.
+fn cannot_write(e: &anyhow::Error) -> bool {
+    use cairn_core::backend::Op;
+    use std::io::ErrorKind;
+    matches!(
+        e.downcast_ref::<cairn_core::Error>(),
+        Some(cairn_core::Error::Backend(b))
+            if matches!(b.op, Op::Create | Op::Spool)
+                && matches!(b.kind(), ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem)
+    )
 }

@@ -9,7 +9,7 @@ use crate::output::outln;
 use crate::{EXIT_ERROR, output, password};
 
 pub fn index(g: &Global, a: &RepairIndexArgs) -> Result<u8> {
-    let repo = password::open_uncached(g, cairn_core::format::marker::MarkerRole::Repair)?;
+    let repo = password::open_uncached(g, Some(cairn_core::format::marker::MarkerRole::Repair))?;
     let report = repair::repair_index(&repo, a.dry_run)?;
     for (id, e) in &report.unreadable_indexes {
         output::warning(format!("index {id} could not be read and is left as it is: {e}"));

@@ -47,7 +47,7 @@ impl Repository {
     /// Reads the first copy of a blob that opens and verifies (R7): a copy
     /// in a damaged or unreadable pack is passed over for the next. When a
     /// copy's pack is gone (a prune repacked it after this run read the
-    /// index: R8), the index is read again once and the copies `find`
+    /// index: R12), the index is read again once and the copies `find`
     /// names there are tried too.
     pub(super) fn load_any_copy(
         &self,
@@ -110,7 +110,7 @@ mod tests {
     use crate::repo::Repository;
     use crate::test_fixtures::{PASSWORD, encrypted_repo};
 
-    /// R8: a reader that read the index before a prune repacked a pack
+    /// R12: a reader that read the index before a prune repacked a pack
     /// finds the blob's new copy after reading the index again, once.
     #[test]
     fn a_pack_removed_after_the_index_was_read_is_found_in_its_new_copy() {

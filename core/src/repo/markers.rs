@@ -10,7 +10,7 @@
 //! may start over once from a new marker and a fresh index
 //! ([`Repository::restart_run`]).
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
@@ -99,6 +99,24 @@ fn format_time(t: &Timestamp) -> String {
         .unwrap_or_else(|_| t.unix_seconds.to_string())
 }
 
+/// The registrations of this process, so that an interrupted command can
+/// remove its markers before it exits (`remove_markers_at_exit`).
+static ACTIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// Removes the markers of every run of this process, for a command that
+/// ends at once (a signal) without dropping its repository: other machines
+/// then need not wait 30 minutes to see it gone. Refreshes stop first.
+pub fn remove_markers_at_exit() {
+    let active: Vec<Arc<Shared>> =
+        ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).iter().filter_map(Weak::upgrade).collect();
+    for shared in active {
+        *shared.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        if let Some(file) = shared.lock().file.take() {
+            let _ = shared.backend.remove(FileKind::Lock, &file);
+        }
+    }
+}
+
 /// What the refresh thread and the run share.
 struct Shared {
     backend: Arc<dyn Backend>,
@@ -165,6 +183,11 @@ impl Registration {
             let file = shared.write_marker(&state)?;
             state.file = Some(file);
             state.refreshed_at = at;
+        }
+        {
+            let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+            active.retain(|w| w.strong_count() > 0);
+            active.push(Arc::downgrade(&shared));
         }
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()
@@ -300,6 +323,10 @@ impl Shared {
     /// the storage stays unwritable past the lapse limit.
     fn refresh(&self) {
         let mut state = self.lock();
+        if state.file.is_none() {
+            // Removed at exit (or a restart failed): nothing to refresh.
+            return;
+        }
         let at = (self.clock)();
         if at.saturating_sub(state.refreshed_at) > self.tuning.lapse {
             state.lapsed = true;

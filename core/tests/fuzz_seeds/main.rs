@@ -192,6 +192,15 @@ fn assert_valid(target: &str, name: &str, bytes: &[u8]) {
                 check_version("policy", policy.version).unwrap();
             }
         }
+        "marker_file" => {
+            use cairn_core::format::marker::MarkerFile;
+            let marker: MarkerFile = if name.contains("bare-postcard") {
+                codec::from_postcard(bytes, "marker").unwrap()
+            } else {
+                codec::decode(keys, ObjectKind::Marker, bytes).unwrap()
+            };
+            check_version("marker", marker.version).unwrap();
+        }
         "tree" => {
             let tree: Tree = codec::from_postcard(bytes, "tree").unwrap();
             check_version("tree", tree.version).unwrap();

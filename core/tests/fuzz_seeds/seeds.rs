@@ -474,7 +474,47 @@ pub fn build_seeds() -> Vec<Seed> {
     snapshot_seeds(&mut s);
     tree_seeds(&mut s);
     retention_seeds(&mut s);
+    marker_seeds(&mut s);
     s.0
+}
+
+fn marker_seeds(s: &mut Seeds) {
+    use cairn_core::format::marker::{MarkerFile, MarkerRole};
+    let time = Timestamp { unix_seconds: 1_748_779_200, nanos: 5, offset_seconds: 7200 };
+    let marker = MarkerFile {
+        version: 1,
+        role: MarkerRole::Snapshot,
+        run: Id([6; 32]),
+        started: time,
+        time,
+        host: "fuzzhost".into(),
+        user: "fuzz".into(),
+        pid: 4242,
+        boot_id: "b".into(),
+        pid_start: 1,
+    };
+    let raw = postcard(&marker);
+    let sealed = codec::encode(encrypted(), ObjectKind::Marker, &marker, 3).unwrap();
+    s.add("marker_file", "valid-encrypted-marker", sealed.clone());
+    s.add("marker_file", "valid-plain-marker", raw_body(&raw));
+    s.add("marker_file", "valid-bare-postcard-marker", raw.clone());
+    let far = Timestamp { unix_seconds: i64::MIN, nanos: u32::MAX, offset_seconds: i32::MAX };
+    let hostile = MarkerFile {
+        role: MarkerRole::Prune,
+        started: far,
+        time: Timestamp { unix_seconds: i64::MAX, ..far },
+        host: "h".into(),
+        boot_id: "b".into(),
+        pid: u32::MAX,
+        pid_start: u64::MAX,
+        ..marker.clone()
+    };
+    s.add("marker_file", "valid-bare-postcard-hostile-marker", postcard(&hostile));
+    s.add("marker_file", "unknown-role-bare-postcard-marker", patched(&raw, &[1, 0, 6, 6], &[1, 9, 6, 6]));
+    s.add("marker_file", "future-version-bare-postcard-marker", [&[2][..], &raw[1..]].concat());
+    s.add("marker_file", "truncated-encrypted-marker", truncated(&sealed));
+    s.add("marker_file", "bitflip-encrypted-marker", bitflip(&sealed, 30));
+    s.add("marker_file", "empty", Vec::new());
 }
 
 fn retention_seeds(s: &mut Seeds) {

@@ -197,7 +197,7 @@ fn d_postcard() {
 
 /// The repository parameters of the vectors (the first v1 defaults; the
 /// current defaults differ only in chunk sizes).
-const VECTOR_PARAMS: RepoParams = RepoParams {
+pub(crate) const VECTOR_PARAMS: RepoParams = RepoParams {
     version: 1,
     chunk_min: 65536,
     chunk_avg: 262144,
@@ -427,6 +427,8 @@ fn i_chunker_matches_spec_wording() {
 /// The chunker tables and the vectors (j) to (m), in their own file so that
 /// neither file grows past about 600 lines.
 mod more_vectors;
+/// RepoParams version 2 and a run marker (p), (q).
+mod protocol_vectors;
 /// The retention objects (n) and (o).
 mod retention_vectors;
 mod snapshot_v2;
