@@ -98,6 +98,8 @@ pub fn prune_repository(
         return Ok((0, json));
     }
     if plan.is_empty() {
+        // Only tidies the markers of ended runs.
+        json["result"] = report_json(&prune::execute(repo, plan)?);
         if text {
             outln!("nothing to prune")?;
         }

@@ -51,7 +51,9 @@ pub struct MarkerFile {
     pub host: String,
     pub user: String,
     pub pid: u32,
-    /// `/proc/sys/kernel/random/boot_id` of the writer, "" if unknown.
+    /// `/proc/sys/kernel/random/boot_id` of the writer, then `/` and its
+    /// pid namespace (the target of `/proc/self/ns/pid`) when known; ""
+    /// if unknown. Equal boot ids mean the pid can be asked about here.
     pub boot_id: String,
     /// Field 22 of the writer's `/proc/self/stat` (its start time in clock
     /// ticks since boot), 0 if unknown: tells a pid reused after the run

@@ -42,8 +42,16 @@ fn host_name() -> String {
     rustix::system::uname().nodename().to_string_lossy().into_owned()
 }
 
+/// The boot id, followed by `/` and this process's pid namespace
+/// (`pid:[4026531836]`) when it can be read: two containers on one machine
+/// share the boot id but not their pids, so a pid is only asked about
+/// within the namespace that gave it. "" when the boot id is unknown.
 fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string()).unwrap_or_default()
+    let Ok(boot) = std::fs::read_to_string("/proc/sys/kernel/random/boot_id") else { return String::new() };
+    match std::fs::read_link("/proc/self/ns/pid") {
+        Ok(ns) => format!("{}/{}", boot.trim(), ns.to_string_lossy()),
+        Err(_) => boot.trim().to_string(),
+    }
 }
 
 /// Field 22 of `/proc/<pid>/stat` (start time since boot, in clock ticks);
@@ -93,8 +101,11 @@ pub fn is_live(
     stale: Duration,
     pid_check: PidCheck<'_>,
 ) -> bool {
+    // Only the same user: `/proc` mounted with `hidepid` hides other users'
+    // processes, and a hidden process must not read as a dead one.
     if let Some(m) = seen.marker
         && m.host == me.host
+        && m.user == me.user
         && !m.boot_id.is_empty()
         && m.boot_id == me.boot_id
         && m.pid_start != 0
@@ -165,7 +176,8 @@ mod tests {
 
     #[test]
     fn another_host_or_boot_is_decided_by_the_storage_clock() {
-        for m in [marker("elsewhere", "boot-1", 0), marker("here", "boot-2", 0), marker("here", "", 0)] {
+        let other_user = MarkerFile { user: "someone else".into(), ..marker("here", "boot-1", 0) };
+        for m in [marker("elsewhere", "boot-1", 0), marker("here", "boot-2", 0), marker("here", "", 0), other_user] {
             let never: PidCheck<'_> = &|_, _| panic!("no pid check for another host or boot");
             assert!(live(Some(&m), Some(at(NOW - 60)), never), "fresh by storage time");
             assert!(!live(Some(&m), Some(at(NOW - 1800)), never), "older than STALE by storage time");

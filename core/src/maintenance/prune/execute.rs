@@ -51,6 +51,9 @@ impl PruneReport {
 pub fn execute(repo: &Repository, mut plan: PrunePlan) -> Result<PruneReport> {
     let mut report = PruneReport::default();
     if plan.is_empty() {
+        // Nothing to delete, but the markers of runs that ended without
+        // removing theirs (killed, or a failed removal) still go.
+        report.sweep.dead_markers_removed = repo.remove_dead_markers()?;
         report.size_after = plan.stored_bytes;
         return Ok(report);
     }

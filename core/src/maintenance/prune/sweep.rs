@@ -77,6 +77,7 @@ pub(super) fn sweep(repo: &Repository, plan: &mut PrunePlan) -> Result<SweepRepo
     if !blockers.is_empty() {
         report.waiting = unindexed_now(repo, &listed)?;
         report.outcome = SweepOutcome::Blocked(blockers);
+        report.dead_markers_removed = repo.remove_dead_markers()?;
         return Ok(report);
     }
     // 3. Snapshots, then the index files again (R5).

@@ -469,3 +469,30 @@ fn the_sweep_deletes_nothing_while_another_run_is_alive() {
     assert_eq!(report.sweep.deleted.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [orphan]);
     assert_checks_clean(&r);
 }
+
+#[test]
+fn a_prune_with_nothing_to_do_still_removes_the_markers_of_ended_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = repo(tmp.path());
+    store(&r, snapshot(0, &["/a"], tree(&r, vec![file(&r, "a", "kept")])));
+    prune::execute(&r, prune::plan(&r, &PruneOptions::default()).unwrap()).unwrap();
+    // A marker its run could not remove, as of a process that is gone:
+    // this run's own marker file, copied under the run of a dead pid.
+    let opts =
+        crate::repo::OpenOptions { register: Some(crate::format::marker::MarkerRole::Snapshot), ..Default::default() };
+    let ended = Repository::open_with_options(r.path(), &opts).unwrap();
+    let file = ended.registration().unwrap().file().unwrap();
+    let bytes = r.backend().read(FileKind::Lock, &file).unwrap();
+    let mut marker: crate::format::marker::MarkerFile = codec::decode(r.keys(), ObjectKind::Marker, &bytes).unwrap();
+    drop(ended);
+    marker.pid = u32::MAX - 1;
+    marker.pid_start = 1;
+    let dead =
+        r.backend().write(FileKind::Lock, &codec::encode(r.keys(), ObjectKind::Marker, &marker, 3).unwrap()).unwrap();
+    assert_eq!(r.markers_except_own().unwrap().iter().filter(|m| !m.live).count(), 1);
+    let plan = prune::plan(&r, &PruneOptions::default()).unwrap();
+    assert!(plan.is_empty());
+    let report = prune::execute(&r, plan).unwrap();
+    assert_eq!(report.sweep.dead_markers_removed, 1);
+    assert!(!files_of(&r, FileKind::Lock).contains(&dead));
+}
