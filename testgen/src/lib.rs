@@ -27,6 +27,7 @@ mod ops;
 mod project;
 mod rng;
 mod scale;
+mod structured;
 mod text;
 mod tick;
 mod transcript;

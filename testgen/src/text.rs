@@ -11,8 +11,8 @@ use crate::vocab::Vocab;
 
 /// Per-document identifiers that a file keeps reusing.
 pub(crate) struct Names {
-    vars: Vec<String>,
-    funcs: Vec<String>,
+    pub(crate) vars: Vec<String>,
+    pub(crate) funcs: Vec<String>,
     types: Vec<String>,
     consts: Vec<String>,
     mods: Vec<String>,
@@ -453,139 +453,6 @@ impl<'a> Gen<'a> {
         }
         out
     }
-
-    /// A JSON object of about `size` bytes (config, fixtures, todos).
-    pub(crate) fn json(&mut self, size: usize) -> String {
-        let mut out = String::with_capacity(size + 256);
-        out.push_str("{\n");
-        let mut first = true;
-        while out.len() < size || first {
-            if !first {
-                out.push_str(",\n");
-            }
-            first = false;
-            out.push_str("  \"");
-            out.push_str(&self.v.ident(&mut self.rng).camel);
-            out.push_str("\": ");
-            self.json_value(&mut out, 1);
-        }
-        out.push_str("\n}\n");
-        out
-    }
-
-    fn json_value(&mut self, out: &mut String, depth: usize) {
-        let r = self.rng.f64();
-        if r < 0.3 {
-            out.push('"');
-            let k = self.rng.range(1, 5);
-            self.words(k, out);
-            out.push('"');
-        } else if r < 0.5 {
-            out.push_str(&self.rng.range(0, 100_000).to_string());
-        } else if r < 0.6 {
-            out.push_str(if self.rng.chance(0.5) { "true" } else { "false" });
-        } else if r < 0.8 && depth < 3 {
-            out.push_str("{\n");
-            let pad = "  ".repeat(depth + 1);
-            for i in 0..self.rng.range(1, 5) {
-                if i > 0 {
-                    out.push_str(",\n");
-                }
-                out.push_str(&pad);
-                out.push('"');
-                out.push_str(&self.v.ident(&mut self.rng).camel);
-                out.push_str("\": ");
-                self.json_value(out, depth + 1);
-            }
-            out.push('\n');
-            out.push_str(&"  ".repeat(depth));
-            out.push('}');
-        } else {
-            out.push('[');
-            for i in 0..self.rng.range(1, 6) {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push('"');
-                out.push_str(&self.v.ident(&mut self.rng).kebab);
-                out.push('"');
-            }
-            out.push(']');
-        }
-    }
-
-    /// A YAML document of about `size` bytes (CI workflows, app config).
-    pub(crate) fn yaml(&mut self, size: usize) -> String {
-        let mut out = String::with_capacity(size + 256);
-        out.push_str("# ");
-        self.sentence(&mut out);
-        out.push('\n');
-        while out.len() < size {
-            out.push_str(&self.v.ident(&mut self.rng).snake);
-            out.push_str(":\n");
-            for _ in 0..self.rng.range(1, 6) {
-                out.push_str("  ");
-                out.push_str(&self.v.ident(&mut self.rng).snake);
-                out.push_str(": ");
-                if self.rng.chance(0.5) {
-                    let k = self.rng.range(1, 4);
-                    self.words(k, &mut out);
-                } else {
-                    out.push_str(&self.rng.range(0, 65536).to_string());
-                }
-                out.push('\n');
-            }
-        }
-        out
-    }
-
-    /// A TOML document with the given leading section, padded to about `size` bytes.
-    pub(crate) fn toml(&mut self, head: &str, size: usize) -> String {
-        let mut out = String::with_capacity(size + 256);
-        out.push_str(head);
-        while out.len() < size {
-            out.push_str("\n[");
-            out.push_str(&self.v.ident(&mut self.rng).kebab);
-            out.push_str("]\n");
-            for _ in 0..self.rng.range(1, 5) {
-                out.push_str(&self.v.ident(&mut self.rng).snake);
-                out.push_str(" = ");
-                if self.rng.chance(0.5) {
-                    out.push('"');
-                    let k = self.rng.range(1, 3);
-                    self.words(k, &mut out);
-                    out.push('"');
-                } else {
-                    out.push_str(&self.rng.range(0, 10_000).to_string());
-                }
-                out.push('\n');
-            }
-        }
-        out
-    }
-
-    /// Minified JavaScript: long lines of dense code (node_modules dist files).
-    pub(crate) fn minified_js(&mut self, size: usize) -> String {
-        let names = self.names(LangId::TypeScript);
-        let mut out = String::with_capacity(size + 256);
-        out.push_str("\"use strict\";");
-        while out.len() < size {
-            let a = self.rng.pick(&names.vars).clone();
-            let b = self.rng.pick(&names.funcs).clone();
-            let c = self.hex(2);
-            match self.rng.below(4) {
-                0 => out.push_str(&format!("var {c}=function({a}){{return {b}({a})}};")),
-                1 => out.push_str(&format!("exports.{b}={c};")),
-                2 => out.push_str(&format!("function {b}({a},e){{if(!{a})throw new Error(\"{b}\");return e.{a}}}")),
-                _ => out.push_str(&format!("{a}.prototype.{b}=function(){{return this.{c}}};")),
-            }
-            if self.rng.chance(0.02) {
-                out.push('\n');
-            }
-        }
-        out.push('\n');
-        out
-    }
 }
 
 /// Plain text of a given language: source for code extensions, markdown for `md`,
@@ -611,41 +478,5 @@ pub(crate) fn for_ext(g: &mut Gen<'_>, ext: &str, size: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    #[test]
-    fn code_is_repetitive_but_distinct() {
-        let v = Vocab::new(1);
-        let mut g = Gen::new(&v, Rng::derive(1, "t", 0));
-        for lang in LangId::ALL {
-            let a = g.code(lang, 20_000);
-            let b = g.code(lang, 20_000);
-            assert_ne!(a, b);
-            assert!(a.len() >= 20_000 && a.is_ascii());
-            // Cheap compressibility proxy: the top identifiers/words recur a lot.
-            let mut counts: HashMap<&str, usize> = HashMap::new();
-            for w in a.split(|c: char| !c.is_ascii_alphanumeric() && c != '_') {
-                if !w.is_empty() {
-                    *counts.entry(w).or_default() += 1;
-                }
-            }
-            let total: usize = counts.values().sum();
-            assert!(counts.len() * 4 < total, "{lang:?}: {} distinct of {total}", counts.len());
-        }
-    }
-
-    #[test]
-    fn markdown_and_json() {
-        let v = Vocab::new(2);
-        let mut g = Gen::new(&v, Rng::derive(2, "t", 0));
-        let md = g.markdown(5000, Some("Hello"));
-        assert!(md.starts_with("# Hello\n"));
-        let j = g.json(3000);
-        assert!(j.starts_with("{\n") && j.ends_with("}\n"));
-        let u = g.uuid();
-        assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
-    }
-}
+#[path = "text_tests.rs"]
+mod tests;
