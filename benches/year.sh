@@ -44,30 +44,10 @@ case "$SCALE" in tiny|small) ;; *) die "--scale must be tiny or small" ;; esac
 [ "${BASH_VERSINFO[0]}" -ge 5 ] || die "bash 5 is needed (EPOCHREALTIME)"
 command -v python3 >/dev/null || die "python3 is required (stdlib only)"
 
-OUT="${OUT:-${TMPDIR:-/tmp}/cairn-year}"
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
-MARKER="$OUT/.cairn-year"
-if [ -n "$(ls -A "$OUT")" ]; then
-  [ -f "$MARKER" ] || die "$OUT is not empty and was not made by this script; choose another --out"
-  find "$OUT" -mindepth 1 -maxdepth 1 ! -name .cairn-year -exec rm -rf {} +
-fi
-touch "$MARKER"
-mkdir -p "$OUT/logs" "$OUT/bin" "$OUT/tmp"
-
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-if [ "$BUILD" = 1 ]; then
-  echo "> building: cargo build --release -p cairn-cli -p cairn-testgen"
-  (cd "$ROOT" && cargo build --release -p cairn-cli -p cairn-testgen) >"$OUT/logs/build.log" 2>&1 \
-    || { tail -n 30 "$OUT/logs/build.log"; die "build failed (log: $OUT/logs/build.log)"; }
-fi
-# Private copies: a rebuild mid-run must not change the binaries.
-for b in cairn cairn-testgen; do
-  [ -x "$TARGET_DIR/release/$b" ] || die "$TARGET_DIR/release/$b missing (drop --no-build)"
-  cp "$TARGET_DIR/release/$b" "$OUT/bin/$b"
-done
-CAIRN="$OUT/bin/cairn"
-TESTGEN="$OUT/bin/cairn-testgen"
+. "$ROOT/benches/lib.sh"
+prepare_out "${TMPDIR:-/tmp}/cairn-year" .cairn-year
+mkdir -p "$OUT/tmp"
+private_binaries
 
 export CAIRN_PASSWORD="year-password-not-secret"
 export XDG_CACHE_HOME="$OUT/cache" TMPDIR="$OUT/tmp"
