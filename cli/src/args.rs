@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Args, Debug)]
 pub struct Global {
     /// Repository folder [default: ~/.local/share/cairn/repo]
-    #[arg(long, global = true, env = "CAIRN_REPO", value_name = "DIR")]
+    #[arg(short = 'r', long, global = true, env = "CAIRN_REPO", value_name = "DIR")]
     pub repo: Option<PathBuf>,
     /// Read the password from this file (first line)
     #[arg(long, global = true, env = "CAIRN_PASSWORD_FILE", value_name = "FILE")]

@@ -39,3 +39,27 @@ fn first_snapshot_creates_the_default_repository() {
     bare_cairn(home).args(["restore", "latest", "--target"]).arg(&target).assert().success();
     assert_eq!(fs::read(restored(&target, &src).join("CLAUDE.md")).unwrap(), b"# memory\n");
 }
+
+/// `-r DIR`, as in restic, is `--repo DIR`, before or after the command.
+#[test]
+fn dash_r_names_the_repository_as_in_restic() {
+    let env = Env::empty();
+    let repo = env.path("elsewhere");
+    let home = env.dir.path();
+    bare_cairn(home)
+        .env("CAIRN_PASSWORD", "pw")
+        .args(["init", "--kdf-memory-kib", "8", "--kdf-iterations", "1", "-r"])
+        .arg(&repo)
+        .assert()
+        .success();
+    assert!(repo.join("config").is_file());
+    let out = bare_cairn(home)
+        .env("CAIRN_PASSWORD", "pw")
+        .arg("-r")
+        .arg(&repo)
+        .args(["snapshots", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out).trim(), "[]");
+}
