@@ -40,11 +40,7 @@ pub fn index(g: &Global, a: &RepairIndexArgs) -> Result<u8> {
                 "{would}index {} ({}) in {}; {would}remove {}",
                 plural(report.packs_indexed, "pack", "packs"),
                 plural(report.blobs_indexed, "blob", "blobs"),
-                plural(
-                    report.packs_indexed.div_ceil(repair::PACKS_PER_INDEX_FILE),
-                    "new index file",
-                    "new index files"
-                ),
+                plural(report.index_files, "new index file", "new index files"),
                 plural(report.damaged_indexes.len(), "damaged index file", "damaged index files"),
             )?;
         }

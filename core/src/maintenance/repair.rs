@@ -10,14 +10,10 @@
 
 use crate::backend::FileKind;
 use crate::error::{Error, Result};
-use crate::format::codec::{self, ObjectKind};
-use crate::format::{FORMAT_VERSION, IndexFile};
 use crate::id::Id;
 use crate::repo::Repository;
+use crate::repo::index_files::bounded_index_files;
 use crate::repo::rebuild;
-
-/// Packs per new index file: keeps each file (read whole) to a few MiB.
-pub const PACKS_PER_INDEX_FILE: usize = 2_000;
 
 #[derive(Debug, Default)]
 pub struct RepairReport {
@@ -30,6 +26,8 @@ pub struct RepairReport {
     pub blobs_indexed: usize,
     /// Packs no index lists whose header cannot be read; left alone.
     pub unreadable_packs: Vec<(Id, String)>,
+    /// How many new index files those packs take (or would).
+    pub index_files: usize,
     /// The new index files (empty in a dry run).
     pub written: Vec<Id>,
 }
@@ -51,14 +49,15 @@ pub fn repair_index(repo: &Repository, dry_run: bool) -> Result<RepairReport> {
     report.packs_indexed = reading.packs.len();
     report.blobs_indexed = reading.packs.iter().map(|p| p.entries.len()).sum();
     report.unreadable_packs = reading.unreadable.iter().map(|(id, e)| (*id, e.to_string())).collect();
+    let files = bounded_index_files(reading.packs);
+    report.index_files = files.len();
     if dry_run {
         return Ok(report);
     }
     let damaged: Vec<Id> = report.damaged_indexes.iter().map(|(id, _)| *id).collect();
     let mut removed: Vec<Id> = Vec::new();
-    for packs in reading.packs.chunks(PACKS_PER_INDEX_FILE) {
-        let file = IndexFile { version: FORMAT_VERSION, packs: packs.to_vec() };
-        let bytes = codec::encode(repo.keys(), ObjectKind::Index, &file, 3)?;
+    for file in files {
+        let bytes = repo.seal_index_file(&file)?;
         // Without encryption the rebuilt file can be byte for byte the one
         // that was damaged, so it has the damaged file's name, and writing
         // it would find the name taken and keep the damaged bytes. That one

@@ -7,6 +7,7 @@ pub mod cache;
 mod config;
 mod copies;
 pub mod index;
+pub mod index_files;
 mod keyfiles;
 pub mod keys;
 pub mod liveness;

@@ -110,8 +110,7 @@ impl BlobSaver<'_> {
         let packs: Vec<IndexedPack> = finished.into_iter().map(|(p, _)| p).collect();
         if !packs.is_empty() {
             let file = IndexFile { version: FORMAT_VERSION, packs };
-            let bytes = codec::encode(&self.repo.keys, ObjectKind::Index, &file, 3)?;
-            self.repo.backend.write(FileKind::Index, &bytes)?;
+            self.repo.write_index_file(&file)?;
             crate::testhook::reached(crate::testhook::Point::IndexWritten, None);
             self.repo.index.write().unwrap_or_else(|p| p.into_inner()).add_file(&file);
         }

@@ -8,20 +8,16 @@
 
 use std::collections::HashSet;
 
-use super::plan::{PACKS_PER_INDEX_FILE, PrunePlan};
+use super::plan::PrunePlan;
 use super::repack;
 use super::sweep::{self, SweepReport};
 use crate::backend::FileKind;
 use crate::error::Result;
-use crate::format::codec::{self, ObjectKind};
-use crate::format::{FORMAT_VERSION, IndexFile, IndexedPack};
+use crate::format::IndexedPack;
 use crate::id::Id;
 use crate::repo::Repository;
+use crate::repo::index_files::bounded_index_files;
 use crate::testhook::{self, Point};
-
-/// Entries per consolidated index file at most, so that one file stays
-/// far below the index file size bound (about 50 bytes an entry).
-const ENTRIES_PER_INDEX_FILE: usize = 4_000_000;
 
 /// What a prune did.
 #[derive(Debug, Default)]
@@ -90,22 +86,5 @@ pub fn execute(repo: &Repository, mut plan: PrunePlan) -> Result<PruneReport> {
 /// Writes `packs` into as few index files as the bounds allow; every one
 /// is durable when this returns.
 fn write_index(repo: &Repository, packs: Vec<IndexedPack>) -> Result<Vec<Id>> {
-    let mut written = Vec::new();
-    let mut packs = packs.into_iter().peekable();
-    while packs.peek().is_some() {
-        let mut file = IndexFile { version: FORMAT_VERSION, packs: Vec::new() };
-        let mut entries = 0;
-        while let Some(next) = packs.peek() {
-            let full = file.packs.len() == PACKS_PER_INDEX_FILE
-                || (!file.packs.is_empty() && entries + next.entries.len() > ENTRIES_PER_INDEX_FILE);
-            if full {
-                break;
-            }
-            entries += next.entries.len();
-            file.packs.extend(packs.next());
-        }
-        let bytes = codec::encode(repo.keys(), ObjectKind::Index, &file, 3)?;
-        written.push(repo.backend().write(FileKind::Index, &bytes)?);
-    }
-    Ok(written)
+    bounded_index_files(packs).iter().map(|file| repo.write_index_file(file)).collect()
 }

@@ -14,10 +14,8 @@ use crate::error::{Error, Result};
 use crate::format::{BlobKind, IndexedPack, PackEntry};
 use crate::id::Id;
 use crate::repo::Repository;
+use crate::repo::index_files::PACKS_PER_INDEX_FILE;
 use crate::snapshot::snapshots;
-
-/// Packs per consolidated index file (format-spec.md §6, "Prune").
-pub const PACKS_PER_INDEX_FILE: usize = 65_536;
 
 /// A partly used pack chosen for repacking.
 #[derive(Clone, Debug)]

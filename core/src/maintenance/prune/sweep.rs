@@ -19,7 +19,6 @@ use super::plan::PrunePlan;
 use super::walk::{Indexed, MissingBlob};
 use crate::backend::FileKind;
 use crate::error::Result;
-use crate::format::codec::{self, ObjectKind};
 use crate::format::{BlobKind, FORMAT_VERSION, IndexFile};
 use crate::id::Id;
 use crate::repo::{Repository, rebuild};
@@ -142,7 +141,7 @@ pub(super) fn sweep(repo: &Repository, plan: &mut PrunePlan) -> Result<SweepRepo
         }
         // Indexed again, durably, before any deletion.
         let file = IndexFile { version: FORMAT_VERSION, packs: holding };
-        repo.backend().write(FileKind::Index, &codec::encode(repo.keys(), ObjectKind::Index, &file, 3)?)?;
+        repo.write_index_file(&file)?;
         report.recovered = file.packs.iter().map(|p| p.pack).collect();
         doomed.retain(|(id, _)| !report.recovered.contains(id));
     }
