@@ -136,6 +136,9 @@ pub struct InitArgs {
     /// FastCDC maximum chunk size in bytes
     #[arg(long, hide = true)]
     pub chunk_max: Option<u32>,
+    /// zstd level for everything the repository stores
+    #[arg(long, hide = true, allow_hyphen_values = true)]
+    pub zstd_level: Option<i32>,
 }
 
 #[derive(Args, Debug)]

@@ -21,6 +21,7 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     params.chunk_min = a.chunk_min.unwrap_or(params.chunk_min);
     params.chunk_avg = a.chunk_avg.unwrap_or(params.chunk_avg);
     params.chunk_max = a.chunk_max.unwrap_or(params.chunk_max);
+    params.zstd_level = a.zstd_level.unwrap_or(params.zstd_level);
     let repo = if loc.is_default {
         // The same repository, password file and record as the first
         // `cairn snapshot` would make.
