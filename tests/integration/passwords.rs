@@ -122,3 +122,17 @@ fn a_failing_command_or_missing_file_is_one_clear_line() {
     assert_eq!(cmd.output().unwrap().status.code(), Some(1));
     assert_eq!(s.env.repo_listing(), before);
 }
+
+/// Out-of-range parameters given to `init` are the user's mistake, said as
+/// such, not "config is damaged"; nothing is created.
+#[test]
+fn init_with_parameters_out_of_range_names_them() {
+    let env = Env::empty();
+    for args in [["--zstd-level", "99"], ["--chunk-avg", "3"]] {
+        let out = env.cairn().arg("init").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("out of range") && !err.contains("damaged"), "{err}");
+        assert!(!env.repo.exists());
+    }
+}

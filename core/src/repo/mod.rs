@@ -125,7 +125,14 @@ impl Repository {
     }
 
     fn init_at(backend: Arc<dyn Backend>, location: PathBuf, opts: &InitOptions<'_>) -> Result<Repository> {
-        opts.params.validate()?;
+        // Parameters given at init are the caller's, not a damaged config.
+        opts.params.validate().map_err(|_| {
+            Error::InvalidArgument(format!(
+                "repository parameters out of range (chunk sizes {}/{}/{} bytes, zstd level {}): chunk min 64 B..1 MiB, \
+                 avg 256 B..4 MiB, max 1 KiB..16 MiB, even and ascending; zstd level -7..22",
+                opts.params.chunk_min, opts.params.chunk_avg, opts.params.chunk_max, opts.params.zstd_level
+            ))
+        })?;
         opts.kdf.validate()?;
         if opts.password.is_some_and(<[u8]>::is_empty) {
             return Err(Error::EmptyPassword); // before anything is created
