@@ -38,6 +38,7 @@ mod restore_safety;
 mod retention;
 mod retention_disaster;
 mod roundtrip;
+mod schedule;
 mod selection;
 mod sparse_large;
 mod timetravel_ls_find_history;
