@@ -71,7 +71,8 @@ fn systemd_units_run_the_profile_and_catch_up() {
         assert!(out.status.success(), "{}", stderr_of(&out));
     }
     let service = s.unit("cairn-work.service");
-    let exec = format!("\nExecStart={} --config {} run --profile work\n", binary(), s.env.path("cfg/config.toml").display());
+    let exec =
+        format!("\nExecStart={} --config {} run --profile work\n", binary(), s.env.path("cfg/config.toml").display());
     assert!(service.contains(&exec), "{service}");
     assert!(service.contains(&format!("\nEnvironment=XDG_STATE_HOME={}\n", s.env.path("state").display())));
     for line in ["Type=oneshot", "Nice=19", "IOSchedulingClass=idle"] {
@@ -157,7 +158,8 @@ impl Nobody {
 
     fn cairn(&self, profile: &str, args: &[&str]) -> Output {
         let profile = format!("CAIRN_PROFILE={profile}");
-        let all: Vec<&str> = [profile.as_str(), env!("CARGO_BIN_EXE_cairn")].into_iter().chain(args.iter().copied()).collect();
+        let all: Vec<&str> =
+            [profile.as_str(), env!("CARGO_BIN_EXE_cairn")].into_iter().chain(args.iter().copied()).collect();
         self.run("env", &all, None)
     }
 

@@ -38,7 +38,8 @@ pub fn read() -> Result<Option<String>> {
         }
         bail!("{program} -l failed: {}", stderr.trim());
     }
-    let text = String::from_utf8(out.stdout).with_context(|| format!("{program} -l printed bytes that are not UTF-8"))?;
+    let text =
+        String::from_utf8(out.stdout).with_context(|| format!("{program} -l printed bytes that are not UTF-8"))?;
     Ok(Some(text))
 }
 
@@ -124,7 +125,10 @@ mod tests {
     fn replacing_keeps_every_other_byte() {
         let theirs = "# mine\nMAILTO=me\n0 5 * * 1 backup-other  # cairn:default-not\n*/5 * * * * x # cairn:work\n";
         let once = with(theirs, "work", "0 * * * * new # cairn:work");
-        assert_eq!(once, "# mine\nMAILTO=me\n0 5 * * 1 backup-other  # cairn:default-not\n0 * * * * new # cairn:work\n");
+        assert_eq!(
+            once,
+            "# mine\nMAILTO=me\n0 5 * * 1 backup-other  # cairn:default-not\n0 * * * * new # cairn:work\n"
+        );
         assert_eq!(with(&once, "work", "0 * * * * new # cairn:work"), once);
         assert_eq!(without(&once, "work"), "# mine\nMAILTO=me\n0 5 * * 1 backup-other  # cairn:default-not\n");
         // No final newline: one is added before the new line, nothing else changes.

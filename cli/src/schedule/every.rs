@@ -30,9 +30,7 @@ impl Every {
         let t = text.trim().to_ascii_lowercase();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (digits, unit) = t.split_at(split);
-        let Ok(n) = digits.parse::<u32>() else {
-            bail!("--every {text:?}: not an interval; use {WHAT_WORKS}")
-        };
+        let Ok(n) = digits.parse::<u32>() else { bail!("--every {text:?}: not an interval; use {WHAT_WORKS}") };
         let minutes = match unit.trim() {
             "m" | "min" | "mins" | "minute" | "minutes" => u64::from(n),
             "h" | "hour" | "hours" => u64::from(n) * 60,
@@ -115,7 +113,7 @@ impl Every {
                 let mut t = now.with().second(0).subsec_nanosecond(0).build()?;
                 loop {
                     t = t.checked_add(1.minute())?;
-                    if t.minute() as u32 % m == 0 {
+                    if (t.minute() as u32).is_multiple_of(m) {
                         break t;
                     }
                 }
@@ -124,7 +122,7 @@ impl Every {
                 let mut t = now.with().minute(0).second(0).subsec_nanosecond(0).build()?;
                 loop {
                     t = t.checked_add(1.hour())?;
-                    if t.hour() as u32 % h == 0 && t.minute() == 0 {
+                    if (t.hour() as u32).is_multiple_of(h) && t.minute() == 0 {
                         break t;
                     }
                 }

@@ -272,14 +272,19 @@ pub struct IndexedPackView {
 fn resolve_file(repo: &Repository, kind: FileKind, what: &str, reference: &str) -> Result<(Id, u64)> {
     let lower = reference.to_ascii_lowercase();
     if lower.len() < 4 || lower.len() > 64 || !is_hex(&lower) {
-        return Err(Error::InvalidArgument(format!("{reference:?} is not a {what} id: give at least 4 hex digits of one")));
+        return Err(Error::InvalidArgument(format!(
+            "{reference:?} is not a {what} id: give at least 4 hex digits of one"
+        )));
     }
     let found: Vec<(Id, u64)> =
         repo.backend().list(kind)?.into_iter().filter(|(id, _)| id.to_hex().starts_with(&lower)).collect();
     match found.as_slice() {
         [one] => Ok(*one),
         [] => Err(Error::InvalidArgument(format!("no {what} file has an id starting with {lower}"))),
-        _ => Err(Error::InvalidArgument(format!("{} {what} files have ids starting with {lower}: give more digits", found.len()))),
+        _ => Err(Error::InvalidArgument(format!(
+            "{} {what} files have ids starting with {lower}: give more digits",
+            found.len()
+        ))),
     }
 }
 
@@ -362,9 +367,7 @@ pub fn policy(repo: &Repository) -> Result<PolicyView> {
             user: Some(file.user.clone()),
             rules,
         },
-        PolicySource::Default => {
-            PolicyView { source: "default", id: None, time: None, host: None, user: None, rules }
-        }
+        PolicySource::Default => PolicyView { source: "default", id: None, time: None, host: None, user: None, rules },
     })
 }
 

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 use crate::format::codec::{self, ObjectKind};
 use crate::format::crypto::Keys;
 use crate::format::{
-    CONFIG_MAGIC, ConfigFile, FEATURE_DELETION_PROTOCOL, MAX_CONFIG_FILE_LEN, OLDEST_REPO_VERSION, REPO_VERSION, RepoParams,
+    CONFIG_MAGIC, ConfigFile, FEATURE_DELETION_PROTOCOL, MAX_CONFIG_FILE_LEN, OLDEST_REPO_VERSION, REPO_VERSION,
+    RepoParams,
 };
 
 pub(super) fn read_config(backend: &dyn Backend, location: &Path) -> Result<ConfigFile> {
