@@ -33,6 +33,9 @@ impl Systemd {
         script(&env.path("systemctl"), &format!("echo \"$*\" >> '{}'", log.display()));
         // No crontab here: the systemd tests must not read root's.
         script(&env.path("crontab"), "echo \"no crontab for tester\" >&2; exit 1");
+        // The profile the schedule runs exists (`--profile` names it).
+        fs::create_dir_all(env.path("cfg")).unwrap();
+        fs::write(env.path("cfg/config.toml"), format!("[work]\nrepository = {:?}\n", env.repo)).unwrap();
         Systemd { env, units, log }
     }
 
@@ -188,6 +191,10 @@ fn cron_lines_are_idempotent_and_leave_the_rest_alone() {
     }
     let home = tempfile::tempdir().unwrap();
     std::os::unix::fs::chown(home.path(), Some(65534), Some(65534)).unwrap();
+    let config = home.path().join("config.toml");
+    fs::write(&config, "[work]\nrepository = \"/nonexistent/work\"\n\n[other]\nrepository = \"/nonexistent/other\"\n")
+        .unwrap();
+    std::os::unix::fs::chown(&config, Some(65534), Some(65534)).unwrap();
     let nobody = Nobody { home };
     let theirs = "# theirs: kept byte for byte\nMAILTO=\"\"\n30 4 * * *   /usr/bin/true   # not cairn's\n";
     let out = nobody.run("crontab", &["-"], Some(theirs));
@@ -203,7 +210,6 @@ fn cron_lines_are_idempotent_and_leave_the_rest_alone() {
     assert_eq!(ours.len(), 1, "installed twice, one line: {crontab}");
     let line = ours[0];
     assert!(line.starts_with("0 */2 * * * "), "{line}");
-    let config = nobody.home.path().join("config.toml");
     let command = format!("{} --config {} run --profile work # cairn:work", binary(), config.display());
     assert!(line.ends_with(&command), "{line}");
     assert!(line.contains(&format!("HOME={} ", nobody.home.path().display())) && line.contains(" PATH="), "{line}");

@@ -23,9 +23,9 @@ pub enum ScheduleCommand {
 
 #[derive(Args, Debug)]
 pub struct InstallArgs {
-    /// How often: minutes that divide an hour (15m, 30m), hours that divide a day (1h, 2h, 6h), or 1d
-    #[arg(long, value_name = "INTERVAL", default_value = "1h")]
-    pub every: String,
+    /// How often: minutes that divide an hour (15m, 30m), hours that divide a day (1h, 2h, 6h), or 1d [default: the profile's `every`, else 1h]
+    #[arg(long, value_name = "INTERVAL")]
+    pub every: Option<String>,
     /// The mechanism [default: systemd when `systemctl --user` works, else cron]
     #[arg(long, value_enum)]
     pub via: Option<Via>,
@@ -72,7 +72,7 @@ pub fn run(g: &Global, c: &ScheduleCommand) -> Result<u8> {
 }
 
 fn install(g: &Global, profile: &str, a: &InstallArgs) -> Result<u8> {
-    let every = Every::parse(&a.every)?;
+    let every = Every::parse(&a.every.clone().or_else(|| link::profile_every(g)).unwrap_or_else(|| "1h".into()))?;
     let config = link::config_file(g)?;
     let via = match a.via {
         Some(via) => via,

@@ -27,6 +27,12 @@ pub fn config_file(_g: &Global) -> Result<PathBuf> {
     std::path::absolute(&file).with_context(|| format!("could not make {} absolute", file.display()))
 }
 
+/// The profile's `every`, as text (`15m`), when it has one. Pending part
+/// A's `Profile.every`: none.
+pub fn profile_every(_g: &Global) -> Option<String> {
+    None
+}
+
 /// Records the interval in the profile (`every = "1h"`), which `cairn
 /// status` reads to tell a late snapshot. Pending part A's
 /// `config::set_profile_key(file, profile, "every", value)`: nothing yet.
