@@ -129,6 +129,29 @@ fn systemd_failure_is_one_line() {
     let err = stderr_of(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("Failed to connect to bus"), "{err}");
+    assert!(!s.units.join("cairn-work.timer").exists(), "no units left that nothing runs");
+}
+
+#[test]
+fn refusals_are_one_line() {
+    let s = Systemd::new();
+    let one_line = |out: Output, needle: &str| {
+        assert_eq!(out.status.code(), Some(1), "{}", stdout_of(&out));
+        let err = stderr_of(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{needle} in {err}");
+    };
+    one_line(s.cairn(&["schedule", "install", "--every", "5h"]), "divide a day");
+    let no_crontab = bare_cairn(s.env.dir.path())
+        .env("CAIRN_CRONTAB", s.env.path("no-such-crontab"))
+        .env("CAIRN_SYSTEMD_USER_DIR", &s.units)
+        .env("CAIRN_CONFIG", s.env.path("cfg/config.toml"))
+        .env("CAIRN_PROFILE", "work")
+        .args(["schedule", "install", "--via", "cron"])
+        .output()
+        .unwrap();
+    one_line(no_crontab, "install cron, or use --via systemd");
+    assert!(!s.units.exists());
 }
 
 /// Runs as `nobody` with a private HOME, so only nobody's crontab changes.

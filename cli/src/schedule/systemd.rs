@@ -109,10 +109,19 @@ pub fn timer_text(profile: &str, every: Every) -> String {
 pub fn install(dir: &Path, job: &Job, every: Every) -> Result<Vec<PathBuf>> {
     let service = dir.join(unit_name(&job.profile, "service"));
     let timer = dir.join(unit_name(&job.profile, "timer"));
+    let new = !service.exists() && !timer.exists();
     atomic_file::write(&service, service_text(job).as_bytes())?;
     atomic_file::write(&timer, timer_text(&job.profile, every).as_bytes())?;
-    systemctl(&["daemon-reload"])?;
-    systemctl(&["enable", "--now", &unit_name(&job.profile, "timer")])?;
+    let enabled =
+        systemctl(&["daemon-reload"]).and_then(|()| systemctl(&["enable", "--now", &unit_name(&job.profile, "timer")]));
+    if let Err(e) = enabled {
+        // Units no manager runs would only make `show` claim a schedule.
+        if new {
+            let _ = atomic_file::remove(&service);
+            let _ = atomic_file::remove(&timer);
+        }
+        return Err(e);
+    }
     Ok(vec![service, timer])
 }
 
