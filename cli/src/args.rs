@@ -9,7 +9,7 @@ use crate::select::SelectArgs;
 #[derive(Parser, Debug)]
 #[command(
     name = "cairn",
-    version,
+    version = crate::commands::man::version_text(),
     about = "Hourly, deduplicated, encrypted snapshots of your files, and time travel through them."
 )]
 pub struct Cli {
@@ -86,6 +86,15 @@ pub enum Command {
     Prune(crate::commands::prune::PruneArgs),
     /// Show repository sizes, deduplication and unused space
     Stats,
+    /// Install, show or remove the timer (systemd user timer or crontab line) that runs `cairn run`
+    #[command(subcommand)]
+    Schedule(crate::commands::schedule::ScheduleCommand),
+    /// Print a repository object as JSON (for debugging): config, snapshot, tree, index, pack, keys, policy, pins
+    Cat(crate::commands::cat::CatArgs),
+    /// Print a shell completion script to standard output
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Write man pages: cairn's to standard output, or every command's into --out DIR
+    Man(crate::commands::man::ManArgs),
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod atomic_file;
 mod commands;
 mod default_repo;
 mod given;
@@ -13,6 +14,7 @@ mod output;
 mod own_files;
 mod password;
 mod progress;
+mod schedule;
 mod select;
 mod timefmt;
 
@@ -101,5 +103,9 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Unpin(a) => commands::pin::run(&cli.global, a, false),
         Command::Prune(a) => commands::prune::run(&cli.global, a),
         Command::Stats => commands::stats::run(&cli.global),
+        Command::Schedule(a) => commands::schedule::run(&cli.global, a),
+        Command::Cat(a) => commands::cat::run(&cli.global, a),
+        Command::Completions(a) => commands::completions::run(a),
+        Command::Man(a) => commands::man::run(&cli.global, a),
     }
 }

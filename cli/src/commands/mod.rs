@@ -1,7 +1,9 @@
 //! One module per subcommand; each turns arguments into a core call and
 //! prints the result.
 
+pub mod cat;
 pub mod check;
+pub mod completions;
 pub mod diff;
 pub mod dump;
 pub mod find;
@@ -10,11 +12,13 @@ pub mod history;
 pub mod init;
 pub mod key;
 pub mod ls;
+pub mod man;
 pub mod pin;
 pub mod policy;
 pub mod prune;
 pub mod repair;
 pub mod restore;
+pub mod schedule;
 pub mod snapshot;
 pub mod snapshots;
 pub mod stats;

@@ -27,6 +27,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// (format-spec §12); version 1 repositories open as before.
 pub const REPO_VERSION: u32 = 2;
 
+/// The oldest repository format version this cairn opens (`cairn --version`
+/// names the range).
+pub const OLDEST_REPO_VERSION: u32 = 1;
+
 /// Feature bit 0 of `RepoParams.features`: the repository follows the
 /// deletion protocol (format-spec §6), so prune may delete in it. Every
 /// version-2 repository has it.

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 use crate::format::codec::{self, ObjectKind};
 use crate::format::crypto::Keys;
 use crate::format::{
-    CONFIG_MAGIC, ConfigFile, FEATURE_DELETION_PROTOCOL, MAX_CONFIG_FILE_LEN, REPO_VERSION, RepoParams,
+    CONFIG_MAGIC, ConfigFile, FEATURE_DELETION_PROTOCOL, MAX_CONFIG_FILE_LEN, OLDEST_REPO_VERSION, REPO_VERSION,
+    RepoParams,
 };
 
 pub(super) fn read_config(backend: &dyn Backend, location: &Path) -> Result<ConfigFile> {
@@ -34,7 +35,7 @@ pub(super) fn read_config(backend: &dyn Backend, location: &Path) -> Result<Conf
         return Err(Error::corrupt("config", "not a cairn repository config"));
     }
     // "config" in the name: a damaged byte here reads as a newer version.
-    if config.version == 0 || config.version > REPO_VERSION {
+    if config.version < OLDEST_REPO_VERSION || config.version > REPO_VERSION {
         return Err(Error::UnsupportedVersion {
             what: "repository config",
             found: config.version,
