@@ -201,6 +201,15 @@ an earlier pattern, a default one included, left out."
     /// List the excluded paths; with --json, print progress as JSON lines before the summary
     #[arg(short, long)]
     pub verbose: bool,
+    /// Do not raise the mass-deletion alarm (see README "The mass-deletion alarm")
+    #[arg(long)]
+    pub no_alarm: bool,
+    /// The alarm's thresholds (a profile's `[P.alarm]`); None = the defaults.
+    #[arg(skip)]
+    pub alarm: Option<cairn_core::archiver::alarm::AlarmRules>,
+    /// The command run (`sh -c`) when the alarm is raised (a profile's `on-alert`).
+    #[arg(skip)]
+    pub on_alert: Option<String>,
 }
 
 /// The help of --include-pseudo-fs, with the filesystems it lets in.
@@ -311,6 +320,12 @@ pub struct CheckArgs {
     /// Also read, decrypt and re-hash every blob
     #[arg(long)]
     pub read_data: bool,
+    /// Read only part of the packs: PCT% or SIZE (random packs), or N/M (the Nth of M fixed slices)
+    #[arg(long, value_name = "PCT|N/M|SIZE", conflicts_with = "read_data")]
+    pub read_data_subset: Option<String>,
+    /// Restore drill: restore N random files of the latest snapshot and compare them with the unchanged live files
+    #[arg(long, value_name = "N")]
+    pub restore_sample: Option<usize>,
 }
 
 #[derive(Args, Debug)]
