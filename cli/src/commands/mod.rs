@@ -2,6 +2,7 @@
 //! prints the result.
 
 pub mod check;
+pub mod config;
 pub mod diff;
 pub mod dump;
 pub mod find;
@@ -15,6 +16,8 @@ pub mod policy;
 pub mod prune;
 pub mod repair;
 pub mod restore;
+pub mod run;
 pub mod snapshot;
 pub mod snapshots;
 pub mod stats;
+pub mod status;
