@@ -90,12 +90,21 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 /// environment (`config show` tells a flag from CAIRN_*).
 fn parse() -> Result<Cli, clap::Error> {
     let mut matches = Cli::command().try_get_matches()?;
-    let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
+    // Read before `from_arg_matches_mut`, which takes the values out. Global
+    // options given by environment show in the top-level matches, by flag
+    // in the subcommand's where they were written.
+    let mut from_env = Vec::new();
     for id in ["repo", "password_file", "password_command", "profile", "config"] {
-        if matches.value_source(id) == Some(clap::parser::ValueSource::EnvVariable) {
-            cli.global.from_env.push(id);
+        let mut level = Some(&matches);
+        while let Some(m) = level {
+            if m.value_source(id) == Some(clap::parser::ValueSource::EnvVariable) {
+                from_env.push(id);
+            }
+            level = m.subcommand().map(|(_, sub)| sub);
         }
     }
+    let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
+    cli.global.from_env = from_env;
     Ok(cli)
 }
 

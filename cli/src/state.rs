@@ -88,10 +88,12 @@ pub struct AlarmRecord {
 }
 
 /// Now, as the state records it.
-/// Whole seconds: the state is read by people too.
+/// Whole seconds (the state is read by people too), truncated: rounded
+/// up, a time just recorded could lie in the future of the next run.
 pub fn now() -> String {
     let now = jiff::Timestamp::now();
-    now.round(jiff::Unit::Second).unwrap_or(now).to_string()
+    let whole = jiff::TimestampRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc);
+    now.round(whole).unwrap_or(now).to_string()
 }
 
 /// A recorded time back as a timestamp (`None` when damaged).

@@ -136,7 +136,7 @@ pub fn parse_interval(text: &str) -> std::result::Result<Duration, String> {
 pub fn format_interval(d: Duration) -> String {
     let s = d.as_secs();
     for (unit, name) in [(7 * 86400, "w"), (86400, "d"), (3600, "h"), (60, "m")] {
-        if s >= unit && s % unit == 0 {
+        if s >= unit && s.is_multiple_of(unit) {
             return format!("{}{name}", s / unit);
         }
     }
