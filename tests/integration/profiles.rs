@@ -157,6 +157,11 @@ fn flags_beat_environment_beats_profile_beats_default() {
     assert_eq!(s["profile"].0, "default");
     assert_eq!(s["prune-every"], ("1d".to_string(), "default".to_string()));
     assert_eq!(s["paths"].1, line("paths"));
+    assert_eq!(s["password"].1, line("password-file"));
+    let s = shown(home.cairn().env("CAIRN_PASSWORD_FILE", "/env/pw"));
+    assert_eq!(s["password"], ("file /env/pw".to_string(), "env CAIRN_PASSWORD_FILE".to_string()));
+    let s = shown(home.cairn().env("CAIRN_PASSWORD", "x"));
+    assert_eq!(s["password"].1, "env CAIRN_PASSWORD");
     let s = shown(home.cairn().env("CAIRN_REPO", "/env/repo"));
     assert_eq!(s["repository"], ("/env/repo".to_string(), "env CAIRN_REPO".to_string()));
     let s = shown(home.cairn().env("CAIRN_REPO", "/env/repo").args(["--repo", "/flag/repo"]));
