@@ -122,9 +122,14 @@ impl Outcome {
 
 pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     let Some(profile) = &g.active else {
+        let (file, all) = config::load_all(g)?;
+        if !all.is_empty() {
+            let names: Vec<&str> = all.keys().map(String::as_str).collect();
+            bail!("{} has no `default` profile: name one with --profile ({})", file.display(), names.join(", "));
+        }
         bail!(
             "no profile: `cairn init --paths PATH…` writes one, or name one with --profile (the file: {})",
-            config::config_file(g)?.display()
+            file.display()
         );
     };
     if profile.paths.is_empty() {

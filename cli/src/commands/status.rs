@@ -30,7 +30,7 @@ pub struct StatusArgs {
 /// What the repository says.
 struct Repo {
     /// The newest snapshot of this profile's host: id and time.
-    latest: Option<(String, jiff::Timestamp)>,
+    latest: Option<(cairn_core::Id, jiff::Timestamp)>,
     snapshots: u64,
     stored_size: u64,
 }
@@ -67,7 +67,8 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<u8> {
         let limit = jiff::SignedDuration::try_from(every * 2).unwrap_or(jiff::SignedDuration::MAX);
         match &latest {
             Some((id, time)) if now.duration_since(*time) > limit => problems.push(format!(
-                "the last snapshot ({id}) is {} old, more than twice the schedule's interval ({})",
+                "the last snapshot ({}) is {} old, more than twice the schedule's interval ({})",
+                id.short(),
                 age(now.duration_since(*time)),
                 config::format_interval(every)
             )),
@@ -97,7 +98,8 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<u8> {
                 "profile": profile.name,
                 "config": profile.source,
                 "last_snapshot": latest.as_ref().map(|(id, t)| json!({
-                    "id": id, "time": t.to_string(), "age_seconds": now.duration_since(*t).as_secs(),
+                    "id": id.to_hex(), "short_id": id.short(), "time": t.to_string(),
+                    "age_seconds": now.duration_since(*t).as_secs(),
                 })),
                 "last_run": st.last_run,
                 "last_success": st.last_success,
@@ -130,7 +132,7 @@ fn repository(g: &Global, profile: &Profile) -> Result<Repo> {
     let latest = all.iter().rev().find(|e| filter.matches(&e.snapshot)).and_then(|e| {
         let t = &e.snapshot.time;
         let time = jiff::Timestamp::new(t.unix_seconds, 0).ok()?;
-        Some((e.id.short(), time))
+        Some((e.id, time))
     });
     let o = cairn_core::maintenance::stats::overview(&repo)?;
     Ok(Repo { latest, snapshots: o.snapshots, stored_size: o.stored_size })
@@ -159,7 +161,7 @@ fn print_text(
     profile: &Profile,
     st: &State,
     repo: &Result<Repo>,
-    latest: Option<&(String, jiff::Timestamp)>,
+    latest: Option<&(cairn_core::Id, jiff::Timestamp)>,
     next: Option<String>,
     now: jiff::Timestamp,
 ) -> std::io::Result<()> {
