@@ -62,7 +62,7 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<u8> {
     if let Err(e) = &repo {
         problems.push(format!("the repository cannot be read: {e:#}"));
     }
-    let latest = repo.as_ref().ok().and_then(|r| r.latest.clone());
+    let latest = repo.as_ref().ok().and_then(|r| r.latest);
     if let Some(every) = profile.every {
         let limit = jiff::SignedDuration::try_from(every * 2).unwrap_or(jiff::SignedDuration::MAX);
         match &latest {
