@@ -64,7 +64,8 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<u8> {
     }
     let latest = repo.as_ref().ok().and_then(|r| r.latest);
     if let Some(every) = profile.every {
-        let limit = jiff::SignedDuration::try_from(every * 2).unwrap_or(jiff::SignedDuration::MAX);
+        let limit = every.checked_mul(2).and_then(|d| jiff::SignedDuration::try_from(d).ok());
+        let limit = limit.unwrap_or(jiff::SignedDuration::MAX);
         match &latest {
             Some((id, time)) if now.duration_since(*time) > limit => problems.push(format!(
                 "the last snapshot ({}) is {} old, more than twice the schedule's interval ({})",

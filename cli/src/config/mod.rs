@@ -292,3 +292,20 @@ impl Profile {
         flags
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_read_and_print_back() {
+        assert_eq!(parse_interval("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_interval("7d"), Ok(Duration::from_secs(7 * 86400)));
+        for bad in ["", "0h", "h", "1", "1x", "99999999999999999999w", "-1h"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_interval(Duration::from_secs(86400)), "1d");
+        assert_eq!(format_interval(Duration::from_secs(5400)), "90m");
+        assert_eq!(Every::parse("never"), Ok(Every::Never));
+    }
+}
