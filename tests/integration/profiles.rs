@@ -224,3 +224,27 @@ fn an_unknown_key_or_a_bad_value_names_file_line_and_key() {
     assert!(stderr_of(&out).contains("could not read the profile file"), "{}", stderr_of(&out));
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn init_paths_on_an_existing_repository_writes_only_the_profile() {
+    let home = Home::new();
+    // Snapshots taken before there was a profile.
+    home.cairn().args(["snapshot", "--quiet"]).arg(home.path("projects")).assert().success();
+    // A password that does not open it writes nothing.
+    fs::write(home.path("wrong"), "wrong\n").unwrap();
+    let out = home
+        .cairn()
+        .args(["init", "--paths"])
+        .arg(home.path("projects"))
+        .arg("--password-file")
+        .arg(home.path("wrong"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(12), "{}", stderr_of(&out));
+    assert!(!home.config_file().exists());
+    let out = home.cairn().args(["init", "--paths"]).arg(home.path("projects")).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("exists already; wrote the profile `default`"), "{}", stdout_of(&out));
+    home.cairn().arg("run").assert().success();
+    assert_eq!(home.snapshot_count(&[]), 2);
+}

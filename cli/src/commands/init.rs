@@ -15,7 +15,10 @@ use crate::{config, password};
 
 pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     let loc = password::init_location(g)?;
-    let profile = if a.paths.is_empty() { None } else { Some(plan_profile(g, a, &loc)?) };
+    let mut profile = if a.paths.is_empty() { None } else { Some(plan_profile(g, a, &loc)?) };
+    if profile.is_some() && Repository::exists_at(&loc.path)? {
+        return profile_for_existing(g, a, &loc, profile.take().expect("checked above"));
+    }
     let mut kdf = KdfParams::DEFAULT;
     if let Some(m) = a.kdf_memory_kib {
         kdf.memory_kib = m;
@@ -58,6 +61,28 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
         if !g.quiet && !g.json {
             outln!("wrote the profile `{}` to {}: `cairn run` takes its snapshot", p.name, p.file.display())?;
         }
+    }
+    Ok(0)
+}
+
+/// `init --paths` where the repository exists already (the user took
+/// snapshots before having a profile): the profile is written once the
+/// password it names has opened the repository.
+fn profile_for_existing(g: &Global, a: &InitArgs, loc: &password::Location, p: NewProfile) -> Result<u8> {
+    let mut check = g.clone();
+    check.repo = Some(loc.path.clone());
+    if loc.is_default && check.password_file.is_none() && check.password_command.is_none() {
+        check.password_file.clone_from(&loc.password_file);
+    }
+    password::open(&check).context("the existing repository did not open; nothing was written")?;
+    config::write_profile(&p.file, &p.name, p.keys, a.force)?;
+    if !g.quiet && !g.json {
+        outln!(
+            "the repository {} exists already; wrote the profile `{}` for it to {}: `cairn run` takes its snapshot",
+            loc.path.display(),
+            p.name,
+            p.file.display()
+        )?;
     }
     Ok(0)
 }
