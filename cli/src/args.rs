@@ -19,7 +19,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct Global {
     /// Repository folder [default: ~/.local/share/cairn/repo]
     #[arg(short = 'r', long, global = true, env = "CAIRN_REPO", value_name = "DIR")]
@@ -44,6 +44,19 @@ pub struct Global {
     /// removed), or a password was given
     #[arg(long, global = true)]
     pub insecure_no_encryption: bool,
+    /// Use this profile of the profile file [default: `default`, when the file has it]
+    #[arg(long, global = true, env = "CAIRN_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The profile file [default: ~/.config/cairn/config.toml]
+    #[arg(long, global = true, env = "CAIRN_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The global options given by environment variable rather than flag
+    /// (clap's value source, kept for `config show`).
+    #[arg(skip)]
+    pub from_env: Vec<&'static str>,
+    /// The profile in use, merged into the options above (`main::with_profile`).
+    #[arg(skip)]
+    pub active: Option<crate::config::Profile>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,6 +108,13 @@ pub enum Command {
     Completions(crate::commands::completions::CompletionsArgs),
     /// Write man pages: cairn's to standard output, or every command's into --out DIR
     Man(crate::commands::man::ManArgs),
+    /// Run the profile's whole cycle: snapshot, forget, prune and check when due (what the schedule calls)
+    Run(crate::commands::run::RunArgs),
+    /// Show whether the backups are healthy: last snapshot, last run, next run, checks, alarms
+    Status(crate::commands::status::StatusArgs),
+    /// Show the effective settings and where each comes from
+    #[command(subcommand)]
+    Config(crate::commands::config::ConfigCommand),
 }
 
 #[derive(Args, Debug)]
@@ -148,12 +168,18 @@ pub struct InitArgs {
     /// zstd level for everything the repository stores
     #[arg(long, hide = true, allow_hyphen_values = true)]
     pub zstd_level: Option<i32>,
+    /// Also write a profile (`default`, or --profile's) that snapshots these paths
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+    /// With --paths: replace a profile of that name
+    #[arg(long, requires = "paths")]
+    pub force: bool,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct SnapshotArgs {
-    /// Files and folders to snapshot
-    #[arg(required = true, value_name = "PATH")]
+    /// Files and folders to snapshot [default: the profile's `paths`]
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Host name to record [default: this machine's]
     #[arg(long)]
@@ -210,6 +236,15 @@ an earlier pattern, a default one included, left out."
     /// List the excluded paths; with --json, print progress as JSON lines before the summary
     #[arg(short, long)]
     pub verbose: bool,
+    /// Do not raise the mass-deletion alarm (see README "The mass-deletion alarm")
+    #[arg(long)]
+    pub no_alarm: bool,
+    /// The alarm's thresholds (a profile's `[P.alarm]`); None = the defaults.
+    #[arg(skip)]
+    pub alarm: Option<cairn_core::archiver::alarm::AlarmRules>,
+    /// The command run (`sh -c`) when the alarm is raised (a profile's `on-alert`).
+    #[arg(skip)]
+    pub on_alert: Option<String>,
 }
 
 /// The help of --include-pseudo-fs, with the filesystems it lets in.
@@ -320,6 +355,12 @@ pub struct CheckArgs {
     /// Also read, decrypt and re-hash every blob
     #[arg(long)]
     pub read_data: bool,
+    /// Read only part of the packs: PCT% or SIZE (random packs), or N/M (the Nth of M fixed slices)
+    #[arg(long, value_name = "PCT|N/M|SIZE", conflicts_with = "read_data")]
+    pub read_data_subset: Option<String>,
+    /// Restore drill: restore N random files of the latest snapshot and compare them with the unchanged live files
+    #[arg(long, value_name = "N")]
+    pub restore_sample: Option<usize>,
 }
 
 #[derive(Args, Debug)]

@@ -6,6 +6,7 @@
 mod args;
 mod atomic_file;
 mod commands;
+mod config;
 mod default_repo;
 mod given;
 mod interrupt;
@@ -16,11 +17,12 @@ mod password;
 mod progress;
 mod schedule;
 mod select;
+mod state;
 mod timefmt;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command};
 
@@ -31,6 +33,8 @@ use crate::args::{Cli, Command};
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_INCOMPLETE: u8 = 3;
 pub const EXIT_NO_REPOSITORY: u8 = 10;
+/// `cairn run`: another run of the same profile holds its lock.
+pub const EXIT_RUN_BUSY: u8 = 11;
 pub const EXIT_WRONG_PASSWORD: u8 = 12;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -44,7 +48,7 @@ fn main() -> ExitCode {
     interrupt::install();
     // Usage errors exit 1 like every other error (clap's own default is 2);
     // --help and --version exit 0.
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -52,7 +56,8 @@ fn main() -> ExitCode {
         }
     };
     // The command runs on a thread with a large stack, like the workers.
-    let worker = std::thread::Builder::new().stack_size(WORKER_STACK).spawn(move || run(&cli));
+    let worker =
+        std::thread::Builder::new().stack_size(WORKER_STACK).spawn(move || with_profile(cli).and_then(|cli| run(&cli)));
     let result = match worker.map(|handle| handle.join()) {
         Ok(Ok(result)) => result,
         // A panic has already printed its message; spawning failing is rare.
@@ -83,10 +88,46 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
+/// The command line, noting which global options came from the
+/// environment (`config show` tells a flag from CAIRN_*).
+fn parse() -> Result<Cli, clap::Error> {
+    let mut matches = Cli::command().try_get_matches()?;
+    // Read before `from_arg_matches_mut`, which takes the values out. Global
+    // options given by environment show in the top-level matches, by flag
+    // in the subcommand's where they were written.
+    let mut from_env = Vec::new();
+    for id in ["repo", "password_file", "password_command", "profile", "config"] {
+        let mut level = Some(&matches);
+        while let Some(m) = level {
+            if m.value_source(id) == Some(clap::parser::ValueSource::EnvVariable) {
+                from_env.push(id);
+            }
+            level = m.subcommand().map(|(_, sub)| sub);
+        }
+    }
+    let mut cli = Cli::from_arg_matches_mut(&mut matches)?;
+    cli.global.from_env = from_env;
+    Ok(cli)
+}
+
+/// The command line with the active profile (if any) merged into the
+/// global options and kept in `global.active`. `init` reads the profile
+/// file only to add to it, and `config show` reports on it itself.
+fn with_profile(mut cli: Cli) -> anyhow::Result<Cli> {
+    if matches!(cli.command, Command::Init(_) | Command::Config(_) | Command::Completions(_) | Command::Man(_)) {
+        return Ok(cli);
+    }
+    if let Some(profile) = config::active_profile(&cli.global)? {
+        cli.global = config::apply_to_global(&cli.global, &profile);
+        cli.global.active = Some(profile);
+    }
+    Ok(cli)
+}
+
 fn run(cli: &Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Init(a) => commands::init::run(&cli.global, a),
-        Command::Snapshot(a) => commands::snapshot::run(&cli.global, a),
+        Command::Snapshot(a) => commands::snapshot::run(&cli.global, &config::snapshot_args(&cli.global, a)?),
         Command::Snapshots(a) => commands::snapshots::run(&cli.global, a),
         Command::Restore(a) => commands::restore::run(&cli.global, a),
         Command::Check(a) => commands::check::run(&cli.global, a),
@@ -107,5 +148,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Cat(a) => commands::cat::run(&cli.global, a),
         Command::Completions(a) => commands::completions::run(a),
         Command::Man(a) => commands::man::run(&cli.global, a),
+        Command::Run(a) => commands::run::run(&cli.global, a),
+        Command::Status(a) => commands::status::run(&cli.global, a),
+        Command::Config(c) => commands::config::run(&cli.global, c),
     }
 }

@@ -1,15 +1,24 @@
-//! `cairn init`
+//! `cairn init [--paths PATH…]`: creates the repository and, with
+//! --paths, writes the profile that `cairn run` and the schedule use, so
+//! that setting up is one command. Everything the profile needs is checked
+//! before the repository is created: a refused profile leaves nothing behind.
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
 use cairn_core::Repository;
 use cairn_core::format::crypto::KdfParams;
 
 use crate::args::{Global, InitArgs};
 use crate::output::outln;
-use crate::password;
+use crate::{config, password};
 
 pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     let loc = password::init_location(g)?;
+    let mut profile = if a.paths.is_empty() { None } else { Some(plan_profile(g, a, &loc)?) };
+    if profile.is_some() && Repository::exists_at(&loc.path)? {
+        return profile_for_existing(g, a, &loc, profile.take().expect("checked above"));
+    }
     let mut kdf = KdfParams::DEFAULT;
     if let Some(m) = a.kdf_memory_kib {
         kdf.memory_kib = m;
@@ -47,5 +56,88 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
         let how = if repo.is_encrypted() { "encrypted" } else { "unencrypted" };
         outln!("created {how} repository {} at {}", repo.id().short(), loc.path.display())?;
     }
+    if let Some(p) = profile {
+        config::write_profile(&p.file, &p.name, p.keys, a.force)?;
+        if !g.quiet && !g.json {
+            outln!("wrote the profile `{}` to {}: `cairn run` takes its snapshot", p.name, p.file.display())?;
+        }
+    }
     Ok(0)
+}
+
+/// `init --paths` where the repository exists already (the user took
+/// snapshots before having a profile): the profile is written once the
+/// password it names has opened the repository.
+fn profile_for_existing(g: &Global, a: &InitArgs, loc: &password::Location, p: NewProfile) -> Result<u8> {
+    let mut check = g.clone();
+    check.repo = Some(loc.path.clone());
+    if loc.is_default && check.password_file.is_none() && check.password_command.is_none() {
+        check.password_file.clone_from(&loc.password_file);
+    }
+    password::open(&check).context("the existing repository did not open; nothing was written")?;
+    config::write_profile(&p.file, &p.name, p.keys, a.force)?;
+    if !g.quiet && !g.json {
+        outln!(
+            "the repository {} exists already; wrote the profile `{}` for it to {}: `cairn run` takes its snapshot",
+            loc.path.display(),
+            p.name,
+            p.file.display()
+        )?;
+    }
+    Ok(0)
+}
+
+/// The profile `init --paths` writes.
+struct NewProfile {
+    file: PathBuf,
+    name: String,
+    keys: Vec<(&'static str, toml_edit::Value)>,
+}
+
+fn plan_profile(g: &Global, a: &InitArgs, loc: &password::Location) -> Result<NewProfile> {
+    let name = g.profile.clone().unwrap_or_else(|| config::DEFAULT_PROFILE.to_string());
+    crate::state::profile_dir(&name)?;
+    let (file, existing) = config::load_all(g)?;
+    if existing.contains_key(&name) && !a.force {
+        bail!(
+            "{} already has a profile `{name}`; give --force to replace it, or --profile NAME for another (nothing was created)",
+            file.display()
+        );
+    }
+    let path_text = |p: &Path| -> Result<String> {
+        let abs = cairn_core::fs::path::absolute(p)?;
+        abs.to_str()
+            .map(str::to_string)
+            .with_context(|| format!("{}: the profile file needs UTF-8 paths", abs.display()))
+    };
+    let mut paths = toml_edit::Array::new();
+    for p in &a.paths {
+        if std::fs::symlink_metadata(p).is_err() {
+            bail!("{}: no such file or folder (nothing was created)", p.display());
+        }
+        paths.push(path_text(p)?);
+    }
+    let mut keys: Vec<(&'static str, toml_edit::Value)> = vec![("repository", path_text(&loc.path)?.into())];
+    // A scheduled run has no terminal and none of this shell's variables:
+    // the profile must name a password source that it can read alone.
+    if !a.no_encryption {
+        if let Some(cmd) = &g.password_command {
+            keys.push(("password-command", cmd.as_str().into()));
+        } else if let Some(file) = &g.password_file {
+            keys.push(("password-file", path_text(file)?.into()));
+        } else if std::env::var_os("CAIRN_PASSWORD").is_some() {
+            bail!(
+                "the password comes from CAIRN_PASSWORD, which a scheduled `cairn run` cannot read: give --password-file FILE or --password-command CMD instead (nothing was created)"
+            );
+        } else if loc.is_default {
+            let file = loc.password_file.clone().map_or_else(crate::locations::default_password_file, Ok)?;
+            keys.push(("password-file", path_text(&file)?.into()));
+        } else {
+            bail!(
+                "a scheduled `cairn run` cannot type a password: give --password-file FILE or --password-command CMD (nothing was created)"
+            );
+        }
+    }
+    keys.push(("paths", toml_edit::Value::Array(paths)));
+    Ok(NewProfile { file, name, keys })
 }

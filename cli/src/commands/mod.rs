@@ -4,6 +4,7 @@
 pub mod cat;
 pub mod check;
 pub mod completions;
+pub mod config;
 pub mod diff;
 pub mod dump;
 pub mod find;
@@ -19,6 +20,8 @@ pub mod prune;
 pub mod repair;
 pub mod restore;
 pub mod schedule;
+pub mod run;
 pub mod snapshot;
 pub mod snapshots;
 pub mod stats;
+pub mod status;

@@ -565,6 +565,7 @@ pub fn content_ids(repo: &Repository, path: &Path) -> std::io::Result<Vec<Id>> {
     Ok(ids)
 }
 
+pub mod alarm;
 mod saver;
 mod walker;
 

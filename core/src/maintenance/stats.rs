@@ -37,6 +37,25 @@ pub struct Stats {
     pub problems: Vec<String>,
 }
 
+/// What `cairn status` shows of a repository, cheaply: the snapshot files
+/// (small) and the pack listing (names and sizes), no pack read.
+#[derive(Debug, Default, Serialize)]
+pub struct Overview {
+    pub snapshots: u64,
+    pub packs: u64,
+    /// Bytes of all pack files.
+    pub stored_size: u64,
+}
+
+pub fn overview(repo: &Repository) -> Result<Overview> {
+    let packs = repo.backend().list(FileKind::Pack)?;
+    Ok(Overview {
+        snapshots: repo.list_snapshot_files()?.len() as u64,
+        packs: packs.len() as u64,
+        stored_size: packs.iter().map(|(_, size)| size).sum(),
+    })
+}
+
 pub fn stats(repo: &Repository) -> Result<Stats> {
     let (all, mut problems) = snapshots::list(repo)?;
     repo.refresh_index()?;
