@@ -33,7 +33,10 @@ fn status_after_a_good_run_is_calm_and_complete() {
     assert_eq!(v["repository"]["snapshots"], 1);
     assert_eq!(v["every"], "1h");
     assert!(v["last_snapshot"]["age_seconds"].as_u64().unwrap() < 3600);
-    assert!(v["next_run"].is_string());
+    // As the timer and cron start it: at the top of the next local hour
+    // (a whole number of quarter hours in UTC, whatever the time zone).
+    let next: jiff::Timestamp = v["next_run"].as_str().unwrap().parse().unwrap();
+    assert_eq!(next.as_second() % 900, 0, "next run {next} is not on the hour");
 }
 
 #[test]

@@ -139,9 +139,17 @@ fn repository(g: &Global, profile: &Profile) -> Result<Repo> {
     Ok(Repo { latest, snapshots: o.snapshots, stored_size: o.stored_size })
 }
 
-/// The next scheduled run: the last run's start plus the interval.
+/// The next scheduled run: the schedule's next start after now (what cron
+/// and the timer compute, `schedule::every`), or, for an interval they
+/// cannot express, the last run's start plus the interval.
 fn next_run(profile: &Profile, st: &State, now: jiff::Timestamp) -> Option<String> {
-    let every = jiff::SignedDuration::try_from(profile.every?).ok()?;
+    let interval = profile.every?;
+    if let Ok(every) = crate::schedule::every::Every::parse(&crate::config::format_interval(interval))
+        && let Ok(next) = every.next_after(&now.to_zoned_datetime(jiff::tz::TimeZone::system()))
+    {
+        return Some(next.timestamp().to_string());
+    }
+    let every = jiff::SignedDuration::try_from(interval).ok()?;
     let last = st.last_run.as_ref().and_then(|r| state::parse_time(&r.start));
     let next = last.and_then(|l| l.checked_add(every).ok()).unwrap_or(now);
     Some(if next <= now { now.to_string() } else { next.to_string() })

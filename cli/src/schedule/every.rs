@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow};
 use jiff::{ToSpan, ZonedDateTime};
 
 /// An interval that starts at the top of its unit: `Minutes(15)` runs at
@@ -25,23 +25,21 @@ const WHAT_WORKS: &str = "minutes that divide an hour (1m 2m 3m 4m 5m 6m 10m 12m
 hours that divide a day (1h 2h 3h 4h 6h 8h 12h), or 1d";
 
 impl Every {
-    /// `15m`, `30min`, `1h`, `2h`, `1d`, `60m` (= 1h), `24h` (= 1d).
+    /// `15m`, `1h`, `2h`, `1d`, `60m` (= 1h), `24h` (= 1d): the profile's
+    /// interval syntax (`config::parse_interval`), narrowed to what both
+    /// cron and `OnCalendar=` express exactly.
     pub fn parse(text: &str) -> Result<Every> {
-        let t = text.trim().to_ascii_lowercase();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (digits, unit) = t.split_at(split);
-        let Ok(n) = digits.parse::<u32>() else { bail!("--every {text:?}: not an interval; use {WHAT_WORKS}") };
-        let minutes = match unit.trim() {
-            "m" | "min" | "mins" | "minute" | "minutes" => u64::from(n),
-            "h" | "hour" | "hours" => u64::from(n) * 60,
-            "d" | "day" | "days" => u64::from(n) * 24 * 60,
-            _ => bail!("--every {text:?}: not an interval; use {WHAT_WORKS}"),
-        };
-        match minutes {
+        let cannot =
+            || anyhow!("--every {text}: cron and systemd timers cannot run exactly that often; use {WHAT_WORKS}");
+        let secs = crate::config::parse_interval(text).map_err(|e| anyhow!("--every {e}; use {WHAT_WORKS}"))?.as_secs();
+        if secs % 60 != 0 {
+            return Err(cannot());
+        }
+        match secs / 60 {
             1440 => Ok(Every::Day),
             m if m > 0 && m < 60 && 60 % m == 0 => Ok(Every::Minutes(m as u32)),
             m if m >= 60 && m % 60 == 0 && m < 1440 && 24 % (m / 60) == 0 => Ok(Every::Hours((m / 60) as u32)),
-            _ => bail!("--every {text}: cron and systemd timers cannot run exactly that often; use {WHAT_WORKS}"),
+            _ => Err(cannot()),
         }
     }
 
@@ -151,7 +149,8 @@ mod tests {
     fn only_exact_intervals_are_accepted() {
         assert_eq!(Every::parse("15m").unwrap(), Every::Minutes(15));
         assert_eq!(Every::parse("60m").unwrap(), Every::Hours(1));
-        assert_eq!(Every::parse("120min").unwrap(), Every::Hours(2));
+        assert_eq!(Every::parse("120m").unwrap(), Every::Hours(2));
+        assert_eq!(Every::parse("1h30m").ok(), None);
         assert_eq!(Every::parse("24h").unwrap(), Every::Day);
         assert_eq!(Every::parse("1d").unwrap(), Every::Day);
         for bad in ["7m", "0m", "5h", "2d", "90m", "1w", "h", "", "-1h"] {
