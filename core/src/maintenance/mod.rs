@@ -3,9 +3,11 @@
 //! snapshot needs).
 
 pub mod check;
+pub mod drill;
 mod check_summary;
 pub mod forget;
 pub mod prune;
 mod read_data;
+pub mod read_subset;
 pub mod repair;
 pub mod stats;
