@@ -14,6 +14,8 @@ mod own_files;
 mod password;
 mod progress;
 mod select;
+#[path = "state_shim.rs"]
+mod state;
 mod timefmt;
 
 use std::process::ExitCode;
@@ -28,6 +30,8 @@ use crate::args::{Cli, Command};
 /// 12 wrong password, 130 interrupted. Errors are mapped in `exit_code`.
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_INCOMPLETE: u8 = 3;
+/// A snapshot raised the mass-deletion alarm: it was saved and its parent pinned.
+pub const EXIT_ALARM: u8 = 4;
 pub const EXIT_NO_REPOSITORY: u8 = 10;
 pub const EXIT_WRONG_PASSWORD: u8 = 12;
 pub const EXIT_INTERRUPTED: u8 = 130;

@@ -46,7 +46,10 @@ fn a_repository_in_memory_round_trips() {
     assert!(matches!(Repository::init_with_backend(backend.clone(), &options()), Err(Error::RepositoryExists(_))));
     let repo = Repository::open_with_backend(backend.clone(), Some(b"pw"), None).unwrap();
     for read_data in [false, true] {
-        assert!(check(&repo, CheckOptions { read_data, read_subset: None }).unwrap().errors.is_empty(), "read_data {read_data}");
+        assert!(
+            check(&repo, CheckOptions { read_data, read_subset: None }).unwrap().errors.is_empty(),
+            "read_data {read_data}"
+        );
     }
     let into = tmp.path().join("restored");
     let restore = RestoreOptions {

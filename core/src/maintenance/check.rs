@@ -287,8 +287,7 @@ fn packs_to_read(
     on_disk: &HashMap<Id, u64>,
     opts: CheckOptions,
 ) -> crate::Result<HashSet<Id>> {
-    let present: Vec<(Id, u64)> =
-        packs.iter().filter_map(|(p, _)| on_disk.get(*p).map(|size| (**p, *size))).collect();
+    let present: Vec<(Id, u64)> = packs.iter().filter_map(|(p, _)| on_disk.get(*p).map(|size| (**p, *size))).collect();
     match opts.read_subset {
         _ if opts.read_data => Ok(present.iter().map(|p| p.0).collect()),
         Some(subset) => subset.select(&present),

@@ -3,8 +3,8 @@
 //! snapshot needs).
 
 pub mod check;
-pub mod drill;
 mod check_summary;
+pub mod drill;
 pub mod forget;
 pub mod prune;
 mod read_data;
