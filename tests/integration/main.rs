@@ -1,10 +1,12 @@
 //! Integration tests: the real `cairn` binary on generated trees in
 //! temporary folders.
 
+mod alarm;
 mod archiver_races;
 mod blob_identity;
 mod bounded_reads;
 mod cache;
+mod check_subset_drill;
 mod common;
 mod copies_and_races;
 mod damage;

@@ -56,7 +56,10 @@ pub fn judge(
         return Judged { raised, json };
     }
     let Some(saved) = saved else {
-        eprintln!("cairn: dry run: this snapshot would raise the mass-deletion alarm (nothing pinned): {}", what_gone(losses));
+        eprintln!(
+            "cairn: dry run: this snapshot would raise the mass-deletion alarm (nothing pinned): {}",
+            what_gone(losses)
+        );
         eprintln!("{}", summary_lines(losses, &undo).join("\n"));
         return Judged { raised, json };
     };
