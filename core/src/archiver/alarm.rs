@@ -249,3 +249,7 @@ pub fn protected_set(globs: &[String], home: Option<&Path>) -> Result<GlobSet> {
     }
     set.build().map_err(|e| Error::InvalidArgument(format!("alarm: protected globs: {e}")))
 }
+
+#[cfg(test)]
+#[path = "alarm_tests.rs"]
+mod tests;
