@@ -191,3 +191,31 @@ fn a_few_deletions_or_an_unchanged_tree_stay_quiet() {
     assert_eq!(code, 4);
     assert_eq!(v["alarm"]["vanished"], 91, "{}", v["alarm"]);
 }
+
+#[test]
+fn protected_files_raise_it_alone() {
+    let env = Env::new();
+    let src = env.path("data");
+    fs::create_dir_all(src.join("notes")).unwrap();
+    fs::create_dir_all(src.join("code")).unwrap();
+    for i in 0..600 {
+        fs::write(src.join(format!("code/f{i}.rs")), format!("fn f{i}() {{}}")).unwrap();
+    }
+    let notes = |range: std::ops::Range<usize>, write: bool| {
+        for i in range {
+            let path = src.join(format!("notes/n{i}.md"));
+            if write { fs::write(&path, format!("# note {i}")).unwrap() } else { fs::remove_file(&path).unwrap() }
+        }
+    };
+    notes(0..20, true);
+    assert_eq!(snapshot(&env, &src, "2025-03-10T09:00:00Z", &[], None).0, 0);
+    notes(0..19, false);
+    let (code, v, _) = snapshot(&env, &src, "2025-03-10T10:00:00Z", &[], Some(""));
+    assert_eq!((code, &v["alarm"]["protected"]), (0, &19.into()), "19 < protected-min: {}", v["alarm"]);
+    notes(0..19, true);
+    assert_eq!(snapshot(&env, &src, "2025-03-10T11:00:00Z", &[], Some("")).0, 0);
+    // 20 files of 620 (3%, far below the share) but all protected.
+    notes(0..20, false);
+    let (code, v, stderr) = snapshot(&env, &src, "2025-03-10T12:00:00Z", &[], Some(""));
+    assert_eq!((code, &v["alarm"]["protected"], &v["alarm"]["vanished"]), (4, &20.into(), &20.into()), "{stderr}");
+}
