@@ -48,7 +48,7 @@ pub fn judge(
         "vanished": losses.vanished,
         "truncated": losses.truncated,
         "protected": losses.protected,
-        "folders": losses.folders.iter().map(|(f, n)| serde_json::json!({"path": f, "files": n})).collect::<Vec<_>>(),
+        "folders": losses.folders.iter().map(|(f, n)| serde_json::json!({"path": f.display().to_string(), "files": n})).collect::<Vec<_>>(),
         "undo": undo,
         "pinned": false,
     });
@@ -94,7 +94,7 @@ pub fn judge(
     if let Some(command) = alert_command(on_alert) {
         run_alert(&command, losses, saved, &undo);
     }
-    if let Some(profile) = state::active_profile_name() {
+    if let Some(profile) = profile_name(g) {
         let record = AlarmRecord {
             time: jiff::Timestamp::now().to_string(),
             snapshot: saved.to_hex(),
@@ -109,6 +109,12 @@ pub fn judge(
         }
     }
     Judged { raised, json }
+}
+
+/// The active profile's name, if any. With part A merged this is
+/// `g.active.as_ref().map(|p| p.name.clone())`; the shim reads CAIRN_PROFILE.
+fn profile_name(_g: &Global) -> Option<String> {
+    state::active_profile_name()
 }
 
 /// "412 files vanished, 3 truncated (73 under protected globs), of 2900 in it".
@@ -141,7 +147,7 @@ fn summary_lines(l: &Losses, undo: &str) -> Vec<String> {
 /// saves what it replaces in a snapshot first.
 fn undo_command(g: &Global, parent: &Id, l: &Losses, snapshot_paths: &[PathBuf]) -> String {
     let mut words = vec!["cairn".to_string()];
-    if let Some(profile) = state::active_profile_name() {
+    if let Some(profile) = profile_name(g) {
         words.extend(["--profile".into(), quote(Path::new(&profile))]);
     } else if let Some(repo) = &g.repo {
         words.extend(["--repo".into(), quote(repo)]);

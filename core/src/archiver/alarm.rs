@@ -128,13 +128,14 @@ impl Counter {
     pub(super) fn compare(&self, dir: &Path, names: &[Vec<u8>], parent: &Tree, now: &Tree) {
         let mut found = Tally::default();
         for old in &parent.nodes {
-            let path = dir.join(std::ffi::OsStr::from_bytes(&old.name));
+            // Joined only for a loss: an unchanged folder allocates nothing.
+            let path = || dir.join(std::ffi::OsStr::from_bytes(&old.name));
             if names.binary_search_by(|n| n.as_slice().cmp(&old.name)).is_err() {
                 match old.kind {
-                    NodeKind::Dir { subtree } => found.vanished_dirs.push((path, subtree)),
+                    NodeKind::Dir { subtree } => found.vanished_dirs.push((path(), subtree)),
                     NodeKind::File { .. } | NodeKind::Symlink { .. } => {
                         found.vanished += 1;
-                        self.count(&mut found, path);
+                        self.count(&mut found, path());
                     }
                     _ => {}
                 }
@@ -145,7 +146,7 @@ impl Counter {
                 && is_truncated(*before, *size)
             {
                 found.truncated += 1;
-                self.count(&mut found, path);
+                self.count(&mut found, path());
             }
         }
         if found.vanished + found.truncated > 0 || !found.vanished_dirs.is_empty() {
