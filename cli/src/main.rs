@@ -32,6 +32,8 @@ use crate::args::{Cli, Command};
 /// 12 wrong password, 130 interrupted. Errors are mapped in `exit_code`.
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_INCOMPLETE: u8 = 3;
+/// A snapshot raised the mass-deletion alarm: it was saved and its parent pinned.
+pub const EXIT_ALARM: u8 = 4;
 pub const EXIT_NO_REPOSITORY: u8 = 10;
 /// `cairn run`: another run of the same profile holds its lock.
 pub const EXIT_RUN_BUSY: u8 = 11;

@@ -161,14 +161,14 @@ fn assert_recovers(s: &Setup, path: &Path, what: &str) {
     assert_no_partial_files(&repo, what);
     // A run that failed (rather than being killed) removed its temporaries.
     assert_eq!(repo.backend().list_temporaries().unwrap(), Vec::<String>::new(), "{what}");
-    let report = check(&repo, CheckOptions { read_data: true }).unwrap();
+    let report = check(&repo, CheckOptions { read_data: true, read_subset: None }).unwrap();
     assert!(report.errors.is_empty(), "{what}: check found errors: {:?}", report.errors);
     let restored = path.with_extension("restored-first");
     assert_restores(&repo, &s.first_id, &s.src, &s.first, &restored);
     let retry = take_snapshot(&repo, &s.src).unwrap_or_else(|e| panic!("{what}: the retry failed: {e}"));
     let restored = path.with_extension("restored-retry");
     assert_restores(&repo, &retry, &s.src, &s.second, &restored);
-    let report = check(&repo, CheckOptions { read_data: true }).unwrap();
+    let report = check(&repo, CheckOptions { read_data: true, read_subset: None }).unwrap();
     assert!(report.errors.is_empty(), "{what}: check after the retry found errors: {:?}", report.errors);
 }
 

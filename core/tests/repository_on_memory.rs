@@ -46,7 +46,10 @@ fn a_repository_in_memory_round_trips() {
     assert!(matches!(Repository::init_with_backend(backend.clone(), &options()), Err(Error::RepositoryExists(_))));
     let repo = Repository::open_with_backend(backend.clone(), Some(b"pw"), None).unwrap();
     for read_data in [false, true] {
-        assert!(check(&repo, CheckOptions { read_data }).unwrap().errors.is_empty(), "read_data {read_data}");
+        assert!(
+            check(&repo, CheckOptions { read_data, read_subset: None }).unwrap().errors.is_empty(),
+            "read_data {read_data}"
+        );
     }
     let into = tmp.path().join("restored");
     let restore = RestoreOptions {
@@ -68,7 +71,7 @@ fn a_repository_in_memory_round_trips() {
     bytes[0] ^= 1;
     backend.remove(FileKind::Pack, &pack).unwrap();
     backend.create(FileKind::Pack, &pack, &bytes).unwrap();
-    let report = check(&repo, CheckOptions { read_data: true }).unwrap();
+    let report = check(&repo, CheckOptions { read_data: true, read_subset: None }).unwrap();
     assert!(report.errors.iter().any(|e| e.contains(&pack.to_hex())), "{:?}", report.errors);
 }
 

@@ -1,11 +1,13 @@
 //! Integration tests: the real `cairn` binary on generated trees in
 //! temporary folders.
 
+mod alarm;
 mod archiver_races;
 mod blob_identity;
 mod bounded_reads;
 mod cache;
 mod cat;
+mod check_subset_drill;
 mod common;
 mod conveniences;
 mod copies_and_races;

@@ -1,8 +1,9 @@
-//! `cairn check [--read-data]`
+//! `cairn check [--read-data | --read-data-subset PCT|N/M|SIZE] [--restore-sample N]`
 
 use anyhow::Result;
 use cairn_core::format::marker::MarkerRole;
-use cairn_core::maintenance::check::{self, CheckOptions};
+use cairn_core::maintenance::check::{self, CheckOptions, ReadSubset};
+use cairn_core::maintenance::drill::{self, DrillOptions, DrillReport};
 
 use crate::args::{CheckArgs, Global};
 use crate::output::outln;
@@ -10,6 +11,8 @@ use crate::{EXIT_ERROR, password};
 use cairn_core::repo::rebuild::plural;
 
 pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
+    // A bad subset is refused before the repository is opened.
+    let read_subset = a.read_data_subset.as_deref().map(str::parse::<ReadSubset>).transpose()?;
     let repo = match password::open_uncached(g, Some(MarkerRole::Check)) {
         // A repository this user may only read (a read-only mount, another
         // user's backup) is still checked, without a marker.
@@ -24,8 +27,17 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
         }
         other => other?,
     };
-    let mut report = check::check(&repo, CheckOptions { read_data: a.read_data })?;
+    let mut report = check::check(&repo, CheckOptions { read_data: a.read_data, read_subset })?;
     report.notes.extend(marker_notes(&repo));
+    let drilled = match a.restore_sample {
+        Some(n) if n > 0 => {
+            let opts = DrillOptions { sample: n, host: Some(crate::locations::hostname()), temp_parent: None };
+            let d = drill::drill(&repo, &opts)?;
+            report.errors.extend(d.errors.iter().cloned());
+            Some(d)
+        }
+        _ => None,
+    };
     if g.json {
         outln!(
             "{}",
@@ -33,6 +45,13 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
                 "errors": report.errors, "notes": report.notes, "snapshots": report.snapshots,
                 "packs": report.packs, "blobs": report.blobs,
                 "suggest_repair_index": report.suggest_repair_index,
+                "read_data_subset": a.read_data_subset,
+                "packs_read": report.packs_read.iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
+                "bytes_read": report.bytes_read,
+                "restore_drill": drilled.as_ref().map(|d| serde_json::json!({
+                    "snapshot": d.snapshot.map(|s| s.to_hex()), "compared": d.compared,
+                    "skipped_changed": d.skipped_changed, "mismatches": d.mismatches,
+                })),
             })
         )?;
     } else {
@@ -43,6 +62,19 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
         }
         for e in &report.errors {
             outln!("error: {e}")?;
+        }
+        if !g.quiet {
+            if let (Some(subset), Some(_)) = (&a.read_data_subset, read_subset) {
+                outln!(
+                    "read-data subset {subset}: read {} of {} ({})",
+                    report.packs_read.len(),
+                    plural(report.packs, "pack", "packs"),
+                    crate::output::bytes(report.bytes_read)
+                )?;
+            }
+            if let Some(d) = &drilled {
+                outln!("{}", drill_line(d))?;
+            }
         }
         if report.errors.is_empty() {
             if !g.quiet {
@@ -65,6 +97,20 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
         }
     }
     Ok(if report.errors.is_empty() { 0 } else { EXIT_ERROR })
+}
+
+/// The drill's one line: what was compared, skipped and found.
+fn drill_line(d: &DrillReport) -> String {
+    match d.snapshot {
+        None => "restore drill: no snapshot to restore from".to_string(),
+        Some(id) => format!(
+            "restore drill (snapshot {}): {} restored and compared, {} skipped (changed since), {}",
+            id.short(),
+            plural(d.compared, "file", "files"),
+            d.skipped_changed,
+            plural(d.mismatches, "mismatch", "mismatches"),
+        ),
+    }
 }
 
 /// Notes on the other runs' markers in `locks/` (format-spec §6): those of

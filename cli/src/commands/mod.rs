@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns arguments into a core call and
 //! prints the result.
 
+pub mod alarm;
 pub mod cat;
 pub mod check;
 pub mod completions;

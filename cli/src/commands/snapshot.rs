@@ -12,7 +12,7 @@ use crate::{locations, own_files};
 use crate::args::{Global, SnapshotArgs};
 use crate::output::outln;
 use crate::progress::{Mode, Ticker};
-use crate::{EXIT_INCOMPLETE, output, password, timefmt};
+use crate::{EXIT_ALARM, EXIT_INCOMPLETE, output, password, timefmt};
 use cairn_core::repo::rebuild::plural;
 
 /// What a real or dry run produced, for printing.
@@ -71,6 +71,7 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
         parent,
         follow_symlinks: true,
         read_stall_limit: a.read_stall_limit,
+        alarm: (!a.no_alarm).then(|| a.alarm.clone().unwrap_or_default()),
     };
     let mode = match (g.json, a.verbose, g.quiet) {
         (true, true, _) => Mode::JsonLines,
@@ -102,16 +103,35 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
             _ => output::warning(w),
         }
     }
+    // Judged after the warnings, so the alarm's summary is the last thing said.
+    let alarm = match (&report.losses, &opts.alarm) {
+        (Some(losses), Some(rules)) => {
+            let paths: Vec<std::path::PathBuf> = report.snapshot.paths.iter().map(|p| bytes_path(p)).collect();
+            Some(super::alarm::judge(g, &repo, (losses, rules), report.id, &paths, a.on_alert.as_deref()))
+        }
+        _ => None,
+    };
     if g.json {
-        print_json(&report, a.verbose)?;
+        print_json(&report, a.verbose, alarm.as_ref().map(|j| &j.json))?;
     } else if !g.quiet {
         print_text(&report, a.verbose)?;
     }
-    // Exit 3 means "saved, but some files were not"; a dry run saves nothing.
-    Ok(if report.incomplete() && !a.dry_run { EXIT_INCOMPLETE } else { 0 })
+    // Exit 4: saved, but the alarm was raised (it outranks 3). Exit 3:
+    // saved, but some files were not. A dry run saves nothing.
+    Ok(match alarm {
+        _ if a.dry_run => 0,
+        Some(j) if j.raised => EXIT_ALARM,
+        _ if report.incomplete() => EXIT_INCOMPLETE,
+        _ => 0,
+    })
 }
 
-fn print_json(r: &Report, verbose: bool) -> std::io::Result<()> {
+fn bytes_path(p: &[u8]) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    std::path::PathBuf::from(std::ffi::OsStr::from_bytes(p))
+}
+
+fn print_json(r: &Report, verbose: bool, alarm: Option<&serde_json::Value>) -> std::io::Result<()> {
     if verbose {
         for (path, reason) in &r.excluded_paths {
             let line = serde_json::json!({
@@ -132,6 +152,7 @@ fn print_json(r: &Report, verbose: bool) -> std::io::Result<()> {
         "excluded": r.excluded,
         "warnings": r.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         "notes": r.notes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+        "alarm": alarm,
     });
     if verbose {
         v["type"] = "summary".into();

@@ -62,6 +62,9 @@ pub struct SnapshotOptions {
     /// file is skipped with a `Warning::Stalled`; `None`: the default
     /// (`fs::stall::DEFAULT_STALL_LIMIT`).
     pub read_stall_limit: Option<Duration>,
+    /// Count what vanished or was truncated since the parent
+    /// (`DryRunOutcome::losses`, judged by these rules); `None`: don't.
+    pub alarm: Option<alarm::AlarmRules>,
 }
 
 /// Something that did not stop the snapshot but the user must hear about.
@@ -202,6 +205,9 @@ pub struct DryRunOutcome {
     pub excluded: u64,
     pub excluded_paths: Vec<(PathBuf, Reason)>,
     pub notes: Vec<Note>,
+    /// What vanished or was truncated since the parent, when asked for
+    /// (`SnapshotOptions::alarm`) and there was a parent.
+    pub losses: Option<alarm::Losses>,
 }
 
 impl DryRunOutcome {
@@ -347,6 +353,10 @@ fn archive(
     };
 
     let racy_after = parent.as_ref().map(|p| racy_cutoff(&p.snapshot));
+    let counter = match (&opts.alarm, &parent_root) {
+        (Some(rules), Some(_)) => Some(alarm::Counter::new(rules, &paths)?),
+        _ => None,
+    };
     let archiver = Archiver {
         repo,
         saver,
@@ -364,6 +374,7 @@ fn archive(
         devices_can_stall: Mutex::new(HashMap::new()),
         notes: Mutex::new(Vec::new()),
         own_met: Mutex::new(Vec::new()),
+        alarm: counter,
     };
     let trie = PathTrie::from_paths(&paths);
     let root = Path::new("/");
@@ -378,7 +389,7 @@ fn archive(
         archiver.archive_virtual(root, &trie, parent_root.as_ref())?
     };
     let root_id = archiver.saver.save_tree(&root_tree)?;
-    let Archiver { saver, stats, warnings, excluded, files_per_path, notes, own_met, .. } = archiver;
+    let Archiver { saver, stats, warnings, excluded, files_per_path, notes, own_met, alarm: counter, .. } = archiver;
     // A lapsed run must not make its packs' index durable either: it is
     // about to start over (and an index is what a snapshot commits to).
     repo.ensure_not_lapsed()?;
@@ -388,6 +399,7 @@ fn archive(
     let mut excluded_paths = excluded.into_inner().unwrap_or_else(|p| p.into_inner());
     excluded_paths.sort_by(|a, b| a.0.cmp(&b.0));
     let notes = collect_notes(notes, own_met);
+    let losses = alarm::finish(counter, repo, parent.as_ref(), &mut warnings);
     for (path, files) in files_per_path {
         // A pseudo filesystem given (`cairn snapshot /proc`) is empty by
         // design, and its note already says so.
@@ -425,7 +437,7 @@ fn archive(
         program_version: crate::PROGRAM_VERSION.to_string(),
         recipe: Some(recipe),
     };
-    Ok(DryRunOutcome { snapshot, warnings, excluded: stats.excluded.into_inner(), excluded_paths, notes })
+    Ok(DryRunOutcome { snapshot, warnings, excluded: stats.excluded.into_inner(), excluded_paths, notes, losses })
 }
 
 /// The notes of a walk, sorted by path, cairn's own files as one note last.
@@ -530,6 +542,8 @@ struct Archiver<'r> {
     notes: Mutex<Vec<Note>>,
     /// cairn's own files the walk left out (one note for all).
     own_met: Mutex<Vec<PathBuf>>,
+    /// Counts losses against the parent (`SnapshotOptions::alarm`).
+    alarm: Option<alarm::Counter>,
 }
 
 /// Where an entry met during the walk sits: the rules in force in its

@@ -94,7 +94,11 @@ impl Archiver<'_> {
             .par_iter()
             .map(|name| self.archive_entry(dir, name, parent.and_then(|t| t.find(name)), Some(within)))
             .collect();
-        Ok(Tree { version: FORMAT_VERSION, nodes: nodes?.into_iter().flatten().collect() })
+        let tree = Tree { version: FORMAT_VERSION, nodes: nodes?.into_iter().flatten().collect() };
+        if let (Some(counter), Some(parent)) = (&self.alarm, parent) {
+            counter.compare(dir, names, parent, &tree);
+        }
+        Ok(tree)
     }
 
     /// True (with a note) when the folder `path` is the mount point of a

@@ -1,7 +1,8 @@
 //! `check`: verifies that the repository is whole. Config and keys (by
 //! opening), every index file against the pack headers, every snapshot's
 //! trees, and that every blob a snapshot needs is indexed; with `read_data`,
-//! every pack's bytes, every blob's decryption and id. Leftovers of
+//! every pack's bytes, every blob's decryption and id; with `read_subset`,
+//! those of some packs (`read_subset`). Leftovers of
 //! interrupted runs are reported as notes, not errors.
 
 use std::collections::{HashMap, HashSet};
@@ -17,6 +18,7 @@ use crate::snapshot::snapshots;
 
 use super::check_summary::{Cause, Damage};
 use super::read_data;
+pub use super::read_subset::ReadSubset;
 
 /// A blob as the index knows it: kind and id (format-spec.md, R9).
 pub(super) type BlobKey = (BlobKind, Id);
@@ -24,6 +26,8 @@ pub(super) type BlobKey = (BlobKind, Id);
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CheckOptions {
     pub read_data: bool,
+    /// Read the data of these packs only (ignored with `read_data`).
+    pub read_subset: Option<ReadSubset>,
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +39,10 @@ pub struct CheckReport {
     pub snapshots: usize,
     pub packs: usize,
     pub blobs: usize,
+    /// The packs whose data was read (all with `read_data`, the subset's
+    /// with `read_subset`), sorted; their total size in bytes.
+    pub packs_read: Vec<Id>,
+    pub bytes_read: u64,
     /// An index file is damaged, or blobs are only in pack headers:
     /// `cairn repair index` rebuilds the index.
     pub suggest_repair_index: bool,
@@ -119,6 +127,9 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
             in_missing_pack.extend(entries.iter().map(|e| ((e.kind, e.id), **pack)));
         }
     }
+    let to_read = packs_to_read(&packs, &on_disk, opts)?;
+    report.packs_read = packs.iter().map(|(p, _)| **p).filter(|p| to_read.contains(p)).collect();
+    report.bytes_read = report.packs_read.iter().map(|p| on_disk[p]).sum();
     let results: Vec<(Vec<String>, Vec<BlobKey>)> = packs
         .par_iter()
         .map(|(pack, entries)| {
@@ -126,7 +137,7 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
                 // Told after the walk, with what needs it.
                 return (Vec::new(), Vec::new());
             }
-            if opts.read_data {
+            if to_read.contains(*pack) {
                 read_data::read_pack(repo, pack, on_disk[*pack], entries)
             } else {
                 check_header(repo, pack, entries)
@@ -268,6 +279,20 @@ pub fn check(repo: &Repository, opts: CheckOptions) -> crate::Result<CheckReport
         }
     }
     Ok(report)
+}
+
+/// The indexed packs present on disk whose data this check reads.
+fn packs_to_read(
+    packs: &[(&Id, &Vec<PackEntry>)],
+    on_disk: &HashMap<Id, u64>,
+    opts: CheckOptions,
+) -> crate::Result<HashSet<Id>> {
+    let present: Vec<(Id, u64)> = packs.iter().filter_map(|(p, _)| on_disk.get(*p).map(|size| (**p, *size))).collect();
+    match opts.read_subset {
+        _ if opts.read_data => Ok(present.iter().map(|p| p.0).collect()),
+        Some(subset) => subset.select(&present),
+        None => Ok(HashSet::new()),
+    }
 }
 
 /// Counts one more unreadable entry of a snapshot, remembering the first.

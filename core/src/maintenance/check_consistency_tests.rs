@@ -8,7 +8,7 @@ use crate::format::codec::{self, ObjectKind};
 use crate::format::{Node, NodeKind};
 use crate::test_fixtures::*;
 
-const QUICK: CheckOptions = CheckOptions { read_data: false };
+const QUICK: CheckOptions = CheckOptions { read_data: false, read_subset: None };
 
 /// A repository with one snapshot of `/w/x` ("text of x"); the pack of that
 /// chunk and the index file listing it.

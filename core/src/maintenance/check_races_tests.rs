@@ -13,8 +13,8 @@ use crate::format::Node;
 use crate::repo::Repository;
 use crate::test_fixtures::*;
 
-const QUICK: CheckOptions = CheckOptions { read_data: false };
-const READ_DATA: CheckOptions = CheckOptions { read_data: true };
+const QUICK: CheckOptions = CheckOptions { read_data: false, read_subset: None };
+const READ_DATA: CheckOptions = CheckOptions { read_data: true, read_subset: None };
 
 #[test]
 fn index_and_key_files_removed_during_a_check_are_not_errors() {

@@ -5,8 +5,8 @@ use crate::format::Node;
 use crate::snapshot::snapshots::SnapshotEntry;
 use crate::test_fixtures::*;
 
-const QUICK: CheckOptions = CheckOptions { read_data: false };
-const READ_DATA: CheckOptions = CheckOptions { read_data: true };
+const QUICK: CheckOptions = CheckOptions { read_data: false, read_subset: None };
+const READ_DATA: CheckOptions = CheckOptions { read_data: true, read_subset: None };
 
 /// A repository holding one snapshot of `/w`: `/w/x`, `/w/sub/y`.
 /// Each file and each tree is in a pack and an index file of its own.

@@ -4,8 +4,10 @@
 
 pub mod check;
 mod check_summary;
+pub mod drill;
 pub mod forget;
 pub mod prune;
 mod read_data;
+pub mod read_subset;
 pub mod repair;
 pub mod stats;

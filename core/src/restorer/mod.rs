@@ -166,6 +166,7 @@ pub fn restore(repo: &Repository, snapshot: &Snapshot, opts: &RestoreOptions) ->
                 parent: ParentChoice::None,
                 follow_symlinks: false,
                 read_stall_limit: None,
+                alarm: None,
             },
             &Progress::default(),
         )?;

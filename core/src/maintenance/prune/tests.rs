@@ -81,7 +81,7 @@ fn shape(r: &Repository) -> Shape {
 
 fn assert_checks_clean(r: &Repository) {
     let fresh = Repository::open(r.path(), None).unwrap();
-    let report = check(&fresh, CheckOptions { read_data: true }).unwrap();
+    let report = check(&fresh, CheckOptions { read_data: true, read_subset: None }).unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
 }
 
