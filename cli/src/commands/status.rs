@@ -177,8 +177,10 @@ fn print_text(
     let never = || "never".to_string();
     let file = profile.source.as_ref().map_or(String::new(), |f| format!(" ({})", f.display()));
     outln!("profile          {}{file}", profile.name)?;
-    let snapshot = latest
-        .map_or_else(|| "none".to_string(), |(id, t)| format!("{} at {t} ({} ago)", id.short(), age(now.duration_since(*t))));
+    let snapshot = latest.map_or_else(
+        || "none".to_string(),
+        |(id, t)| format!("{} at {t} ({} ago)", id.short(), age(now.duration_since(*t))),
+    );
     outln!("last snapshot    {snapshot}")?;
     let run = st.last_run.as_ref().map_or_else(never, |r| {
         let how = if r.exit_code == 0 { "ok".to_string() } else { format!("exit {}: {}", r.exit_code, r.message) };
