@@ -155,3 +155,35 @@ fn a_failing_step_is_one_line_and_the_run_goes_on() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("no profile: `cairn init --paths"), "{}", stderr_of(&out));
 }
+
+/// A mass deletion under `cairn run`: exit 4, the profile's `on-alert`
+/// command runs, and the alarm is in the profile's state afterwards (the
+/// run's own state write must not drop what the snapshot recorded), so
+/// `status` is loud until `--ack`.
+#[test]
+fn an_alarm_during_run_is_recorded_and_runs_the_profiles_on_alert() {
+    let home = Home::new();
+    for i in 0..25 {
+        fs::write(home.path(&format!("projects/app/note{i}.md")), format!("note {i}\n")).unwrap();
+    }
+    home.init();
+    let alerted = home.path("alerted");
+    home.append_config(&format!("on-alert = \"echo \\\"$CAIRN_ALARM_VANISHED\\\" > '{}'\"\n", alerted.display()));
+    let out = home.cairn().arg("run").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    for i in 0..25 {
+        fs::remove_file(home.path(&format!("projects/app/note{i}.md"))).unwrap();
+    }
+    let out = home.cairn().arg("run").output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("ALARM"), "{}", stderr_of(&out));
+    assert_eq!(fs::read_to_string(&alerted).unwrap().trim(), "25");
+    let state = home.state("default");
+    assert_eq!(state["alarm"]["vanished"], 25, "{state}");
+    assert_eq!(state["alarm"]["acknowledged"], false);
+    let out = home.cairn().arg("status").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout_of(&out));
+    home.cairn().args(["status", "--ack"]).output().unwrap();
+    let out = home.cairn().arg("status").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout_of(&out), stderr_of(&out));
+}

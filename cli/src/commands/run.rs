@@ -156,6 +156,16 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     if matches!(code, 0 | 3 | ALARM) {
         st.last_snapshot = Some(SnapshotRecord { time: state::now(), exit_code: code });
     }
+    if code == ALARM {
+        // The snapshot recorded its alarm in the state file; this run's
+        // copy was read before and is written last, so take the alarm over.
+        match state::load(&profile.name) {
+            Ok(fresh) => st.alarm = fresh.alarm,
+            Err(e) => {
+                out.step("recording the alarm", || Err(e));
+            }
+        }
+    }
     if !matches!(code, EXIT_NO_REPOSITORY | EXIT_WRONG_PASSWORD) {
         maintain(g, profile, &mut st, &mut out);
     }
