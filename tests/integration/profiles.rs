@@ -248,3 +248,22 @@ fn init_paths_on_an_existing_repository_writes_only_the_profile() {
     home.cairn().arg("run").assert().success();
     assert_eq!(home.snapshot_count(&[]), 2);
 }
+
+/// The README's complete profile example is a valid profile file: every key
+/// it shows is known and every value parses.
+#[test]
+fn the_readmes_example_profile_parses() {
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme.find("```toml\n[default]").expect("README has the example profile") + "```toml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let home = Home::new();
+    let example = readme[start..end].replace("/home/me", &home.dir.path().display().to_string());
+    let file = home.path("example.toml");
+    fs::write(&file, &example).unwrap();
+    let out = home.cairn().arg("--config").arg(&file).args(["config", "show", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let shown = stdout_of(&out);
+    for want in ["protected-min", "restore-sample", "hourly", "laptop"] {
+        assert!(shown.contains(want), "{want} missing from {shown}");
+    }
+}
