@@ -19,7 +19,7 @@
 use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
@@ -134,32 +134,10 @@ fn render(record: &Record) -> Result<Vec<u8>> {
 pub fn write(record: &Record) -> Result<()> {
     let bytes = render(record)?;
     for file in record_files()? {
-        replace_file(&file, &bytes)
+        crate::atomic_file::replace_private(&file, &bytes)
             .with_context(|| format!("could not record the default repository in {}", file.display()))?;
     }
     Ok(())
-}
-
-/// Replaces `path` with `bytes` (mode 0600): written under a temporary
-/// name in the same folder, synced, renamed over `path`, folder synced.
-/// A crash at any point leaves the old file or the new one, whole.
-pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().ok_or_else(|| std::io::Error::other("the file needs a folder"))?;
-    std::fs::create_dir_all(dir)?;
-    let temp = cairn_core::backend::temp_path_in(dir)?;
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
 }
 
 #[cfg(test)]
@@ -181,15 +159,5 @@ mod tests {
         assert_eq!(later.repository, PathBuf::from("/r"));
         let with_newline = Record { repository: "/a\nb".into(), password_file: "/p".into() };
         assert!(render(&with_newline).is_err());
-    }
-
-    #[test]
-    fn replacing_leaves_only_the_new_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/file");
-        replace_file(&path, b"one").unwrap();
-        replace_file(&path, b"two").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        assert_eq!(std::fs::read_dir(dir.path().join("sub")).unwrap().count(), 1);
     }
 }

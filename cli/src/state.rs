@@ -127,7 +127,7 @@ pub fn load(profile: &str) -> Result<State> {
 pub fn save(profile: &str, state: &State) -> Result<()> {
     let file = profile_dir(profile)?.join("state.json");
     let bytes = serde_json::to_vec_pretty(state)?;
-    crate::default_repo::replace_file(&file, &bytes).with_context(|| format!("could not write {}", file.display()))
+    crate::atomic_file::replace_private(&file, &bytes).with_context(|| format!("could not write {}", file.display()))
 }
 
 /// Records an alarm in the profile's state (the snapshot command calls it

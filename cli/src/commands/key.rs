@@ -12,7 +12,7 @@ use cairn_core::testhook::{self, Point};
 
 use crate::args::{Global, PasswdArgs};
 use crate::output::outln;
-use crate::{default_repo, locations, output, password};
+use crate::{locations, output, password};
 
 pub fn passwd(g: &Global, a: &PasswdArgs) -> Result<u8> {
     let opened = password::open_keeping_password(g)?;
@@ -39,7 +39,7 @@ pub fn passwd(g: &Global, a: &PasswdArgs) -> Result<u8> {
     };
     let change = keys::add_key(repo, old.as_bytes(), new.as_bytes(), &locations::hostname(), &locations::username())?;
     if let Some(file) = &opened.from_file {
-        default_repo::replace_file(file, format!("{new}\n").as_bytes()).with_context(|| {
+        crate::atomic_file::replace_private(file, format!("{new}\n").as_bytes()).with_context(|| {
             format!(
                 "the new key is stored, but {} could not be rewritten; it still holds the old password, which still works",
                 file.display()

@@ -19,7 +19,7 @@ fn read(file: &Path) -> Result<DocumentMut> {
 }
 
 fn write(file: &Path, doc: &DocumentMut) -> Result<()> {
-    crate::default_repo::replace_file(file, doc.to_string().as_bytes())
+    crate::atomic_file::replace_private(file, doc.to_string().as_bytes())
         .with_context(|| format!("could not write the profile file {}", file.display()))
 }
 
