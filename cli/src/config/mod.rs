@@ -102,34 +102,14 @@ impl Every {
     }
 }
 
-/// An interval: numbers each followed by s, m, h, d or w (`1h30m`).
-/// Hand-written because jiff's duration parser refuses days (they are not
-/// always 24 hours in its calendar arithmetic; here they are).
+/// An interval: numbers each followed by a unit, `90s`, `15m`, `1h30m`,
+/// `1d`, `2w` (core's duration syntax, `timefmt::parse_duration`), more
+/// than zero.
 pub fn parse_interval(text: &str) -> std::result::Result<Duration, String> {
-    let bad = || format!("{text:?} is not an interval (write 15m, 1h, 1d, 7d or never)");
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86400,
-            'w' => 7 * 86400,
-            _ => return Err(bad()),
-        };
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
-        digits.clear();
+    match cairn_core::snapshot::timefmt::parse_duration(text) {
+        Some(secs) if secs > 0 => Ok(Duration::from_secs(secs as u64)),
+        _ => Err(format!("{text:?} is not an interval (write 15m, 1h, 1d, 7d or never)")),
     }
-    if !digits.is_empty() || total == 0 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
 }
 
 /// `3600s` back as `1h`, `86400s` as `1d`: for messages and `config show`.

@@ -67,20 +67,32 @@ fn shifted(now: &ZonedDateTime, seconds_back: i64) -> Result<Timestamp> {
     Ok(timestamp_of(&ts.to_zoned_datetime(now.time_zone().clone())))
 }
 
-/// `90m`, `2h`, `3 days`, `1 week`, `45 minutes`, `30s` → seconds.
-fn parse_duration(text: &str) -> Option<i64> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let n: i64 = number.parse().ok()?;
-    let unit_seconds = match unit.trim() {
-        "s" | "sec" | "secs" | "second" | "seconds" => 1,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60,
-        "h" | "hr" | "hrs" | "hour" | "hours" => 3600,
-        "d" | "day" | "days" => 86_400,
-        "w" | "week" | "weeks" => 7 * 86_400,
-        _ => return None,
-    };
-    n.checked_mul(unit_seconds)
+/// `90m`, `2h`, `3 days`, `1 week`, `45 minutes`, `30s`, `1h30m`,
+/// `1h 30m` → seconds: numbers each followed by a unit. The one duration
+/// syntax of `--at "2h ago"` and of the profile's intervals (`every`).
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let mut rest = text.trim();
+    let mut total: i64 = 0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let n: i64 = rest[..digits].parse().ok()?;
+        let after = rest[digits..].trim_start();
+        let letters = after.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(after.len());
+        let unit_seconds = match &after[..letters] {
+            "s" | "sec" | "secs" | "second" | "seconds" => 1,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3600,
+            "d" | "day" | "days" => 86_400,
+            "w" | "week" | "weeks" => 7 * 86_400,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(unit_seconds)?)?;
+        rest = after[letters..].trim_start();
+    }
+    Some(total)
 }
 
 /// RFC 3339 in the offset the time was recorded with.
@@ -119,6 +131,7 @@ mod tests {
         assert_eq!(at("2h ago"), 1_795_512_600 - 7200);
         assert_eq!(at("3 days ago"), 1_795_512_600 - 3 * 86400);
         assert_eq!(at("1 week ago"), 1_795_512_600 - 7 * 86400);
+        assert_eq!(at("1h30m ago"), 1_795_512_600 - 5400);
         assert_eq!(at("yesterday"), 1_795_512_600 - 86400);
         assert_eq!(at("@1732400000"), 1_732_400_000);
         let t = parse("2024-11-23T22:13:20+01:00", &n).unwrap();
