@@ -101,27 +101,51 @@ pub fn parse_time(text: &str) -> Option<jiff::Timestamp> {
     text.parse().ok()
 }
 
+/// Profile names become folder names here and unit names and cron markers
+/// in the schedule: letters, digits, `_ . -`, not starting with `.` or `-`.
+pub fn check_profile_name(profile: &str) -> Result<()> {
+    let valid = !profile.is_empty()
+        && !profile.starts_with(['-', '.'])
+        && profile.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if !valid {
+        bail!(
+            "the profile name {profile:?} cannot name a folder or a timer: use letters, digits, `.`, `_` and `-`, \
+             not first `.` or `-`"
+        );
+    }
+    Ok(())
+}
+
 /// `$XDG_STATE_HOME/cairn/profiles/<name>`.
 pub fn profile_dir(profile: &str) -> Result<PathBuf> {
-    let valid = !profile.is_empty()
-        && !profile.starts_with('.')
-        && profile.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !valid {
-        bail!("the profile name {profile:?} cannot name a folder: use letters, digits, `.`, `_` and `-`");
-    }
+    check_profile_name(profile)?;
     let root = crate::locations::state_root().context("HOME is not set: no place for the profile's state")?;
     Ok(root.join("profiles").join(profile))
 }
 
+/// The largest state file read: a few hundred bytes are normal; a planted
+/// or damaged giant is refused rather than read into memory.
+const MAX_STATE_LEN: u64 = 1 << 20;
+
 /// The profile's state; the empty state when none was recorded yet.
 pub fn load(profile: &str) -> Result<State> {
     let file = profile_dir(profile)?.join("state.json");
-    match std::fs::read(&file) {
+    match read_bounded(&file) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .with_context(|| format!("the run state {} is damaged (delete it to start afresh)", file.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
         Err(e) => Err(e).with_context(|| format!("could not read {}", file.display())),
     }
+}
+
+fn read_bounded(file: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)?.take(MAX_STATE_LEN + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_STATE_LEN {
+        return Err(std::io::Error::other(format!("larger than {MAX_STATE_LEN} bytes")));
+    }
+    Ok(bytes)
 }
 
 pub fn save(profile: &str, state: &State) -> Result<()> {
@@ -132,7 +156,6 @@ pub fn save(profile: &str, state: &State) -> Result<()> {
 
 /// Records an alarm in the profile's state (the snapshot command calls it
 /// when a profile is active). A new alarm replaces an older one.
-#[allow(dead_code)] // called by the snapshot's alarm (part C of issue 12)
 pub fn record_alarm(profile_name: &str, alarm: &AlarmRecord) -> Result<()> {
     let mut state = load(profile_name)?;
     state.alarm = Some(alarm.clone());

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::args::Global;
 use crate::output::{self, outln};
 use crate::schedule::every::Every;
-use crate::schedule::{Job, check_profile_name, cron, link, systemd};
+use crate::schedule::{Job, cron, link, systemd};
+use crate::state::check_profile_name;
 
 #[derive(Subcommand, Debug)]
 pub enum ScheduleCommand {

@@ -8,7 +8,7 @@ pub mod every;
 pub mod link;
 pub mod systemd;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 /// What the schedule runs: the full path of this binary, its arguments,
 /// and the environment to give it (a timer or cron starts with almost none).
@@ -24,17 +24,6 @@ pub struct Job {
 /// repository), and for cron, which starts with a bare environment, HOME
 /// and PATH (a password command, `notify-send`).
 const XDG_VARS: [&str; 4] = ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"];
-
-/// Profile names become unit and file names: letters, digits, `_ . -`.
-pub fn check_profile_name(profile: &str) -> Result<()> {
-    let ok = !profile.is_empty()
-        && !profile.starts_with(['-', '.'])
-        && profile.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if !ok {
-        bail!("profile name {profile:?} cannot be scheduled: use letters, digits, `_`, `.` and `-` only");
-    }
-    Ok(())
-}
 
 impl Job {
     pub fn new(profile: &str, config: &std::path::Path, for_cron: bool) -> Result<Job> {
