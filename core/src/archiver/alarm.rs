@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -229,26 +229,21 @@ impl Tally {
     }
 }
 
-/// The protected globs, matched against absolute paths; `~/` at the start
-/// of one is the home folder (a `~` glob is dropped when there is none).
-/// `*` does not cross `/`, `**` does, as in the exclude patterns.
+/// The protected globs, matched against absolute paths as restore's
+/// `--path`/`--include` globs are (`restorer::plan::glob_set`: `*` does not
+/// cross `/`, `**` does, a glob without `/` matches a name at any depth);
+/// `~/` at the start of one is the home folder (a `~` glob is dropped when
+/// there is none).
 pub fn protected_set(globs: &[String], home: Option<&Path>) -> Result<GlobSet> {
-    let mut set = GlobSetBuilder::new();
-    for glob in globs {
-        let pattern = match glob.strip_prefix("~/") {
-            Some(rest) => match home {
-                Some(h) => format!("{}/{rest}", h.display()),
-                None => continue,
-            },
-            None => glob.clone(),
-        };
-        let built = GlobBuilder::new(&pattern)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| Error::InvalidArgument(format!("alarm: protected glob {glob:?}: {e}")))?;
-        set.add(built);
-    }
-    set.build().map_err(|e| Error::InvalidArgument(format!("alarm: protected globs: {e}")))
+    let expanded: Vec<String> = globs
+        .iter()
+        .filter_map(|glob| match glob.strip_prefix("~/") {
+            Some(rest) => home.map(|h| format!("{}/{rest}", h.display())),
+            None => Some(glob.clone()),
+        })
+        .collect();
+    crate::restorer::plan::glob_set(&expanded)
+        .map_err(|e| Error::InvalidArgument(format!("alarm: protected globs: {e}")))
 }
 
 #[cfg(test)]

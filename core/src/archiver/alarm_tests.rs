@@ -96,6 +96,8 @@ fn protected_globs_match_absolute_paths_and_expand_home() {
     let no_home = protected_set(&["~/.claude/**".to_string()], None).unwrap();
     assert!(!no_home.is_match("/home/me/.claude/x"));
     assert!(protected_set(&["a[".to_string()], None).is_err());
+    // Without `/`, a name at any depth (as restore's globs).
+    assert!(protected_set(&["AGENTS.md".to_string()], None).unwrap().is_match("/p/q/AGENTS.md"));
 }
 
 #[test]

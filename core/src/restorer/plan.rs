@@ -58,7 +58,7 @@ fn glob(pattern: &str) -> Result<Glob> {
         .map_err(|e| Error::InvalidArgument(format!("bad glob {pattern:?}: {e}")))
 }
 
-fn glob_set(patterns: &[String]) -> Result<GlobSet> {
+pub(crate) fn glob_set(patterns: &[String]) -> Result<GlobSet> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
         b.add(glob(p)?);
