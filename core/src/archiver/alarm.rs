@@ -230,7 +230,7 @@ impl Tally {
 }
 
 /// The protected globs, matched against absolute paths as restore's
-/// `--path`/`--include` globs are (`restorer::plan::glob_set`: `*` does not
+/// `--path`/`--include` globs are (`fs::patterns::glob_set`: `*` does not
 /// cross `/`, `**` does, a glob without `/` matches a name at any depth);
 /// `~/` at the start of one is the home folder (a `~` glob is dropped when
 /// there is none).
@@ -242,8 +242,7 @@ pub fn protected_set(globs: &[String], home: Option<&Path>) -> Result<GlobSet> {
             None => Some(glob.clone()),
         })
         .collect();
-    crate::restorer::plan::glob_set(&expanded)
-        .map_err(|e| Error::InvalidArgument(format!("alarm: protected globs: {e}")))
+    crate::fs::patterns::glob_set(&expanded).map_err(|e| Error::InvalidArgument(format!("alarm: protected globs: {e}")))
 }
 
 #[cfg(test)]

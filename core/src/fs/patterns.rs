@@ -1,10 +1,12 @@
 //! Path patterns in the syntax of `snapshot --exclude` (gitignore, rooted
 //! at `/`, a pattern with an inner `/` matching at any depth), for commands
 //! that narrow what they report (`diff --exclude` / `--include`). A path
-//! matches when it or one of its folders does.
+//! matches when it or one of its folders does. Also the glob sets over
+//! absolute paths of restore's selection and the alarm's protected files.
 
 use std::path::Path;
 
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use crate::error::{Error, Result};
@@ -36,6 +38,26 @@ impl PathPatterns {
     pub fn matches(&self, path: &Path, is_dir: bool) -> bool {
         path.is_absolute() && self.matcher.matched_path_or_any_parents(path, is_dir).is_ignore()
     }
+}
+
+/// A glob over absolute paths (restore's `--path`/`--include`, the alarm's
+/// protected globs): `*` stays within a name, `**` crosses folders; a
+/// pattern without `/` matches a name at any depth.
+fn glob(pattern: &str) -> Result<Glob> {
+    let full = if pattern.contains('/') { pattern.to_string() } else { format!("**/{pattern}") };
+    GlobBuilder::new(&full)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("bad glob {pattern:?}: {e}")))
+}
+
+/// The globs `patterns` as one set (see `glob`).
+pub fn glob_set(patterns: &[String]) -> Result<GlobSet> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(glob(p)?);
+    }
+    b.build().map_err(|e| Error::InvalidArgument(e.to_string()))
 }
 
 #[cfg(test)]

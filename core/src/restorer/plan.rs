@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
+
+use crate::fs::patterns::glob_set;
 
 use crate::error::{Error, Result};
 use crate::format::{Node, NodeKind, Tree};
@@ -47,23 +49,6 @@ pub struct Plan {
 /// Whether a path could be a glob (it may still name an entry literally).
 pub fn is_glob(path: &Path) -> bool {
     path.to_string_lossy().contains(['*', '?', '['])
-}
-
-/// A glob over absolute paths; a pattern without `/` matches a name at any depth.
-fn glob(pattern: &str) -> Result<Glob> {
-    let full = if pattern.contains('/') { pattern.to_string() } else { format!("**/{pattern}") };
-    GlobBuilder::new(&full)
-        .literal_separator(true)
-        .build()
-        .map_err(|e| Error::InvalidArgument(format!("bad glob {pattern:?}: {e}")))
-}
-
-pub(crate) fn glob_set(patterns: &[String]) -> Result<GlobSet> {
-    let mut b = GlobSetBuilder::new();
-    for p in patterns {
-        b.add(glob(p)?);
-    }
-    b.build().map_err(|e| Error::InvalidArgument(e.to_string()))
 }
 
 struct Matchers {
