@@ -96,7 +96,7 @@ pub fn judge(
     }
     if let Some(profile) = profile_name(g) {
         let record = AlarmRecord {
-            time: jiff::Timestamp::now().to_string(),
+            time: state::now(),
             snapshot: saved.to_hex(),
             pinned_parent: pinned.then(|| losses.parent.to_hex()),
             vanished: losses.vanished,

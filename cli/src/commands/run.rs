@@ -20,11 +20,7 @@ use crate::commands::forget::ForgetArgs;
 use crate::commands::prune::PruneArgs;
 use crate::config::{self, Every, Profile};
 use crate::state::{self, CheckRecord, DrillRecord, RunRecord, SnapshotRecord};
-use crate::{EXIT_NO_REPOSITORY, EXIT_RUN_BUSY, EXIT_WRONG_PASSWORD, output};
-
-/// The snapshot's exit code when the mass-deletion alarm was raised
-/// (`EXIT_ALARM` in main.rs, part of the alarm's work).
-const ALARM: u8 = 4;
+use crate::{EXIT_ALARM as ALARM, EXIT_NO_REPOSITORY, EXIT_RUN_BUSY, EXIT_WRONG_PASSWORD, output};
 
 #[derive(Args, Debug)]
 #[command(long_about = "Run the profile's whole cycle, as the schedule does: take its snapshot, forget by \
