@@ -8,10 +8,10 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::browse::walk::walk;
 use crate::error::{Error, Result};
 use crate::format::{Node, NodeKind};
 use crate::id::Id;
@@ -58,8 +58,7 @@ pub fn drill(repo: &Repository, opts: &DrillOptions) -> Result<DrillReport> {
         Err(e) => return Err(e),
     };
     report.snapshot = Some(entry.id);
-    let files = regular_files(repo, &entry.snapshot.tree)?;
-    let drawn = draw(files, opts.sample)?;
+    let drawn = sample_files(repo, &entry.snapshot.tree, opts.sample)?;
     let (unchanged, changed): (Vec<_>, Vec<_>) = drawn.into_iter().partition(|(path, node)| unchanged(path, node));
     report.skipped_changed = changed.len();
     if unchanged.is_empty() {
@@ -98,36 +97,42 @@ pub fn drill(repo: &Repository, opts: &DrillOptions) -> Result<DrillReport> {
     Ok(report)
 }
 
-/// Every regular file of the tree, at its absolute path.
-fn regular_files(repo: &Repository, root: &Id) -> Result<Vec<(PathBuf, Node)>> {
-    let mut files = Vec::new();
-    let mut stack = vec![(*root, PathBuf::from("/"))];
-    while let Some((id, dir)) = stack.pop() {
-        for node in repo.load_tree(&id)?.nodes {
-            let path = dir.join(std::ffi::OsStr::from_bytes(&node.name));
-            match node.kind {
-                NodeKind::Dir { subtree } => stack.push((subtree, path)),
-                NodeKind::File { .. } => files.push((path, node)),
-                _ => {}
+/// `n` regular files of the tree at random (all when it has fewer), at
+/// their absolute paths. Reservoir sampling over the walk, so memory holds
+/// `n` files whatever the snapshot's size.
+fn sample_files(repo: &Repository, root: &Id, n: usize) -> Result<Vec<(PathBuf, Node)>> {
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).map_err(|e| Error::Random(e.to_string()))?;
+    let mut random = SplitMix64(u64::from_le_bytes(seed));
+    let mut drawn: Vec<(PathBuf, Node)> = Vec::with_capacity(n.min(1 << 16));
+    let mut seen: u64 = 0;
+    walk(repo, root, Path::new("/"), true, &mut |path, node| {
+        if matches!(node.kind, NodeKind::File { .. }) {
+            seen += 1;
+            if drawn.len() < n {
+                drawn.push((path.to_path_buf(), node.clone()));
+            } else if let Some(slot) = drawn.get_mut((random.next() % seen) as usize) {
+                // Kept with probability n/seen (Algorithm R).
+                *slot = (path.to_path_buf(), node.clone());
             }
         }
-    }
-    Ok(files)
+        Ok(())
+    })?;
+    Ok(drawn)
 }
 
-/// `n` of `files` at random (all of them when there are fewer).
-fn draw(mut files: Vec<(PathBuf, Node)>, n: usize) -> Result<Vec<(PathBuf, Node)>> {
-    // A partial Fisher–Yates shuffle: the first n places get random files.
-    let n = n.min(files.len());
-    let mut random = vec![0u8; n * 8];
-    getrandom::fill(&mut random).map_err(|e| Error::Random(e.to_string()))?;
-    for (i, bytes) in random.chunks_exact(8).enumerate() {
-        let r = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
-        let j = i + (r % (files.len() - i) as u64) as usize;
-        files.swap(i, j);
+/// splitmix64: a few lines of well-mixed pseudo-random numbers from one
+/// seed, enough to choose which files a drill restores.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
-    files.truncate(n);
-    Ok(files)
 }
 
 /// Whether the live file at `path` is still what the snapshot recorded:
