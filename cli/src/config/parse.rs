@@ -4,6 +4,7 @@
 //! the file needs it. Unknown keys are errors (a misspelt `exlude` silently
 //! ignored would back up what the user meant to leave out).
 
+use cairn_core::maintenance::read_subset::ReadSubset;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -267,25 +268,15 @@ pub fn expand(text: &str, home: Option<&Path>, dir: &Path) -> PathBuf {
 /// takes. Checked here so that the mistake shows when the file is read,
 /// not a week later when the first check is due.
 fn check_subset(text: &str) -> std::result::Result<(), String> {
-    if let Some((n, m)) = text.split_once('/') {
-        match (n.trim().parse::<u32>(), m.trim().parse::<u32>()) {
-            (Ok(n), Ok(m)) if n >= 1 && n <= m => return Ok(()),
-            _ => return Err(format!("{text:?}: write N/M with 1 <= N <= M (1/4), a share (10%) or a size (500M)")),
-        }
-    }
-    if let Some(pct) = text.strip_suffix('%') {
-        return match pct.trim().parse::<f64>() {
-            Ok(p) if p > 0.0 && p <= 100.0 => Ok(()),
-            _ => Err(format!("{text:?}: a share must be more than 0% and at most 100%")),
-        };
-    }
-    cairn_core::fs::exclude::parse_size(text).map(|_| ())
+    text.parse::<ReadSubset>().map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// The M of `N/M`, with N: the rotation's slice count.
+/// N and M of an `N/M` subset: the rotation's start and slice count.
 pub fn subset_slices(text: &str) -> Option<(u32, u32)> {
-    let (n, m) = text.split_once('/')?;
-    Some((n.trim().parse().ok()?, m.trim().parse().ok()?))
+    match text.parse::<ReadSubset>().ok()? {
+        ReadSubset::Slice { n, m } => Some((u32::try_from(n).ok()?, u32::try_from(m).ok()?)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
