@@ -106,7 +106,12 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
     // Judged after the warnings, so the alarm's summary is the last thing said.
     let alarm = match (&report.losses, &opts.alarm) {
         (Some(losses), Some(rules)) => {
-            let paths: Vec<std::path::PathBuf> = report.snapshot.paths.iter().map(|p| bytes_path(p)).collect();
+            let paths: Vec<std::path::PathBuf> = report
+                .snapshot
+                .paths
+                .iter()
+                .map(|p| cairn_core::snapshot::tree::name_to_path(p).to_path_buf())
+                .collect();
             Some(super::alarm::judge(g, &repo, (losses, rules), report.id, &paths, a.on_alert.as_deref()))
         }
         _ => None,
@@ -124,11 +129,6 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
         _ if report.incomplete() => EXIT_INCOMPLETE,
         _ => 0,
     })
-}
-
-fn bytes_path(p: &[u8]) -> std::path::PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    std::path::PathBuf::from(std::ffi::OsStr::from_bytes(p))
 }
 
 fn print_json(r: &Report, verbose: bool, alarm: Option<&serde_json::Value>) -> std::io::Result<()> {
