@@ -166,6 +166,21 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// new one is durable when this returns. `NotFound` when there is none.
     fn replace_config(&self, bytes: &[u8]) -> BackendResult<()>;
 
+    /// Whether the storage refuses deletions (an append-only `cairn serve`).
+    /// Commands that delete (forget, prune, unpin) refuse up front when it
+    /// is true. A remote backend learns it from the server's answers, so it
+    /// may be false until the first request.
+    fn append_only(&self) -> bool {
+        false
+    }
+
+    /// The report of the maintenance a server runs on this repository on its
+    /// own schedule (JSON: `maintenance::server_side::ServeReport`), where the
+    /// storage is a `cairn serve` that runs one; `None` elsewhere.
+    fn server_report(&self) -> BackendResult<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
     /// Where the file lives on the local filesystem, for backends that keep
     /// files there (tests damage files in place through it).
     fn local_path(&self, kind: FileKind, id: &Id) -> Option<PathBuf> {
