@@ -271,14 +271,6 @@ fn check_subset(text: &str) -> std::result::Result<(), String> {
     text.parse::<ReadSubset>().map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// N and M of an `N/M` subset: the rotation's start and slice count.
-pub fn subset_slices(text: &str) -> Option<(u32, u32)> {
-    match text.parse::<ReadSubset>().ok()? {
-        ReadSubset::Slice { n, m } => Some((u32::try_from(n).ok()?, u32::try_from(m).ok()?)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
