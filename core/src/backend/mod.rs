@@ -24,6 +24,8 @@ pub mod faults;
 pub mod local;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+#[cfg(any(test, feature = "testing"))]
+pub mod reporting;
 
 #[cfg(test)]
 mod conformance;
@@ -210,6 +212,9 @@ pub fn for_location(location: &Path) -> Arc<dyn Backend> {
     // Test builds only: `CAIRN_TEST_FAULT` makes one operation fail (faults.rs).
     #[cfg(feature = "testing")]
     let backend = faults::from_test_environment(backend);
+    // and `CAIRN_TEST_SERVER_REPORT` gives it a server's report (reporting.rs).
+    #[cfg(feature = "testing")]
+    let backend = reporting::from_test_environment(backend);
     backend
 }
 
