@@ -17,6 +17,7 @@ mod password;
 mod progress;
 mod schedule;
 mod select;
+mod serve_install;
 mod state;
 mod timefmt;
 
