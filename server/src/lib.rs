@@ -10,7 +10,8 @@
 //! Modules: `route` (path → what it names), `handlers` (one function per
 //! operation, errors → status codes), `upload` (bounded, hashed streaming
 //! into a spool), `range`, `body`, `auth` (principals), `append_only` (lock
-//! ownership), `listen` (sockets, TLS, limits, shutdown).
+//! ownership), `listen` (sockets, TLS, limits, shutdown), `maintain` (the
+//! `--maintain` thread: retention on the server's side).
 
 #![forbid(unsafe_code)]
 
@@ -20,6 +21,7 @@ mod body;
 pub mod fuzz_entry;
 mod handlers;
 mod listen;
+pub mod maintain;
 pub mod range;
 pub mod route;
 mod upload;

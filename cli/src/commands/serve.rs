@@ -7,8 +7,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use cairn_core::maintenance::read_subset::ReadSubset;
+use cairn_core::maintenance::server_side::Schedule;
 use cairn_server::{Listen, ServeOptions, TlsFiles};
 use clap::{Args, Subcommand};
+
+use crate::config::Every;
 
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -23,6 +27,10 @@ pub struct ServeCommand {
 pub enum ServeAction {
     /// Add a user to an htpasswd file (or replace their password), argon2id; the password is read from standard input
     Htpasswd(HtpasswdArgs),
+    /// Set up a system service keeping NAME's backups out of NAME's reach (as root)
+    Install(crate::serve_install::InstallArgs),
+    /// Stop and remove the system service; the data, passwords and users stay
+    Uninstall(crate::serve_install::UninstallArgs),
 }
 
 #[derive(Args, Debug)]
@@ -71,6 +79,42 @@ pub struct ServeArgs {
     /// Log every request to standard error
     #[arg(long)]
     pub verbose: bool,
+    /// Run retention on the server's side: forget by each repository's policy, prune and check, for every
+    /// repository whose password is in ROOT/.cairn-serve/passwords/NAME (mode 0600, the server's user's)
+    #[arg(long)]
+    pub maintain: bool,
+    /// How often --maintain forgets (snapshots dated by when the server received them), or `never`
+    #[arg(long, value_name = "INTERVAL", default_value = "1h", value_parser = Every::parse, requires = "maintain")]
+    pub forget_every: Every,
+    /// How often --maintain prunes, or `never`
+    #[arg(long, value_name = "INTERVAL", default_value = "1d", value_parser = Every::parse, requires = "maintain")]
+    pub prune_every: Every,
+    /// How often --maintain checks, or `never`
+    #[arg(long, value_name = "INTERVAL", default_value = "7d", value_parser = Every::parse, requires = "maintain")]
+    pub check_every: Every,
+    /// The packs each check reads: N/M rotates through the M slices (1/4, 2/4, …), or PCT% or SIZE
+    #[arg(long, value_name = "SUBSET", default_value = "1/4", requires = "maintain")]
+    pub check_read_data_subset: String,
+    /// How often --maintain looks at what is due (tests shorten it)
+    #[arg(long, value_name = "INTERVAL", default_value = "1m", value_parser = crate::config::parse_interval, hide = true)]
+    pub maintain_tick: Duration,
+}
+
+/// The schedule of `--maintain` from the flags.
+fn maintain_options(a: &ServeArgs) -> Result<cairn_server::maintain::MaintainOptions> {
+    let every = |e: Every| match e {
+        Every::Never => None,
+        Every::After(d) => Some(d),
+    };
+    Ok(cairn_server::maintain::MaintainOptions {
+        schedule: Schedule {
+            forget_every: every(a.forget_every),
+            prune_every: every(a.prune_every),
+            check_every: every(a.check_every),
+            check_subset: a.check_read_data_subset.parse::<ReadSubset>()?,
+        },
+        tick: a.maintain_tick,
+    })
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {
@@ -83,6 +127,8 @@ fn parse_mode(s: &str) -> Result<u32, String> {
 pub fn run(c: &ServeCommand) -> Result<u8> {
     match &c.action {
         Some(ServeAction::Htpasswd(a)) => htpasswd(a),
+        Some(ServeAction::Install(a)) => crate::serve_install::install(a),
+        Some(ServeAction::Uninstall(a)) => crate::serve_install::uninstall(a),
         None => serve(&c.run),
     }
 }
@@ -90,6 +136,7 @@ pub fn run(c: &ServeCommand) -> Result<u8> {
 fn serve(a: &ServeArgs) -> Result<u8> {
     let Some(root) = a.root.clone() else { bail!("cairn serve needs ROOT, the folder of the repositories") };
     let listen: Listen = a.listen.parse().map_err(anyhow::Error::msg)?;
+    let root_for_maintenance = root.clone();
     let mut opts = ServeOptions::new(root, listen);
     opts.append_only = a.append_only;
     opts.no_auth = a.no_auth;
@@ -107,7 +154,13 @@ fn serve(a: &ServeArgs) -> Result<u8> {
         opts.body_timeout = Duration::from_secs(secs);
         opts.header_timeout = Duration::from_secs(secs);
     }
+    // Retention runs beside the server, on its own thread, until it stops.
+    let maintainer = match a.maintain {
+        true => Some(cairn_server::maintain::start(root_for_maintenance, maintain_options(a)?)?),
+        false => None,
+    };
     cairn_server::serve(opts)?;
+    drop(maintainer);
     Ok(0)
 }
 

@@ -77,22 +77,16 @@ fn unit_file() -> PathBuf {
     prefixed("/etc/systemd/system").join(UNIT_NAME)
 }
 
-/// The server's rule for a repository name (a URL segment, never `.`-first).
-fn valid_repository_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 64
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
-}
-
 pub fn install(a: &InstallArgs) -> Result<u8> {
     if !users::is_root() {
         bail!("`cairn serve install` creates a system user and a system service: run it as root (sudo)");
     }
     let name = &a.for_user;
-    if !valid_repository_name(name) {
-        bail!("{name:?} cannot name a repository on the server (letters, digits, `_`, `.`, `-`; not `.` first)");
+    if cairn_server::route::check_repo_name(name).is_err() || name == cairn_server::maintain::ROOT_NAME {
+        bail!(
+            "{name:?} cannot name a repository on the server (up to 64 letters, digits, `_`, `.`, `-`, not `.` first, \
+             not a word of the protocol)"
+        );
     }
     let Some(user) = users::lookup(name)? else { bail!("there is no user {name:?}") };
     if user.uid == 0 {
