@@ -26,8 +26,8 @@ pub mod local;
 pub mod memory;
 pub mod rest;
 
-#[cfg(test)]
-mod conformance;
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 
 pub use local::{sync_dir, write_atomic};
 

@@ -415,6 +415,16 @@ impl Repository {
         &*self.backend
     }
 
+    /// Refuses (`Error::AppendOnly`) when the storage refuses deletions:
+    /// every command that deletes asks first, so it fails before it has
+    /// changed anything rather than half-way.
+    pub fn refuse_if_append_only(&self) -> Result<()> {
+        if self.backend.append_only() {
+            return Err(Error::AppendOnly(self.backend.location()));
+        }
+        Ok(())
+    }
+
     pub fn path(&self) -> &Path {
         &self.location
     }
