@@ -314,8 +314,8 @@ mod tests {
         .unwrap();
         let p = &all["p"];
         assert_eq!(p.repository.as_deref(), Some(Path::new("/c/r")));
-        let p = &parse("[p]\nrepository = \"rest:unix:/run/s.sock:/me/\"\npaths = [\"/x\"]\n").unwrap()["p"];
-        assert_eq!(p.repository.as_deref(), Some(Path::new("rest:unix:/run/s.sock:/me/")), "a URL, not a path");
+        let url = &parse("[p]\nrepository = \"rest:unix:/run/s.sock:/me/\"\npaths = [\"/x\"]\n").unwrap()["p"];
+        assert_eq!(url.repository.as_deref(), Some(Path::new("rest:unix:/run/s.sock:/me/")), "a URL, not a path");
         assert_eq!(p.paths, [PathBuf::from("/x")]);
         assert_eq!(p.prune_every, Some(Every::Never));
         assert_eq!(p.check_every, Some(Every::After(std::time::Duration::from_secs(2 * 86400))));
