@@ -37,6 +37,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How many idle connections are kept.
 const POOL_SIZE: usize = 32;
+/// The longest body of an error answer read (it is one line of text).
+const ERROR_BODY_MAX: u64 = 64 * 1024;
 /// Bytes of a spool sent per frame.
 const SPOOL_CHUNK: usize = 512 * 1024;
 /// The largest buffer allocated up front for an answer, whatever its
@@ -175,6 +177,8 @@ impl Client {
                 .map_err(|_| timed_out("the server did not answer"))?
                 .map_err(hyper_error)?;
             let (parts, body) = answer.into_parts();
+            // An error's body is a line of text, whatever was asked for.
+            let limit = if parts.status.is_success() { limit } else { ERROR_BODY_MAX };
             let body = read_limited(body, limit).await?;
             self.checkin(sender);
             Ok(Answer { status: parts.status, headers: parts.headers, body })
