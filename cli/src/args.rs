@@ -115,6 +115,8 @@ pub enum Command {
     /// Show the effective settings and where each comes from
     #[command(subcommand)]
     Config(crate::commands::config::ConfigCommand),
+    /// Serve repositories over restic's REST protocol (Unix socket or TCP), optionally append-only
+    Serve(crate::commands::serve::ServeCommand),
 }
 
 #[derive(Args, Debug)]
