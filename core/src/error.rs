@@ -18,7 +18,11 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Backend(#[from] BackendError),
+    Backend(BackendError),
+    /// The storage refuses deletions (an append-only `cairn serve`): said
+    /// before anything is changed, or when a deletion was refused anyway.
+    #[error("{0} is append-only: forget and prune run on the server (see `cairn status`)")]
+    AppendOnly(String),
     // Messages say what went wrong in the library's terms; the command line
     // adds which of its flags or variables to change (cli/src/output.rs).
     #[error("no repository at {0}")]
@@ -123,6 +127,17 @@ impl Error {
     }
 }
 
+impl From<BackendError> for Error {
+    /// A deletion refused by an append-only server is said as such
+    /// wherever it surfaces, not as a failed removal of one file.
+    fn from(e: BackendError) -> Self {
+        match e.append_only_refusal() {
+            Some(location) => Error::AppendOnly(location),
+            None => Error::Backend(e),
+        }
+    }
+}
+
 /// Adds the path to an `io::Result`.
 pub trait IoContext<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T>;
@@ -190,5 +205,11 @@ impl BackendError {
     /// A create found the name taken.
     pub fn is_already_exists(&self) -> bool {
         self.kind() == ErrorKind::AlreadyExists
+    }
+
+    /// The location, when this is a deletion an append-only server refused.
+    pub fn append_only_refusal(&self) -> Option<String> {
+        let refusal = self.source.get_ref()?.downcast_ref::<crate::backend::rest::AppendOnlyRefusal>()?;
+        Some(refusal.location.clone())
     }
 }

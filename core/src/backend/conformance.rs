@@ -1,119 +1,130 @@
 //! The backend conformance suite: the rules of the `Backend` trait, written
 //! once and run against every backend. A new backend joins with one line,
-//! `conformance_suite!(name, factory);`, where the factory returns a fresh,
-//! laid-out [`Subject`].
+//! `backend_conformance_suite!(name, factory);`, where the factory returns a
+//! fresh, laid-out [`Subject`]. Exported under the `testing` feature, so
+//! that other crates (the server's tests: `rest:` against `cairn serve`)
+//! run the same suite.
 
 use std::io::{ErrorKind, Write};
-use std::path::Path;
 use std::sync::{Arc, Barrier};
 
-use super::faults::FaultyBackend;
-use super::local::LocalBackend;
-use super::memory::MemoryBackend;
 use super::{Backend, FileKind};
 use crate::id::Id;
 
 /// Puts bytes under a name of a kind, bypassing the backend's rules.
-type Plant = Box<dyn Fn(FileKind, &str, &[u8])>;
+pub type Plant = Box<dyn Fn(FileKind, &str, &[u8])>;
 
 /// A backend under test and a way to put a file under any name into it, as
 /// a user or a sync tool might.
 pub struct Subject {
     pub backend: Arc<dyn Backend>,
     pub plant: Plant,
-    /// Keeps the folder of a local backend alive for the test.
-    _dir: Option<tempfile::TempDir>,
+    /// Whatever must live as long as the test (a temporary folder, a
+    /// server); dropped after the backend.
+    pub keep: Vec<Box<dyn std::any::Any>>,
 }
 
-fn local() -> Subject {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("repo");
-    let backend = Arc::new(LocalBackend::new(&root));
-    backend.create_layout().unwrap();
-    let plant = move |kind: FileKind, name: &str, bytes: &[u8]| {
+/// Puts bytes under `name` of `kind` in a repository in the local layout
+/// at `root` (`data/` files also in `data/00/`), as a user might.
+pub fn plant_in_folder(root: std::path::PathBuf) -> Plant {
+    Box::new(move |kind: FileKind, name: &str, bytes: &[u8]| {
         let folder = root.join(kind.folder());
         std::fs::write(folder.join(name), bytes).unwrap();
         if kind == FileKind::Pack {
             std::fs::write(folder.join("00").join(name), bytes).unwrap();
         }
-    };
-    Subject { backend, plant: Box::new(plant), _dir: Some(dir) }
+    })
 }
 
-fn memory() -> Subject {
-    let backend = Arc::new(MemoryBackend::new());
-    backend.create_layout().unwrap();
-    let planted = Arc::clone(&backend);
-    let plant = move |kind: FileKind, name: &str, bytes: &[u8]| planted.put_raw(kind, name, bytes);
-    Subject { backend, plant: Box::new(plant), _dir: None }
-}
-
-/// The fault wrapper with no faults planned must be invisible.
-fn faulty_local_without_faults() -> Subject {
-    let inner = local();
-    Subject { backend: Arc::new(FaultyBackend::new(inner.backend)), plant: inner.plant, _dir: inner._dir }
-}
-
-macro_rules! conformance_suite {
+/// The suite, one `#[test]` per rule, in a module `$name`; `$factory` is
+/// an expression that makes a fresh [`Subject`].
+#[macro_export]
+macro_rules! backend_conformance_suite {
     ($name:ident, $factory:expr) => {
         mod $name {
-            #[test]
-            fn create_then_list_and_read() {
-                super::create_then_list_and_read(&$factory());
-            }
-            #[test]
-            fn second_create_is_refused_and_keeps_the_first() {
-                super::second_create_is_refused_and_keeps_the_first(&$factory());
-            }
-            #[test]
-            fn config_is_created_once() {
-                super::config_is_created_once(&$factory());
-            }
-            #[test]
-            fn ranged_and_tail_reads_at_the_edges() {
-                super::ranged_and_tail_reads_at_the_edges(&$factory());
-            }
-            #[test]
-            fn remove_and_remove_of_a_missing_file() {
-                super::remove_and_remove_of_a_missing_file(&$factory());
-            }
-            #[test]
-            fn names_that_are_not_ids_are_not_listed() {
-                super::names_that_are_not_ids_are_not_listed(&$factory());
-            }
-            #[test]
-            fn concurrent_creates_have_one_winner() {
-                super::concurrent_creates_have_one_winner(&$factory());
-            }
-            #[test]
-            fn create_from_spool() {
-                super::create_from_spool(&$factory());
-            }
-            #[test]
-            fn layout_refuses_a_used_location() {
-                super::layout_refuses_a_used_location(&$factory());
-            }
-            #[test]
-            fn list_times_lists_what_list_does_with_times() {
-                super::list_times_lists_what_list_does_with_times(&$factory());
-            }
-            #[test]
-            fn replace_config_replaces_only_an_existing_config() {
-                super::replace_config_replaces_only_an_existing_config(&$factory());
-            }
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::backend_conformance_suite!(@tests $factory;
+                create_then_list_and_read,
+                second_create_is_refused_and_keeps_the_first,
+                config_is_created_once,
+                ranged_and_tail_reads_at_the_edges,
+                remove_and_remove_of_a_missing_file,
+                names_that_are_not_ids_are_not_listed,
+                concurrent_creates_have_one_winner,
+                create_from_spool,
+                layout_refuses_a_used_location,
+                list_times_lists_what_list_does_with_times,
+                replace_config_replaces_only_an_existing_config);
         }
+    };
+    (@tests $factory:expr; $($test:ident),*) => {
+        $(
+            #[test]
+            fn $test() {
+                $crate::backend::conformance::$test(&$factory());
+            }
+        )*
     };
 }
 
-conformance_suite!(local, super::local);
-conformance_suite!(memory, super::memory);
-conformance_suite!(faulty_local_without_faults, super::faulty_local_without_faults);
+#[cfg(test)]
+mod suites {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::{Subject, plant_in_folder};
+    use crate::backend::faults::FaultyBackend;
+    use crate::backend::local::LocalBackend;
+    use crate::backend::memory::MemoryBackend;
+    use crate::backend::{Backend, FileKind};
+
+    fn local() -> Subject {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let backend = Arc::new(LocalBackend::new(&root));
+        backend.create_layout().unwrap();
+        Subject { backend, plant: plant_in_folder(root), keep: vec![Box::new(dir)] }
+    }
+
+    fn memory() -> Subject {
+        let backend = Arc::new(MemoryBackend::new());
+        backend.create_layout().unwrap();
+        let planted = Arc::clone(&backend);
+        let plant = move |kind: FileKind, name: &str, bytes: &[u8]| planted.put_raw(kind, name, bytes);
+        Subject { backend, plant: Box::new(plant), keep: Vec::new() }
+    }
+
+    /// The fault wrapper with no faults planned must be invisible.
+    fn faulty_local_without_faults() -> Subject {
+        let inner = local();
+        Subject { backend: Arc::new(FaultyBackend::new(inner.backend)), plant: inner.plant, keep: inner.keep }
+    }
+
+    backend_conformance_suite!(local, super::local);
+    backend_conformance_suite!(memory, super::memory);
+    backend_conformance_suite!(faulty_local_without_faults, super::faulty_local_without_faults);
+
+    /// The local backend also keeps temporaries out of every listing and
+    /// reports them (check shows them as notes).
+    #[test]
+    fn local_temporaries_are_reported_not_listed() {
+        let s = local();
+        let root = Path::new(&s.backend.location()).to_path_buf();
+        std::fs::write(root.join("data/00/.tmp-1"), b"half a pack").unwrap();
+        std::fs::write(root.join("snapshots/.tmp-2"), b"half").unwrap();
+        assert_eq!(s.backend.list(FileKind::Pack).unwrap(), vec![]);
+        let temporaries = s.backend.list_temporaries().unwrap();
+        assert_eq!(temporaries.len(), 2, "{temporaries:?}");
+        assert!(temporaries[0].ends_with("data/00/.tmp-1"), "{temporaries:?}");
+    }
+}
 
 fn id(n: u8) -> Id {
     Id([n; 32])
 }
 
-fn create_then_list_and_read(s: &Subject) {
+pub fn create_then_list_and_read(s: &Subject) {
     let be = &*s.backend;
     for kind in FileKind::ALL {
         assert_eq!(be.list(kind).unwrap(), vec![], "{kind:?} starts empty");
@@ -131,7 +142,7 @@ fn create_then_list_and_read(s: &Subject) {
     assert!(be.list_temporaries().unwrap().is_empty(), "a create leaves no temporaries");
 }
 
-fn second_create_is_refused_and_keeps_the_first(s: &Subject) {
+pub fn second_create_is_refused_and_keeps_the_first(s: &Subject) {
     let be = &*s.backend;
     be.create(FileKind::Snapshot, &id(7), b"first").unwrap();
     let err = be.create(FileKind::Snapshot, &id(7), b"second, longer").unwrap_err();
@@ -146,7 +157,7 @@ fn second_create_is_refused_and_keeps_the_first(s: &Subject) {
     assert!(be.list_temporaries().unwrap().is_empty(), "the refused create left no temporary");
 }
 
-fn config_is_created_once(s: &Subject) {
+pub fn config_is_created_once(s: &Subject) {
     let be = &*s.backend;
     assert!(be.read_config().unwrap_err().is_not_found());
     be.create_config(b"config one").unwrap();
@@ -157,7 +168,7 @@ fn config_is_created_once(s: &Subject) {
     }
 }
 
-fn ranged_and_tail_reads_at_the_edges(s: &Subject) {
+pub fn ranged_and_tail_reads_at_the_edges(s: &Subject) {
     let be = &*s.backend;
     let bytes: Vec<u8> = (0..100u8).collect();
     be.create(FileKind::Pack, &id(1), &bytes).unwrap();
@@ -187,7 +198,7 @@ fn ranged_and_tail_reads_at_the_edges(s: &Subject) {
     assert!(be.read_tail(FileKind::Pack, &id(3), 4).unwrap_err().is_not_found());
 }
 
-fn remove_and_remove_of_a_missing_file(s: &Subject) {
+pub fn remove_and_remove_of_a_missing_file(s: &Subject) {
     let be = &*s.backend;
     be.create(FileKind::Pack, &id(1), b"doomed").unwrap();
     be.create(FileKind::Pack, &id(2), b"kept").unwrap();
@@ -205,7 +216,7 @@ fn remove_and_remove_of_a_missing_file(s: &Subject) {
     assert_eq!(be.read(FileKind::Pack, &id(1)).unwrap(), b"reborn");
 }
 
-fn names_that_are_not_ids_are_not_listed(s: &Subject) {
+pub fn names_that_are_not_ids_are_not_listed(s: &Subject) {
     let be = &*s.backend;
     be.create(FileKind::Key, &id(1), b"real").unwrap();
     be.create(FileKind::Pack, &id(1), b"real").unwrap();
@@ -221,7 +232,7 @@ fn names_that_are_not_ids_are_not_listed(s: &Subject) {
     }
 }
 
-fn concurrent_creates_have_one_winner(s: &Subject) {
+pub fn concurrent_creates_have_one_winner(s: &Subject) {
     const WRITERS: usize = 8;
     let barrier = Barrier::new(WRITERS);
     let contents: Vec<Vec<u8>> = (0..WRITERS).map(|i| vec![i as u8; 4096 + i]).collect();
@@ -250,7 +261,7 @@ fn concurrent_creates_have_one_winner(s: &Subject) {
     assert!(s.backend.list_temporaries().unwrap().is_empty());
 }
 
-fn create_from_spool(s: &Subject) {
+pub fn create_from_spool(s: &Subject) {
     let be = &*s.backend;
     let mut spool = be.create_spool(FileKind::Pack).unwrap();
     let spool_path = spool.path().to_path_buf();
@@ -274,7 +285,7 @@ fn create_from_spool(s: &Subject) {
 
 /// `list_times` is `list` plus each file's storage time; the backends of
 /// this suite all have times (the default of the trait has none).
-fn list_times_lists_what_list_does_with_times(s: &Subject) {
+pub fn list_times_lists_what_list_does_with_times(s: &Subject) {
     let be = &s.backend;
     let before = std::time::SystemTime::now() - std::time::Duration::from_secs(5);
     be.create(FileKind::Lock, &id(1), b"one").unwrap();
@@ -292,7 +303,7 @@ fn list_times_lists_what_list_does_with_times(s: &Subject) {
 }
 
 /// The upgrade's one replacement: refused without a config, whole after.
-fn replace_config_replaces_only_an_existing_config(s: &Subject) {
+pub fn replace_config_replaces_only_an_existing_config(s: &Subject) {
     let be = &s.backend;
     assert!(be.replace_config(b"new").unwrap_err().is_not_found(), "nothing to replace");
     assert!(be.read_config().unwrap_err().is_not_found(), "and nothing created");
@@ -302,24 +313,10 @@ fn replace_config_replaces_only_an_existing_config(s: &Subject) {
     assert!(be.list_temporaries().unwrap().is_empty(), "no temporary left behind");
 }
 
-fn layout_refuses_a_used_location(s: &Subject) {
+pub fn layout_refuses_a_used_location(s: &Subject) {
     let be = &*s.backend;
     be.create(FileKind::Key, &id(1), b"key").unwrap();
     let err = be.create_layout().unwrap_err();
     assert!(err.is_already_exists(), "{err}");
     assert_eq!(be.read(FileKind::Key, &id(1)).unwrap(), b"key");
-}
-
-/// The local backend also keeps temporaries out of every listing and
-/// reports them (check shows them as notes).
-#[test]
-fn local_temporaries_are_reported_not_listed() {
-    let s = local();
-    let root = Path::new(&s.backend.location()).to_path_buf();
-    std::fs::write(root.join("data/00/.tmp-1"), b"half a pack").unwrap();
-    std::fs::write(root.join("snapshots/.tmp-2"), b"half").unwrap();
-    assert_eq!(s.backend.list(FileKind::Pack).unwrap(), vec![]);
-    let temporaries = s.backend.list_temporaries().unwrap();
-    assert_eq!(temporaries.len(), 2, "{temporaries:?}");
-    assert!(temporaries[0].ends_with("data/00/.tmp-1"), "{temporaries:?}");
 }
