@@ -60,7 +60,8 @@ fn served_repository(home: &Path, policy: &[&str]) -> PathBuf {
     let root = home.join("root");
     let repo = root.join("alice");
     let cairn = |args: &[&str]| {
-        let out = bare_std_cairn(home).env("CAIRN_PASSWORD", PASSWORD).arg("--repo").arg(&repo).args(args).output().unwrap();
+        let out =
+            bare_std_cairn(home).env("CAIRN_PASSWORD", PASSWORD).arg("--repo").arg(&repo).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
     };
     cairn(&["init", "--kdf-memory-kib", "8", "--kdf-iterations", "1"]);
@@ -145,7 +146,11 @@ fn the_server_forgets_by_policy_and_the_clients_status_shows_it() {
     .unwrap();
     let out = bare_std_cairn(h).arg("status").output().unwrap();
     let text = stdout_of(&out);
-    assert!(text.contains("server forget") && text.contains("ok: removed 2 of 4 snapshots"), "{text}\n{}", stderr_of(&out));
+    assert!(
+        text.contains("server forget") && text.contains("ok: removed 2 of 4 snapshots"),
+        "{text}\n{}",
+        stderr_of(&out)
+    );
     let out = bare_std_cairn(h).args(["status", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["server_maintenance"]["forget"]["ok"], true, "{v}");
@@ -198,14 +203,17 @@ fn forged_snapshots_uploaded_through_the_server_do_not_push_out_real_history() {
         .output()
         .unwrap();
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let to_remove: Vec<String> = plan["to_remove"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().into()).collect();
+    let to_remove: Vec<String> =
+        plan["to_remove"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().into()).collect();
     for f in &real {
         assert!(to_remove.contains(&f.file_name().unwrap().to_string_lossy().into_owned()), "{plan}");
     }
 
     // The server dates them by arrival: the real history survives.
     let _server = Server::start(h, &root, &["--append-only", "--maintain"]);
-    wait_for(Duration::from_secs(60), "the server's forget", || report(&root).is_some_and(|r| r["forget"]["ok"] == true));
+    wait_for(Duration::from_secs(60), "the server's forget", || {
+        report(&root).is_some_and(|r| r["forget"]["ok"] == true)
+    });
     let left = snapshot_files(&repo);
     for f in &real {
         assert!(left.contains(f), "real snapshot {} was forgotten: {}", f.display(), report(&root).unwrap());
