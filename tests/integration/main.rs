@@ -46,6 +46,7 @@ mod roundtrip;
 mod run_cycle;
 mod schedule;
 mod selection;
+mod serve_install;
 mod serve_maintain;
 mod sparse_large;
 mod status;
