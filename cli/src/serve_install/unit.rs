@@ -30,12 +30,18 @@ pub fn service_text(program: &Path, root: &Path, socket: &Path, user: &str) -> S
     let exec: Vec<String> = exec_args(program, root, socket).iter().map(|a| quote(a)).collect();
     // systemd makes (and removes) the socket's folder when it is one of
     // /run's; elsewhere `install` made it.
-    let runtime = socket
-        .parent()
-        .and_then(|d| d.strip_prefix("/run").ok())
+    let socket_dir = socket.parent().unwrap_or(Path::new("/"));
+    let runtime = socket_dir
+        .strip_prefix("/run")
+        .ok()
         .filter(|d| d.components().count() == 1)
-        .map(|d| format!("RuntimeDirectory={}\nRuntimeDirectoryMode=0755\n", d.display()))
-        .unwrap_or_default();
+        .map(|d| format!("RuntimeDirectory={}\nRuntimeDirectoryMode=0755\n", d.display()));
+    // Elsewhere the socket's folder must stay writable under ProtectSystem.
+    let writable = match runtime {
+        Some(_) => quote(&root.display().to_string()),
+        None => format!("{} {}", quote(&root.display().to_string()), quote(&socket_dir.display().to_string())),
+    };
+    let runtime = runtime.unwrap_or_default();
     format!(
         "# Written by `cairn serve install`; `cairn serve uninstall` removes it (and leaves the data).\n\
          [Unit]\n\
@@ -52,7 +58,7 @@ pub fn service_text(program: &Path, root: &Path, socket: &Path, user: &str) -> S
          # The server needs its root and its socket, nothing else.\n\
          NoNewPrivileges=yes\n\
          ProtectSystem=strict\n\
-         ReadWritePaths={root_q}\n\
+         ReadWritePaths={writable}\n\
          ProtectHome=yes\n\
          PrivateTmp=yes\n\
          PrivateDevices=yes\n\
@@ -75,7 +81,6 @@ pub fn service_text(program: &Path, root: &Path, socket: &Path, user: &str) -> S
          [Install]\n\
          WantedBy=multi-user.target\n",
         root = root.display(),
-        root_q = quote(&root.display().to_string()),
         exec = exec.join(" "),
     )
 }
@@ -142,6 +147,7 @@ mod tests {
         let odd =
             service_text(Path::new("/opt/c$/cairn"), Path::new("/srv/my backups"), Path::new("/tmp/x/s.sock"), "c");
         assert!(!odd.contains("RuntimeDirectory"));
+        assert!(odd.contains("ReadWritePaths=\"/srv/my backups\" /tmp/x\n"), "{odd}");
         assert_eq!(exec_start_of(&odd).unwrap()[0], "/opt/c$/cairn");
         assert_eq!(exec_start_of(&odd).unwrap()[2], "/srv/my backups");
     }
