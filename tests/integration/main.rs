@@ -47,6 +47,7 @@ mod roundtrip;
 mod run_cycle;
 mod schedule;
 mod selection;
+mod serve_auth;
 mod serve_restic;
 mod sparse_large;
 mod status;
