@@ -48,6 +48,7 @@ mod run_cycle;
 mod schedule;
 mod selection;
 mod serve_auth;
+mod serve_hostile;
 mod serve_restic;
 mod sparse_large;
 mod status;

@@ -11,16 +11,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::common::{bare_std_cairn, is_root};
-use super::common_serve::{ServeEnv, Server, curl, have_restic, restic, run_bounded};
+use super::common_serve::{ServeEnv, Server, curl, have_restic, restic, run_bounded, sha256_hex};
 
 const LOCK_BODY: &[u8] = b"{}";
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    let mut child = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(bytes).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
-}
 
 /// `cairn serve htpasswd FILE USER` with the password on stdin.
 fn add_user(home: &Path, file: &Path, user: &str, password: &str) {
