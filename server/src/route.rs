@@ -81,7 +81,9 @@ pub enum RouteError {
     NotAbsolute,
     #[error("bad percent-encoding in the path")]
     BadEncoding,
-    #[error("'{0}' is not a repository name ([A-Za-z0-9_][A-Za-z0-9._-]{{0,63}}, not a type name, config, cairn or _root)")]
+    #[error(
+        "'{0}' is not a repository name ([A-Za-z0-9_][A-Za-z0-9._-]{{0,63}}, not a type name, config, cairn or _root)"
+    )]
     BadRepoName(String),
     #[error("'{0}' is not an object type (data, keys, locks, snapshots, index, policy, pins)")]
     BadType(String),

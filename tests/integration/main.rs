@@ -49,6 +49,7 @@ mod schedule;
 mod selection;
 mod serve_auth;
 mod serve_hostile;
+mod serve_protocol;
 mod serve_restic;
 mod sparse_large;
 mod status;
