@@ -114,3 +114,45 @@ fn the_protocol_request_by_request() {
     // The server's own folder is never a repository.
     assert_eq!(http(&[&format!("{}/.cairn-serve/maintenance/", server.url())]).0, 400);
 }
+
+/// SIGTERM while an upload is half sent: the server stops accepting, the
+/// upload in flight finishes and is stored, then the process exits 0.
+#[test]
+fn a_graceful_stop_finishes_the_upload_in_flight() {
+    use std::io::{Read, Write};
+    let env = ServeEnv::new();
+    let server = Server::start(&env.home(), &env.root(), "127.0.0.1:0", &["--no-auth"]);
+    let addr = server.addr.clone();
+    assert_eq!(http(&["-X", "POST", &format!("{}/g/?create=true", server.url())]).0, 200);
+    let body = vec![42u8; 100_000];
+    let name = sha256_hex(&body);
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    let head = format!("POST /g/data/{name} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len());
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body[..50_000]).unwrap();
+    // The server has begun the request once the spool exists.
+    let data = env.root().join("g/data");
+    let spooling =
+        || fs::read_dir(&data).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".tmp-"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !spooling() {
+        assert!(std::time::Instant::now() < deadline, "the upload never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let pid = server.pid();
+    assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
+    // New connections are refused once the listener is closed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(&addr).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the server kept accepting after SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    s.write_all(&body[50_000..]).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(fs::read(data.join(&name[..2]).join(&name)).unwrap(), body);
+    assert!(!spooling());
+    assert!(server.stop().success());
+}
