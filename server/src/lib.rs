@@ -253,8 +253,11 @@ async fn route(
     let target =
         route::parse_path(req.uri().path()).map_err(|e| Reject::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     if !who.may_use(&target.repo, shared.private_repos) {
-        let user = who.user_name().unwrap_or("an anonymous client");
-        return Err(Reject::new(StatusCode::FORBIDDEN, format!("{user} may use only the repository named {user}")));
+        let why = match who.user_name() {
+            Some(user) => format!("{user} may use only the repository named {user} (--private-repos)"),
+            None => "an anonymous client may use no repository (--private-repos)".to_string(),
+        };
+        return Err(Reject::new(StatusCode::FORBIDDEN, why));
     }
     handlers::dispatch(shared.clone(), who.clone(), target, req).await
 }
