@@ -9,7 +9,7 @@ mod cache;
 mod cat;
 mod check_subset_drill;
 mod common;
-mod common_serve;
+mod common_serve_http;
 mod conveniences;
 mod copies_and_races;
 mod damage;

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::common::{bare_std_cairn, is_root};
-use super::common_serve::{ServeEnv, Server, curl, have_restic, restic, run_bounded, sha256_hex};
+use super::common_serve_http::{ServeEnv, Server, curl, have_restic, restic, run_bounded, sha256_hex};
 
 const LOCK_BODY: &[u8] = b"{}";
 

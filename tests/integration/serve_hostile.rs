@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::common::bare_std_cairn;
-use super::common_serve::{ServeEnv, Server, curl, files_under, raw_http, sha256_hex, status_of};
+use super::common_serve_http::{ServeEnv, Server, curl, files_under, raw_http, sha256_hex, status_of};
 
 const KEY_BOUND: u64 = 64 * 1024;
 

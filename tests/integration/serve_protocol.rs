@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
-use super::common_serve::{ServeEnv, Server, run_bounded, sha256_hex};
+use super::common_serve_http::{ServeEnv, Server, run_bounded, sha256_hex};
 
 /// curl returning (status, headers in lower case, body).
 fn http(args: &[&str]) -> (u16, String, Vec<u8>) {

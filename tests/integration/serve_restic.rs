@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use super::common::noise;
-use super::common_serve::{ServeEnv, Server, curl, files_under, have_restic, restic, run_bounded};
+use super::common_serve_http::{ServeEnv, Server, curl, files_under, have_restic, restic, run_bounded};
 
 /// A small tree: a 12 MiB file (streamed reads, more than one pack), small
 /// files, a nested folder.

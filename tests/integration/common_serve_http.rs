@@ -1,6 +1,7 @@
-//! Helpers for the `cairn serve` tests: the real binary serving a temporary
-//! root on an ephemeral loopback port or a Unix socket, killed when dropped;
-//! restic and curl as clients.
+//! Helpers for the HTTP-level `cairn serve` tests (serve_restic, serve_auth,
+//! serve_hostile, serve_protocol): the real binary on an ephemeral loopback
+//! port or a Unix socket, killed when dropped; restic, curl and raw sockets
+//! as clients. (`common_serve.rs` serves the tests through cairn's client.)
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
