@@ -233,3 +233,42 @@ fn many_clients_at_once_beyond_the_connection_limit() {
     assert_eq!(code, 200);
     assert_eq!(text.matches("\"").count(), 64, "the v1 listing names the 32 objects: {text}");
 }
+
+/// The server's peak memory (`VmHWM`), in KiB.
+fn peak_kib(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A 48 MiB object goes in and out (to a slow reader) without the server
+/// ever holding more than a fraction of it: uploads are streamed to the
+/// spool, downloads from the file.
+#[test]
+fn large_objects_stream_through_bounded_memory() {
+    let env = ServeEnv::new();
+    let server = start(&env, &[]);
+    assert_eq!(raw_http(&server.addr, &request("POST", "/r/?create=true", "", b"")).0, 200);
+    let blob = env.path("blob");
+    let mut f = fs::File::create(&blob).unwrap();
+    for i in 0..48u64 {
+        f.write_all(&super::common::noise(1 << 20, i)).unwrap();
+    }
+    drop(f);
+    let name = String::from_utf8(std::process::Command::new("sha256sum").arg(&blob).output().unwrap().stdout).unwrap()
+        [..64]
+        .to_string();
+    let before = peak_kib(server.pid());
+    let url = format!("{}/r/data/{name}", server.url());
+    // -T streams the file (--data-binary would read it whole first).
+    assert_eq!(curl(&["-X", "POST", "-H", "Expect:", "-T", blob.to_str().unwrap(), &url]).0, 200);
+    let out = env.path("out");
+    let got = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "120", "--limit-rate", "48M", "-o", out.to_str().unwrap(), &url])
+        .status()
+        .unwrap();
+    assert!(got.success());
+    assert!(fs::read(&out).unwrap() == fs::read(&blob).unwrap());
+    let grown = peak_kib(server.pid()).saturating_sub(before);
+    assert!(grown < 24 * 1024, "the server's peak memory grew by {grown} KiB for a 48 MiB object");
+}
