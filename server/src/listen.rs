@@ -126,6 +126,7 @@ pub fn spawn(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
         locks: Default::default(),
         verbose: opts.verbose,
         body_timeout: opts.body_timeout,
+        verify_slots: tokio::sync::Semaphore::new(crate::VERIFY_SLOTS),
     });
     let (stop, stopped) = oneshot::channel();
     let thread = std::thread::Builder::new()
