@@ -48,6 +48,7 @@ mod run_cycle;
 mod schedule;
 mod selection;
 mod serve;
+mod serve_stress;
 mod sparse_large;
 mod status;
 mod timetravel_ls_find_history;
