@@ -85,63 +85,6 @@ macro_rules! backend_conformance_suite {
     };
 }
 
-#[cfg(test)]
-mod suites {
-    use std::path::Path;
-    use std::sync::Arc;
-
-    use super::{Subject, plant_in_folder};
-    use crate::backend::faults::FaultyBackend;
-    use crate::backend::local::LocalBackend;
-    use crate::backend::memory::MemoryBackend;
-    use crate::backend::{Backend, FileKind};
-
-    fn local() -> Subject {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("repo");
-        let backend = Arc::new(LocalBackend::new(&root));
-        backend.create_layout().unwrap();
-        Subject { backend, plant: plant_in_folder(root), keep: vec![Box::new(dir)], content_addressed: false }
-    }
-
-    fn memory() -> Subject {
-        let backend = Arc::new(MemoryBackend::new());
-        backend.create_layout().unwrap();
-        let planted = Arc::clone(&backend);
-        let plant = move |kind: FileKind, name: &str, bytes: &[u8]| planted.put_raw(kind, name, bytes);
-        Subject { backend, plant: Box::new(plant), keep: Vec::new(), content_addressed: false }
-    }
-
-    /// The fault wrapper with no faults planned must be invisible.
-    fn faulty_local_without_faults() -> Subject {
-        let inner = local();
-        Subject {
-            backend: Arc::new(FaultyBackend::new(inner.backend)),
-            plant: inner.plant,
-            keep: inner.keep,
-            content_addressed: false,
-        }
-    }
-
-    backend_conformance_suite!(local, super::local);
-    backend_conformance_suite!(memory, super::memory);
-    backend_conformance_suite!(faulty_local_without_faults, super::faulty_local_without_faults);
-
-    /// The local backend also keeps temporaries out of every listing and
-    /// reports them (check shows them as notes).
-    #[test]
-    fn local_temporaries_are_reported_not_listed() {
-        let s = local();
-        let root = Path::new(&s.backend.location()).to_path_buf();
-        std::fs::write(root.join("data/00/.tmp-1"), b"half a pack").unwrap();
-        std::fs::write(root.join("snapshots/.tmp-2"), b"half").unwrap();
-        assert_eq!(s.backend.list(FileKind::Pack).unwrap(), vec![]);
-        let temporaries = s.backend.list_temporaries().unwrap();
-        assert_eq!(temporaries.len(), 2, "{temporaries:?}");
-        assert!(temporaries[0].ends_with("data/00/.tmp-1"), "{temporaries:?}");
-    }
-}
-
 fn id(n: u8) -> Id {
     Id([n; 32])
 }
@@ -357,4 +300,61 @@ pub fn layout_refuses_a_used_location(s: &Subject) {
     let err = be.create_layout().unwrap_err();
     assert!(err.is_already_exists(), "{err}");
     assert_eq!(be.read(FileKind::Key, &key).unwrap(), b"key");
+}
+
+#[cfg(test)]
+mod suites {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::{Subject, plant_in_folder};
+    use crate::backend::faults::FaultyBackend;
+    use crate::backend::local::LocalBackend;
+    use crate::backend::memory::MemoryBackend;
+    use crate::backend::{Backend, FileKind};
+
+    fn local() -> Subject {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let backend = Arc::new(LocalBackend::new(&root));
+        backend.create_layout().unwrap();
+        Subject { backend, plant: plant_in_folder(root), keep: vec![Box::new(dir)], content_addressed: false }
+    }
+
+    fn memory() -> Subject {
+        let backend = Arc::new(MemoryBackend::new());
+        backend.create_layout().unwrap();
+        let planted = Arc::clone(&backend);
+        let plant = move |kind: FileKind, name: &str, bytes: &[u8]| planted.put_raw(kind, name, bytes);
+        Subject { backend, plant: Box::new(plant), keep: Vec::new(), content_addressed: false }
+    }
+
+    /// The fault wrapper with no faults planned must be invisible.
+    fn faulty_local_without_faults() -> Subject {
+        let inner = local();
+        Subject {
+            backend: Arc::new(FaultyBackend::new(inner.backend)),
+            plant: inner.plant,
+            keep: inner.keep,
+            content_addressed: false,
+        }
+    }
+
+    backend_conformance_suite!(local, super::local);
+    backend_conformance_suite!(memory, super::memory);
+    backend_conformance_suite!(faulty_local_without_faults, super::faulty_local_without_faults);
+
+    /// The local backend also keeps temporaries out of every listing and
+    /// reports them (check shows them as notes).
+    #[test]
+    fn local_temporaries_are_reported_not_listed() {
+        let s = local();
+        let root = Path::new(&s.backend.location()).to_path_buf();
+        std::fs::write(root.join("data/00/.tmp-1"), b"half a pack").unwrap();
+        std::fs::write(root.join("snapshots/.tmp-2"), b"half").unwrap();
+        assert_eq!(s.backend.list(FileKind::Pack).unwrap(), vec![]);
+        let temporaries = s.backend.list_temporaries().unwrap();
+        assert_eq!(temporaries.len(), 2, "{temporaries:?}");
+        assert!(temporaries[0].ends_with("data/00/.tmp-1"), "{temporaries:?}");
+    }
 }
