@@ -173,7 +173,10 @@ fn open_full(g: &Global, loc: &Location, use_cache: bool, register: Option<Marke
             None => String::new(),
         };
         if std::io::stdin().is_terminal() {
-            password = Some(prompt(&format!("password for {}{missing_file}: ", cairn_core::backend::shown_location(&loc.path).display()))?);
+            password = Some(prompt(&format!(
+                "password for {}{missing_file}: ",
+                cairn_core::backend::shown_location(&loc.path).display()
+            ))?);
         } else {
             bail!(
                 "the repository {} is encrypted{missing_file}: give its password with CAIRN_PASSWORD, CAIRN_PASSWORD_FILE, --password-file, --password-command or CAIRN_PASSWORD_COMMAND",

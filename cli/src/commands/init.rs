@@ -49,10 +49,7 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     };
     let shown = cairn_core::backend::shown_location(&loc.path);
     if g.json {
-        outln!(
-            "{}",
-            serde_json::json!({ "id": repo.id().to_hex(), "path": shown, "encrypted": repo.is_encrypted() })
-        )?;
+        outln!("{}", serde_json::json!({ "id": repo.id().to_hex(), "path": shown, "encrypted": repo.is_encrypted() }))?;
     } else if !g.quiet {
         let how = if repo.is_encrypted() { "encrypted" } else { "unencrypted" };
         outln!("created {how} repository {} at {}", repo.id().short(), shown.display())?;

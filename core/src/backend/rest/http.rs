@@ -64,6 +64,10 @@ impl ReqBody {
         Ok((ReqBody::File { file: tokio::fs::File::from_std(file), remaining: len }, len))
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn len(&self) -> u64 {
         match self {
             ReqBody::Empty => 0,
@@ -110,7 +114,7 @@ impl Body for ReqBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.len() == 0
+        self.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {
