@@ -161,6 +161,49 @@ fn install_for_a_user_then_the_user_can_snapshot_but_not_delete_and_uninstall_le
     let out = as_user(&name, &home, &cairn_bin(), &["snapshots", "--json"]);
     assert_eq!(serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap().len(), 1);
 
+    // The service's own maintenance ran its first round at start: the user
+    // sees it in `cairn status`, through the server.
+    let report = root.join(".cairn-serve/maintenance").join(format!("{name}.json"));
+    let start = Instant::now();
+    while !fs::read_to_string(&report).is_ok_and(|r| r.contains("\"check\"")) {
+        assert!(start.elapsed() < Duration::from_secs(60), "no maintenance report");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = as_user(&name, &home, &cairn_bin(), &["status"]);
+    assert!(stdout_of(&out).contains("server forget"), "{}\n{}", stdout_of(&out), stderr_of(&out));
+
+    // A second user joins the same service, with a repository of their own
+    // that the first cannot reach (private repositories, told apart by uid).
+    let (other, other_home) = (format!("cairnv{tag}"), base.join("home2"));
+    cleanup.users.push(other.clone());
+    let made = Command::new("useradd")
+        .args(["--create-home", "--home-dir"])
+        .arg(&other_home)
+        .args(["--shell", "/bin/sh", "--user-group", &other])
+        .status()
+        .unwrap();
+    assert!(made.success(), "useradd {other}");
+    let out = as_root(base, &["serve", "install", "--for-user", &other, "--service-user", &service]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!stdout_of(&out).contains("created the system user"), "{}", stdout_of(&out));
+    let out = as_user(&other, &other_home, &cairn_bin(), &["snapshots", "--json"]);
+    assert!(out.status.success(), "the second user's repository: {}", stderr_of(&out));
+    assert_eq!(serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap().len(), 0);
+    let first = format!("rest:unix:{}:/{name}/", socket.display());
+    // Even with the first user's password in hand, the server refuses.
+    let pw = other_home.join("stolen-password");
+    fs::copy(home.join(".config/cairn/serve-password"), &pw).unwrap();
+    let chown = Command::new("chown").arg(format!("{other}:{other}")).arg(&pw).status().unwrap();
+    assert!(chown.success());
+    let out = as_user(
+        &other,
+        &other_home,
+        &cairn_bin(),
+        &["--repo", &first, "--password-file", pw.to_str().unwrap(), "snapshots"],
+    );
+    assert!(!out.status.success(), "{other} reached {name}'s repository: {}", stdout_of(&out));
+    assert!(stderr_of(&out).contains("403") || stderr_of(&out).contains("ermission"), "{}", stderr_of(&out));
+
     // Again for the same user: the repository and its password are kept.
     let out = as_root(base, &["serve", "install", "--for-user", &name, "--service-user", &service]);
     assert!(out.status.success(), "{}", stderr_of(&out));
