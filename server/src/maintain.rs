@@ -25,6 +25,8 @@ use crate::route::{RepoName, check_repo_name};
 pub const ADMIN_DIR: &str = ".cairn-serve";
 /// The password file of the root repository (`ROOT` itself).
 pub const ROOT_NAME: &str = "_root";
+/// How long a stop waits for a round in progress.
+const STOP_WAIT: Duration = Duration::from_secs(5);
 /// The longest password file read.
 const MAX_PASSWORD_FILE: u64 = 4096;
 
@@ -53,11 +55,21 @@ impl Maintainer {
         self.halt();
     }
 
+    /// Stops the thread between two rounds. A round in progress (a long
+    /// prune) is waited for a few seconds only: the server's stop must stay
+    /// bounded, and a maintenance cut short is one the next round redoes
+    /// (prune and forget are safe to kill, format-spec §6).
     fn halt(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             t.thread().unpark();
-            let _ = t.join();
+            let start = Instant::now();
+            while !t.is_finished() && start.elapsed() < STOP_WAIT {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -188,6 +200,27 @@ mod tests {
         let link = dir.path().join("bob");
         std::os::unix::fs::symlink(&file, &link).unwrap();
         assert!(read_password(&link).unwrap_err().contains("not a regular file"));
+    }
+
+    #[test]
+    fn the_thread_runs_a_round_at_once_and_stops_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join(ADMIN_DIR).join("passwords");
+        std::fs::create_dir_all(&pw).unwrap();
+        std::fs::write(pw.join("alice"), "x\n").unwrap();
+        std::fs::set_permissions(pw.join("alice"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let opts = MaintainOptions { tick: Duration::from_secs(3600), ..MaintainOptions::default() };
+        let m = start(dir.path().to_path_buf(), opts).unwrap();
+        let report = report_path(dir.path(), &RepoName::Named("alice".into()));
+        let t = Instant::now();
+        while !report.exists() {
+            assert!(t.elapsed() < Duration::from_secs(30), "no first round");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // No repository there: said in the report, nothing run.
+        assert!(read_report(&report).error.unwrap().contains("could not open"));
+        // Parked for an hour, it still stops at once.
+        m.stop();
     }
 
     #[test]
