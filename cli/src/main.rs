@@ -160,6 +160,6 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Run(a) => commands::run::run(&cli.global, a),
         Command::Status(a) => commands::status::run(&cli.global, a),
         Command::Config(c) => commands::config::run(&cli.global, c),
-        Command::Serve(c) => commands::serve::run(c),
+        Command::Serve(c) => commands::serve::run(&cli.global, c),
     }
 }

@@ -89,10 +89,17 @@ fn install_for_a_user_then_the_user_can_snapshot_but_not_delete_and_uninstall_le
     fs::write(base.join("systemctl"), format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display())).unwrap();
     fs::set_permissions(base.join("systemctl"), fs::Permissions::from_mode(0o755)).unwrap();
 
+    // The user's profile names another repository: changed only with --force.
+    let config = home.join(".config/cairn/config.toml");
+    fs::create_dir_all(config.parent().unwrap()).unwrap();
+    fs::write(&config, "[default]\nrepository = \"/elsewhere\"\npaths = [\"/home/x\"]\n").unwrap();
     let out = as_root(base, &["serve", "install", "--for-user", &name, "--service-user", &service]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("give --force"), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "", "refused before anything is made");
+    let out = as_root(base, &["serve", "install", "--for-user", &name, "--service-user", &service, "--force"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let said = stdout_of(&out);
-    assert!(said.contains(&format!("created the system user {service}")), "{said}");
+    assert!(stdout_of(&out).contains(&format!("created the system user {service}")), "{}", stdout_of(&out));
     let log = fs::read_to_string(&calls).unwrap();
     assert!(log.contains("daemon-reload\nenable --now cairn-serve.service\n"), "{log}");
 
@@ -117,6 +124,8 @@ fn install_for_a_user_then_the_user_can_snapshot_but_not_delete_and_uninstall_le
     let socket = sys.join("run/cairn/serve.sock");
     let profile = fs::read_to_string(home.join(".config/cairn/config.toml")).unwrap();
     assert!(profile.contains(&format!("repository = \"rest:unix:{}:/{name}/\"", socket.display())), "{profile}");
+    assert!(profile.contains("paths = [\"/home/x\"]"), "the profile's other keys stay: {profile}");
+    assert_eq!(mode_owner(&config).1, user_uid);
 
     // No systemd here: start the unit's command as the service's user.
     let exec = cairn_bin_exec(&unit);

@@ -124,10 +124,10 @@ fn parse_mode(s: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("'{s}' is not an octal mode such as 0660"))
 }
 
-pub fn run(c: &ServeCommand) -> Result<u8> {
+pub fn run(g: &crate::args::Global, c: &ServeCommand) -> Result<u8> {
     match &c.action {
         Some(ServeAction::Htpasswd(a)) => htpasswd(a),
-        Some(ServeAction::Install(a)) => crate::serve_install::install(a),
+        Some(ServeAction::Install(a)) => crate::serve_install::install(g, a),
         Some(ServeAction::Uninstall(a)) => crate::serve_install::uninstall(a),
         None => serve(&c.run),
     }

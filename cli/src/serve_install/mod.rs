@@ -21,6 +21,7 @@ use cairn_core::Repository;
 use cairn_core::format::crypto::KdfParams;
 use clap::Args;
 
+use crate::args::Global;
 use crate::output::outln;
 use crate::{atomic_file, config, locations, password};
 pub use unit::{UNIT_NAME, exec_start_of};
@@ -34,7 +35,8 @@ ROOT/NAME with a random password (stored for the service in ROOT/.cairn-serve/pa
 in ~NAME/.config/cairn/serve-password, both mode 0600), the system service cairn-serve.service (append-only, \
 private repositories, retention on the server's side, a Unix socket every local user can reach) and \
 NAME's profile, which then uses `rest:unix:SOCKET:/NAME/`. Run it again for another user to add theirs to \
-the same service.
+the same service. The global --profile names which of NAME's profiles to point at the server \
+(default `default`); one that names another repository is changed only with --force, keeping its other keys.
 
 NAME can then snapshot and restore, but not forget, prune or delete: the service forgets by the \
 repository's policy (`cairn policy set`) and prunes on its own schedule; `cairn status` shows when.")]
@@ -48,9 +50,6 @@ pub struct InstallArgs {
     /// The server's Unix socket
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// NAME's profile to point at the server
-    #[arg(long, value_name = "PROFILE", default_value = config::DEFAULT_PROFILE)]
-    pub profile: String,
     /// Point NAME's profile at the server even if it names another repository
     #[arg(long)]
     pub force: bool,
@@ -77,7 +76,9 @@ fn unit_file() -> PathBuf {
     prefixed("/etc/systemd/system").join(UNIT_NAME)
 }
 
-pub fn install(a: &InstallArgs) -> Result<u8> {
+pub fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
+    // NAME's profile to point at the server: the global --profile (default `default`).
+    let profile = g.profile.clone().unwrap_or_else(|| config::DEFAULT_PROFILE.to_string());
     if !users::is_root() {
         bail!("`cairn serve install` creates a system user and a system service: run it as root (sudo)");
     }
@@ -97,6 +98,11 @@ pub fn install(a: &InstallArgs) -> Result<u8> {
     if !root.is_absolute() || !socket.is_absolute() {
         bail!("--root and --socket must be absolute paths");
     }
+    let location = format!("rest:unix:{}:/{name}/", socket.display());
+    let config_file = user.home.join(".config/cairn/config.toml");
+    let user_password = user.home.join(".config/cairn/serve-password");
+    // A profile that would be refused is said before anything is made.
+    point_profile(a, &profile, &user, &config_file, &location, &user_password, true)?;
     let (service, created) = users::ensure_system_user(&a.service_user, &root)?;
     if created {
         outln!("created the system user {}", service.name)?;
@@ -118,17 +124,15 @@ pub fn install(a: &InstallArgs) -> Result<u8> {
     let repo_path = root.join(name);
     let service_password = admin.join("passwords").join(name);
     let password = repository(&repo_path, &service_password, &service)?;
-    let user_password = user_file(&user, &user.home.join(".config/cairn/serve-password"), &password)?;
+    user_file(&user, &user_password, &password)?;
 
     let program = std::env::current_exe().context("could not find this program's path for the service")?;
     let unit = unit_file();
     atomic_file::write(&unit, unit::service_text(&program, &root, &socket, &service.name).as_bytes())?;
     outln!("wrote {}", unit.display())?;
 
-    let location = format!("rest:unix:{}:/{name}/", socket.display());
-    let config_file = user.home.join(".config/cairn/config.toml");
-    point_profile(a, &user, &config_file, &location, &user_password)?;
-    outln!("{name}'s profile `{}` ({}) now uses {location}", a.profile, config_file.display())?;
+    point_profile(a, &profile, &user, &config_file, &location, &user_password, false)?;
+    outln!("{name}'s profile `{profile}` ({}) now uses {location}", config_file.display())?;
 
     systemctl(&["daemon-reload"])?;
     systemctl(&["enable", "--now", UNIT_NAME])?;
@@ -191,12 +195,11 @@ fn repository(path: &Path, password_file: &Path, service: &User) -> Result<Strin
 
 /// Writes `user`'s copy of the password (0600, theirs), making the
 /// folders above it theirs when this made them.
-fn user_file(user: &User, file: &Path, password: &str) -> Result<PathBuf> {
+fn user_file(user: &User, file: &Path, password: &str) -> Result<()> {
     make_user_dirs(user, file.parent().context("a file needs a folder")?)?;
     atomic_file::replace_private(file, format!("{password}\n").as_bytes())
         .with_context(|| format!("could not write {}", file.display()))?;
-    users::give(file, user)?;
-    Ok(file.to_path_buf())
+    users::give(file, user)
 }
 
 fn make_user_dirs(user: &User, dir: &Path) -> Result<()> {
@@ -215,8 +218,17 @@ fn make_user_dirs(user: &User, dir: &Path) -> Result<()> {
 
 /// Points `user`'s profile at the server: a new profile, or the existing
 /// one's repository and password file (the rest kept as written). A profile
-/// naming another repository is changed only with --force.
-fn point_profile(a: &InstallArgs, user: &User, file: &Path, location: &str, password: &Path) -> Result<()> {
+/// naming another repository is changed only with --force. With `check_only`,
+/// only says whether it would refuse (before anything else is made).
+fn point_profile(
+    a: &InstallArgs,
+    profile: &str,
+    user: &User,
+    file: &Path,
+    location: &str,
+    password: &Path,
+    check_only: bool,
+) -> Result<()> {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -224,10 +236,11 @@ fn point_profile(a: &InstallArgs, user: &User, file: &Path, location: &str, pass
     };
     let doc: toml::Table = text.parse().with_context(|| format!("could not parse {}", file.display()))?;
     let password = password.display().to_string();
-    match doc.get(&a.profile).and_then(|p| p.as_table()) {
+    match doc.get(profile).and_then(|p| p.as_table()) {
+        None if check_only => {}
         None => config::write_profile(
             file,
-            &a.profile,
+            profile,
             vec![("repository", location.into()), ("password-file", password.as_str().into())],
             false,
         )?,
@@ -238,7 +251,7 @@ fn point_profile(a: &InstallArgs, user: &User, file: &Path, location: &str, pass
                     "{}: profile `{}` uses the repository {}; give --force to point it at the server (its \
                      snapshots stay there), or --profile NAME for another profile",
                     file.display(),
-                    a.profile,
+                    profile,
                     current.unwrap_or_default()
                 );
             }
@@ -246,14 +259,17 @@ fn point_profile(a: &InstallArgs, user: &User, file: &Path, location: &str, pass
                 bail!(
                     "{}: profile `{}` has a password-command; remove it first (the server's password is in {password})",
                     file.display(),
-                    a.profile
+                    profile
                 );
             }
-            config::set_profile_key(file, &a.profile, "repository", location)?;
-            config::set_profile_key(file, &a.profile, "password-file", password.as_str())?;
+            if check_only {
+                return Ok(());
+            }
+            config::set_profile_key(file, profile, "repository", location)?;
+            config::set_profile_key(file, profile, "password-file", password.as_str())?;
         }
     }
-    users::give(file, user)
+    if check_only { Ok(()) } else { users::give(file, user) }
 }
 
 fn systemctl(args: &[&str]) -> Result<()> {
