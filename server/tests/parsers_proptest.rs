@@ -12,11 +12,11 @@ proptest! {
 
     #[test]
     fn a_parsed_path_stays_inside_the_root(path in "(/|%2[eEfF]|%00|\\.|[a-z0-9_.-]{0,6}|config|data|keys|cairn|maintenance|[0-9a-f]{64}){0,6}") {
-        if let Ok(target) = parse_path(&path) {
-            if let RepoName::Named(name) = target.repo {
-                prop_assert!(!name.is_empty() && !name.starts_with('.'), "{name:?} from {path:?}");
-                prop_assert!(!name.contains('/') && !name.contains('\0') && !name.contains('%'), "{name:?} from {path:?}");
-            }
+        if let Ok(target) = parse_path(&path)
+            && let RepoName::Named(name) = target.repo
+        {
+            prop_assert!(!name.is_empty() && !name.starts_with('.'), "{name:?} from {path:?}");
+            prop_assert!(!name.contains('/') && !name.contains('\0') && !name.contains('%'), "{name:?} from {path:?}");
         }
     }
 
