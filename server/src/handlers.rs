@@ -116,16 +116,25 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Reject> + Sen
     tokio::task::spawn_blocking(f).await.map_err(|e| Reject::internal(format!("a worker failed: {e}")))?
 }
 
+/// Runs filesystem work on the repository at `dir` on the blocking pool,
+/// after checking that there is one (404 otherwise): one hop per request.
+async fn in_repo<T: Send + 'static>(
+    dir: PathBuf,
+    f: impl FnOnce(LocalBackend) -> Result<T, Reject> + Send + 'static,
+) -> Result<T, Reject> {
+    blocking(move || {
+        if !dir.is_dir() {
+            return Err(Reject::new(StatusCode::NOT_FOUND, "no such repository"));
+        }
+        f(LocalBackend::new(dir))
+    })
+    .await
+}
+
 /// Answers one authorised request for `target`.
 pub async fn dispatch(shared: Arc<Shared>, who: Principal, target: Target, req: Request<Incoming>) -> Answer {
     let dir = repo_dir(&shared.root, &target.repo);
     let method = req.method().clone();
-    if !(method == Method::POST && target.resource == Resource::Repo) {
-        let d = dir.clone();
-        if !blocking(move || Ok(d.is_dir())).await? {
-            return Err(Reject::new(StatusCode::NOT_FOUND, "no such repository"));
-        }
-    }
     match (&method, target.resource) {
         (&Method::POST, Resource::Repo) => {
             let create = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "create=true"));
@@ -138,7 +147,7 @@ pub async fn dispatch(shared: Arc<Shared>, who: Principal, target: Target, req: 
         (&Method::POST, Resource::Config) => {
             let bytes =
                 upload::receive_small(req.into_body(), format::MAX_CONFIG_FILE_LEN, shared.body_timeout).await?;
-            blocking(move || LocalBackend::new(dir).create_config(&bytes).map_err(Reject::from_backend)).await?;
+            in_repo(dir, move |b| b.create_config(&bytes).map_err(Reject::from_backend)).await?;
             Ok(ok())
         }
         (&Method::PUT, Resource::Config) => {
@@ -147,7 +156,7 @@ pub async fn dispatch(shared: Arc<Shared>, who: Principal, target: Target, req: 
             }
             let bytes =
                 upload::receive_small(req.into_body(), format::MAX_CONFIG_FILE_LEN, shared.body_timeout).await?;
-            blocking(move || LocalBackend::new(dir).replace_config(&bytes).map_err(Reject::from_backend)).await?;
+            in_repo(dir, move |b| b.replace_config(&bytes).map_err(Reject::from_backend)).await?;
             Ok(ok())
         }
         (&Method::DELETE, Resource::Config) => Err(Reject::forbidden("the config is never deleted")),
@@ -217,7 +226,7 @@ fn complete_layout(dir: &Path) -> io::Result<()> {
 }
 
 async fn get_config(dir: PathBuf, head: bool) -> Answer {
-    let bytes = blocking(move || LocalBackend::new(dir).read_config().map_err(Reject::from_backend)).await?;
+    let bytes = in_repo(dir, |b| b.read_config().map_err(Reject::from_backend)).await?;
     let len = bytes.len();
     let mut r = Response::new(if head { body::empty() } else { body::full(bytes) });
     r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
@@ -226,8 +235,7 @@ async fn get_config(dir: PathBuf, head: bool) -> Answer {
 }
 
 async fn list(dir: PathBuf, kind: Kind, v2: bool) -> Answer {
-    let listed =
-        blocking(move || LocalBackend::new(dir).list_times(kind.file_kind()).map_err(Reject::from_backend)).await?;
+    let listed = in_repo(dir, move |b| b.list_times(kind.file_kind()).map_err(Reject::from_backend)).await?;
     let json = if v2 {
         let entries: Vec<serde_json::Value> = listed
             .iter()
@@ -247,6 +255,8 @@ async fn list(dir: PathBuf, kind: Kind, v2: bool) -> Answer {
     Ok(r)
 }
 
+/// (A missing repository needs no check of its own here: its object is
+/// missing too, 404.)
 async fn get_object(dir: PathBuf, kind: Kind, id: Id, head: bool, range: Option<Vec<u8>>) -> Answer {
     let path = LocalBackend::new(dir).path_of(kind.file_kind(), &id);
     let (status, body, start, len, size) = blocking(move || {
@@ -321,8 +331,7 @@ async fn post_object(
         return Err(upload::too_large(limit));
     }
     let d = dir.clone();
-    let (spool, check) = blocking(move || {
-        let backend = LocalBackend::new(&d);
+    let (spool, check) = in_repo(dir.clone(), move |backend| {
         let path = backend.path_of(kind.file_kind(), &id);
         // Checked first so an existing object costs no upload; the rename
         // below refuses it again should one appear meanwhile.
@@ -350,9 +359,7 @@ async fn delete_object(shared: &Shared, who: &Principal, dir: PathBuf, kind: Kin
         let what = if kind == Kind::Locks { "a lock that this client did not create" } else { "objects" };
         return Err(Reject::forbidden(format!("the server is append-only: it does not delete {what}")));
     }
-    let d = dir.clone();
-    blocking(move || {
-        let backend = LocalBackend::new(&d);
+    in_repo(dir.clone(), move |backend| {
         let path = backend.path_of(kind.file_kind(), &id);
         fs::symlink_metadata(&path).map_err(|e| Reject::from_io(e, &path))?;
         backend.remove(kind.file_kind(), &id).map_err(Reject::from_backend)

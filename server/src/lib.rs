@@ -154,7 +154,13 @@ pub(crate) struct Shared {
     pub locks: append_only::LockOwners,
     pub verbose: bool,
     pub body_timeout: Duration,
+    /// Slow password checks running at once: each argon2 check takes
+    /// 19 MiB, so a crowd of wrong passwords must not take the memory.
+    pub verify_slots: tokio::sync::Semaphore,
 }
+
+/// Slow password checks at once (`Shared::verify_slots`).
+const VERIFY_SLOTS: usize = 4;
 
 /// Runs the server until SIGINT or SIGTERM, then stops accepting, lets the
 /// requests in flight finish (bounded by `shutdown_grace`) and returns.
@@ -208,7 +214,7 @@ pub(crate) async fn answer(
 }
 
 async fn authenticate(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     peer: Option<Principal>,
     req: &Request<hyper::body::Incoming>,
 ) -> Result<Principal, Reject> {
@@ -222,9 +228,16 @@ async fn authenticate(
     let header = req.headers().get(header::AUTHORIZATION).ok_or_else(unauthorized)?;
     let (user, password) = auth::parse_basic(header.as_bytes()).ok_or_else(unauthorized)?;
     let Some(htpasswd) = shared.htpasswd.as_ref() else { return Err(unauthorized()) };
-    // bcrypt and argon2 take milliseconds (once per user and password: the
-    // table remembers); meanwhile the runtime moves other tasks elsewhere.
-    let ok = tokio::task::block_in_place(|| htpasswd.check(&user, &password));
+    let ok = match htpasswd.check_cached(&user, &password) {
+        Some(known) => known,
+        None => {
+            let _slot = shared.verify_slots.acquire().await.map_err(|_| unauthorized())?;
+            let (s, u) = (shared.clone(), user.clone());
+            tokio::task::spawn_blocking(move || s.htpasswd.as_ref().is_some_and(|h| h.check(&u, &password)))
+                .await
+                .map_err(|e| Reject::internal(format!("a password check failed: {e}")))?
+        }
+    };
     if ok {
         Ok(Principal::User(user))
     } else {
@@ -240,8 +253,11 @@ async fn route(
     let target =
         route::parse_path(req.uri().path()).map_err(|e| Reject::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     if !who.may_use(&target.repo, shared.private_repos) {
-        let user = who.user_name().unwrap_or("an anonymous client");
-        return Err(Reject::new(StatusCode::FORBIDDEN, format!("{user} may use only the repository named {user}")));
+        let why = match who.user_name() {
+            Some(user) => format!("{user} may use only the repository named {user} (--private-repos)"),
+            None => "an anonymous client may use no repository (--private-repos)".to_string(),
+        };
+        return Err(Reject::new(StatusCode::FORBIDDEN, why));
     }
     handlers::dispatch(shared.clone(), who.clone(), target, req).await
 }

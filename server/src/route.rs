@@ -81,7 +81,9 @@ pub enum RouteError {
     NotAbsolute,
     #[error("bad percent-encoding in the path")]
     BadEncoding,
-    #[error("'{0}' is not a repository name ([A-Za-z0-9_][A-Za-z0-9._-]{{0,63}}, not a type name)")]
+    #[error(
+        "'{0}' is not a repository name ([A-Za-z0-9_][A-Za-z0-9._-]{{0,63}}, not a type name, config, cairn or _root)"
+    )]
     BadRepoName(String),
     #[error("'{0}' is not an object type (data, keys, locks, snapshots, index, policy, pins)")]
     BadType(String),
@@ -165,8 +167,10 @@ pub fn check_repo_name(name: &str) -> Result<(), RouteError> {
     }
 }
 
+/// Words a root repository's path starts with, and `_root`, the root
+/// repository's name in `.cairn-serve/` (its maintenance report and password).
 fn is_reserved(name: &str) -> bool {
-    name == "config" || name == "cairn" || Kind::parse(name).is_some()
+    matches!(name, "config" | "cairn" | "_root") || Kind::parse(name).is_some()
 }
 
 /// Decodes `%XX` escapes once; the result must be UTF-8.
@@ -271,10 +275,10 @@ mod tests {
 
     #[test]
     fn reserved_words_are_no_repository_names() {
-        for word in ["config", "cairn", "data", "keys", "locks", "snapshots", "index", "policy", "pins"] {
+        for word in ["config", "cairn", "_root", "data", "keys", "locks", "snapshots", "index", "policy", "pins"] {
             assert!(check_repo_name(word).is_err(), "{word}");
         }
-        assert!(check_repo_name("_root").is_ok());
+        assert!(check_repo_name("_roots").is_ok());
         assert!(check_repo_name(&"a".repeat(64)).is_ok());
     }
 }

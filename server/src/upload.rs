@@ -79,6 +79,7 @@ pub async fn receive(
         let Ok(data) = frame.into_data() else { continue };
         total = total.saturating_add(data.len() as u64);
         if total > bound {
+            drain(&mut body, read_timeout).await;
             return Err(too_large(bound));
         }
         if tx.send(data).await.is_err() {
@@ -103,6 +104,20 @@ pub async fn receive(
         ));
     }
     Ok(spool)
+}
+
+/// Reads and drops a little more of a refused body, so that a client
+/// which sent a few bytes too many reads the answer instead of a reset
+/// (a socket closed with unread data resets the connection).
+async fn drain(body: &mut Incoming, read_timeout: Duration) {
+    const DRAIN: usize = 256 * 1024;
+    let mut drained = 0;
+    while drained < DRAIN {
+        match tokio::time::timeout(read_timeout, body.frame()).await {
+            Ok(Some(Ok(frame))) => drained += frame.data_ref().map_or(0, |d| d.len()),
+            _ => return,
+        }
+    }
 }
 
 pub fn too_large(bound: u64) -> Reject {
@@ -130,6 +145,7 @@ pub async fn receive_small(mut body: Incoming, bound: u64, read_timeout: Duratio
             Ok(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
                     if out.len() as u64 + data.len() as u64 > bound {
+                        drain(&mut body, read_timeout).await;
                         return Err(too_large(bound));
                     }
                     out.extend_from_slice(&data);

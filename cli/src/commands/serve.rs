@@ -62,7 +62,7 @@ pub struct ServeArgs {
     /// The certificate's private key (PEM)
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub tls_key: Option<PathBuf>,
-    /// The Unix socket's mode, in octal (e.g. 0666: every local user may connect, and is known by uid)
+    /// The Unix socket's mode, in octal (0666: every local user may connect, each known by uid) [default: as the umask leaves it, usually only the server's user]
     #[arg(long, value_name = "MODE", value_parser = parse_mode)]
     pub socket_mode: Option<u32>,
     /// Connections served at once; more wait

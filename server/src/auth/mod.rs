@@ -91,26 +91,38 @@ impl Htpasswd {
         })
     }
 
-    /// Checks `user`'s password (blocking: may run bcrypt or argon2).
+    /// Whether `user`'s password was checked before and the file did not
+    /// change since: no slow hash. `None` when it must be checked.
+    pub fn check_cached(&self, user: &str, password: &[u8]) -> Option<bool> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.reload_if_changed(&mut st);
+        if st.verified.get(user) == Some(&digest(user, password)) {
+            return Some(true);
+        }
+        // An unknown user is refused at once (no hash to pay for).
+        if !st.users.contains_key(user) {
+            return Some(false);
+        }
+        None
+    }
+
+    /// Checks `user`'s password (blocking: runs bcrypt or argon2, each
+    /// milliseconds and argon2 19 MiB of memory; the caller bounds how many
+    /// run at once) and remembers a success.
     pub fn check(&self, user: &str, password: &[u8]) -> bool {
-        let digest: [u8; 32] = Sha256::digest([user.as_bytes(), b":", password].concat()).into();
-        let stored = {
-            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            self.reload_if_changed(&mut st);
-            if st.verified.get(user) == Some(&digest) {
-                return true;
-            }
-            match st.users.get(user) {
-                Some(h) => h.clone(),
-                None => return false,
-            }
+        if let Some(known) = self.check_cached(user, password) {
+            return known;
+        }
+        let stored = match self.state.lock().unwrap_or_else(|p| p.into_inner()).users.get(user) {
+            Some(h) => h.clone(),
+            None => return false,
         };
         let ok = stored.verify(password);
         if ok {
             let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
             // Only if the file did not change the user's hash meanwhile.
             if st.users.get(user) == Some(&stored) {
-                st.verified.insert(user.to_string(), digest);
+                st.verified.insert(user.to_string(), digest(user, password));
             }
         }
         ok
@@ -134,6 +146,10 @@ impl Htpasswd {
             }
         }
     }
+}
+
+fn digest(user: &str, password: &[u8]) -> [u8; 32] {
+    Sha256::digest([user.as_bytes(), b":", password].concat()).into()
 }
 
 fn read(path: &Path) -> Result<(Option<SystemTime>, HashMap<String, StoredHash>), String> {
