@@ -17,6 +17,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
 use super::{Backend, BackendError, BackendResult, FileKind, Op, Spool, is_id_name};
+pub use crate::error::AppendOnlyRefusal;
 use crate::format;
 use crate::id::Id;
 use http::{Answer, Client, ReqBody};
@@ -61,16 +62,6 @@ impl RestOptions {
             cacert: var("CAIRN_CACERT").map(Into::into),
         }
     }
-}
-
-/// A deletion the server refused: the repository is append-only. Carried
-/// inside the `io::Error` of a [`BackendError`], so that the error becomes
-/// `Error::AppendOnly` wherever it surfaces.
-#[derive(Debug, thiserror::Error)]
-#[error("the server refused the deletion ({answer})")]
-pub struct AppendOnlyRefusal {
-    pub location: String,
-    pub answer: String,
 }
 
 #[derive(Debug)]
