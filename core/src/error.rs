@@ -149,6 +149,16 @@ impl<T> IoContext<T> for std::io::Result<T> {
     }
 }
 
+/// A deletion the server refused: the repository is append-only. Carried
+/// inside the `io::Error` of a [`BackendError`] (by the `rest:` backend),
+/// so that the error becomes `Error::AppendOnly` wherever it surfaces.
+#[derive(Debug, thiserror::Error)]
+#[error("the server refused the deletion ({answer})")]
+pub struct AppendOnlyRefusal {
+    pub location: String,
+    pub answer: String,
+}
+
 /// What a backend was doing when it failed (named in every error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -209,7 +219,7 @@ impl BackendError {
 
     /// The location, when this is a deletion an append-only server refused.
     pub fn append_only_refusal(&self) -> Option<String> {
-        let refusal = self.source.get_ref()?.downcast_ref::<crate::backend::rest::AppendOnlyRefusal>()?;
+        let refusal = self.source.get_ref()?.downcast_ref::<AppendOnlyRefusal>()?;
         Some(refusal.location.clone())
     }
 }

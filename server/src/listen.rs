@@ -215,7 +215,9 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, opts: ServeOptions
             a = accept(&listener) => a,
         };
         let (io, peer) = match accepted {
-            Ok(pair) => pair,
+            Ok(Some(pair)) => pair,
+            // A client gone before it could be identified: nothing to serve.
+            Ok(None) => continue,
             Err(e) => {
                 // Out of file descriptors and the like: wait, do not spin.
                 eprintln!("cairn serve: accept: {e}");
@@ -256,24 +258,24 @@ enum Accepted {
     Unix(tokio::net::UnixStream),
 }
 
-/// The next connection and, on a Unix socket, its principal.
-async fn accept(listener: &Listener) -> std::io::Result<(Accepted, Option<Principal>)> {
+/// The next connection and, on a Unix socket, its principal; `None` for a
+/// Unix client whose credentials cannot be read (it went away already).
+async fn accept(listener: &Listener) -> std::io::Result<Option<(Accepted, Option<Principal>)>> {
     match listener {
         Listener::Tcp(l, tls) => {
             let (s, _) = l.accept().await?;
             let _ = s.set_nodelay(true);
-            Ok((
+            Ok(Some((
                 match tls {
                     Some(a) => Accepted::Tls(s, a.clone()),
                     None => Accepted::Plain(s),
                 },
                 None,
-            ))
+            )))
         }
         Listener::Unix(l, _) => {
             let (s, _) = l.accept().await?;
-            let who = peer::principal_of(&s)?;
-            Ok((Accepted::Unix(s), Some(who)))
+            Ok(peer::principal_of(&s).ok().map(|who| (Accepted::Unix(s), Some(who))))
         }
     }
 }

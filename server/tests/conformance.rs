@@ -79,6 +79,57 @@ fn tcp() -> Subject {
     subject(url, Listen::Tcp("127.0.0.1:0".parse().unwrap()), "repo", false)
 }
 
+/// A self-signed certificate for 127.0.0.1 (openssl): (cert, key).
+fn certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        // rustls (webpki) refuses a CA certificate as the server's own.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    (cert, key)
+}
+
+/// TLS, trusting the server's self-signed certificate through `cacert`
+/// (what CAIRN_CACERT gives).
+fn tls() -> Subject {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let server = start(dir.path(), Listen::Tcp("127.0.0.1:0".parse().unwrap()), |o| {
+        o.no_auth = true;
+        o.tls = Some(cairn_server::TlsFiles { cert: cert.clone(), key });
+    });
+    let options = RestOptions { cacert: Some(cert), ..RestOptions::default() };
+    let backend = client(&format!("rest:https://{}/repo/", server.addr().unwrap()), &options);
+    backend.create_layout().unwrap();
+    Subject {
+        backend,
+        plant: plant_in_folder(dir.path().join("root/repo")),
+        keep: vec![Box::new(Served { _server: server, _dir: dir })],
+        content_addressed: true,
+    }
+}
+
+#[test]
+fn tls_without_the_certificate_trusted_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let server = start(dir.path(), Listen::Tcp("127.0.0.1:0".parse().unwrap()), |o| {
+        o.no_auth = true;
+        o.tls = Some(cairn_server::TlsFiles { cert, key });
+    });
+    let backend = client(&format!("rest:https://{}/repo/", server.addr().unwrap()), &RestOptions::default());
+    let err = backend.read_config().unwrap_err().to_string();
+    assert!(err.contains("rest:https://") && err.to_lowercase().contains("certificate"), "{err}");
+}
+
 fn tcp_with_users() -> Subject {
     let url = |h: &ServerHandle, _: &Path| format!("rest:http://{}/tester/", h.addr().unwrap());
     subject(url, Listen::Tcp("127.0.0.1:0".parse().unwrap()), "tester", true)
@@ -88,6 +139,7 @@ cairn_core::backend_conformance_suite!(over_a_unix_socket, super::unix);
 cairn_core::backend_conformance_suite!(the_root_repository_over_a_unix_socket, super::unix_root_repository);
 cairn_core::backend_conformance_suite!(over_tcp, super::tcp);
 cairn_core::backend_conformance_suite!(over_tcp_with_users, super::tcp_with_users);
+cairn_core::backend_conformance_suite!(over_tls, super::tls);
 
 #[test]
 fn a_wrong_password_is_one_line_naming_the_url_without_the_password() {

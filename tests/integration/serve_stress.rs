@@ -9,7 +9,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::common_serve::*;
+use crate::common_rest::*;
 
 /// Waits for `child` at most `limit`, killing it past that.
 fn wait_bounded(mut child: Child, limit: Duration) -> std::process::Output {

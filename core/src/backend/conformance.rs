@@ -61,27 +61,51 @@ macro_rules! backend_conformance_suite {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            $crate::backend_conformance_suite!(@tests $factory;
-                create_then_list_and_read,
-                second_create_is_refused_and_keeps_the_first,
-                config_is_created_once,
-                ranged_and_tail_reads_at_the_edges,
-                remove_and_remove_of_a_missing_file,
-                names_that_are_not_ids_are_not_listed,
-                concurrent_creates_have_one_winner,
-                create_from_spool,
-                layout_refuses_a_used_location,
-                list_times_lists_what_list_does_with_times,
-                replace_config_replaces_only_an_existing_config);
-        }
-    };
-    (@tests $factory:expr; $($test:ident),*) => {
-        $(
             #[test]
-            fn $test() {
-                $crate::backend::conformance::$test(&$factory());
+            fn create_then_list_and_read() {
+                $crate::backend::conformance::create_then_list_and_read(&$factory());
             }
-        )*
+            #[test]
+            fn second_create_is_refused_and_keeps_the_first() {
+                $crate::backend::conformance::second_create_is_refused_and_keeps_the_first(&$factory());
+            }
+            #[test]
+            fn config_is_created_once() {
+                $crate::backend::conformance::config_is_created_once(&$factory());
+            }
+            #[test]
+            fn ranged_and_tail_reads_at_the_edges() {
+                $crate::backend::conformance::ranged_and_tail_reads_at_the_edges(&$factory());
+            }
+            #[test]
+            fn remove_and_remove_of_a_missing_file() {
+                $crate::backend::conformance::remove_and_remove_of_a_missing_file(&$factory());
+            }
+            #[test]
+            fn names_that_are_not_ids_are_not_listed() {
+                $crate::backend::conformance::names_that_are_not_ids_are_not_listed(&$factory());
+            }
+            #[test]
+            fn concurrent_creates_have_one_winner() {
+                $crate::backend::conformance::concurrent_creates_have_one_winner(&$factory());
+            }
+            #[test]
+            fn create_from_spool() {
+                $crate::backend::conformance::create_from_spool(&$factory());
+            }
+            #[test]
+            fn layout_refuses_a_used_location() {
+                $crate::backend::conformance::layout_refuses_a_used_location(&$factory());
+            }
+            #[test]
+            fn list_times_lists_what_list_does_with_times() {
+                $crate::backend::conformance::list_times_lists_what_list_does_with_times(&$factory());
+            }
+            #[test]
+            fn replace_config_replaces_only_an_existing_config() {
+                $crate::backend::conformance::replace_config_replaces_only_an_existing_config(&$factory());
+            }
+        }
     };
 }
 

@@ -6,6 +6,7 @@
 
 pub mod http;
 pub mod location;
+mod readahead;
 
 use std::io::{self, ErrorKind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,10 +17,12 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
 use super::{Backend, BackendError, BackendResult, FileKind, Op, Spool, is_id_name};
+pub use crate::error::AppendOnlyRefusal;
 use crate::format;
 use crate::id::Id;
 use http::{Answer, Client, ReqBody};
 pub use location::{LocationError, RestLocation, is_rest};
+use readahead::ReadAhead;
 
 /// The media type of a version 2 listing.
 const V2: &str = "application/vnd.x.restic.rest.v2";
@@ -61,16 +64,6 @@ impl RestOptions {
     }
 }
 
-/// A deletion the server refused: the repository is append-only. Carried
-/// inside the `io::Error` of a [`BackendError`], so that the error becomes
-/// `Error::AppendOnly` wherever it surfaces.
-#[derive(Debug, thiserror::Error)]
-#[error("the server refused the deletion ({answer})")]
-pub struct AppendOnlyRefusal {
-    pub location: String,
-    pub answer: String,
-}
-
 #[derive(Debug)]
 pub struct RestBackend {
     location: RestLocation,
@@ -79,6 +72,7 @@ pub struct RestBackend {
     authorization: Option<HeaderValue>,
     client: Client,
     append_only: AtomicBool,
+    read_ahead: ReadAhead,
 }
 
 impl RestBackend {
@@ -104,6 +98,7 @@ impl RestBackend {
             authorization,
             client,
             append_only: AtomicBool::new(false),
+            read_ahead: ReadAhead::default(),
         })
     }
 
@@ -391,6 +386,20 @@ impl Backend for RestBackend {
                 Some(_) => Ok(Vec::new()),
             };
         }
+        if ReadAhead::applies(kind, len) {
+            if let Some(bytes) = self.read_ahead.get(kind, id, offset, len) {
+                return Ok(bytes);
+            }
+            // A window from `offset` on; the server stops it at the end of the file.
+            let last = offset.saturating_add(readahead::WINDOW - 1);
+            let answer = self.get_range(kind, id, format!("bytes={offset}-{last}"), readahead::WINDOW)?;
+            if answer.status != StatusCode::PARTIAL_CONTENT || answer.body.len() < len {
+                return Err(past_end());
+            }
+            let bytes = answer.body[..len].to_vec();
+            self.read_ahead.put(kind, id, offset, answer.body);
+            return Ok(bytes);
+        }
         // A server that ignores ranges and sends more than asked is refused
         // (InvalidData) rather than read whole.
         let answer = self.get_range(kind, id, format!("bytes={offset}-{}", end - 1), len as u64)?;
@@ -458,6 +467,7 @@ impl Backend for RestBackend {
     }
 
     fn remove(&self, kind: FileKind, id: &Id) -> BackendResult<()> {
+        self.read_ahead.forget(kind, id);
         let tail = Self::path_of(kind, id);
         let (answer, _) =
             self.request(Op::Remove, Method::DELETE, &tail, &[], &|| Ok(ReqBody::Empty), MAX_REPORT_LEN)?;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::common::*;
-use crate::common_serve::*;
+use crate::common_rest::*;
 
 fn run(cmd: &mut std::process::Command) -> Output {
     cmd.output().expect("run cairn")
