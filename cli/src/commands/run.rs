@@ -187,14 +187,22 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
 
 /// Forget, then prune and check when they are due.
 fn maintain(g: &Global, profile: &Profile, st: &mut state::State, out: &mut Outcome) {
+    // An append-only server runs forget and prune itself: not this run's job.
+    let append_only = std::cell::Cell::new(false);
     out.step("forget", || {
         let host = profile.host.clone().unwrap_or_else(crate::locations::hostname);
         let mut args = vec!["--host".to_string(), host];
         args.extend(profile.keep_flags());
-        crate::commands::forget::run(g, &parse::<Forget>(&args)?.a)
+        match crate::commands::forget::run(g, &parse::<Forget>(&args)?.a) {
+            Err(e) if matches!(e.downcast_ref(), Some(cairn_core::Error::AppendOnly(_))) => {
+                append_only.set(true);
+                Ok(0)
+            }
+            other => other,
+        }
     });
     let now = jiff::Timestamp::now();
-    if due(st.last_prune.as_deref(), profile.prune_every, config::DEFAULT_PRUNE_EVERY, now) {
+    if !append_only.get() && due(st.last_prune.as_deref(), profile.prune_every, config::DEFAULT_PRUNE_EVERY, now) {
         let code = out.step("prune", || crate::commands::prune::run(g, &parse::<Prune>(&[])?.a));
         if code == 0 {
             st.last_prune = Some(state::now());

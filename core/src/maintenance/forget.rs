@@ -180,6 +180,7 @@ pub struct Removed {
 /// was made. Continues past a failure so that one bad file does not stop
 /// the rest; each failure is reported.
 pub fn remove(repo: &Repository, ids: &[Id]) -> Result<Removed> {
+    repo.refuse_if_append_only()?;
     let (pinned, _) = pins::list(repo)?;
     let mut out = Removed::default();
     for id in ids {
