@@ -263,3 +263,19 @@ async fn route(
     }
     handlers::dispatch(shared.clone(), who.clone(), target, req).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!("unix:/run/c.sock".parse::<Listen>().unwrap(), Listen::Unix("/run/c.sock".into()));
+        assert_eq!(":8000".parse::<Listen>().unwrap(), Listen::Tcp("127.0.0.1:8000".parse().unwrap()));
+        assert_eq!("127.0.0.1:0".parse::<Listen>().unwrap(), Listen::Tcp("127.0.0.1:0".parse().unwrap()));
+        assert_eq!("[::1]:9".parse::<Listen>().unwrap(), Listen::Tcp("[::1]:9".parse().unwrap()));
+        for bad in ["unix:", "8000", "127.0.0.1", "host name:1"] {
+            assert!(bad.parse::<Listen>().is_err(), "{bad}");
+        }
+    }
+}

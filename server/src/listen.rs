@@ -97,11 +97,19 @@ pub fn spawn(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
             }
             Some(Htpasswd::load(&path).map_err(ServeError::Htpasswd)?)
         }
+        (Listen::Unix(_), _) => {
+            if opts.htpasswd_file.is_some() || opts.tls.is_some() {
+                eprintln!(
+                    "cairn serve: note: on a Unix socket clients are known by their uid; --htpasswd-file and --tls are not used"
+                );
+            }
+            None
+        }
         _ => None,
     };
-    let tls = match &opts.tls {
-        Some(files) => Some(tls_acceptor(&files.cert, &files.key)?),
-        None => None,
+    let tls = match (&opts.tls, &opts.listen) {
+        (Some(files), Listen::Tcp(_)) => Some(tls_acceptor(&files.cert, &files.key)?),
+        _ => None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

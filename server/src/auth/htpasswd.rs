@@ -126,6 +126,20 @@ mod tests {
         assert_eq!(users.len(), 2);
     }
 
+    /// Hashes made by another implementation (libxcrypt's `crypt(3)`, as
+    /// `htpasswd -B` and `mkpasswd -m bcrypt` use), password `secret`.
+    #[test]
+    fn bcrypt_hashes_of_other_tools_verify() {
+        let text = "a:$2b$04$TsZSwne1.BZa3/YyxbKb5OjuQylA3b3wypR4En0t9xXO9LU.WILTi\n\
+                    y:$2y$05$abcdefghijklmnopqrstuuOQiyCxlgf/oeuTqixKmWdcYUh4Hjl0a\n\
+                    old:$2a$04$ABCDEFGHIJKLMNOPQRSTUux/yVoHLb2P5.QxxfIdIyVUJvRQqUe5S\n";
+        let users = parse(text).unwrap();
+        for user in ["a", "y", "old"] {
+            assert!(users[user].verify(b"secret"), "{user}");
+            assert!(!users[user].verify(b"secreT"), "{user}");
+        }
+    }
+
     #[test]
     fn other_hashes_and_bad_lines_name_their_line() {
         for (text, line) in [
