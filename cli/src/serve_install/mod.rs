@@ -103,6 +103,10 @@ pub fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
     let user_password = user.home.join(".config/cairn/serve-password");
     // A profile that would be refused is said before anything is made.
     point_profile(a, &profile, &user, &config_file, &location, &user_password, true)?;
+    // The service must be able to run this program: said before anything is made.
+    let program = std::env::current_exe().context("could not find this program's path for the service")?;
+    let nobody = User { name: a.service_user.clone(), uid: u32::MAX, gid: u32::MAX, home: root.clone() };
+    reachable_by(&program, &users::lookup(&a.service_user)?.unwrap_or(nobody))?;
     let (service, created) = users::ensure_system_user(&a.service_user, &root)?;
     if created {
         outln!("created the system user {}", service.name)?;
@@ -126,7 +130,6 @@ pub fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
     let password = repository(&repo_path, &service_password, &service)?;
     user_file(&user, &user_password, &password)?;
 
-    let program = std::env::current_exe().context("could not find this program's path for the service")?;
     let unit = unit_file();
     atomic_file::write(&unit, unit::service_text(&program, &root, &socket, &service.name).as_bytes())?;
     outln!("wrote {}", unit.display())?;
@@ -143,6 +146,29 @@ pub fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
         service.name
     )?;
     Ok(0)
+}
+
+/// Refuses a program the service's user could not run (`cargo install` as
+/// root puts it under /root, mode 0700): the service would fail to start.
+fn reachable_by(program: &Path, user: &User) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for p in program.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+        let m = std::fs::metadata(p).with_context(|| format!("could not read {}", p.display()))?;
+        let others_x = m.mode() & 0o001 != 0;
+        let owner_x = m.uid() == user.uid && m.mode() & 0o100 != 0;
+        let group_x = m.gid() == user.gid && m.mode() & 0o010 != 0;
+        if !(others_x || owner_x || group_x) {
+            bail!(
+                "the service's user {} cannot run {} ({} is mode {:o}); install cairn where every user can \
+                 run it (e.g. /usr/local/bin) and run that one",
+                user.name,
+                program.display(),
+                p.display(),
+                m.mode() & 0o7777
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A folder owned by `owner`, mode 0700 (made if absent).
@@ -308,4 +334,25 @@ pub fn uninstall(_a: &UninstallArgs) -> Result<u8> {
          profiles (they point at the server's socket until changed)"
     )?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_program_in_a_private_folder_is_refused_for_the_service() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("bin/cairn");
+        std::fs::create_dir_all(program.parent().unwrap()).unwrap();
+        std::fs::write(&program, "").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let stranger = User { name: "svc".into(), uid: u32::MAX, gid: u32::MAX, home: "/".into() };
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let e = reachable_by(&program, &stranger).unwrap_err().to_string();
+        assert!(e.contains("cannot run") && e.contains("mode 700"), "{e}");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        reachable_by(&program, &stranger).unwrap();
+    }
 }
