@@ -179,3 +179,24 @@ fn an_append_only_server_says_so_and_refuses_deletions_but_not_the_clients_own_l
     // No maintenance has run: no report.
     assert_eq!(backend.server_report().unwrap(), None);
 }
+
+/// A server that is not there yet (restarting) is waited for: failures to
+/// connect are retried with backoff, and the request then gets its answer.
+#[test]
+fn a_server_that_comes_up_late_is_retried_until_it_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("s.sock");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("r")).unwrap();
+    let backend = client(&format!("rest:unix:{}:/r/", socket.display()), &RestOptions::default());
+    let late = std::thread::spawn({
+        let socket = socket.clone();
+        move || {
+            std::thread::sleep(std::time::Duration::from_millis(600));
+            cairn_server::spawn(ServeOptions::new(root, Listen::Unix(socket))).unwrap()
+        }
+    });
+    let err = backend.read_config().unwrap_err();
+    assert!(err.is_not_found(), "the answer of the server once up, not the refused connection: {err}");
+    drop(late.join().unwrap());
+}

@@ -172,3 +172,36 @@ fn serve_an_agent_with_the_clients_access_cannot_destroy_history_on_an_append_on
     assert_eq!(code, 0, "the next snapshot: {err}");
     ok(run(cairn().args(["check", "--read-data"])));
 }
+
+/// `cairn init --paths` with a `rest:` location writes it into the profile
+/// as given, and `cairn run` through an append-only server takes its
+/// snapshot and check and leaves forget and prune to the server (exit 0).
+#[test]
+fn serve_a_profile_on_an_append_only_server_runs_clean() {
+    let env = Env::empty();
+    let server = Server::start(&env.path("root"), &env.path("s.sock"), &["--append-only"]);
+    let url = server.url("me");
+    let home = env.path("home");
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(src.join("a"), b"kept").unwrap();
+    let password = env.path("pw");
+    std::fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+    let cairn = || {
+        let mut cmd = cairn_as(None, &home, &url);
+        cmd.env_remove("CAIRN_REPO").env_remove("CAIRN_PASSWORD");
+        cmd
+    };
+    let out = ok(run(cairn()
+        .args(["init", "-r", &url, "--kdf-memory-kib", "8", "--kdf-iterations", "1", "--password-file"])
+        .arg(&password)
+        .arg("--paths")
+        .arg(&src)));
+    let profile = std::fs::read_to_string(home.join(".config/cairn/config.toml")).unwrap();
+    assert!(profile.contains(&format!("repository = \"{url}\"")), "{profile}{}", stdout_of(&out));
+    let out = run(cairn().args(["run", "--verbose"]));
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout_of(&out), stderr_of(&out));
+    assert!(stdout_of(&out).contains("no errors"), "the check ran: {}", stdout_of(&out));
+    assert_eq!(std::fs::read_dir(env.path("root/me/snapshots")).unwrap().count(), 1);
+}

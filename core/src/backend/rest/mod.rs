@@ -390,14 +390,16 @@ impl Backend for RestBackend {
             if let Some(bytes) = self.read_ahead.get(kind, id, offset, len) {
                 return Ok(bytes);
             }
-            // A window from `offset` on; the server stops it at the end of the file.
-            let last = offset.saturating_add(readahead::WINDOW - 1);
-            let answer = self.get_range(kind, id, format!("bytes={offset}-{last}"), readahead::WINDOW)?;
-            if answer.status != StatusCode::PARTIAL_CONTENT || answer.body.len() < len {
+            // The aligned window holding `offset` (and all of the range); the
+            // server stops it at the end of the file.
+            let (start, last) = readahead::window_around(offset, len);
+            let answer = self.get_range(kind, id, format!("bytes={start}-{last}"), last - start + 1)?;
+            let from = (offset - start) as usize;
+            if answer.status != StatusCode::PARTIAL_CONTENT || answer.body.len() < from + len {
                 return Err(past_end());
             }
-            let bytes = answer.body[..len].to_vec();
-            self.read_ahead.put(kind, id, offset, answer.body);
+            let bytes = answer.body[from..from + len].to_vec();
+            self.read_ahead.put(kind, id, start, answer.body);
             return Ok(bytes);
         }
         // A server that ignores ranges and sends more than asked is refused

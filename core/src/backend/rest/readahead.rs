@@ -2,8 +2,11 @@
 //! by one, each a range of some pack, and the packs were written in the
 //! order the files were read: one request per blob would make a restore
 //! over a socket pay a round trip per chunk (thousands for a tree of small
-//! files). Instead one request fetches a window of the pack from the first
-//! blob asked on, and the next blobs are cut from it.
+//! files). Instead one request fetches the aligned window of the pack that
+//! holds the blob asked for, and the next blobs are cut from it. Aligned,
+//! because readers go either way through a pack: a restore forwards, the
+//! walk of a parent snapshot's trees backwards (trees are written children
+//! first); either way a pack costs at most one request per window.
 //!
 //! Packs never change under a name (content-addressed; a removed name
 //! drops its windows), so a window is never stale.
@@ -21,6 +24,15 @@ pub const WINDOW: u64 = 4 * 1024 * 1024;
 /// How many windows are kept (the restorer's threads each read along their
 /// own run of files); at most `WINDOWS × WINDOW` bytes of memory.
 const WINDOWS: usize = 8;
+
+/// The window (first and last byte, inclusive) to fetch for `len` bytes at
+/// `offset`: the aligned `WINDOW` holding `offset`, stretched to the end of
+/// the range if it crosses the next boundary.
+pub fn window_around(offset: u64, len: usize) -> (u64, u64) {
+    let start = offset - offset % WINDOW;
+    let end = (start.saturating_add(WINDOW)).max(offset.saturating_add(len as u64));
+    (start, end - 1)
+}
 
 struct Window {
     kind: FileKind,
@@ -81,6 +93,15 @@ impl ReadAhead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_are_aligned_and_hold_the_whole_range() {
+        assert_eq!(window_around(0, 10), (0, WINDOW - 1));
+        assert_eq!(window_around(WINDOW + 5, 10), (WINDOW, 2 * WINDOW - 1));
+        assert_eq!(window_around(WINDOW - 5, 10), (0, WINDOW + 4), "crossing the boundary");
+        let (start, last) = window_around(u64::MAX - 3, 1);
+        assert!(start <= u64::MAX - 3 && last >= u64::MAX - 3);
+    }
 
     #[test]
     fn windows_serve_what_they_hold_and_nothing_else() {
