@@ -4,7 +4,8 @@
 #   benches/serve.sh [--scale tiny|small|medium|large] [--runs N] [--ticks N] [--out DIR] [--no-build]
 #
 # On one agent-like tree (cairn-testgen init --scale), for each of --runs rounds (default 5)
-# and each target, local folder then server, the two interleaved step by step:
+# and each target, local folder and server, the two interleaved step by step (which goes
+# first alternates from round to round):
 #   1. first snapshot into a new repository
 #   2. no-change snapshot
 #   3. hourly snapshot: cairn-testgen tick, then a snapshot to each target (--ticks of them per
@@ -25,7 +26,7 @@ TICKS=2
 OUT=""
 BUILD=1
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "serve.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -84,17 +85,20 @@ HOUR=1
 for round in $(seq 1 "$RUNS"); do
   echo "> round $round of $RUNS"
   declare -A REPO=([local]="$OUT/repos/local-$round" [serve]="rest:unix:$SOCK:/bench-$round/")
+  # Which target goes first alternates from round to round, so neither
+  # always finds the other's work in the page cache or the CPU busy.
+  if [ $((round % 2)) = 1 ]; then ORDER="local serve"; else ORDER="serve local"; fi
   for t in local serve; do
     "$CAIRN" --repo "${REPO[$t]}" init --kdf-memory-kib 8 --kdf-iterations 1 >>"$OUT/logs/$t.log" 2>&1
   done
-  for t in local serve; do timed "$round" first "$t" "$CAIRN" --repo "${REPO[$t]}" snapshot --quiet "$TREE"; done
-  for t in local serve; do timed "$round" no-change "$t" "$CAIRN" --repo "${REPO[$t]}" snapshot --quiet "$TREE"; done
+  for t in $ORDER; do timed "$round" first "$t" "$CAIRN" --repo "${REPO[$t]}" snapshot --quiet "$TREE"; done
+  for t in $ORDER; do timed "$round" no-change "$t" "$CAIRN" --repo "${REPO[$t]}" snapshot --quiet "$TREE"; done
   for _ in $(seq 1 "$TICKS"); do
     "$TESTGEN" tick "$TREE" --hour "$HOUR" >>"$OUT/logs/testgen.log"
     HOUR=$((HOUR + 1))
-    for t in local serve; do timed "$round" hourly "$t" "$CAIRN" --repo "${REPO[$t]}" snapshot --quiet "$TREE"; done
+    for t in $ORDER; do timed "$round" hourly "$t" "$CAIRN" --repo "${REPO[$t]}" snapshot --quiet "$TREE"; done
   done
-  for t in local serve; do
+  for t in $ORDER; do
     target="$OUT/restore-$t"
     rm -rf "$target"
     timed "$round" restore "$t" "$CAIRN" --repo "${REPO[$t]}" restore latest --target "$target"
@@ -107,11 +111,13 @@ for round in $(seq 1 "$RUNS"); do
 done
 stop_server
 
-python3 - "$TIMES" "$SCALE" "$RUNS" "$TICKS" <<'EOF' | tee "$OUT/report.md"
+LOAD="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+python3 - "$TIMES" "$SCALE" "$RUNS" "$TICKS" "$LOAD" "$(nproc)" <<'EOF' | tee "$OUT/report.md"
 import csv, statistics, sys
-path, scale, runs, ticks = sys.argv[1:]
+path, scale, runs, ticks, load, cpus = sys.argv[1:]
 rows = list(csv.DictReader(open(path), delimiter="\t"))
 print(f"# cairn serve (Unix socket) vs local folder, scale {scale}, {runs} rounds, {ticks} hourly ticks a round\n")
+print(f"{cpus} CPUs, load average at the end {load} (other work on the machine makes medians swing)\n")
 print("| step | local s (median) | serve s (median) | serve / local |")
 print("|---|---|---|---|")
 for step in ["first", "no-change", "hourly", "restore"]:
