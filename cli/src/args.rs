@@ -21,7 +21,7 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Repository folder [default: ~/.local/share/cairn/repo]
+    /// Repository folder, or a REST server: rest:http://HOST:PORT/NAME/, rest:unix:/SOCKET:/NAME/ [default: ~/.local/share/cairn/repo]
     #[arg(short = 'r', long, global = true, env = "CAIRN_REPO", value_name = "DIR")]
     pub repo: Option<PathBuf>,
     /// Read the password from this file (first line)
@@ -115,6 +115,8 @@ pub enum Command {
     /// Show the effective settings and where each comes from
     #[command(subcommand)]
     Config(crate::commands::config::ConfigCommand),
+    /// Serve repositories over restic's REST protocol (Unix socket or TCP), optionally append-only
+    Serve(crate::commands::serve::ServeCommand),
 }
 
 #[derive(Args, Debug)]

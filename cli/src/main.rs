@@ -17,6 +17,7 @@ mod password;
 mod progress;
 mod schedule;
 mod select;
+mod serve_install;
 mod state;
 mod timefmt;
 
@@ -47,7 +48,6 @@ const WORKER_STACK: usize = 64 * 1024 * 1024;
 fn main() -> ExitCode {
     // Fails only if a pool exists already, which cannot be the case here.
     let _ = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK).build_global();
-    interrupt::install();
     // Usage errors exit 1 like every other error (clap's own default is 2);
     // --help and --version exit 0.
     let cli = match parse() {
@@ -57,6 +57,10 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { 0 });
         }
     };
+    // `cairn serve` stops gracefully on its own signals (the server crate).
+    if !matches!(cli.command, Command::Serve(_)) {
+        interrupt::install();
+    }
     // The command runs on a thread with a large stack, like the workers.
     let worker =
         std::thread::Builder::new().stack_size(WORKER_STACK).spawn(move || with_profile(cli).and_then(|cli| run(&cli)));
@@ -116,7 +120,10 @@ fn parse() -> Result<Cli, clap::Error> {
 /// global options and kept in `global.active`. `init` reads the profile
 /// file only to add to it, and `config show` reports on it itself.
 fn with_profile(mut cli: Cli) -> anyhow::Result<Cli> {
-    if matches!(cli.command, Command::Init(_) | Command::Config(_) | Command::Completions(_) | Command::Man(_)) {
+    if matches!(
+        cli.command,
+        Command::Init(_) | Command::Config(_) | Command::Completions(_) | Command::Man(_) | Command::Serve(_)
+    ) {
         return Ok(cli);
     }
     if let Some(profile) = config::active_profile(&cli.global)? {
@@ -153,5 +160,6 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Run(a) => commands::run::run(&cli.global, a),
         Command::Status(a) => commands::status::run(&cli.global, a),
         Command::Config(c) => commands::config::run(&cli.global, c),
+        Command::Serve(c) => commands::serve::run(&cli.global, c),
     }
 }

@@ -173,11 +173,14 @@ fn open_full(g: &Global, loc: &Location, use_cache: bool, register: Option<Marke
             None => String::new(),
         };
         if std::io::stdin().is_terminal() {
-            password = Some(prompt(&format!("password for {}{missing_file}: ", loc.path.display()))?);
+            password = Some(prompt(&format!(
+                "password for {}{missing_file}: ",
+                cairn_core::backend::shown_location(&loc.path).display()
+            ))?);
         } else {
             bail!(
                 "the repository {} is encrypted{missing_file}: give its password with CAIRN_PASSWORD, CAIRN_PASSWORD_FILE, --password-file, --password-command or CAIRN_PASSWORD_COMMAND",
-                loc.path.display()
+                cairn_core::backend::shown_location(&loc.path).display()
             );
         }
     }
@@ -248,12 +251,12 @@ pub fn create_default(
     match (kept_in, encrypted) {
         (Some(file), _) => eprintln!(
             "cairn: created the repository {} with its password in {}; keep a copy of that file somewhere safe (offsite): without it nothing can be restored",
-            loc.path.display(),
+            cairn_core::backend::shown_location(&loc.path).display(),
             file.display()
         ),
         (None, true) => eprintln!(
             "cairn: created the repository {}, encrypted with the password you gave; keep that password safe: without it nothing can be restored",
-            loc.path.display()
+            cairn_core::backend::shown_location(&loc.path).display()
         ),
         (None, false) => {}
     }

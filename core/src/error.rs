@@ -18,7 +18,11 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Backend(#[from] BackendError),
+    Backend(BackendError),
+    /// The storage refuses deletions (an append-only `cairn serve`): said
+    /// before anything is changed, or when a deletion was refused anyway.
+    #[error("{0} is append-only: forget and prune run on the server (see `cairn status`)")]
+    AppendOnly(String),
     // Messages say what went wrong in the library's terms; the command line
     // adds which of its flags or variables to change (cli/src/output.rs).
     #[error("no repository at {0}")]
@@ -123,6 +127,17 @@ impl Error {
     }
 }
 
+impl From<BackendError> for Error {
+    /// A deletion refused by an append-only server is said as such
+    /// wherever it surfaces, not as a failed removal of one file.
+    fn from(e: BackendError) -> Self {
+        match e.append_only_refusal() {
+            Some(location) => Error::AppendOnly(location),
+            None => Error::Backend(e),
+        }
+    }
+}
+
 /// Adds the path to an `io::Result`.
 pub trait IoContext<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T>;
@@ -132,6 +147,16 @@ impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|e| Error::io(path, e))
     }
+}
+
+/// A deletion the server refused: the repository is append-only. Carried
+/// inside the `io::Error` of a [`BackendError`] (by the `rest:` backend),
+/// so that the error becomes `Error::AppendOnly` wherever it surfaces.
+#[derive(Debug, thiserror::Error)]
+#[error("the server refused the deletion ({answer})")]
+pub struct AppendOnlyRefusal {
+    pub location: String,
+    pub answer: String,
 }
 
 /// What a backend was doing when it failed (named in every error).
@@ -190,5 +215,11 @@ impl BackendError {
     /// A create found the name taken.
     pub fn is_already_exists(&self) -> bool {
         self.kind() == ErrorKind::AlreadyExists
+    }
+
+    /// The location, when this is a deletion an append-only server refused.
+    pub fn append_only_refusal(&self) -> Option<String> {
+        let refusal = self.source.get_ref()?.downcast_ref::<AppendOnlyRefusal>()?;
+        Some(refusal.location.clone())
     }
 }

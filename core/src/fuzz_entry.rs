@@ -44,7 +44,7 @@ pub type Target = fn(&[u8]);
 
 /// Every target: its name (the folder of its corpus and the name of its
 /// cargo-fuzz binary) and its entry point.
-pub const TARGETS: [(&str, Target); 9] = [
+pub const TARGETS: [(&str, Target); 10] = [
     ("config", config),
     ("key_file", key_file),
     ("sealed_object", sealed_object),
@@ -54,6 +54,7 @@ pub const TARGETS: [(&str, Target); 9] = [
     ("tree", tree),
     ("retention", retention),
     ("marker_file", marker_file),
+    ("rest_location", rest_location),
 ];
 
 /// The object kinds `sealed_object` picks from (low three bits of its first byte, modulo 6).
@@ -309,4 +310,24 @@ pub fn marker_file(data: &[u8]) {
             let _ = liveness::is_live(&seen, &me, now, now, stale, &|pid, start| Some(pid == start as u32));
         }
     }
+}
+
+/// `rest_location`: a repository location as a user (or a profile file)
+/// gives it. Whatever parses names a prefix that cannot leave the server's
+/// path space, and shows without its password in a form that parses again
+/// to the same place.
+pub fn rest_location(data: &[u8]) {
+    use crate::backend::rest::RestLocation;
+    let text = String::from_utf8_lossy(data);
+    let Ok(location) = RestLocation::parse(&text) else {
+        return;
+    };
+    assert!(location.prefix.starts_with('/') && location.prefix.ends_with('/'), "{location}");
+    assert!(!location.prefix.split('/').any(|s| s == ".." || s == "."), "{location}");
+    let shown = location.redacted();
+    if let Some(password) = location.password.as_deref().filter(|p| p.len() >= 8) {
+        assert!(!shown.contains(password), "the password shows in {shown}");
+    }
+    let again = RestLocation::parse(&shown.replace(":***@", "@")).expect("the shown location parses");
+    assert_eq!((&again.transport, &again.prefix), (&location.transport, &location.prefix));
 }

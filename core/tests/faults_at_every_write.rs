@@ -137,7 +137,7 @@ fn faulty_copy(s: &Setup, name: &str) -> (PathBuf, Arc<FaultyBackend>, Repositor
     let path = s.dir.path().join(name);
     let status = std::process::Command::new("cp").arg("-a").arg(&s.base).arg(&path).status().unwrap();
     assert!(status.success());
-    let faulty = Arc::new(FaultyBackend::new(backend::for_location(&path)));
+    let faulty = Arc::new(FaultyBackend::new(backend::for_location(&path).unwrap()));
     let repo = Repository::open_with_backend(faulty.clone(), Some(b"pw"), None).unwrap();
     faulty.reset();
     (path, faulty, repo)

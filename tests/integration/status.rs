@@ -93,3 +93,49 @@ fn a_failed_last_run_is_loud() {
     let v: serde_json::Value = serde_json::from_slice(&status(&home, &["--json"]).stdout).unwrap();
     assert_eq!(v["loud"], true);
 }
+
+#[test]
+fn status_shows_the_servers_maintenance_and_is_loud_when_it_failed() {
+    let home = Home::new();
+    home.init();
+    home.cairn().arg("run").assert().success();
+    // The storage answers with a server's report (a test backend standing
+    // in for `cairn serve --maintain`; the real one is tested in serve).
+    let report = home.path("report.json");
+    let task =
+        |ok: bool, outcome: &str| serde_json::json!({"time": "2026-01-02T03:04:05Z", "ok": ok, "outcome": outcome});
+    let mut doc = serde_json::json!({
+        "version": 1, "checked_at": "2026-01-02T03:05:00Z",
+        "forget": task(true, "removed 3 of 40 snapshots by the repository's policy"),
+        "prune": task(true, "deleted 2 packs"),
+    });
+    fs::write(&report, doc.to_string()).unwrap();
+    let run = |args: &[&str]| {
+        home.cairn().env("CAIRN_TEST_SERVER_REPORT", &report).arg("status").args(args).output().unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    assert!(text.contains("server forget    2026-01-02T03:04:05Z, ok: removed 3 of 40 snapshots"), "{text}");
+    assert!(text.contains("server check     never"), "{text}");
+    let v: serde_json::Value = serde_json::from_slice(&run(&["--json"]).stdout).unwrap();
+    assert_eq!(v["server_maintenance"]["forget"]["outcome"], "removed 3 of 40 snapshots by the repository's policy");
+
+    // A failed task, and a report the client cannot believe, are problems.
+    doc["check"] = task(false, "1 problems; \u{1b}[31m");
+    fs::write(&report, doc.to_string()).unwrap();
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("PROBLEM: the server's last check (2026-01-02T03:04:05Z) failed"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!stdout_of(&out).contains('\u{1b}'), "the server's words are cleaned");
+    fs::write(&report, vec![b' '; 65 * 1024]).unwrap();
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("the server's maintenance report cannot be read"), "{}", stderr_of(&out));
+    // Without a report (a local folder), nothing about a server.
+    assert!(!stdout_of(&status(&home, &[])).contains("server "));
+}

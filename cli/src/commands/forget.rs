@@ -150,6 +150,9 @@ pub struct ForgetArgs {
 pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
     // With --prune, registered as a prune before the index is read.
     let repo = if a.prune { crate::commands::prune::open(g, a.dry_run)? } else { password::open(g)? };
+    if !a.dry_run {
+        repo.refuse_if_append_only()?;
+    }
     if !a.snapshots.is_empty() {
         if a.keep.rules().is_some() {
             bail!("give either snapshot ids or --keep-* rules, not both");

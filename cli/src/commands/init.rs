@@ -47,14 +47,12 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
         }
         repo
     };
+    let shown = cairn_core::backend::shown_location(&loc.path);
     if g.json {
-        outln!(
-            "{}",
-            serde_json::json!({ "id": repo.id().to_hex(), "path": loc.path, "encrypted": repo.is_encrypted() })
-        )?;
+        outln!("{}", serde_json::json!({ "id": repo.id().to_hex(), "path": shown, "encrypted": repo.is_encrypted() }))?;
     } else if !g.quiet {
         let how = if repo.is_encrypted() { "encrypted" } else { "unencrypted" };
-        outln!("created {how} repository {} at {}", repo.id().short(), loc.path.display())?;
+        outln!("created {how} repository {} at {}", repo.id().short(), shown.display())?;
     }
     if let Some(p) = profile {
         config::write_profile(&p.file, &p.name, p.keys, a.force)?;
@@ -79,7 +77,7 @@ fn profile_for_existing(g: &Global, a: &InitArgs, loc: &password::Location, p: N
     if !g.quiet && !g.json {
         outln!(
             "the repository {} exists already; wrote the profile `{}` for it to {}: `cairn run` takes its snapshot",
-            loc.path.display(),
+            cairn_core::backend::shown_location(&loc.path).display(),
             p.name,
             p.file.display()
         )?;
@@ -117,7 +115,12 @@ fn plan_profile(g: &Global, a: &InitArgs, loc: &password::Location) -> Result<Ne
         }
         paths.push(path_text(p)?);
     }
-    let mut keys: Vec<(&'static str, toml_edit::Value)> = vec![("repository", path_text(&loc.path)?.into())];
+    // A `rest:` location goes into the profile as given (a URL, not a path).
+    let repository = match loc.path.to_str().filter(|r| cairn_core::backend::rest::is_rest(r)) {
+        Some(url) => url.to_string(),
+        None => path_text(&loc.path)?,
+    };
+    let mut keys: Vec<(&'static str, toml_edit::Value)> = vec![("repository", repository.into())];
     // A scheduled run has no terminal and none of this shell's variables:
     // the profile must name a password source that it can read alone.
     if !a.no_encryption {

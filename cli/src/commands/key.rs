@@ -17,6 +17,8 @@ use crate::{locations, output, password};
 pub fn passwd(g: &Global, a: &PasswdArgs) -> Result<u8> {
     let opened = password::open_keeping_password(g)?;
     let repo = &opened.repo;
+    // Refused before the new key is added: the old one could not be removed.
+    repo.refuse_if_append_only()?;
     let Some(old) = opened.password.as_deref() else {
         bail!("{} is not encrypted: it has no password to change", repo.path().display());
     };

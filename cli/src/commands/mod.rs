@@ -22,6 +22,7 @@ pub mod repair;
 pub mod restore;
 pub mod run;
 pub mod schedule;
+pub mod serve;
 pub mod snapshot;
 pub mod snapshots;
 pub mod stats;

@@ -69,6 +69,7 @@ pub fn open(g: &Global, dry_run: bool) -> Result<Repository> {
         return password::open(g);
     }
     let repo = password::open_registered(g, MarkerRole::Prune)?;
+    repo.refuse_if_append_only()?;
     repo.claim_prune()?;
     Ok(repo)
 }

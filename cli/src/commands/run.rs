@@ -13,6 +13,8 @@
 use std::time::Duration;
 
 use anyhow::{Result, bail};
+use cairn_core::maintenance::read_subset::ReadSubset;
+use cairn_core::maintenance::server_side::is_due;
 use clap::{Args, Parser};
 
 use crate::args::{CheckArgs, Global, SnapshotArgs};
@@ -187,14 +189,22 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
 
 /// Forget, then prune and check when they are due.
 fn maintain(g: &Global, profile: &Profile, st: &mut state::State, out: &mut Outcome) {
+    // An append-only server runs forget and prune itself: not this run's job.
+    let append_only = std::cell::Cell::new(false);
     out.step("forget", || {
         let host = profile.host.clone().unwrap_or_else(crate::locations::hostname);
         let mut args = vec!["--host".to_string(), host];
         args.extend(profile.keep_flags());
-        crate::commands::forget::run(g, &parse::<Forget>(&args)?.a)
+        match crate::commands::forget::run(g, &parse::<Forget>(&args)?.a) {
+            Err(e) if matches!(e.downcast_ref(), Some(cairn_core::Error::AppendOnly(_))) => {
+                append_only.set(true);
+                Ok(0)
+            }
+            other => other,
+        }
     });
     let now = jiff::Timestamp::now();
-    if due(st.last_prune.as_deref(), profile.prune_every, config::DEFAULT_PRUNE_EVERY, now) {
+    if !append_only.get() && due(st.last_prune.as_deref(), profile.prune_every, config::DEFAULT_PRUNE_EVERY, now) {
         let code = out.step("prune", || crate::commands::prune::run(g, &parse::<Prune>(&[])?.a));
         if code == 0 {
             st.last_prune = Some(state::now());
@@ -210,12 +220,14 @@ fn maintain(g: &Global, profile: &Profile, st: &mut state::State, out: &mut Outc
 /// check that passed, so successive checks read every pack within M.
 fn check(g: &Global, profile: &Profile, st: &mut state::State, out: &mut Outcome) {
     let subset_text = profile.check_read_data_subset.as_deref().unwrap_or(config::DEFAULT_SUBSET);
-    let (subset, next) = match config::subset_slices(subset_text) {
-        Some((first, m)) => {
-            let n = if (1..=m).contains(&st.next_subset) { st.next_subset } else { first };
-            (format!("{n}/{m}"), n % m + 1)
+    // An `N/M` subset rotates (core's rotation, shared with `cairn serve
+    // --maintain`); other forms are passed on as written.
+    let (subset, next) = match subset_text.parse::<ReadSubset>() {
+        Ok(parsed @ ReadSubset::Slice { .. }) => {
+            let (subset, next) = parsed.rotation(u64::from(st.next_subset));
+            (subset.to_string(), u32::try_from(next).unwrap_or(1))
         }
-        None => (subset_text.to_string(), st.next_subset),
+        _ => (subset_text.to_string(), st.next_subset),
     };
     let sample = profile.restore_sample.unwrap_or(config::DEFAULT_RESTORE_SAMPLE);
     let mut args = vec!["--read-data-subset".to_string(), subset.clone()];
@@ -233,18 +245,16 @@ fn check(g: &Global, profile: &Profile, st: &mut state::State, out: &mut Outcome
     }
 }
 
-/// Whether a task last done at `last` is due `now`.
+/// Whether a task last done at `last` is due `now` (core's rule, shared
+/// with `cairn serve --maintain`).
 fn due(last: Option<&str>, every: Option<Every>, default: Duration, now: jiff::Timestamp) -> bool {
-    let interval = match every {
-        Some(Every::Never) => return false,
-        Some(Every::After(d)) => d,
-        None => default,
+    let every = match every {
+        Some(Every::Never) => None,
+        Some(Every::After(d)) => Some(d),
+        None => Some(default),
     };
-    let Some(last) = last.and_then(state::parse_time) else { return true };
-    let Ok(interval) = jiff::SignedDuration::try_from(interval) else { return false };
-    // A time in the future (the clock was wrong) makes it due, rather than
-    // putting the task off until the clock catches up.
-    last > now || now.duration_since(last) >= interval
+    // An unreadable last time makes it due.
+    is_due(last.and_then(state::parse_time), every, now)
 }
 
 fn parse<P: Parser>(args: &[String]) -> Result<P> {

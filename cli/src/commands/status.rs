@@ -18,6 +18,7 @@ use crate::config::{self, Profile};
 use crate::output::outln;
 use crate::state::{self, State};
 use crate::{EXIT_ERROR, output, password};
+use cairn_core::maintenance::server_side::{ServeReport, TaskRecord};
 use cairn_core::repo::rebuild::plural;
 
 #[derive(Args, Debug)]
@@ -33,6 +34,10 @@ struct Repo {
     latest: Option<(cairn_core::Id, jiff::Timestamp)>,
     snapshots: u64,
     stored_size: u64,
+    /// The maintenance the server runs on the repository (`cairn serve
+    /// --maintain`), when the storage is such a server and has a report;
+    /// `Err` when its report cannot be read.
+    server: std::result::Result<Option<ServeReport>, String>,
 }
 
 pub fn run(g: &Global, a: &StatusArgs) -> Result<u8> {
@@ -87,6 +92,9 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<u8> {
             alarm.pinned_parent.as_deref().unwrap_or("-")
         ));
     }
+    if let Ok(r) = &repo {
+        problems.extend(server_problems(&r.server));
+    }
     if let Some(run) = st.last_run.as_ref().filter(|r| !matches!(r.exit_code, 0 | 3 | 4)) {
         problems.push(format!("the last run ({}) failed with exit {}: {}", run.start, run.exit_code, run.message));
     }
@@ -111,6 +119,7 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<u8> {
                 "last_drill": st.last_drill,
                 "alarm": st.alarm,
                 "repository": r.map(|r| json!({"snapshots": r.snapshots, "stored_size": r.stored_size})),
+                "server_maintenance": r.and_then(|r| r.server.as_ref().ok()).and_then(Option::as_ref),
                 "loud": !problems.is_empty(),
                 "problems": problems,
             })
@@ -136,7 +145,38 @@ fn repository(g: &Global, profile: &Profile) -> Result<Repo> {
         Some((e.id, time))
     });
     let o = cairn_core::maintenance::stats::overview(&repo)?;
-    Ok(Repo { latest, snapshots: o.snapshots, stored_size: o.stored_size })
+    let server = match repo.backend().server_report() {
+        Ok(None) => Ok(None),
+        Ok(Some(bytes)) => ServeReport::parse(&bytes).map(Some).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    Ok(Repo { latest, snapshots: o.snapshots, stored_size: o.stored_size, server })
+}
+
+/// The server's maintenance tasks with their names, in the order it runs them.
+fn server_tasks(r: &ServeReport) -> [(&'static str, Option<&TaskRecord>); 3] {
+    [("forget", r.forget.as_ref()), ("prune", r.prune.as_ref()), ("check", r.check.as_ref())]
+}
+
+/// What is wrong with the server's maintenance: its report unreadable, the
+/// repository not opened, or a task's last run failed.
+fn server_problems(server: &std::result::Result<Option<ServeReport>, String>) -> Vec<String> {
+    let r = match server {
+        Ok(None) => return Vec::new(),
+        Ok(Some(r)) => r,
+        Err(e) => return vec![format!("the server's maintenance report cannot be read: {e}")],
+    };
+    let mut out = Vec::new();
+    if let Some(e) = &r.error {
+        out.push(format!("the server's maintenance failed: {e}"));
+    }
+    for (name, task) in server_tasks(r) {
+        if let Some(t) = task.filter(|t| !t.ok) {
+            let first = t.errors.first().map_or(String::new(), |e| format!(" ({e})"));
+            out.push(format!("the server's last {name} ({}) failed: {}{first}", t.time, t.outcome));
+        }
+    }
+    out
 }
 
 /// The next scheduled run: the schedule's next start after now (what cron
@@ -215,5 +255,14 @@ fn print_text(
             output::bytes(r.stored_size)
         ),
         Err(_) => outln!("repository       cannot be read"),
+    }?;
+    if let Ok(Repo { server: Ok(Some(report)), .. }) = repo {
+        // The server's words, cleaned: it is another party.
+        for (name, task) in server_tasks(report) {
+            let text = task
+                .map_or_else(never, |t| format!("{}, {}: {}", t.time, if t.ok { "ok" } else { "FAILED" }, t.outcome));
+            outln!("server {name:<9} {}", output::sanitize(&text))?;
+        }
     }
+    Ok(())
 }

@@ -24,7 +24,6 @@ use crate::locations;
 // `set_profile_key` is for `schedule install` (it writes `every`).
 #[allow(unused_imports)]
 pub use edit::{set_profile_key, write_profile};
-pub use parse::subset_slices;
 
 /// The profile used when none is named.
 pub const DEFAULT_PROFILE: &str = "default";

@@ -228,7 +228,9 @@ fn convert(name: &str, r: RawProfile, dir: &Path, text: &str, at: At) -> Result<
     Ok(Profile {
         name: name.to_string(),
         source: None,
-        repository: take!(repository, "repository").map(path),
+        // A `rest:` location is a URL, not a path relative to the file.
+        repository: take!(repository, "repository")
+            .map(|r| if cairn_core::backend::rest::is_rest(&r) { PathBuf::from(r) } else { path(r) }),
         password_file,
         password_command,
         paths: take!(paths, "paths").unwrap_or_default().into_iter().map(path).collect(),
@@ -271,14 +273,6 @@ fn check_subset(text: &str) -> std::result::Result<(), String> {
     text.parse::<ReadSubset>().map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// N and M of an `N/M` subset: the rotation's start and slice count.
-pub fn subset_slices(text: &str) -> Option<(u32, u32)> {
-    match text.parse::<ReadSubset>().ok()? {
-        ReadSubset::Slice { n, m } => Some((u32::try_from(n).ok()?, u32::try_from(m).ok()?)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +306,8 @@ mod tests {
         .unwrap();
         let p = &all["p"];
         assert_eq!(p.repository.as_deref(), Some(Path::new("/c/r")));
+        let url = &parse("[p]\nrepository = \"rest:unix:/run/s.sock:/me/\"\npaths = [\"/x\"]\n").unwrap()["p"];
+        assert_eq!(url.repository.as_deref(), Some(Path::new("rest:unix:/run/s.sock:/me/")), "a URL, not a path");
         assert_eq!(p.paths, [PathBuf::from("/x")]);
         assert_eq!(p.prune_every, Some(Every::Never));
         assert_eq!(p.check_every, Some(Every::After(std::time::Duration::from_secs(2 * 86400))));

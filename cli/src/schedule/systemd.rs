@@ -174,7 +174,7 @@ pub fn installed(dir: &Path, profile: &str) -> Result<Option<Installed>> {
 /// One word of a unit's command line or `Environment=`: `%` and `$` are
 /// specifiers to systemd and are doubled; a word with a space, a quote or
 /// a backslash is put in double quotes with C escapes.
-fn quote(word: &str) -> String {
+pub(crate) fn quote(word: &str) -> String {
     let word = word.replace('%', "%%").replace('$', "$$");
     let plain = !word.is_empty() && !word.chars().any(|c| c.is_whitespace() || "\"'\\;".contains(c));
     if plain { word } else { format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\"")) }

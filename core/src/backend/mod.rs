@@ -24,9 +24,12 @@ pub mod faults;
 pub mod local;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+#[cfg(any(test, feature = "testing"))]
+pub mod reporting;
+pub mod rest;
 
-#[cfg(test)]
-mod conformance;
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 
 pub use local::{sync_dir, write_atomic};
 
@@ -203,14 +206,37 @@ impl dyn Backend + '_ {
 }
 
 /// Picks the backend for a repository location: the one place that does.
-/// Every location is a local folder today; `s3:` or `rest:` locations will
-/// be told apart here.
-pub fn for_location(location: &Path) -> Arc<dyn Backend> {
-    let backend: Arc<dyn Backend> = Arc::new(local::LocalBackend::new(location));
+/// `rest:…` is a REST server (credentials also from `CAIRN_REST_USERNAME`
+/// / `CAIRN_REST_PASSWORD`, trust roots from `CAIRN_CACERT`); anything
+/// else is a local folder.
+pub fn for_location(location: &Path) -> crate::Result<Arc<dyn Backend>> {
+    let backend: Arc<dyn Backend> = match location.to_str().filter(|l| rest::is_rest(l)) {
+        Some(text) => {
+            let parsed = rest::RestLocation::parse(text).map_err(|e| crate::Error::InvalidArgument(e.to_string()))?;
+            let shown = parsed.redacted();
+            let backend = rest::RestBackend::new(parsed, &rest::RestOptions::from_environment())
+                .map_err(|e| crate::Error::InvalidArgument(format!("{shown}: {e}")))?;
+            Arc::new(backend)
+        }
+        None => Arc::new(local::LocalBackend::new(location)),
+    };
     // Test builds only: `CAIRN_TEST_FAULT` makes one operation fail (faults.rs).
     #[cfg(feature = "testing")]
     let backend = faults::from_test_environment(backend);
-    backend
+    // and `CAIRN_TEST_SERVER_REPORT` gives it a server's report (reporting.rs).
+    #[cfg(feature = "testing")]
+    let backend = reporting::from_test_environment(backend);
+    Ok(backend)
+}
+
+/// A location as it may be shown: a `rest:` location without its
+/// password; a local path as is.
+pub fn shown_location(location: &Path) -> PathBuf {
+    match location.to_str().filter(|l| rest::is_rest(l)).map(rest::RestLocation::parse) {
+        Some(Ok(parsed)) => PathBuf::from(parsed.redacted()),
+        Some(Err(_)) => PathBuf::from("rest:(an invalid location)"),
+        None => location.to_path_buf(),
+    }
 }
 
 /// Whether `name` is a file name the backends list: an id in lower-case hex.

@@ -7,7 +7,8 @@
 //! is what `--dry-run` prints; executing it removes exactly the snapshots it
 //! marks for removal, re-checking pins made in the meantime.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::backend::FileKind;
 use crate::error::{Error, Result};
@@ -76,12 +77,38 @@ pub struct ForgetPlan {
     pub future: Vec<SnapshotEntry>,
     /// Snapshot and pin files that could not be read (never removed).
     pub problems: Vec<String>,
+    /// Dated by arrival only: snapshots that reached the storage long after
+    /// the time they record, or whose arrival the storage does not know
+    /// (kept, not counted; see [`Dating::Arrival`]).
+    pub late: Vec<SnapshotEntry>,
 }
 
 impl ForgetPlan {
     pub fn to_remove(&self) -> Vec<Id> {
         self.groups.iter().flat_map(|g| &g.snapshots).filter(|(_, d)| !d.keep()).map(|(e, _)| e.id).collect()
     }
+}
+
+/// How far after the time it records a snapshot may reach the storage and
+/// still be dated by its arrival (a long first snapshot, a slow upload).
+pub const LATE_TOLERANCE_SECONDS: i64 = 86_400;
+
+/// Which time puts a snapshot in the policy's buckets.
+#[derive(Clone, Copy, Debug)]
+pub enum Dating<'a> {
+    /// The time the snapshot records (its writer's clock): `cairn forget`.
+    Recorded,
+    /// The time the storage received the snapshot file (its modification
+    /// time on the server), read in the snapshot's recorded UTC offset: the
+    /// server's retention (format-spec §10.1). A client can write any
+    /// `time` into a snapshot but cannot make the server receive it in the
+    /// past, so forged snapshots land in the buckets of the hours they were
+    /// uploaded in and cannot displace earlier history. A snapshot that
+    /// arrived more than [`LATE_TOLERANCE_SECONDS`] after its recorded time
+    /// (a repository copied in without its files' times, or a forgery
+    /// back-dated to look old), or whose arrival is unknown, is kept and
+    /// not counted: neither dating of it can be trusted to remove anything.
+    Arrival(&'a HashMap<Id, SystemTime>),
 }
 
 /// Applies `rules` to every snapshot accepted by `filter`, group by group.
@@ -93,6 +120,18 @@ pub fn plan(
     group_by: GroupBy,
     filter: &snapshots::Filter,
     now: &Timestamp,
+) -> Result<ForgetPlan> {
+    plan_dated(repo, rules, group_by, filter, now, Dating::Recorded)
+}
+
+/// [`plan`] with snapshots dated as `dating` says.
+pub fn plan_dated(
+    repo: &Repository,
+    rules: &KeepRules,
+    group_by: GroupBy,
+    filter: &snapshots::Filter,
+    now: &Timestamp,
+    dating: Dating<'_>,
 ) -> Result<ForgetPlan> {
     if rules.is_empty() {
         return Err(Error::InvalidArgument(String::from(
@@ -106,17 +145,26 @@ pub fn plan(
     for entry in all.into_iter().filter(|e| filter.matches_listing(&e.snapshot)) {
         groups.entry(key_of(&entry, group_by)).or_default().push(entry);
     }
-    let mut plan = ForgetPlan { groups: Vec::new(), future: Vec::new(), problems };
-    for (key, entries) in groups {
-        let candidates: Vec<Candidate> = entries
-            .iter()
-            .map(|e| Candidate {
+    let mut plan = ForgetPlan { groups: Vec::new(), future: Vec::new(), problems, late: Vec::new() };
+    for (key, all_entries) in groups {
+        let mut entries = Vec::with_capacity(all_entries.len());
+        let mut candidates = Vec::with_capacity(all_entries.len());
+        for e in all_entries {
+            let Some(time) = date(&e, dating) else {
+                plan.late.push(e);
+                continue;
+            };
+            candidates.push(Candidate {
                 id: e.id,
-                time: e.snapshot.time,
+                time,
                 tags: e.snapshot.tags.clone(),
                 pinned: pinned.contains_key(&e.id),
-            })
-            .collect();
+            });
+            entries.push(e);
+        }
+        if entries.is_empty() {
+            continue;
+        }
         let by_id: BTreeMap<Id, SnapshotEntry> = entries.into_iter().map(|e| (e.id, e)).collect();
         let decisions = retention::apply(&candidates, rules, now);
         let mut snapshots = Vec::with_capacity(decisions.len());
@@ -130,6 +178,19 @@ pub fn plan(
         plan.groups.push(GroupPlan { key, snapshots });
     }
     Ok(plan)
+}
+
+/// The time that buckets `entry`, or `None` when it must be kept uncounted.
+fn date(entry: &SnapshotEntry, dating: Dating<'_>) -> Option<Timestamp> {
+    let recorded = entry.snapshot.time;
+    let Dating::Arrival(arrivals) = dating else { return Some(recorded) };
+    let since_epoch = arrivals.get(&entry.id)?.duration_since(UNIX_EPOCH).ok()?;
+    let arrived = Timestamp {
+        unix_seconds: i64::try_from(since_epoch.as_secs()).ok()?,
+        nanos: since_epoch.subsec_nanos(),
+        offset_seconds: recorded.offset_seconds,
+    };
+    (arrived.unix_seconds.saturating_sub(recorded.unix_seconds) <= LATE_TOLERANCE_SECONDS).then_some(arrived)
 }
 
 fn key_of(entry: &SnapshotEntry, by: GroupBy) -> GroupKey {
@@ -180,6 +241,7 @@ pub struct Removed {
 /// was made. Continues past a failure so that one bad file does not stop
 /// the rest; each failure is reported.
 pub fn remove(repo: &Repository, ids: &[Id]) -> Result<Removed> {
+    repo.refuse_if_append_only()?;
     let (pinned, _) = pins::list(repo)?;
     let mut out = Removed::default();
     for id in ids {

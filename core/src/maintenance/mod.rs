@@ -10,4 +10,5 @@ pub mod prune;
 mod read_data;
 pub mod read_subset;
 pub mod repair;
+pub mod server_side;
 pub mod stats;

@@ -65,6 +65,20 @@ impl fmt::Display for ReadSubset {
 }
 
 impl ReadSubset {
+    /// The subset a check on a schedule reads this time, and the `next`
+    /// to keep for the one after: an `N/M` subset rotates from slice `next`
+    /// (`N` when `next` is not a slice of `M`), so that successive checks
+    /// read every pack within M; other forms are the same every time.
+    pub fn rotation(&self, next: u64) -> (ReadSubset, u64) {
+        match *self {
+            ReadSubset::Slice { n: first, m } => {
+                let n = if (1..=m).contains(&next) { next } else { first };
+                (ReadSubset::Slice { n, m }, n % m + 1)
+            }
+            other => (other, next),
+        }
+    }
+
     /// The packs of `packs` (id, size) to read.
     pub fn select(&self, packs: &[(Id, u64)]) -> Result<HashSet<Id>> {
         match *self {
@@ -137,6 +151,18 @@ mod tests {
             prop_assert_eq!(total, distinct.len());
             prop_assert_eq!(seen, distinct);
         }
+    }
+
+    #[test]
+    fn a_rotation_visits_every_slice_then_starts_again() {
+        let s = ReadSubset::Slice { n: 2, m: 3 };
+        let (first, next) = s.rotation(0);
+        assert_eq!((first, next), (ReadSubset::Slice { n: 2, m: 3 }, 3));
+        let (second, next) = s.rotation(next);
+        assert_eq!((second, next), (ReadSubset::Slice { n: 3, m: 3 }, 1));
+        assert_eq!(s.rotation(next), (ReadSubset::Slice { n: 1, m: 3 }, 2));
+        assert_eq!(s.rotation(9), (ReadSubset::Slice { n: 2, m: 3 }, 3), "a next out of range starts at N");
+        assert_eq!(ReadSubset::Percent(5.0).rotation(4), (ReadSubset::Percent(5.0), 4));
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub struct RepairReport {
 /// Rebuilds the index from pack headers; with `dry_run`, only says what
 /// it would do.
 pub fn repair_index(repo: &Repository, dry_run: bool) -> Result<RepairReport> {
+    if !dry_run {
+        // Repairing replaces index files: it deletes the old ones.
+        repo.refuse_if_append_only()?;
+    }
     let mut report = RepairReport::default();
     // The index as the files say now, not as when the repository was opened.
     repo.refresh_index()?;

@@ -63,6 +63,7 @@ pub fn add_key(
 /// Step 3: checks that the new key file opens with `new_password` to this
 /// repository's keys, then removes the old key file.
 pub fn remove_old_key(repo: &Repository, change: &KeyChange, new_password: &[u8]) -> Result<()> {
+    repo.refuse_if_append_only()?;
     let key = read_key_file(repo.backend(), &change.new_key)?;
     let kek = key.kdf.derive(new_password, &key.salt)?;
     let master = crypto::open_with(&crypto::cipher_from(&kek), &repo.id().0, &key.sealed_master)

@@ -115,7 +115,7 @@ pub struct Repository {
 impl Repository {
     /// Creates a new repository at `path`, which must not exist or be an empty folder.
     pub fn init(path: &Path, opts: &InitOptions<'_>) -> Result<Repository> {
-        Self::init_at(backend::for_location(path), path.to_path_buf(), opts)
+        Self::init_at(backend::for_location(path)?, backend::shown_location(path), opts)
     }
 
     /// Creates a new repository in `backend` (tests: memory, faults).
@@ -174,12 +174,12 @@ impl Repository {
 
     /// Whether the repository at `path` is encrypted (needs a password to open).
     pub fn is_encrypted_at(path: &Path) -> Result<bool> {
-        Ok(config::read_config(&*backend::for_location(path), path)?.encrypted)
+        Ok(config::read_config(&*backend::for_location(path)?, &backend::shown_location(path))?.encrypted)
     }
 
     /// Whether a repository (its config) exists at `path`.
     pub fn exists_at(path: &Path) -> Result<bool> {
-        match backend::for_location(path).read_config() {
+        match backend::for_location(path)?.read_config() {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e.into()),
@@ -199,7 +199,7 @@ impl Repository {
 
     /// Opens an existing repository as `opts` say.
     pub fn open_with_options(path: &Path, opts: &OpenOptions<'_>) -> Result<Repository> {
-        Self::open_at(backend::for_location(path), path.to_path_buf(), opts)
+        Self::open_at(backend::for_location(path)?, backend::shown_location(path), opts)
     }
 
     /// Opens the repository in `backend` (tests: memory, faults).
@@ -413,6 +413,16 @@ impl Repository {
 
     pub fn backend(&self) -> &dyn Backend {
         &*self.backend
+    }
+
+    /// Refuses (`Error::AppendOnly`) when the storage refuses deletions:
+    /// every command that deletes asks first, so it fails before it has
+    /// changed anything rather than half-way.
+    pub fn refuse_if_append_only(&self) -> Result<()> {
+        if self.backend.append_only() {
+            return Err(Error::AppendOnly(self.backend.location()));
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {

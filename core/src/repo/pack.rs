@@ -310,7 +310,7 @@ mod tests {
     #[test]
     fn streamed_pack_equals_built_pack_layout() {
         let dir = tempfile::tempdir().unwrap();
-        let backend = crate::backend::for_location(&dir.path().join("r"));
+        let backend = crate::backend::for_location(&dir.path().join("r")).unwrap();
         backend.create_layout().unwrap();
         let backend = &*backend;
         let keys = Keys::Plain;

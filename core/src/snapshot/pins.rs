@@ -32,6 +32,7 @@ pub fn pin(repo: &Repository, snapshot: &Id, host: &str, user: &str) -> Result<b
 
 /// Unpins `snapshot`. False if it was not pinned.
 pub fn unpin(repo: &Repository, snapshot: &Id) -> Result<bool> {
+    repo.refuse_if_append_only()?;
     let pinned = repo.backend().list(FileKind::Pin)?.iter().any(|(id, _)| id == snapshot);
     if pinned {
         repo.backend().remove(FileKind::Pin, snapshot)?;

@@ -205,6 +205,10 @@ fn assert_valid(target: &str, name: &str, bytes: &[u8]) {
             let tree: Tree = codec::from_postcard(bytes, "tree").unwrap();
             check_version("tree", tree.version).unwrap();
         }
+        "rest_location" => {
+            let text = std::str::from_utf8(bytes).unwrap();
+            cairn_core::backend::rest::RestLocation::parse(text).unwrap();
+        }
         other => panic!("unknown target {other}"),
     }
 }

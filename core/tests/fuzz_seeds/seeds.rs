@@ -475,6 +475,7 @@ pub fn build_seeds() -> Vec<Seed> {
     tree_seeds(&mut s);
     retention_seeds(&mut s);
     marker_seeds(&mut s);
+    rest_location_seeds(&mut s);
     s.0
 }
 
@@ -553,4 +554,21 @@ fn retention_seeds(s: &mut Seeds) {
     s.add("retention", "valid-encrypted-pin", codec::encode(encrypted(), ObjectKind::Pin, &pin, 3).unwrap());
     s.add("retention", "valid-bare-postcard-pin", postcard(&pin));
     s.add("retention", "empty", Vec::new());
+}
+
+fn rest_location_seeds(s: &mut Seeds) {
+    for (name, text) in [
+        ("valid-http-root", "rest:http://127.0.0.1:8000/"),
+        ("valid-https-user-password", "rest:https://alice:s%3Acret%40x@backup.example.org:8443/alice/"),
+        ("valid-ipv6", "rest:http://[::1]:8000/repo/"),
+        ("valid-unix", "rest:unix:/run/cairn/serve.sock:/alice/"),
+        ("valid-unix-root", "rest:unix:/tmp/serve.sock"),
+        ("traversal", "rest:http://h:1/../etc/"),
+        ("encoded-slash", "rest:http://h:1/a%2f..%2fb/"),
+        ("relative-socket", "rest:unix:run.sock:/a/"),
+        ("bad-port", "rest:http://h:65536/"),
+        ("empty", ""),
+    ] {
+        s.add("rest_location", name, text.as_bytes());
+    }
 }

@@ -45,6 +45,7 @@ impl PruneReport {
 
 /// Carries out `plan` (see the module doc for the order).
 pub fn execute(repo: &Repository, mut plan: PrunePlan) -> Result<PruneReport> {
+    repo.refuse_if_append_only()?;
     let mut report = PruneReport::default();
     if plan.is_empty() {
         // Nothing to delete, but the markers of runs that ended without

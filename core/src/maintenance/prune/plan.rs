@@ -97,6 +97,8 @@ struct PackUse {
 /// Plans a prune. Refuses (deleting nothing) when a blob a snapshot needs
 /// is in no index, or a snapshot, index file or tree cannot be read.
 pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
+    // Before the (long) walk: a prune that could delete nothing is refused.
+    repo.refuse_if_append_only()?;
     // Snapshots first, then the index (R5): every listed snapshot's index
     // exists by then (W3).
     let (entries, problems) = snapshots::list(repo)?;

@@ -1,0 +1,126 @@
+//! Read-ahead for ranged reads of packs. A restore reads a file's blobs one
+//! by one, each a range of some pack, and the packs were written in the
+//! order the files were read: one request per blob would make a restore
+//! over a socket pay a round trip per chunk (thousands for a tree of small
+//! files). Instead one request fetches the aligned window of the pack that
+//! holds the blob asked for, and the next blobs are cut from it. Aligned,
+//! because readers go either way through a pack: a restore forwards, the
+//! walk of a parent snapshot's trees backwards (trees are written children
+//! first); either way a pack costs at most one request per window.
+//!
+//! Packs never change under a name (content-addressed; a removed name
+//! drops its windows), so a window is never stale.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+
+use crate::backend::FileKind;
+use crate::id::Id;
+
+/// How much of a pack one request fetches (packs are about 16 MiB).
+pub const WINDOW: u64 = 4 * 1024 * 1024;
+/// How many windows are kept (the restorer's threads each read along their
+/// own run of files); at most `WINDOWS × WINDOW` bytes of memory.
+const WINDOWS: usize = 8;
+
+/// The window (first and last byte, inclusive) to fetch for `len` bytes at
+/// `offset`: the aligned `WINDOW` holding `offset`, stretched to the end of
+/// the range if it crosses the next boundary.
+pub fn window_around(offset: u64, len: usize) -> (u64, u64) {
+    let start = offset - offset % WINDOW;
+    let end = (start.saturating_add(WINDOW)).max(offset.saturating_add(len as u64));
+    (start, end - 1)
+}
+
+struct Window {
+    kind: FileKind,
+    id: Id,
+    start: u64,
+    bytes: Bytes,
+}
+
+#[derive(Default)]
+pub struct ReadAhead {
+    windows: Mutex<VecDeque<Window>>,
+}
+
+impl std::fmt::Debug for ReadAhead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadAhead")
+    }
+}
+
+impl ReadAhead {
+    /// Whether reads of `kind` of `len` bytes go through windows.
+    pub fn applies(kind: FileKind, len: usize) -> bool {
+        kind == FileKind::Pack && (len as u64) < WINDOW
+    }
+
+    /// `len` bytes at `offset`, if a window holds them all.
+    pub fn get(&self, kind: FileKind, id: &Id, offset: u64, len: usize) -> Option<Vec<u8>> {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let at = windows.iter().position(|w| {
+            w.kind == kind
+                && w.id == *id
+                && offset >= w.start
+                && offset.checked_add(len as u64).is_some_and(|end| end <= w.start + w.bytes.len() as u64)
+        })?;
+        let window = windows.remove(at)?;
+        let from = (offset - window.start) as usize;
+        let bytes = window.bytes[from..from + len].to_vec();
+        // Most recently used last: the front is evicted first.
+        windows.push_back(window);
+        Some(bytes)
+    }
+
+    /// Keeps `bytes`, read from `start` of the file.
+    pub fn put(&self, kind: FileKind, id: &Id, start: u64, bytes: Bytes) {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if windows.len() >= WINDOWS {
+            windows.pop_front();
+        }
+        windows.push_back(Window { kind, id: *id, start, bytes });
+    }
+
+    /// Drops the windows of a file (removed, so its name may come back).
+    pub fn forget(&self, kind: FileKind, id: &Id) {
+        self.windows.lock().unwrap_or_else(|p| p.into_inner()).retain(|w| !(w.kind == kind && w.id == *id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned_and_hold_the_whole_range() {
+        assert_eq!(window_around(0, 10), (0, WINDOW - 1));
+        assert_eq!(window_around(WINDOW + 5, 10), (WINDOW, 2 * WINDOW - 1));
+        assert_eq!(window_around(WINDOW - 5, 10), (0, WINDOW + 4), "crossing the boundary");
+        let (start, last) = window_around(u64::MAX - 3, 1);
+        assert!(start <= u64::MAX - 3 && last >= u64::MAX - 3);
+    }
+
+    #[test]
+    fn windows_serve_what_they_hold_and_nothing_else() {
+        let ra = ReadAhead::default();
+        let id = Id([1; 32]);
+        ra.put(FileKind::Pack, &id, 100, Bytes::from((0..50u8).collect::<Vec<u8>>()));
+        assert_eq!(ra.get(FileKind::Pack, &id, 100, 3), Some(vec![0, 1, 2]));
+        assert_eq!(ra.get(FileKind::Pack, &id, 148, 2), Some(vec![48, 49]));
+        assert_eq!(ra.get(FileKind::Pack, &id, 148, 3), None, "past the window");
+        assert_eq!(ra.get(FileKind::Pack, &id, 99, 1), None, "before it");
+        assert_eq!(ra.get(FileKind::Pack, &id, u64::MAX, 1), None);
+        assert_eq!(ra.get(FileKind::Index, &id, 100, 1), None, "another kind");
+        assert_eq!(ra.get(FileKind::Pack, &Id([2; 32]), 100, 1), None, "another file");
+        ra.forget(FileKind::Pack, &id);
+        assert_eq!(ra.get(FileKind::Pack, &id, 100, 1), None, "forgotten");
+        for n in 0..=WINDOWS as u8 {
+            ra.put(FileKind::Pack, &Id([n; 32]), 0, Bytes::from_static(b"x"));
+        }
+        assert_eq!(ra.get(FileKind::Pack, &Id([0; 32]), 0, 1), None, "the oldest went");
+        assert_eq!(ra.get(FileKind::Pack, &Id([WINDOWS as u8; 32]), 0, 1), Some(b"x".to_vec()));
+    }
+}
