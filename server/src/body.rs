@@ -22,10 +22,12 @@ pub fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed()
 }
 
-/// Chunks of a streamed file.
-const CHUNK: usize = 256 * 1024;
-/// Chunks read ahead of the client.
-const AHEAD: usize = 4;
+/// Chunks of a streamed file: large enough that a 4 MiB range (the rest
+/// client's read-ahead window) is a few hops, not dozens.
+const CHUNK: usize = 1024 * 1024;
+/// Chunks read ahead of the client (with the one being sent, at most
+/// 3 MiB per response in memory).
+const AHEAD: usize = 2;
 
 /// `len` bytes of `file` from `start`, read on the blocking pool. A read
 /// error ends the body with that error (the client sees a short body and
@@ -39,16 +41,15 @@ pub fn file_range(mut file: File, start: u64, len: u64) -> Body {
             return;
         }
         while left > 0 {
-            let mut buf = vec![0u8; CHUNK.min(left as usize)];
-            let read = file.read(&mut buf);
-            let chunk = match read {
+            // Filled by `read_to_end`, which does not zero the buffer first.
+            let want = CHUNK.min(left as usize);
+            let mut buf = Vec::with_capacity(want);
+            let chunk = match (&mut file).take(want as u64).read_to_end(&mut buf) {
                 Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file became shorter while it was sent")),
                 Ok(n) => {
-                    buf.truncate(n);
                     left -= n as u64;
                     Ok(Bytes::from(buf))
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => Err(e),
             };
             let failed = chunk.is_err();
