@@ -21,7 +21,7 @@ pub enum Error {
     Backend(BackendError),
     /// The storage refuses deletions (an append-only `cairn serve`): said
     /// before anything is changed, or when a deletion was refused anyway.
-    #[error("{0} is append-only: forget and prune run on the server (see `cairn status`)")]
+    #[error("{0} is append-only: forget and prune run on the server, by a policy set there (see `cairn status`)")]
     AppendOnly(String),
     // Messages say what went wrong in the library's terms; the command line
     // adds which of its flags or variables to change (cli/src/output.rs).

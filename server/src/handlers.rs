@@ -325,6 +325,15 @@ async fn post_object(
     id: Id,
     req: Request<Incoming>,
 ) -> Answer {
+    // The policy decides what the server's own forget removes: a client of
+    // an append-only server (an agent with the user's access among them)
+    // must not be able to set `--keep-last 1` and have the server destroy
+    // the history it cannot delete itself. It is set on the server.
+    if shared.append_only && kind == Kind::Policy {
+        return Err(Reject::forbidden(
+            "the server is append-only: the retention policy is set on the server, not through it",
+        ));
+    }
     let limit = bound(kind);
     let announced = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if announced.is_some_and(|n| n > limit) {

@@ -129,6 +129,8 @@ impl ServeOptions {
 pub enum ServeError {
     #[error("the repository root {0} is not a folder")]
     Root(PathBuf),
+    #[error("cannot create the repository root {root}: {source}")]
+    CreateRoot { root: PathBuf, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
     #[error("{0} is in use by a running server")]

@@ -84,11 +84,26 @@ enum Listener {
     Unix(UnixListener, PathBuf),
 }
 
+/// The repository root: created (one level, mode 0700, as rest-server
+/// creates its `--path`) when it does not exist yet; anything but a folder
+/// is refused.
+fn ensure_root(root: &Path) -> Result<(), ServeError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !root.exists() {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(root)
+            .map_err(|source| ServeError::CreateRoot { root: root.to_path_buf(), source })?;
+    }
+    if !root.is_dir() {
+        return Err(ServeError::Root(root.to_path_buf()));
+    }
+    Ok(())
+}
+
 /// Starts a server on its own runtime and returns once it listens.
 pub fn spawn(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
-    if !opts.root.is_dir() {
-        return Err(ServeError::Root(opts.root.clone()));
-    }
+    ensure_root(&opts.root)?;
     let htpasswd = match (&opts.listen, opts.no_auth) {
         (Listen::Tcp(_), false) => {
             let path = opts.htpasswd_file.clone().unwrap_or_else(|| opts.root.join(".htpasswd"));

@@ -125,6 +125,11 @@ fn serve_an_agent_with_the_clients_access_cannot_destroy_history_on_an_append_on
         tried += 1;
     }
     assert!(tried > 10, "every kind was tried: {before:?}");
+    // A new policy is refused too: the server's forget obeys the policy, so
+    // `--keep-last 1` from the agent would make the server destroy history.
+    let body = b"the agent's policy";
+    let name = cairn_core::Id::of_file_bytes(body).to_hex();
+    assert_eq!(server.curl(user, "POST", &format!("/me/policy/{name}"), Some(body)), 403, "a new policy");
     for (method, path) in
         [("DELETE", "/me/../me/config"), ("DELETE", "/me/data/..%2f..%2fme%2fconfig"), ("DELETE", "/me/")]
     {
@@ -143,6 +148,7 @@ fn serve_an_agent_with_the_clients_access_cannot_destroy_history_on_an_append_on
         vec!["prune"],
         vec!["forget", "--keep-last", "1", "--prune"],
         vec!["unpin", &good_id],
+        vec!["policy", "set", "--keep-last", "1"],
         vec!["key", "passwd", "--new-password-file", new_password.to_str().unwrap()],
     ] {
         let out = run(cairn().args(&args));

@@ -156,3 +156,28 @@ fn a_graceful_stop_finishes_the_upload_in_flight() {
     assert!(!spooling());
     assert!(server.stop().success());
 }
+
+/// A new user's first `cairn serve ROOT` on a root that does not exist yet
+/// (as rest-server does with its `--path`): the root is made, private, and
+/// serves; a root that is a file is refused in one line.
+#[test]
+fn a_missing_root_is_created_private() {
+    let env = ServeEnv::new();
+    let root = env.path("new-root");
+    let server = Server::start(&env.home(), &root, "127.0.0.1:0", &["--no-auth"]);
+    assert_eq!(fs::metadata(&root).unwrap().mode() & 0o777, 0o700);
+    assert_eq!(http(&["-X", "POST", &format!("{}/p/?create=true", server.url())]).0, 200);
+    assert!(root.join("p/config").symlink_metadata().is_err() && root.join("p/data").is_dir());
+    drop(server);
+
+    let file = env.path("a-file");
+    fs::write(&file, b"x").unwrap();
+    let out = run_bounded({
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        c.arg("serve").arg(&file).args(["--listen", "127.0.0.1:0", "--no-auth"]);
+        c
+    });
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a folder") && err.lines().count() == 1, "{err}");
+}

@@ -41,6 +41,9 @@ pub fn load(repo: &Repository) -> Result<(KeepRules, PolicySource)> {
 /// Stores `rules` as the repository's policy and removes the files it
 /// replaces (those present before it was written), once it is durable.
 pub fn store(repo: &Repository, rules: &KeepRules, host: &str, user: &str) -> Result<Id> {
+    // An append-only server refuses new policies (its forget obeys them) and
+    // the removal of the old ones: say so before writing anything.
+    repo.refuse_if_append_only()?;
     if rules.is_empty() {
         return Err(Error::InvalidArgument(String::from(
             "an empty policy keeps nothing; give at least one --keep-* rule",

@@ -125,6 +125,7 @@ impl RestBackend {
     ) -> BackendResult<(Answer, bool)> {
         let uri = format!("{}{tail}", self.location.prefix);
         let mut last_failure = String::new();
+        let mut unreachable = false;
         for attempt in 0..=BACKOFF.len() {
             if attempt > 0 {
                 std::thread::sleep(BACKOFF[attempt - 1]);
@@ -153,17 +154,23 @@ impl RestBackend {
                         return Ok((answer, attempt > 0));
                     }
                     last_failure = describe(&answer);
+                    unreachable = false;
                 }
                 // An answer too long is no transient failure.
                 Err(e) if e.kind() == ErrorKind::InvalidData => {
                     return Err(BackendError::new(op, self.url(tail), e));
                 }
-                Err(e) => last_failure = e.to_string(),
+                Err(e) => {
+                    last_failure = e.to_string();
+                    unreachable = true;
+                }
             }
         }
+        // A server that never answered is most often one that is not running.
+        let hint = if unreachable { "; is `cairn serve` (or the REST server) running there?" } else { "" };
         let e = io::Error::new(
             ErrorKind::ConnectionAborted,
-            format!("no answer from the server after {} attempts: {last_failure}", BACKOFF.len() + 1),
+            format!("no answer from the server after {} attempts: {last_failure}{hint}", BACKOFF.len() + 1),
         );
         Err(BackendError::new(op, self.url(tail), e))
     }
