@@ -88,7 +88,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         return EXIT_NO_REPOSITORY;
     }
     match e.chain().find_map(|c| c.downcast_ref::<cairn_core::Error>()) {
-        Some(cairn_core::Error::NotARepository(_)) => EXIT_NO_REPOSITORY,
+        Some(cairn_core::Error::NotARepository(_) | cairn_core::Error::ForeignRepository(_)) => EXIT_NO_REPOSITORY,
         Some(cairn_core::Error::WrongPassword(_)) => EXIT_WRONG_PASSWORD,
         _ => EXIT_ERROR,
     }

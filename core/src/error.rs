@@ -21,12 +21,17 @@ pub enum Error {
     Backend(BackendError),
     /// The storage refuses deletions (an append-only `cairn serve`): said
     /// before anything is changed, or when a deletion was refused anyway.
-    #[error("{0} is append-only: forget and prune run on the server, by a policy set there (see `cairn status`)")]
+    #[error(
+        "{0} is append-only: forget and prune run on the server (`cairn serve --maintain`, by a policy set there; see `cairn status`)"
+    )]
     AppendOnly(String),
     // Messages say what went wrong in the library's terms; the command line
     // adds which of its flags or variables to change (cli/src/output.rs).
     #[error("no repository at {0}")]
     NotARepository(PathBuf),
+    /// A config that is not cairn's (restic's, say) under the location.
+    #[error("{} holds a repository of another tool (its config is not cairn's; restic's?), which cairn cannot read", crate::names::escape_path(.0))]
+    ForeignRepository(PathBuf),
     #[error("{0} already exists and is not empty; refusing to create a repository there")]
     RepositoryExists(PathBuf),
     // A damaged repository id in the config (the keys' associated data)

@@ -132,3 +132,34 @@ fn without_append_only_restic_forgets_and_prunes() {
     let (code, _) = curl(&["-I", &format!("{}/bob/config", server.url())]);
     assert_eq!(code, 200);
 }
+
+/// cairn pointed at a restic repository (served, or as a folder) says that
+/// it is another tool's, exit 10, instead of calling its config damaged.
+#[test]
+fn cairn_names_a_restic_repository_as_another_tools() {
+    if !have_restic() {
+        return;
+    }
+    let env = ServeEnv::new();
+    let server = Server::start(&env.home(), &env.root(), "127.0.0.1:0", &["--no-auth"]);
+    let repo = format!("rest:{}/carol/", server.url());
+    ok(
+        run_bounded({
+            let mut c = restic(&env.home(), &repo);
+            c.arg("init");
+            c
+        }),
+        "restic init",
+    );
+    let folder = env.root().join("carol");
+    for location in [repo.as_str(), folder.to_str().unwrap()] {
+        let out = run_bounded({
+            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"));
+            c.env("HOME", env.home()).env("CAIRN_PASSWORD", "a password").args(["-r", location, "snapshots"]);
+            c
+        });
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(10), "{location}: {err}");
+        assert!(err.contains("a repository of another tool") && err.trim().lines().count() == 1, "{err}");
+    }
+}

@@ -30,6 +30,11 @@ pub(super) fn read_config(backend: &dyn Backend, location: &Path) -> Result<Conf
             format!("larger than any valid config ({MAX_CONFIG_FILE_LEN} bytes at most); not read"),
         ));
     }
+    // The magic first: another tool's config (restic's is JSON) is not a
+    // damaged cairn config, and saying "damaged" would send users to repair.
+    if !bytes.starts_with(&CONFIG_MAGIC) {
+        return Err(Error::ForeignRepository(location.to_path_buf()));
+    }
     let config: ConfigFile = codec::from_postcard(&bytes, "config")?;
     if config.magic != CONFIG_MAGIC {
         return Err(Error::corrupt("config", "not a cairn repository config"));

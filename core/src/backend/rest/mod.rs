@@ -205,12 +205,7 @@ impl RestBackend {
             _ => ErrorKind::Other,
         };
         let mut text = format!("the server answered {}", describe(answer));
-        if answer.status == StatusCode::UNAUTHORIZED {
-            text.push_str(
-                "; give the user and password in the location (rest:http://USER:PASSWORD@HOST:PORT/NAME/) or in \
-                 CAIRN_REST_USERNAME and CAIRN_REST_PASSWORD",
-            );
-        }
+        text.push_str(&hint(op, tail, answer.status, self.authorization.is_some()));
         BackendError::new(op, self.url(tail), io::Error::new(kind, text))
     }
 
@@ -241,6 +236,10 @@ impl RestBackend {
             StatusCode::OK => {}
             // A folder that is not there (dropped by a copy) holds nothing.
             StatusCode::NOT_FOUND => return Ok(Vec::new()),
+            // A server that knows only restic's types (restic's rest-server)
+            // reads `pins/` and `policy/` as a nested repository and answers
+            // 405: it holds none of cairn's own kinds.
+            StatusCode::METHOD_NOT_ALLOWED if is_cairn_only(kind) => return Ok(Vec::new()),
             _ => return Err(self.failure(Op::List, &tail, &answer)),
         }
         let is_v2 = answer.headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(V2.as_bytes()));
@@ -550,3 +549,35 @@ impl RestBackend {
         )
     }
 }
+
+/// The kinds restic's REST protocol does not have (cairn's extensions).
+fn is_cairn_only(kind: FileKind) -> bool {
+    matches!(kind, FileKind::Pin | FileKind::Policy)
+}
+
+/// What the user can do about a refusal, where the status and request say
+/// more than the server's text (restic's rest-server answers bare reasons).
+fn hint(op: Op, tail: &str, status: StatusCode, credentials_given: bool) -> String {
+    let cairn_only = tail.starts_with("pins/") || tail.starts_with("policy/");
+    match status {
+        StatusCode::UNAUTHORIZED if credentials_given => String::from(
+            "; the server refused the user and password given (in the location or in CAIRN_REST_USERNAME and CAIRN_REST_PASSWORD)",
+        ),
+        StatusCode::UNAUTHORIZED => String::from(
+            "; give the user and password in the location (rest:http://USER:PASSWORD@HOST:PORT/NAME/) or in \
+             CAIRN_REST_USERNAME and CAIRN_REST_PASSWORD",
+        ),
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED if cairn_only && op == Op::Create => String::from(
+            "; this server does not store cairn's pins and policies (restic's rest-server knows only restic's \
+             types): use `cairn serve` for them",
+        ),
+        StatusCode::BAD_REQUEST if op == Op::Create => String::from(
+            "; if this is restic's rest-server, it checks that every name is the SHA-256 of the contents while \
+             cairn names files by BLAKE3: start it with --no-verify-upload, or use `cairn serve`",
+        ),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
