@@ -18,6 +18,12 @@ use crate::format::{
     RepoParams,
 };
 
+/// Whether `config` is another tool's: its first bytes differ from cairn's
+/// magic in more than two places (or it is shorter than the magic).
+fn is_foreign(config: &[u8]) -> bool {
+    config.len() < CONFIG_MAGIC.len() || config.iter().zip(CONFIG_MAGIC).filter(|(a, b)| *a != b).count() > 2
+}
+
 pub(super) fn read_config(backend: &dyn Backend, location: &Path) -> Result<ConfigFile> {
     let bytes = match backend.read_config() {
         Err(e) if e.is_not_found() => return Err(Error::NotARepository(location.to_path_buf())),
@@ -30,9 +36,10 @@ pub(super) fn read_config(backend: &dyn Backend, location: &Path) -> Result<Conf
             format!("larger than any valid config ({MAX_CONFIG_FILE_LEN} bytes at most); not read"),
         ));
     }
-    // The magic first: another tool's config (restic's is JSON) is not a
-    // damaged cairn config, and saying "damaged" would send users to repair.
-    if !bytes.starts_with(&CONFIG_MAGIC) {
+    // The magic first: another tool's config (restic's) is not a damaged
+    // cairn config, and "damaged" would send its user to repair. A magic one
+    // or two bytes off is damage (a flipped byte), not another tool.
+    if is_foreign(&bytes) {
         return Err(Error::ForeignRepository(location.to_path_buf()));
     }
     let config: ConfigFile = codec::from_postcard(&bytes, "config")?;

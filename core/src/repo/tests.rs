@@ -125,8 +125,9 @@ fn a_missing_or_foreign_config_is_no_repository() {
         write_config_file(&made, config);
         Repository::open(made.path(), None).map(|_| ())
     };
-    // Another magic is another tool's config, not a damaged one of cairn's.
-    assert!(matches!(opens(&ConfigFile { magic: *b"CAIRNKEY", ..good.clone() }), Err(Error::ForeignRepository(_))));
+    // Another magic is another tool's config; one byte off is damage.
+    assert!(matches!(opens(&ConfigFile { magic: *b"RESTIC!!", ..good.clone() }), Err(Error::ForeignRepository(_))));
+    assert!(matches!(opens(&ConfigFile { magic: *b"CAIRNRE?", ..good.clone() }), Err(Error::Corrupt { .. })));
     let future = ConfigFile { version: REPO_VERSION + 1, ..good.clone() };
     assert!(matches!(opens(&future), Err(Error::UnsupportedVersion { what: "repository config", .. })));
     let sealed_params = ConfigFile { encrypted: true, ..good.clone() };
