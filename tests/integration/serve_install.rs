@@ -163,6 +163,31 @@ fn install_for_a_user_then_the_user_can_snapshot_but_not_delete_and_uninstall_le
     let out = as_user(&name, &home, &cairn_bin(), &["forget", &id]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("append-only"), "{}", stderr_of(&out));
+    // The policy the server's forget obeys is the server's: the user (or an
+    // agent as the user) cannot set it; the service's user sets it on the
+    // folder with the service's copy of the password, as the README says.
+    let out = as_user(&name, &home, &cairn_bin(), &["policy", "set", "--keep-last", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let service_password = root.join(".cairn-serve/passwords").join(&name);
+    let folder = root.join(&name);
+    let out = as_user(
+        &service,
+        &root,
+        &cairn_bin(),
+        &[
+            "-r",
+            folder.to_str().unwrap(),
+            "--password-file",
+            service_password.to_str().unwrap(),
+            "policy",
+            "set",
+            "--keep-daily",
+            "60",
+        ],
+    );
+    assert!(out.status.success(), "policy set on the server: {}", stderr_of(&out));
+    let out = as_user(&name, &home, &cairn_bin(), &["policy", "show"]);
+    assert!(stdout_of(&out).contains("60 daily"), "{}\n{}", stdout_of(&out), stderr_of(&out));
     let out = as_user(&name, &home, Path::new("ls"), &[root.to_str().unwrap()]);
     assert!(!out.status.success(), "the user could list the root: {}", stdout_of(&out));
     let out = as_user(&name, &home, Path::new("rm"), &["-rf", root.join(&name).to_str().unwrap()]);
