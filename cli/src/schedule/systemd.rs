@@ -52,15 +52,25 @@ pub fn available() -> bool {
 
 /// Runs `systemctl --user ARGS`, one error line with its complaint on failure.
 pub fn systemctl(args: &[&str]) -> Result<()> {
+    run_systemctl(&["--user"], args)
+}
+
+/// Runs `systemctl ARGS` on the system's units (`cairn serve install`).
+pub fn systemctl_system(args: &[&str]) -> Result<()> {
+    run_systemctl(&[], args)
+}
+
+fn run_systemctl(scope: &[&str], args: &[&str]) -> Result<()> {
     let program = systemctl_program();
     let out = Command::new(&program)
-        .arg("--user")
+        .args(scope)
         .args(args)
         .stdin(Stdio::null())
         .output()
         .with_context(|| format!("could not run {program}"))?;
     if !out.status.success() {
-        bail!("{program} --user {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        let words: Vec<&str> = scope.iter().chain(args).copied().collect();
+        bail!("{program} {} failed: {}", words.join(" "), String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(())
 }

@@ -14,7 +14,6 @@ mod unit;
 mod users;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 use cairn_core::Repository;
@@ -23,6 +22,7 @@ use clap::Args;
 
 use crate::args::Global;
 use crate::output::outln;
+use crate::schedule::systemd::systemctl_system;
 use crate::{atomic_file, config, locations, password};
 pub use unit::{UNIT_NAME, exec_start_of};
 use users::User;
@@ -137,8 +137,8 @@ pub fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
     point_profile(a, &profile, &user, &config_file, &location, &user_password, false)?;
     outln!("{name}'s profile `{profile}` ({}) now uses {location}", config_file.display())?;
 
-    systemctl(&["daemon-reload"])?;
-    systemctl(&["enable", "--now", UNIT_NAME])?;
+    systemctl_system(&["daemon-reload"])?;
+    systemctl_system(&["enable", "--now", UNIT_NAME])?;
     outln!("started {UNIT_NAME}")?;
     outln!(
         "{name} can snapshot and restore, but not delete: the service (user {}) forgets by the repository's \
@@ -298,19 +298,6 @@ fn point_profile(
     if check_only { Ok(()) } else { users::give(file, user) }
 }
 
-fn systemctl(args: &[&str]) -> Result<()> {
-    let program = std::env::var("CAIRN_SYSTEMCTL").ok().filter(|c| !c.is_empty()).unwrap_or_else(|| "systemctl".into());
-    let out = Command::new(&program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("could not run {program}"))?;
-    if !out.status.success() {
-        bail!("{program} {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(())
-}
-
 pub fn uninstall(_a: &UninstallArgs) -> Result<u8> {
     if !users::is_root() {
         bail!("`cairn serve uninstall` removes a system service: run it as root (sudo)");
@@ -324,9 +311,9 @@ pub fn uninstall(_a: &UninstallArgs) -> Result<u8> {
         }
         Err(e) => return Err(e).with_context(|| format!("could not read {}", unit.display())),
     };
-    systemctl(&["disable", "--now", UNIT_NAME])?;
+    systemctl_system(&["disable", "--now", UNIT_NAME])?;
     atomic_file::remove(&unit)?;
-    systemctl(&["daemon-reload"])?;
+    systemctl_system(&["daemon-reload"])?;
     outln!("stopped and removed {UNIT_NAME}")?;
     let root = exec_start_of(&text).and_then(|w| w.get(2).cloned()).unwrap_or_else(|| "the repository root".into());
     outln!(
