@@ -243,6 +243,15 @@ impl Backend for FaultyBackend {
     fn local_path(&self, kind: FileKind, id: &Id) -> Option<PathBuf> {
         self.inner.local_path(kind, id)
     }
+
+    // The wrapper must stay invisible to the server's two answers too.
+    fn append_only(&self) -> bool {
+        self.inner.append_only()
+    }
+
+    fn server_report(&self) -> BackendResult<Option<Vec<u8>>> {
+        self.inner.server_report()
+    }
 }
 
 /// For the integration tests of the real binary (cargo feature
@@ -284,6 +293,16 @@ mod tests {
 
     fn faulty() -> FaultyBackend {
         FaultyBackend::new(Arc::new(MemoryBackend::new()))
+    }
+
+    #[test]
+    fn the_servers_answers_pass_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("report.json");
+        std::fs::write(&report, b"{}").unwrap();
+        let inner = Arc::new(crate::backend::reporting::ReportingBackend::new(Arc::new(MemoryBackend::new()), report));
+        let be = FaultyBackend::new(inner);
+        assert_eq!(be.server_report().unwrap().as_deref(), Some(&b"{}"[..]));
     }
 
     #[test]
