@@ -69,15 +69,22 @@ impl ReadAhead {
         })?;
         let window = windows.remove(at)?;
         let from = (offset - window.start) as usize;
-        let bytes = window.bytes[from..from + len].to_vec();
+        // A reference-counted slice under the lock; the copy after it, so
+        // the restorer's threads do not take turns copying.
+        let bytes = window.bytes.slice(from..from + len);
         // Most recently used last: the front is evicted first.
         windows.push_back(window);
-        Some(bytes)
+        drop(windows);
+        Some(bytes.to_vec())
     }
 
     /// Keeps `bytes`, read from `start` of the file.
     pub fn put(&self, kind: FileKind, id: &Id, start: u64, bytes: Bytes) {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        // Two threads that missed the same window both fetched it: keep one.
+        if windows.iter().any(|w| w.kind == kind && w.id == *id && w.start == start) {
+            return;
+        }
         if windows.len() >= WINDOWS {
             windows.pop_front();
         }
