@@ -2,7 +2,7 @@
 //! protocol (the server is the `cairn-server` crate; this only maps flags),
 //! and `cairn serve htpasswd FILE USER`: adds a user to an htpasswd file.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -167,12 +167,8 @@ fn serve(a: &ServeArgs) -> Result<u8> {
 fn htpasswd(a: &HtpasswdArgs) -> Result<u8> {
     use cairn_server::auth::htpasswd as h;
     h::check_user(&a.user).map_err(anyhow::Error::msg)?;
-    let password = if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password(format!("password for {}: ", a.user))?;
-        if first != rpassword::prompt_password("repeat it: ")? {
-            bail!("the two passwords differ; nothing was changed");
-        }
-        first
+    let password = if let Some(typed) = crate::password::prompt_new_password()? {
+        typed
     } else {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).context("could not read the password from standard input")?;

@@ -87,7 +87,6 @@ pub fn service_text(program: &Path, root: &Path, socket: &Path, user: &str) -> S
 
 /// The words of the unit's `ExecStart=` line (tests run it themselves
 /// where there is no systemd), unquoted.
-#[cfg_attr(not(test), allow(dead_code))]
 pub fn exec_start_of(unit: &str) -> Option<Vec<String>> {
     let line = unit.lines().find_map(|l| l.strip_prefix("ExecStart="))?;
     let mut words = Vec::new();
