@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use cairn_core::backend::local::LocalBackend;
-use cairn_core::backend::{Backend, BackendError, CONFIG_NAME, FileKind};
+use cairn_core::backend::{Backend, BackendError, CONFIG_NAME};
 use cairn_core::format::{self, CONFIG_MAGIC};
 use cairn_core::id::Id;
 use hyper::body::Incoming;
@@ -190,39 +190,13 @@ async fn create_repo(dir: PathBuf) -> Answer {
         if dir.join(CONFIG_NAME).exists() {
             return Err(Reject::new(StatusCode::CONFLICT, "a repository exists here"));
         }
-        let empty = match fs::read_dir(&dir) {
-            Ok(mut entries) => entries.next().is_none(),
-            Err(e) if e.kind() == ErrorKind::NotFound => true,
-            Err(e) => return Err(Reject::from_io(e, &dir)),
-        };
-        if empty {
-            LocalBackend::new(&dir).create_layout().map_err(Reject::from_backend)
-        } else {
-            // The root repository shares its folder with the server's own
-            // files (`.cairn-serve/`, `.htpasswd`); or a create was retried.
-            complete_layout(&dir).map_err(|e| Reject::from_io(e, &dir))
-        }
+        // Not `create_layout`, which refuses a folder with anything in it:
+        // the root repository shares its folder with the server's own files
+        // (`.cairn-serve/`, `.htpasswd`), and a create may be retried.
+        LocalBackend::new(&dir).complete_layout().map_err(Reject::from_backend)
     })
     .await?;
     Ok(ok())
-}
-
-/// Creates whatever folder of the layout is missing in an existing folder
-/// (0700, each parent fsync-ed after), as `create_layout` would have.
-fn complete_layout(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    let mkdir = |p: &Path| match fs::DirBuilder::new().mode(0o700).create(p) {
-        Err(e) if e.kind() == ErrorKind::AlreadyExists && p.is_dir() => Ok(()),
-        other => other,
-    };
-    for kind in FileKind::ALL {
-        mkdir(&dir.join(kind.folder()))?;
-    }
-    for byte in 0..=255u8 {
-        mkdir(&dir.join("data").join(format!("{byte:02x}")))?;
-    }
-    fs::File::open(dir.join("data"))?.sync_all()?;
-    fs::File::open(dir)?.sync_all()
 }
 
 async fn get_config(dir: PathBuf, head: bool) -> Answer {
@@ -307,9 +281,9 @@ fn name_check(dir: &Path, kind: Kind) -> NameCheck {
     if kind == Kind::Pins {
         return NameCheck::None;
     }
-    let mut magic = [0u8; 8];
+    let mut magic = [0u8; CONFIG_MAGIC.len()];
     match fs::File::open(dir.join(CONFIG_NAME)).and_then(|mut f| f.read_exact(&mut magic)) {
-        Ok(()) if magic == CONFIG_MAGIC => NameCheck::Blake3,
+        Ok(()) if format::is_cairn_config(&magic) => NameCheck::Blake3,
         Ok(()) => NameCheck::Sha256,
         // A config shorter than the magic is not cairn's.
         Err(e) if e.kind() == ErrorKind::UnexpectedEof => NameCheck::Sha256,

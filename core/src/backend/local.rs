@@ -46,6 +46,26 @@ impl LocalBackend {
         &self.root
     }
 
+    /// Creates whatever folder of the layout is missing (0700), the root
+    /// included, each parent synced after: `create_layout` once the location
+    /// is known to be empty, and a server completing a folder a client made.
+    pub fn complete_layout(&self) -> BackendResult<()> {
+        let layout = || -> io::Result<()> {
+            create_private_dir(&self.root)?;
+            for kind in FileKind::ALL {
+                create_private_dir(&self.root.join(kind.folder()))?;
+            }
+            for byte in 0..=255u8 {
+                create_private_dir(&self.root.join("data").join(format!("{byte:02x}")))?;
+            }
+            // W8: each new folder's parent is synced, or a crash can lose the
+            // 256 pack folders (`data/`) or the kind folders (the root).
+            sync_dir_io(&self.root.join("data"))?;
+            sync_dir_io(&self.root)
+        };
+        layout().at_op(Op::Layout, &self.root)
+    }
+
     pub fn path_of(&self, kind: FileKind, id: &Id) -> PathBuf {
         let hex = id.to_hex();
         match kind {
@@ -100,22 +120,18 @@ impl Backend for LocalBackend {
             if let Some(parent) = self.root.parent().filter(|p| !p.as_os_str().is_empty()) {
                 fs::create_dir_all(parent)?;
             }
-            create_private_dir(&self.root)?;
-            for kind in FileKind::ALL {
-                create_private_dir(&self.root.join(kind.folder()))?;
-            }
-            for byte in 0..=255u8 {
-                create_private_dir(&self.root.join("data").join(format!("{byte:02x}")))?;
-            }
-            // W8: each new folder's parent is synced, or a crash can lose the
-            // 256 pack folders (`data/`) or the kind folders (the root).
-            sync_dir_io(&self.root.join("data"))?;
-            sync_dir_io(&self.root)
+            Ok(())
         };
-        layout().at_op(Op::Layout, &self.root)
+        layout().at_op(Op::Layout, &self.root)?;
+        self.complete_layout()
     }
 
     fn list(&self, kind: FileKind) -> BackendResult<Vec<(Id, u64)>> {
+        Ok(self.list_times(kind)?.into_iter().map(|(id, size, _)| (id, size)).collect())
+    }
+
+    /// One stat per file gives both its size and its time.
+    fn list_times(&self, kind: FileKind) -> BackendResult<Vec<(Id, u64, Option<SystemTime>)>> {
         let mut out = Vec::new();
         let base = self.root.join(kind.folder());
         if !base.exists() {
@@ -139,21 +155,6 @@ impl Backend for LocalBackend {
             out.extend(sizes_of(&folder, names)?);
         }
         out.sort();
-        Ok(out)
-    }
-
-    fn list_times(&self, kind: FileKind) -> BackendResult<Vec<(Id, u64, Option<SystemTime>)>> {
-        let listed = self.list(kind)?;
-        let mut out = Vec::with_capacity(listed.len());
-        for (id, size) in listed {
-            let path = self.path_of(kind, &id);
-            match fs::symlink_metadata(&path) {
-                Ok(md) => out.push((id, size, md.modified().ok())),
-                // Removed since the listing (a refresh, a prune): not listed.
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(e).at_op(Op::List, &path),
-            }
-        }
         Ok(out)
     }
 
@@ -306,12 +307,14 @@ fn place_without_replacing(temp: &Path, path: &Path) -> io::Result<()> {
 /// The size of each named file in `folder`, leaving out those removed since
 /// the folder was read (a concurrent prune): a listing never fails, nor
 /// lists a file, for a name that went away in between.
-fn sizes_of(folder: &Path, names: Vec<(Id, String)>) -> BackendResult<Vec<(Id, u64)>> {
+/// Each named file's size and modification time; a file removed since its
+/// folder was read is not listed.
+fn sizes_of(folder: &Path, names: Vec<(Id, String)>) -> BackendResult<Vec<(Id, u64, Option<SystemTime>)>> {
     let mut out = Vec::with_capacity(names.len());
     for (id, name) in names {
         let path = folder.join(name);
         match fs::symlink_metadata(&path) {
-            Ok(md) => out.push((id, md.len())),
+            Ok(md) => out.push((id, md.len(), md.modified().ok())),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e).at_op(Op::List, &path),
         }
@@ -417,7 +420,8 @@ mod tests {
         // The names as the folder was read, then one removed before the stat.
         let names = vec![(Id([1; 32]), Id([1; 32]).to_hex()), (Id([2; 32]), Id([2; 32]).to_hex())];
         be.remove(FileKind::Snapshot, &Id([1; 32])).unwrap();
-        assert_eq!(sizes_of(&folder, names).unwrap(), vec![(Id([2; 32]), 4)]);
+        let listed: Vec<(Id, u64)> = sizes_of(&folder, names).unwrap().into_iter().map(|(id, n, _)| (id, n)).collect();
+        assert_eq!(listed, vec![(Id([2; 32]), 4)]);
     }
 
     #[test]

@@ -44,6 +44,12 @@ pub const KNOWN_FEATURES: u64 = FEATURE_DELETION_PROTOCOL;
 pub const SNAPSHOT_VERSION: u32 = 2;
 
 pub const CONFIG_MAGIC: [u8; 8] = *b"CAIRNREP";
+
+/// Whether `config` (its first bytes suffice) is cairn's: its magic, or one
+/// one or two bytes off (a damaged cairn config, not another tool's).
+pub fn is_cairn_config(config: &[u8]) -> bool {
+    config.len() >= CONFIG_MAGIC.len() && config.iter().zip(CONFIG_MAGIC).filter(|(a, b)| *a != b).count() <= 2
+}
 pub const KEY_MAGIC: [u8; 8] = *b"CAIRNKEY";
 
 // The largest file of each kind a reader accepts (format-spec.md §6, "File

@@ -15,14 +15,8 @@ use crate::format::codec::{self, ObjectKind};
 use crate::format::crypto::Keys;
 use crate::format::{
     CONFIG_MAGIC, ConfigFile, FEATURE_DELETION_PROTOCOL, MAX_CONFIG_FILE_LEN, OLDEST_REPO_VERSION, REPO_VERSION,
-    RepoParams,
+    RepoParams, is_cairn_config,
 };
-
-/// Whether `config` is another tool's: its first bytes differ from cairn's
-/// magic in more than two places (or it is shorter than the magic).
-fn is_foreign(config: &[u8]) -> bool {
-    config.len() < CONFIG_MAGIC.len() || config.iter().zip(CONFIG_MAGIC).filter(|(a, b)| *a != b).count() > 2
-}
 
 pub(super) fn read_config(backend: &dyn Backend, location: &Path) -> Result<ConfigFile> {
     let bytes = match backend.read_config() {
@@ -39,7 +33,7 @@ pub(super) fn read_config(backend: &dyn Backend, location: &Path) -> Result<Conf
     // The magic first: another tool's config (restic's) is not a damaged
     // cairn config, and "damaged" would send its user to repair. A magic one
     // or two bytes off is damage (a flipped byte), not another tool.
-    if is_foreign(&bytes) {
+    if !is_cairn_config(&bytes) {
         return Err(Error::ForeignRepository(location.to_path_buf()));
     }
     let config: ConfigFile = codec::from_postcard(&bytes, "config")?;
