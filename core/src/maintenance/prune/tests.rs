@@ -332,6 +332,27 @@ proptest! {
         max_unused in limit_strategy(),
         cap in proptest::option::of(0u64..8000),
     ) {
+        check_plan(&raw_packs, &wanted, max_unused, cap)?;
+    }
+}
+
+/// A pack holding only a second copy of needed blobs is a repack candidate
+/// (its copy is unused) that the cap can stop; the checker once counted
+/// only packs with blobs nobody needs, and took this plan for a violation.
+#[test]
+fn a_cap_reached_on_a_pack_of_second_copies_is_the_cap() {
+    let packs = vec![vec![(true, 10), (true, 11)], vec![(true, 10), (true, 12)], vec![(false, 3), (false, 4)]];
+    check_plan(&packs, &[10, 11, 12, 3], MaxUnused::Percent(0.0), Some(1000)).unwrap();
+}
+
+/// The properties of one plan (the body of the property test above).
+fn check_plan(
+    raw_packs: &[Vec<(bool, u8)>],
+    wanted: &[u8],
+    max_unused: MaxUnused,
+    cap: Option<u64>,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    {
         let mut packs = Vec::new();
         let mut on_disk = HashMap::new();
         for (p, blobs) in raw_packs.iter().enumerate() {
@@ -343,7 +364,9 @@ proptest! {
                 let kind = if *tree { BlobKind::Tree } else { BlobKind::Data };
                 // One kind per pack (W6): the first blob's.
                 let kind = entries.first().map_or(kind, |e: &PackEntry| e.kind);
-                if !seen.insert((kind, *id)) { continue; }
+                if !seen.insert((kind, *id)) {
+                    continue;
+                }
                 let length = blob_len(*id);
                 entries.push(PackEntry { kind, id: Id([*id; 32]), offset, length, raw_length: length });
                 offset += length;
@@ -351,9 +374,10 @@ proptest! {
             on_disk.insert(pack, u64::from(offset) + 50);
             packs.push(IndexedPack { pack, entries });
         }
-        let indexed: HashSet<(BlobKind, Id)> = packs.iter().flat_map(|p| p.entries.iter().map(|e| (e.kind, e.id))).collect();
+        let indexed: HashSet<(BlobKind, Id)> =
+            packs.iter().flat_map(|p| p.entries.iter().map(|e| (e.kind, e.id))).collect();
         let mut needs = Needs::default();
-        for w in &wanted {
+        for w in wanted {
             for kind in [BlobKind::Data, BlobKind::Tree] {
                 if indexed.contains(&(kind, Id([*w; 32]))) {
                     needs.used.insert((kind, Id([*w; 32])), NO_COPY);
@@ -363,6 +387,14 @@ proptest! {
         let used: Vec<(BlobKind, Id)> = needs.used.keys().copied().collect();
         let files = IndexFiles { files: Vec::new(), packs: packs.clone(), redundant_listings: 0, on_disk };
         choose_copies(&files, &mut needs);
+        // Which copy of each needed blob the plan keeps: every other copy is unused.
+        let chosen = needs.used.clone();
+        let unused_copy = |p: usize, pack: &IndexedPack| {
+            pack.entries
+                .iter()
+                .enumerate()
+                .any(|(e, entry)| chosen.get(&(entry.kind, entry.id)) != Some(&((p as u64) << 32 | e as u64)))
+        };
         let opts = PruneOptions { max_unused, max_repack_size: cap, forgotten: Vec::new() };
         let plan = decide(1000, &opts, files, needs, 1);
 
@@ -374,8 +406,9 @@ proptest! {
         prop_assert!(deleted.is_disjoint(&repacked) && deleted.is_disjoint(&kept) && repacked.is_disjoint(&kept));
         // Every needed blob survives: in a kept pack, or copied by a repack.
         for key in &used {
-            let survives = packs.iter().any(|p| kept.contains(&p.pack) && p.entries.iter().any(|e| (e.kind, e.id) == *key))
-                || plan.repack.iter().any(|r| r.keep.iter().any(|e| (e.kind, e.id) == *key));
+            let survives =
+                packs.iter().any(|p| kept.contains(&p.pack) && p.entries.iter().any(|e| (e.kind, e.id) == *key))
+                    || plan.repack.iter().any(|r| r.keep.iter().any(|e| (e.kind, e.id) == *key));
             prop_assert!(survives, "needed blob {:?} would be lost", key);
         }
         // A needed blob counts once, whatever its copies.
@@ -383,18 +416,26 @@ proptest! {
         prop_assert_eq!(plan.used_bytes, expected);
         prop_assert_eq!(plan.used_blobs as usize, used.len());
         // The limit is met, or every candidate was repacked, or the cap stopped it.
-        let candidates: Vec<&IndexedPack> = packs.iter().filter(|p| !deleted.contains(&p.pack)).filter(|p| {
-            plan.repack.iter().any(|r| r.pack.pack == p.pack)
-                || (kept.contains(&p.pack) && p.entries.iter().any(|e| !used.contains(&(e.kind, e.id))))
-        }).collect();
+        let candidates: Vec<&IndexedPack> = packs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !deleted.contains(&p.pack))
+            .filter(|(i, p)| {
+                plan.repack.iter().any(|r| r.pack.pack == p.pack) || (kept.contains(&p.pack) && unused_copy(*i, p))
+            })
+            .map(|(_, p)| p)
+            .collect();
         let all_repacked = candidates.iter().all(|p| repacked.contains(&p.pack));
         let repacked_bytes = plan.repack_bytes();
-        let cap_reached = cap.is_some_and(|cap| candidates.iter().any(|p| {
-            !repacked.contains(&p.pack) && repacked_bytes + plan_size(&plan, p) > cap
-        }));
+        let cap_reached = cap.is_some_and(|cap| {
+            candidates.iter().any(|p| !repacked.contains(&p.pack) && repacked_bytes + plan_size(&plan, p) > cap)
+        });
         prop_assert!(
             plan.unused_after <= opts.max_unused.limit(plan.used_bytes) || all_repacked || cap_reached,
-            "unused {} limit {} repacked {}", plan.unused_after, opts.max_unused.limit(plan.used_bytes), repacked_bytes
+            "unused {} limit {} repacked {}",
+            plan.unused_after,
+            opts.max_unused.limit(plan.used_bytes),
+            repacked_bytes
         );
         if let Some(cap) = cap {
             prop_assert!(repacked_bytes <= cap);
@@ -408,6 +449,7 @@ proptest! {
             }
         }
     }
+    Ok(())
 }
 
 fn plan_size(_plan: &PrunePlan, pack: &IndexedPack) -> u64 {
