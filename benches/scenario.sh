@@ -3,7 +3,14 @@
 #
 #   benches/scenario.sh [--scale tiny|small|medium|large] [--tree DIR] [--ticks N] [--runs N]
 #                       [--tools cairn,restic,borg] [--out DIR] [--first-hour H] [--no-build]
-#                       [--no-verify] [--clean]
+#                       [--no-verify] [--clean] [--backend local|s3] [--s3-endpoint URL]
+#
+# --backend s3 puts every repository in a bucket of a local S3 server (moto_server, from
+# CAIRN_MOTO_SERVER or PATH; pip install 'moto[server]'), or at --s3-endpoint with the AWS_*
+# variables of the environment; borg has no S3 backend and is left out. It adds
+#   6. copy: the --ticks hourly snapshots, also taken into a local repository per tool during
+#      step 3 (untimed), copied to a new S3 repository made with --copy-chunker-params
+#      (cairn copy --to; restic copy --from-repo)
 #
 # Steps, run per tool on the same tree, the tools interleaved within each step:
 #   1. first snapshot            (reference: tar | zstd -3 -T0 of the same files)
@@ -32,8 +39,10 @@ FIRST_HOUR=1
 BUILD=1
 VERIFY=1
 CLEAN=0
+BACKEND=local
+S3_ENDPOINT=""
 
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "scenario: $*" >&2; exit 1; }
 note() { echo "> note: $*"; NOTES+=("$*"); }
 NOTES=()
@@ -50,10 +59,13 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0; shift ;;
     --no-verify) VERIFY=0; shift ;;
     --clean) CLEAN=1; shift ;;
+    --backend) BACKEND="${2:?}"; shift 2 ;;
+    --s3-endpoint) S3_ENDPOINT="${2:?}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
 done
+case "$BACKEND" in local|s3) ;; *) die "--backend must be local or s3" ;; esac
 case "$SCALE" in tiny|small|medium|large) ;; *) die "--scale must be tiny, small, medium or large" ;; esac
 [[ "$TICKS" =~ ^[0-9]+$ ]] || die "--ticks must be a number"
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive number"
@@ -83,6 +95,7 @@ echo
 printf 'command: `%s' "$0"; for a in "${ORIG_ARGS[@]}"; do printf ' %q' "$a"; done; printf '`\n\n'
 meta command "$0 ${ORIG_ARGS[*]}"
 meta started "$(date -Is)"
+meta backend "$BACKEND"
 meta scale "$SCALE"; meta ticks "$TICKS"; meta runs "$RUNS"; meta out "$OUT"
 
 # ---------------------------------------------------------------- prerequisites
@@ -103,6 +116,10 @@ IFS=',' read -r -a WANT <<<"$TOOLS"
 for t in "${WANT[@]}"; do
   case "$t" in cairn|restic|borg) ;; *) die "unknown tool in --tools: $t" ;; esac
 done
+if [ "$BACKEND" = s3 ]; then
+  KEEP=(); for t in "${WANT[@]}"; do [ "$t" = borg ] && note "borg has no S3 backend: left out" || KEEP+=("$t"); done
+  WANT=("${KEEP[@]}")
+fi
 want() { local t; for t in "${WANT[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
 missing=()
 want restic && ! command -v restic >/dev/null && missing+=(restic)
@@ -184,6 +201,33 @@ export TMPDIR="$OUT/tmp"
 RESTIC_CACHE="$OUT/cache/restic"
 REPO_cairn="$OUT/repos/cairn"; REPO_restic="$OUT/repos/restic"; REPO_borg="$OUT/repos/borg"
 repo_of() { local v="REPO_$1"; echo "${!v}"; }
+LOCAL_cairn="$OUT/repos/cairn-local"; LOCAL_restic="$OUT/repos/restic-local"
+printf '%s' "$PASSWORD" >"$OUT/password"
+S3_PID=""
+if [ "$BACKEND" = s3 ]; then
+  if [ -z "$S3_ENDPOINT" ]; then
+    MOTO="${CAIRN_MOTO_SERVER:-$(command -v moto_server || true)}"
+    [ -n "$MOTO" ] && [ -x "$MOTO" ] || die "--backend s3 needs moto_server (pip install 'moto[server]'; or set CAIRN_MOTO_SERVER) or --s3-endpoint"
+    S3_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$MOTO" -H 127.0.0.1 -p "$S3_PORT" >"$OUT/logs/moto.log" 2>&1 &
+    S3_PID=$!
+    trap '[ -n "$S3_PID" ] && kill "$S3_PID" 2>/dev/null || true' EXIT
+    S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+    for _ in $(seq 1 300); do curl -sf -o /dev/null "$S3_ENDPOINT/" && break; sleep 0.1; done
+    curl -sf -o /dev/null "$S3_ENDPOINT/" || die "moto_server did not start (see $OUT/logs/moto.log)"
+    export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
+    export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+    for b in cairn-bench restic-bench cairn-copy restic-copy; do
+      curl -sf -o /dev/null -X PUT "$S3_ENDPOINT/$b" || die "could not create bucket $b"
+    done
+    S3_NOTE="moto_server $("$MOTO" --version 2>/dev/null | head -n1) on $S3_ENDPOINT (same host)"
+  else
+    S3_NOTE="$S3_ENDPOINT (buckets cairn-bench, restic-bench, cairn-copy, restic-copy must exist)"
+  fi
+  meta s3 "$S3_NOTE"
+  REPO_cairn="s3:$S3_ENDPOINT/cairn-bench"; REPO_restic="s3:$S3_ENDPOINT/restic-bench"
+  COPY_cairn="s3:$S3_ENDPOINT/cairn-copy"; COPY_restic="s3:$S3_ENDPOINT/restic-copy"
+fi
 
 # Excludes. cairn: its default excludes if it has them, else --exclude if offered, else none.
 CAIRN_EXCL=()
@@ -202,17 +246,17 @@ if want cairn; then
 fi
 meta cairn_excludes "$CAIRN_EXCL_NOTE"
 
-cmd_init() {
+cmd_init() { # tool [repository]
   case "$1" in
-    cairn) CMD=("$CAIRN" --repo "$REPO_cairn" init) ;;
-    restic) CMD=(restic -r "$REPO_restic" --cache-dir "$RESTIC_CACHE" init --repository-version 2) ;;
+    cairn) CMD=("$CAIRN" --repo "${2:-$REPO_cairn}" init) ;;
+    restic) CMD=(restic -r "${2:-$REPO_restic}" --cache-dir "$RESTIC_CACHE" init --repository-version 2) ;;
     borg) CMD=(borg init -e repokey-blake2 "$REPO_borg") ;;
   esac
 }
-cmd_snapshot() { # tool archive-name
+cmd_snapshot() { # tool archive-name [repository]
   case "$1" in
-    cairn) CMD=("$CAIRN" --repo "$REPO_cairn" snapshot "${CAIRN_EXCL[@]}" "$TREE") ;;
-    restic) CMD=(restic -r "$REPO_restic" --cache-dir "$RESTIC_CACHE" backup --compression auto
+    cairn) CMD=("$CAIRN" --repo "${3:-$REPO_cairn}" snapshot "${CAIRN_EXCL[@]}" "$TREE") ;;
+    restic) CMD=(restic -r "${3:-$REPO_restic}" --cache-dir "$RESTIC_CACHE" backup --compression auto
               --exclude node_modules --exclude target "$TREE") ;;
     borg) CMD=(borg create --stats --compression 'zstd,3' --exclude '*/node_modules' --exclude '*/target'
             "$REPO_borg::$2" "$TREE") ;;
@@ -263,8 +307,26 @@ run_measured() {
   return "$rc"
 }
 repo_size() { # when tool
-  local b; b=$(du -sb "$(repo_of "$2")" | cut -f1)
+  local b
+  if [ "$BACKEND" = s3 ]; then b=$(s3_bucket_bytes "$(repo_of "$2")"); else b=$(du -sb "$(repo_of "$2")" | cut -f1); fi
   printf '%s\t%s\t%s\n' "$1" "$2" "$b" >>"$SIZES"
+}
+# s3_bucket_bytes s3:http://HOST/BUCKET: the bytes of every object, by ListObjectsV2 (unsigned:
+# moto does not check signatures; with --s3-endpoint elsewhere the size is left out).
+s3_bucket_bytes() {
+  python3 - "${1#s3:}" <<'PY' || echo 0
+import sys, urllib.request, urllib.parse, xml.etree.ElementTree as ET
+url, total, token = sys.argv[1], 0, None
+ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+while True:
+    q = {"list-type": "2"}
+    if token: q["continuation-token"] = token
+    root = ET.fromstring(urllib.request.urlopen(url + "?" + urllib.parse.urlencode(q), timeout=30).read())
+    total += sum(int(e.text) for e in root.iter(ns + "Size"))
+    token = root.findtext(ns + "NextContinuationToken")
+    if root.findtext(ns + "IsTruncated") != "true" or not token: break
+print(total)
+PY
 }
 # Exit statuses meaning "saved, with warnings": cairn 3, restic 3, borg 1.
 ok_status() {
@@ -305,6 +367,7 @@ if [ -d "$ROOT/.git" ] && command -v git >/dev/null; then
   echo "| cairn source | $v |"; meta cairn_commit "$v"
 fi
 echo "| machine | $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -sr) |"
+[ "$BACKEND" = s3 ] && echo "| repositories | S3: $S3_NOTE |"
 echo "| load average at start | $(cut -d' ' -f1-3 /proc/loadavg) |"
 meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| tree | $TREE ($TREE_SRC) |"
@@ -405,6 +468,12 @@ if [ "$TICKS" -gt 0 ]; then
       cmd_snapshot "$t" "$name"; rc=0; run_measured hourly "$t" "$i" "$t-$name" "${CMD[@]}" || rc=$?
       if report_rc "$t" "snapshot after hour $h" "$rc" "$t-$name"; then LATEST[$t]="$name"; fi
       line="$line $t ${LAST_WALL}s"
+      if [ "$BACKEND" = s3 ]; then
+        # The copy step's source: the same state in a local repository (not timed).
+        if [ "$i" = 1 ]; then LR="LOCAL_$t"; cmd_init "$t" "${!LR}"; "${CMD[@]}" >"$OUT/logs/$t-local-init.log" 2>&1 || note "$t local init failed"; fi
+        LR="LOCAL_$t"; cmd_snapshot "$t" "$name" "${!LR}"
+        "${CMD[@]}" >"$OUT/logs/$t-local-$name.log" 2>&1 || note "$t local snapshot $name failed"
+      fi
       if [ "$t" = cairn ]; then
         line="$line ($(grep -m1 -o 'read .* to the repository' "$OUT/logs/$t-$name.log" | sed 's/ to the repository//'))"
       fi
@@ -463,6 +532,28 @@ for t in "${TOOL_LIST[@]}"; do
     echo "$line"
   fi
 done
+
+# ---------------------------------------------------------------- step 6: copy to S3
+if [ "$BACKEND" = s3 ] && [ "$TICKS" -gt 0 ]; then
+  echo "> step 6: copy the $TICKS hourly snapshots from a local repository to a new S3 one"
+  for t in "${TOOL_LIST[@]}"; do
+    alive "$t" || continue
+    LR="LOCAL_$t"; CR="COPY_$t"
+    case "$t" in
+      cairn)
+        init=("$CAIRN" --repo "${!CR}" init --copy-chunker-params "${!LR}" --from-password-file "$OUT/password")
+        CMD=("$CAIRN" --repo "${!LR}" copy --to "${!CR}" --to-password-file "$OUT/password") ;;
+      restic)
+        init=(restic -r "${!CR}" --cache-dir "$RESTIC_CACHE" init --repository-version 2 --copy-chunker-params
+              --from-repo "${!LR}" --from-password-file "$OUT/password")
+        CMD=(restic -r "${!CR}" --cache-dir "$RESTIC_CACHE" copy --from-repo "${!LR}" --from-password-file "$OUT/password") ;;
+    esac
+    "${init[@]}" >"$OUT/logs/$t-copy-init.log" 2>&1 || { note "$t copy destination init failed: $(tail -n1 "$OUT/logs/$t-copy-init.log")"; continue; }
+    rc=0; run_measured copy "$t" 1 "$t-copy" "${CMD[@]}" || rc=$?
+    report_rc "$t" copy "$rc" "$t-copy" || continue
+    echo ">   $t: ${LAST_WALL}s"
+  done
+fi
 
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta finished "$(date -Is)"

@@ -76,6 +76,7 @@ STEPS = [
     ("hourly", f"3. Hourly snapshot after a tick (median of {meta['ticks']} hours; peak RSS = max)", "ticks"),
     ("restore", "4. Full restore of the latest snapshot", "ticks"),
     ("prune", "5. forget --keep-last 5 --prune (borg: prune --keep-last 5 + compact)", "prune"),
+    ("copy", f"6. copy of the {meta['ticks']} hourly snapshots from a local repository to a new S3 one", None),
 ]
 refs = {"first": "tar | zstd -3 -T0 (limit)", "nochange": "stat walk (limit)"}
 for step, title, size_key in STEPS:
@@ -136,7 +137,7 @@ if "cairn" in tools and peers:
     print("| --- |" + " --- |" * len(peers))
     ratios = {}
     for step, label in (("first", "first snapshot"), ("nochange", "no-change snapshot"),
-                        ("hourly", "hourly snapshot"), ("restore", "restore"), ("prune", "prune")):
+                        ("hourly", "hourly snapshot"), ("restore", "restore"), ("prune", "prune"), ("copy", "copy to S3")):
         for key, kl in (("wall", "wall time"), ("rss_mib", "peak RSS")):
             vals = [ratio(get(step, "cairn", key), get(step, p, key)) for p in peers]
             ratios[f"{step}_{key}"] = dict(zip(peers, vals))
