@@ -59,10 +59,12 @@ fn snapshot_id(out: &Output) -> String {
     json["id"].as_str().expect("an id").to_string()
 }
 
-fn restore_equals(env: &Env, location: &str, id: &str, expected: &Path) {
+/// Restores snapshot `id` (of the folder `src`) and compares it with
+/// `expected` (a copy of `src` as it was then).
+fn restore_equals(env: &Env, location: &str, id: &str, src: &Path, expected: &Path) {
     let target = env.path(&format!("restore-{id}-{}", bucket_name()));
     ok(run(cairn(env, location).args(["restore", id, "--target"]).arg(&target)));
-    assert_same_tree(expected, &restored(&target, expected));
+    assert_same_tree(expected, &restored(&target, src));
 }
 
 /// The failure is said in one line (no backtrace, no request dump).
@@ -93,8 +95,8 @@ fn s3_everyday_commands_work_on_a_bucket() {
     assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
     let out = ok(run(cairn(&env, &location).args(["diff", &first_id, &second_id])));
     assert!(!stdout_of(&out).trim().is_empty(), "the tick changed files: the diff says which");
-    restore_equals(&env, &location, &first_id, &first_copy);
-    restore_equals(&env, &location, &second_id, &src);
+    restore_equals(&env, &location, &first_id, &src, &first_copy);
+    restore_equals(&env, &location, &second_id, &src, &src);
 
     ok(run(cairn(&env, &location).args(["forget", "--keep-last", "1"])));
     ok(run(cairn(&env, &location).arg("prune")));
@@ -102,7 +104,7 @@ fn s3_everyday_commands_work_on_a_bucket() {
     let out = ok(run(cairn(&env, &location).args(["--json", "snapshots"])));
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
-    restore_equals(&env, &location, &second_id, &src);
+    restore_equals(&env, &location, &second_id, &src, &src);
     // A second init on the same prefix is refused.
     let out = run(cairn(&env, &location).args(["init", "--kdf-memory-kib", "8", "--kdf-iterations", "1"]));
     assert!(!out.status.success(), "{}", stdout_of(&out));
@@ -190,10 +192,10 @@ fn s3_server_gone_in_the_middle_of_the_uploads() {
     let out = ok(run(cairn(&f.env, &f.location).args(["--json", "snapshots"])));
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1, "the cut snapshot was not saved: {listed}");
-    restore_equals(&f.env, &f.location, &f.first_id, &f.first_copy);
+    restore_equals(&f.env, &f.location, &f.first_id, &f.src, &f.first_copy);
     let next = snapshot_id(&ok(snapshot(&f.env, &f.location, &f.src)));
     ok(run(cairn(&f.env, &f.location).args(["check", "--read-data"])));
-    restore_equals(&f.env, &f.location, &next, &f.src);
+    restore_equals(&f.env, &f.location, &next, &f.src, &f.src);
 }
 
 #[test]
@@ -204,8 +206,8 @@ fn s3_injected_500s_are_retried() {
     assert!(f.proxy.failed() > 0, "faults were injected");
     ok(run(cairn(&f.env, &f.location).args(["check", "--read-data"])));
     f.proxy.fail_every(0);
-    restore_equals(&f.env, &f.location, &f.first_id, &f.first_copy);
-    restore_equals(&f.env, &f.location, &next, &f.src);
+    restore_equals(&f.env, &f.location, &f.first_id, &f.src, &f.first_copy);
+    restore_equals(&f.env, &f.location, &next, &f.src, &f.src);
 }
 
 #[test]
@@ -215,5 +217,5 @@ fn s3_slow_answers_still_work() {
     let next = snapshot_id(&ok(snapshot(&f.env, &f.location, &f.src)));
     ok(run(cairn(&f.env, &f.location).arg("check")));
     f.proxy.delay(Duration::ZERO);
-    restore_equals(&f.env, &f.location, &next, &f.src);
+    restore_equals(&f.env, &f.location, &next, &f.src, &f.src);
 }

@@ -159,6 +159,34 @@ impl S3Backend {
         }
     }
 
+    /// Deletes every version of a file, delete markers included, in a
+    /// versioned bucket (Object Lock turns versioning on): a plain DELETE
+    /// there only adds a delete marker and frees nothing. Returns how many
+    /// versions were deleted; a version the bucket still locks fails with
+    /// the server's refusal (403), the others are deleted regardless.
+    pub fn remove_versions(&self, kind: FileKind, id: &Id) -> BackendResult<usize> {
+        let key = self.key_of(kind, id);
+        let op = &self.client.operator;
+        let entries = self
+            .client
+            .block_on(op.list_with(&key).versions(true).deleted(true))
+            .map_err(|e| self.error(Op::Remove, &key, e.into()))?;
+        let mut removed = 0;
+        let mut refused = None;
+        for entry in entries.iter().filter(|e| e.path() == key) {
+            let Some(version) = entry.metadata().version() else { continue };
+            match self.client.block_on(op.delete_with(&key).version(version)) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == OdKind::NotFound => {}
+                Err(e) => refused = Some(self.error(Op::Remove, &key, e.into())),
+            }
+        }
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(removed),
+        }
+    }
+
     fn list_entries(&self, kind: FileKind) -> BackendResult<Vec<(Id, u64, Option<SystemTime>)>> {
         let dir = self.location.key(&format!("{}/", kind.folder()));
         let entries = self

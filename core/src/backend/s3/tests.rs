@@ -159,3 +159,17 @@ fn the_test_server_answers_plain_requests() {
     let (status, text) = raw_request(server().addr(), "GET", "/", &[], b"").unwrap();
     assert_eq!(status, 200, "{text}");
 }
+
+/// In a versioned bucket a plain DELETE leaves versions behind; removing
+/// the versions frees them all (delete markers included).
+#[test]
+fn every_version_of_a_file_can_be_removed() {
+    let location = server().bucket_with_object_lock(&bucket_name(), 0, "GOVERNANCE");
+    let be = backend_at(&location, &options());
+    let id = Id::of_file_bytes(b"v");
+    be.create(FileKind::Pack, &id, b"v").unwrap();
+    be.remove(FileKind::Pack, &id).unwrap();
+    assert!(be.list(FileKind::Pack).unwrap().is_empty(), "the current version is gone");
+    assert_eq!(be.remove_versions(FileKind::Pack, &id).unwrap(), 2, "the data version and the delete marker");
+    assert_eq!(be.remove_versions(FileKind::Pack, &id).unwrap(), 0, "nothing left");
+}
