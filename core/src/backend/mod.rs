@@ -19,6 +19,7 @@ pub use crate::error::{BackendError, Op};
 use crate::id::{Id, is_hex};
 
 // The in-memory and fault-injecting backends serve tests only.
+pub mod counting;
 #[cfg(any(test, feature = "testing"))]
 pub mod faults;
 pub mod local;
@@ -31,6 +32,7 @@ pub mod rest;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 
+pub use counting::RequestCounts;
 pub use local::{sync_dir, write_atomic};
 
 /// The kinds of repository file, each in its own folder.
@@ -190,6 +192,12 @@ pub trait Backend: Send + Sync + fmt::Debug {
         let _ = (kind, id);
         None
     }
+
+    /// The requests made so far, where the backend counts them (the
+    /// `counting` wrapper `for_location` puts around every backend).
+    fn request_counts(&self) -> Option<RequestCounts> {
+        None
+    }
 }
 
 impl dyn Backend + '_ {
@@ -226,7 +234,8 @@ pub fn for_location(location: &Path) -> crate::Result<Arc<dyn Backend>> {
     // and `CAIRN_TEST_SERVER_REPORT` gives it a server's report (reporting.rs).
     #[cfg(feature = "testing")]
     let backend = reporting::from_test_environment(backend);
-    Ok(backend)
+    // Outermost, so that what the run asked for is counted (faults included).
+    Ok(Arc::new(counting::CountingBackend::new(backend)))
 }
 
 /// A location as it may be shown: a `rest:` location without its
