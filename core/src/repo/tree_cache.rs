@@ -129,3 +129,104 @@ impl Repository {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::backend::FileKind;
+    use crate::test_fixtures::{PASSWORD, encrypted_repo, file, tree};
+
+    fn open(repo: &Repository, cache_root: &Path) -> Repository {
+        Repository::open_with_cache(repo.path(), Some(PASSWORD), Some(cache_root)).unwrap()
+    }
+
+    fn cache(repo: &Repository) -> &Cache {
+        repo.cache().expect("opened with a cache")
+    }
+
+    #[test]
+    fn a_tree_read_once_is_not_read_from_the_storage_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let made = encrypted_repo(tmp.path(), PASSWORD);
+        let root = tree(&made, vec![file(&made, "a", "x")]);
+        let cache_root = tmp.path().join("cache");
+        let first = open(&made, &cache_root);
+        let expected = first.load_tree(&root).unwrap();
+        assert_eq!(first.requests().read_range, 1, "read from its pack");
+        let second = open(&made, &cache_root);
+        assert_eq!(second.load_tree(&root).unwrap().nodes, expected.nodes);
+        assert_eq!(second.requests().read_range, 0, "from the tree cache");
+        assert_eq!(second.requests().reads_of("index"), 0, "and the index from the index cache");
+    }
+
+    #[test]
+    fn trees_the_saver_seals_are_cached() {
+        let tmp = tempfile::tempdir().unwrap();
+        let made = encrypted_repo(tmp.path(), PASSWORD);
+        let cache_root = tmp.path().join("cache");
+        let writer = open(&made, &cache_root);
+        let root = tree(&writer, vec![file(&writer, "b", "y")]);
+        let reader = open(&made, &cache_root);
+        reader.load_tree(&root).unwrap();
+        assert_eq!(reader.requests().read_range, 0);
+    }
+
+    /// Another tree's entry, garbage and a truncated entry under a tree's
+    /// name are each ignored: the tree is read from its pack, and its entry
+    /// written again.
+    #[test]
+    fn a_planted_or_broken_entry_is_ignored_and_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let made = encrypted_repo(tmp.path(), PASSWORD);
+        let root = tree(&made, vec![file(&made, "a", "x")]);
+        let other = tree(&made, vec![file(&made, "c", "z")]);
+        let cache_root = tmp.path().join("cache");
+        let expected = open(&made, &cache_root).load_tree(&root).unwrap();
+        let reader = open(&made, &cache_root);
+        reader.load_tree(&other).unwrap();
+        let good = cache(&reader).tree_entry(&root).unwrap();
+        let others = cache(&reader).tree_entry(&other).unwrap();
+        let truncated = good[..good.len() - 1].to_vec();
+        for planted in [others, b"not a sealed tree".to_vec(), truncated] {
+            let repo = open(&made, &cache_root);
+            std::fs::write(cache(&repo).tree_path(&root), &planted).unwrap();
+            assert_eq!(repo.load_tree(&root).unwrap().nodes, expected.nodes);
+            assert_eq!(repo.requests().read_range, 1, "read from its pack instead");
+            assert_eq!(cache(&repo).tree_entry(&root).unwrap(), good, "and cached again");
+        }
+    }
+
+    /// When index files go (a prune), entries of trees no index lists are
+    /// dropped; the others stay.
+    #[test]
+    fn trees_no_longer_indexed_are_swept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let made = encrypted_repo(tmp.path(), PASSWORD);
+        let kept = tree(&made, vec![file(&made, "a", "x")]);
+        let before: Vec<Id> = made.backend().list(FileKind::Index).unwrap().into_iter().map(|(id, _)| id).collect();
+        let gone = tree(&made, vec![file(&made, "c", "z")]);
+        let cache_root = tmp.path().join("cache");
+        let reader = open(&made, &cache_root);
+        reader.load_tree(&kept).unwrap();
+        reader.load_tree(&gone).unwrap();
+        let gone_pack = reader.locate_tree(&gone).unwrap().pack;
+        // A stray temporary is swept too.
+        let stray = cache(&reader).dir().join(TREES).join("00").join(".tmp-0123");
+        std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+        std::fs::write(&stray, b"half").unwrap();
+        for (index, _) in made.backend().list(FileKind::Index).unwrap() {
+            if !before.contains(&index) {
+                made.backend().remove(FileKind::Index, &index).unwrap();
+            }
+        }
+        made.backend().remove(FileKind::Pack, &gone_pack).unwrap();
+        let after = open(&made, &cache_root);
+        assert!(cache(&after).tree_entry(&gone).is_none(), "swept");
+        assert!(cache(&after).tree_entry(&kept).is_some(), "kept");
+        assert!(!stray.exists());
+        // Nothing lost: the next open does not sweep (the index did not shrink).
+        assert!(!cache(&open(&made, &cache_root)).take_shrunk("index"));
+    }
+}
