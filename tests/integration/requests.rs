@@ -1,0 +1,115 @@
+//! Few requests (issue 14): with the local cache, a no-change snapshot
+//! reads no index file and no tree from the storage, and its request count
+//! (as `snapshot --json` reports it) does not grow with the history.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+fn requests(summary: &serde_json::Value) -> serde_json::Value {
+    summary["requests"].clone()
+}
+
+/// Snapshots of `src` changed each time (a new file: one more pack, one
+/// more index file) until the repository holds `total` snapshots.
+fn grow_history(env: &Env, src: &Path, from: usize, total: usize) {
+    for n in from..total {
+        fs::write(src.join(format!("new-{n}.bin")), noise(3000, n as u64)).unwrap();
+        env.snapshot_json(&[src]);
+    }
+}
+
+/// The requests of a no-change snapshot: after the racy window, one
+/// snapshot first (it may store folders the last change left racy), then
+/// the one measured.
+fn no_change_requests(env: &Env, src: &Path) -> serde_json::Value {
+    settle();
+    env.snapshot_json(&[src]);
+    let summary = env.snapshot_json(&[src]);
+    assert_eq!(summary["summary"]["files_read"], 0, "{summary}");
+    assert_eq!(summary["summary"]["tree_blobs_added"], 0, "{summary}");
+    requests(&summary)
+}
+
+fn assert_reads_no_index_tree_or_snapshot(counts: &serde_json::Value) {
+    let by_folder = &counts["reads_by_folder"];
+    for folder in ["index", "data", "snapshots"] {
+        assert!(by_folder.get(folder).is_none(), "{folder} read: {counts}");
+    }
+    assert_eq!(counts["read_range"], 0, "{counts}");
+    let sum: u64 = ["list", "read", "read_range", "read_tail", "create", "remove"]
+        .iter()
+        .map(|op| counts[op].as_u64().expect("a count"))
+        .sum();
+    assert_eq!(counts["total"], sum, "{counts}");
+}
+
+#[test]
+fn a_no_change_snapshot_costs_the_same_after_5_and_after_50_snapshots() {
+    let env = Env::new();
+    let src = env.path("src");
+    cairn_testgen::init(&src, cairn_testgen::Scale::Tiny, 14).unwrap();
+    settle();
+    grow_history(&env, &src, 0, 5);
+    let after_5 = no_change_requests(&env, &src);
+    assert_reads_no_index_tree_or_snapshot(&after_5);
+    grow_history(&env, &src, 7, 50);
+    let after_50 = no_change_requests(&env, &src);
+    assert_eq!(after_5, after_50, "the request count grew with the history");
+    // The counts are what the run asked for: the listings, the config and
+    // key, its marker and its snapshot; nothing read grows with history.
+    assert_eq!(after_50["create"], 2, "{after_50}");
+    // --verbose says the same in one line.
+    settle();
+    let out = env.cairn().args(["snapshot", "--verbose", "--no-default-excludes"]).arg(&src).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let line = format!(
+        "requests: {} ({} list, {} read, 0 read_range, 0 read_tail, 2 create, 0 remove)",
+        after_50["total"], after_50["list"], after_50["read"]
+    );
+    assert!(stdout_of(&out).lines().any(|l| l == line), "no {line:?} in {}", stdout_of(&out));
+}
+
+fn tree_cache_entries(env: &Env) -> Vec<PathBuf> {
+    let root = env.path(".cache/cairn");
+    let repo_cache = fs::read_dir(&root).unwrap().next().expect("a cache folder").unwrap().path();
+    let mut entries = Vec::new();
+    for fan in fs::read_dir(repo_cache.join("trees")).expect("a tree cache") {
+        for entry in fs::read_dir(fan.unwrap().path()).unwrap() {
+            entries.push(entry.unwrap().path());
+        }
+    }
+    entries.sort();
+    entries
+}
+
+/// Every tree entry replaced by another tree's (a planted cache cannot make
+/// a snapshot see another tree), or by garbage: the snapshot reads the
+/// trees from the repository instead, stays right, and `check` is clean.
+#[test]
+fn planted_or_corrupt_tree_cache_entries_are_ignored() {
+    let env = Env::new();
+    let src = env.path("src");
+    cairn_testgen::init(&src, cairn_testgen::Scale::Tiny, 15).unwrap();
+    settle();
+    env.snapshot_json(&[&src]);
+    let entries = tree_cache_entries(&env);
+    assert!(entries.len() > 2, "{entries:?}");
+    let contents: Vec<Vec<u8>> = entries.iter().map(|e| fs::read(e).unwrap()).collect();
+    for (n, entry) in entries.iter().enumerate() {
+        let planted = if n % 2 == 0 { contents[(n + 1) % contents.len()].clone() } else { b"garbage".to_vec() };
+        fs::write(entry, planted).unwrap();
+    }
+    settle();
+    let summary = env.snapshot_json(&[&src]);
+    assert_eq!(summary["summary"]["files_read"], 0, "the parent's trees were read right: {summary}");
+    assert!(summary["requests"]["read_range"].as_u64().unwrap() > 0, "trees read from the repository: {summary}");
+    // Rewritten: the next no-change snapshot reads no tree again.
+    let again = env.snapshot_json(&[&src]);
+    assert_eq!(again["requests"]["read_range"], 0, "{again}");
+    let target = env.path("restored");
+    env.cairn().args(["restore", "latest", "--target"]).arg(&target).assert().success();
+    assert_same_tree(&src, &restored(&target, &src));
+    env.cairn().args(["check", "--read-data"]).assert().success();
+}
