@@ -515,35 +515,6 @@ impl Repository {
         Ok(raw)
     }
 
-    pub fn load_tree(&self, id: &Id) -> Result<Tree> {
-        let raw = match self.cached_tree(id) {
-            Some(raw) => raw,
-            None => self.read_tree(id)?,
-        };
-        let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
-        check_version("tree", tree.version)?;
-        tree.validate_names().map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
-        Ok(tree)
-    }
-
-    /// A tree's plaintext from the storage, verified.
-    fn read_tree(&self, id: &Id) -> Result<Vec<u8>> {
-        // A tree found only as a data blob is opened as one (its sealing
-        // names the data kind); its id still verifies the plaintext.
-        let find = |index: &Index| {
-            // As tree blobs, then (see `locate_tree`) as data blobs.
-            let mut all = index.locations(BlobKind::Tree, id);
-            all.extend(index.locations(BlobKind::Data, id));
-            all
-        };
-        let mut copies = self.find_or_reload(find)?;
-        if copies.is_empty() {
-            // No readable index lists it: the pack headers may (`rebuild`).
-            copies.extend(self.locate_in_headers(BlobKind::Tree, id));
-        }
-        self.load_any_copy(id, &copies, &find)
-    }
-
     pub fn load_snapshot(&self, id: &Id) -> Result<Snapshot> {
         self.load_snapshot_listed(id, None)
     }

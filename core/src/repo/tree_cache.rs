@@ -13,6 +13,8 @@
 //! more (after a prune, here or elsewhere) are dropped whenever the cached
 //! index lost files: the folder stays bounded by the repository's trees.
 //!
+//! `Repository::load_tree`, the one reader of trees, lives here too.
+//!
 //! Writes are not fsync-ed: a torn entry after a crash fails verification
 //! like any damaged one. Deleting the folder costs only requests.
 
@@ -24,8 +26,9 @@ use std::path::PathBuf;
 use super::Repository;
 use super::cache::Cache;
 use super::index::Index;
-use crate::format::BlobKind;
-use crate::format::codec::MAX_OBJECT_LEN;
+use crate::error::{Error, Result};
+use crate::format::codec::{self, MAX_OBJECT_LEN};
+use crate::format::{BlobKind, Tree, check_version};
 use crate::id::Id;
 
 /// The folder of the tree cache inside a repository's cache folder.
@@ -96,6 +99,37 @@ impl Cache {
 }
 
 impl Repository {
+    /// Loads a tree: from the tree cache when it holds it, else from its
+    /// pack (which then enters the cache).
+    pub fn load_tree(&self, id: &Id) -> Result<Tree> {
+        let raw = match self.cached_tree(id) {
+            Some(raw) => raw,
+            None => self.read_tree(id)?,
+        };
+        let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
+        check_version("tree", tree.version)?;
+        tree.validate_names().map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
+        Ok(tree)
+    }
+
+    /// A tree's plaintext from the storage, verified.
+    fn read_tree(&self, id: &Id) -> Result<Vec<u8>> {
+        // A tree found only as a data blob is opened as one (its sealing
+        // names the data kind); its id still verifies the plaintext.
+        let find = |index: &Index| {
+            // As tree blobs, then (see `locate_tree`) as data blobs.
+            let mut all = index.locations(BlobKind::Tree, id);
+            all.extend(index.locations(BlobKind::Data, id));
+            all
+        };
+        let mut copies = self.find_or_reload(find)?;
+        if copies.is_empty() {
+            // No readable index lists it: the pack headers may (`rebuild`).
+            copies.extend(self.locate_in_headers(BlobKind::Tree, id));
+        }
+        self.load_any_copy(id, &copies, &find)
+    }
+
     /// Tree `id` from the tree cache, verified; `None` when there is no
     /// cache, no entry, no index entry to open it with, or it fails.
     pub(super) fn cached_tree(&self, id: &Id) -> Option<Vec<u8>> {
