@@ -223,6 +223,11 @@ impl Backend for CountingBackend {
         self.inner.local_path(kind, id)
     }
 
+    // Answered from the retention the backend read once (not per file).
+    fn locked_until(&self, kind: FileKind, id: &Id, modified: Option<SystemTime>) -> BackendResult<Option<SystemTime>> {
+        self.inner.locked_until(kind, id, modified)
+    }
+
     fn request_counts(&self) -> Option<RequestCounts> {
         Some(self.counts())
     }

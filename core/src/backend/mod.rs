@@ -193,6 +193,15 @@ pub trait Backend: Send + Sync + fmt::Debug {
         None
     }
 
+    /// Until when the storage retains file `id` against deletion (S3 Object
+    /// Lock: the bucket's default retention from the file's upload, its
+    /// `modified` time as listed where the caller has it), `None` when it
+    /// may be deleted now. Prune and forget skip files retained.
+    fn locked_until(&self, kind: FileKind, id: &Id, modified: Option<SystemTime>) -> BackendResult<Option<SystemTime>> {
+        let _ = (kind, id, modified);
+        Ok(None)
+    }
+
     /// The requests made so far, where the backend counts them (the
     /// `counting` wrapper `for_location` puts around every backend).
     fn request_counts(&self) -> Option<RequestCounts> {
