@@ -224,6 +224,10 @@ impl Backend for CountingBackend {
     }
 
     // Answered from the retention the backend read once (not per file).
+    fn set_default_retention(&self, retention: super::object_lock::Retention) -> BackendResult<()> {
+        self.inner.set_default_retention(retention)
+    }
+
     fn locked_until(&self, kind: FileKind, id: &Id, modified: Option<SystemTime>) -> BackendResult<Option<SystemTime>> {
         self.inner.locked_until(kind, id, modified)
     }

@@ -258,6 +258,10 @@ impl Backend for FaultyBackend {
         self.inner.append_only()
     }
 
+    fn set_default_retention(&self, retention: super::object_lock::Retention) -> BackendResult<()> {
+        self.inner.set_default_retention(retention)
+    }
+
     fn locked_until(
         &self,
         kind: FileKind,

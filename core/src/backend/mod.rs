@@ -25,6 +25,7 @@ pub mod faults;
 pub mod local;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+pub mod object_lock;
 #[cfg(any(test, feature = "testing"))]
 pub mod reporting;
 pub mod rest;
@@ -200,6 +201,14 @@ pub trait Backend: Send + Sync + fmt::Debug {
     fn locked_until(&self, kind: FileKind, id: &Id, modified: Option<SystemTime>) -> BackendResult<Option<SystemTime>> {
         let _ = (kind, id, modified);
         Ok(None)
+    }
+
+    /// Sets the storage's default retention (S3: the bucket's Object Lock
+    /// configuration), so that every object uploaded afterwards is retained
+    /// that long. Backends without Object Lock refuse.
+    fn set_default_retention(&self, retention: object_lock::Retention) -> BackendResult<()> {
+        let _ = retention;
+        Err(object_lock::unsupported(self.location()))
     }
 
     /// The requests made so far, where the backend counts them (the

@@ -81,6 +81,10 @@ impl Backend for ReportingBackend {
     fn append_only(&self) -> bool {
         self.inner.append_only()
     }
+    fn set_default_retention(&self, retention: super::object_lock::Retention) -> BackendResult<()> {
+        self.inner.set_default_retention(retention)
+    }
+
     fn locked_until(
         &self,
         kind: FileKind,
