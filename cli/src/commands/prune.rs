@@ -120,6 +120,7 @@ pub fn prune_repository(
         output::warning(w);
     }
     json["result"] = report_json(&report);
+    json["result"]["requests"] = serde_json::to_value(repo.requests())?;
     if text {
         print_report(&report)?;
     }
