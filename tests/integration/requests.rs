@@ -4,8 +4,36 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use cairn_core::backend::s3::test_server::{MotoServer, TEST_ENV};
 
 use crate::common::*;
+
+/// A repository: the environment's local one, or one on S3 (moto).
+struct Repo<'a> {
+    env: &'a Env,
+    s3: Option<String>,
+}
+
+impl Repo<'_> {
+    fn cairn(&self) -> std::process::Command {
+        let mut cmd = self.env.std_cairn();
+        if let Some(location) = &self.s3 {
+            cmd.env("CAIRN_REPO", location);
+            for (name, value) in TEST_ENV {
+                cmd.env(name, value);
+            }
+        }
+        cmd
+    }
+
+    fn snapshot_json(&self, src: &Path) -> serde_json::Value {
+        let out = self.cairn().args(["snapshot", "--json", "--no-default-excludes"]).arg(src).output().unwrap();
+        assert!(out.status.success(), "snapshot failed: {}", stderr_of(&out));
+        serde_json::from_slice(&out.stdout).expect("snapshot --json prints JSON")
+    }
+}
 
 fn requests(summary: &serde_json::Value) -> serde_json::Value {
     summary["requests"].clone()
@@ -13,20 +41,20 @@ fn requests(summary: &serde_json::Value) -> serde_json::Value {
 
 /// Snapshots of `src` changed each time (a new file: one more pack, one
 /// more index file) until the repository holds `total` snapshots.
-fn grow_history(env: &Env, src: &Path, from: usize, total: usize) {
+fn grow_history(repo: &Repo, src: &Path, from: usize, total: usize) {
     for n in from..total {
         fs::write(src.join(format!("new-{n}.bin")), noise(3000, n as u64)).unwrap();
-        env.snapshot_json(&[src]);
+        repo.snapshot_json(src);
     }
 }
 
 /// The requests of a no-change snapshot: after the racy window, one
 /// snapshot first (it may store folders the last change left racy), then
 /// the one measured.
-fn no_change_requests(env: &Env, src: &Path) -> serde_json::Value {
+fn no_change_requests(repo: &Repo, src: &Path) -> serde_json::Value {
     settle();
-    env.snapshot_json(&[src]);
-    let summary = env.snapshot_json(&[src]);
+    repo.snapshot_json(src);
+    let summary = repo.snapshot_json(src);
     assert_eq!(summary["summary"]["files_read"], 0, "{summary}");
     assert_eq!(summary["summary"]["tree_blobs_added"], 0, "{summary}");
     requests(&summary)
@@ -45,21 +73,46 @@ fn assert_reads_no_index_tree_or_snapshot(counts: &serde_json::Value) {
     assert_eq!(counts["total"], sum, "{counts}");
 }
 
+/// The history grows from 5 to 50 snapshots; the no-change snapshot's
+/// requests are the same, and none reads an index file, a tree or a
+/// snapshot. Returns the last no-change counts.
+fn constant_as_history_grows(repo: &Repo, src: &Path) -> serde_json::Value {
+    grow_history(repo, src, 0, 5);
+    let after_5 = no_change_requests(repo, src);
+    assert_reads_no_index_tree_or_snapshot(&after_5);
+    grow_history(repo, src, 7, 50);
+    let after_50 = no_change_requests(repo, src);
+    assert_eq!(after_5, after_50, "the request count grew with the history");
+    // The counts are what the run asked for: the listings, the config and
+    // key, its marker and its snapshot; nothing read grows with history.
+    assert_eq!(after_50["create"], 2, "{after_50}");
+    after_50
+}
+
+/// The same on S3 (moto, started here): the no-change snapshot's requests
+/// are its listings, the config and key, and its own two writes.
+#[test]
+fn on_s3_a_no_change_snapshot_costs_the_same_after_5_and_after_50_snapshots() {
+    static MOTO: OnceLock<MotoServer> = OnceLock::new();
+    let moto = MOTO.get_or_init(MotoServer::start);
+    let env = Env::empty();
+    let repo = Repo { env: &env, s3: Some(format!("{}/history", moto.bucket("cairn-requests-test"))) };
+    let init = repo.cairn().args(["init", "--kdf-memory-kib", "8", "--kdf-iterations", "1"]).output().unwrap();
+    assert!(init.status.success(), "{}", stderr_of(&init));
+    let src = env.path("src");
+    cairn_testgen::init(&src, cairn_testgen::Scale::Tiny, 16).unwrap();
+    settle();
+    let counts = constant_as_history_grows(&repo, &src);
+    assert_eq!(counts["remove"], 0, "{counts}");
+}
+
 #[test]
 fn a_no_change_snapshot_costs_the_same_after_5_and_after_50_snapshots() {
     let env = Env::new();
     let src = env.path("src");
     cairn_testgen::init(&src, cairn_testgen::Scale::Tiny, 14).unwrap();
     settle();
-    grow_history(&env, &src, 0, 5);
-    let after_5 = no_change_requests(&env, &src);
-    assert_reads_no_index_tree_or_snapshot(&after_5);
-    grow_history(&env, &src, 7, 50);
-    let after_50 = no_change_requests(&env, &src);
-    assert_eq!(after_5, after_50, "the request count grew with the history");
-    // The counts are what the run asked for: the listings, the config and
-    // key, its marker and its snapshot; nothing read grows with history.
-    assert_eq!(after_50["create"], 2, "{after_50}");
+    constant_as_history_grows(&Repo { env: &env, s3: None }, &src);
     // --verbose says it in one line: the total and each operation.
     settle();
     let out = env.cairn().args(["snapshot", "--verbose", "--no-default-excludes"]).arg(&src).output().unwrap();

@@ -168,7 +168,7 @@ pub(super) fn unsupported(location: String) -> BackendError {
         format!("an Object Lock retention at {location}"),
         std::io::Error::new(
             std::io::ErrorKind::Unsupported,
-            "Object Lock needs an s3: repository in a bucket created with Object Lock enabled",
+            "this storage offers no Object Lock that cairn can set (nothing was created)",
         ),
     )
 }
