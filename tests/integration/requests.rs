@@ -48,19 +48,30 @@ fn grow_history(repo: &Repo, src: &Path, from: usize, total: usize) {
     }
 }
 
-/// The requests of a no-change snapshot: after the racy window, the first
-/// snapshot that stores nothing new (those before it may store folders
-/// whose metadata the last change or run left racy; at most three).
+/// The requests of a no-change snapshot, after the racy window: of the
+/// first snapshot that reads no file (files the last change left racy are
+/// read once more, by design). Its writes are its marker and snapshot, and
+/// one tree pack and its index when an ancestor folder of the snapshot's
+/// path (the shared temporary folder, busy with other tests) changed: the
+/// writes are counted apart, the reads compared.
 fn no_change_requests(repo: &Repo, src: &Path) -> serde_json::Value {
     settle();
+    let mut seen = Vec::new();
     for _ in 0..4 {
         let summary = repo.snapshot_json(src);
-        assert_eq!(summary["summary"]["files_read"], 0, "{summary}");
-        if summary["summary"]["tree_blobs_added"] == 0 {
-            return requests(&summary);
+        if summary["summary"]["files_read"] == 0 {
+            let mut counts = requests(&summary);
+            let tree_written = summary["summary"]["tree_blobs_added"].as_u64().unwrap() > 0;
+            let expected_creates = if tree_written { 4 } else { 2 };
+            assert_eq!(counts["create"], expected_creates, "{summary}");
+            let total = counts["total"].as_u64().unwrap() - expected_creates;
+            counts["create"] = 0.into();
+            counts["total"] = total.into();
+            return counts;
         }
+        seen.push(summary["summary"].clone());
     }
-    panic!("four snapshots of an unchanged tree each stored a new tree");
+    panic!("four snapshots of an unchanged tree each read files: {seen:?}");
 }
 
 fn assert_reads_no_index_tree_or_snapshot(counts: &serde_json::Value) {
@@ -85,10 +96,9 @@ fn constant_as_history_grows(repo: &Repo, src: &Path) -> serde_json::Value {
     assert_reads_no_index_tree_or_snapshot(&after_5);
     grow_history(repo, src, 7, 50);
     let after_50 = no_change_requests(repo, src);
+    // Besides its own writes: the listings, the config and key; nothing
+    // read grows with the history.
     assert_eq!(after_5, after_50, "the request count grew with the history");
-    // The counts are what the run asked for: the listings, the config and
-    // key, its marker and its snapshot; nothing read grows with history.
-    assert_eq!(after_50["create"], 2, "{after_50}");
     after_50
 }
 
