@@ -176,6 +176,15 @@ pub struct InitArgs {
     /// With --paths: replace a profile of that name
     #[arg(long, requires = "paths")]
     pub force: bool,
+    /// s3: only. Sets the bucket's default retention: every object uploaded
+    /// afterwards (by anyone) cannot be deleted for DAYS; the bucket must
+    /// have been created with Object Lock enabled. Prune skips what is locked
+    #[arg(long, value_name = "DAYS[d]")]
+    pub object_lock: Option<String>,
+    /// With --object-lock: governance (deletable with a special permission)
+    /// or compliance (by nobody)
+    #[arg(long, value_name = "MODE", requires = "object_lock", default_value = "governance")]
+    pub object_lock_mode: String,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -40,6 +40,7 @@ mod prune;
 mod prune_concurrency;
 mod prune_kill;
 mod recorded_rules;
+mod requests;
 mod restore_metadata;
 mod restore_safety;
 mod retention;

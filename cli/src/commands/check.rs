@@ -52,6 +52,7 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
                     "snapshot": d.snapshot.map(|s| s.to_hex()), "compared": d.compared,
                     "skipped_changed": d.skipped_changed, "mismatches": d.mismatches,
                 })),
+                "requests": repo.requests(),
             })
         )?;
     } else {

@@ -234,11 +234,15 @@ fn finish(
         .map(|(id, e)| serde_json::json!({"id": id.to_hex(), "error": e}))
         .collect::<Vec<_>>()
         .into();
+    json["locked"] = hex(&outcome.locked.files.iter().map(|(id, _, _)| *id).collect::<Vec<_>>()).into();
     for id in &outcome.pinned_meanwhile {
         output::warning(format!("snapshot {} was pinned meanwhile; kept", id.short()));
     }
     if !g.json && !g.quiet {
         outln!("removed {} snapshot{}", outcome.removed.len(), plural(outcome.removed.len()))?;
+        if let Some(line) = outcome.locked.line("snapshot", "snapshots", "a later forget removes them") {
+            outln!("{line}")?;
+        }
     }
     if let Some((id, e)) = outcome.failed.first() {
         eprintln!(

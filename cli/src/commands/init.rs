@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use cairn_core::Repository;
+use cairn_core::backend::object_lock::{LockMode, Retention};
 use cairn_core::format::crypto::KdfParams;
 
 use crate::args::{Global, InitArgs};
@@ -15,6 +16,7 @@ use crate::{config, password};
 
 pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     let loc = password::init_location(g)?;
+    let retention = a.object_lock.as_deref().map(|days| retention_of(days, &a.object_lock_mode)).transpose()?;
     let mut profile = if a.paths.is_empty() { None } else { Some(plan_profile(g, a, &loc)?) };
     if profile.is_some() && Repository::exists_at(&loc.path)? {
         return profile_for_existing(g, a, &loc, profile.take().expect("checked above"));
@@ -31,6 +33,20 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     params.chunk_avg = a.chunk_avg.unwrap_or(params.chunk_avg);
     params.chunk_max = a.chunk_max.unwrap_or(params.chunk_max);
     params.zstd_level = a.zstd_level.unwrap_or(params.zstd_level);
+    // Before anything is uploaded: every object of the repository is retained.
+    if let Some(retention) = retention {
+        if Repository::exists_at(&loc.path)? {
+            bail!("{}: a repository is there already; nothing was changed", loc.path.display());
+        }
+        cairn_core::backend::object_lock::set_default_retention(&loc.path, retention)?;
+        if !g.quiet && !g.json {
+            outln!(
+                "Object Lock: every object uploaded to the bucket is retained {} days ({})",
+                retention.days,
+                retention.mode
+            )?;
+        }
+    }
     let repo = if loc.is_default {
         // The same repository, password file and record as the first
         // `cairn snapshot` would make.
@@ -61,6 +77,15 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// `--object-lock DAYS[d] --object-lock-mode MODE`.
+fn retention_of(days: &str, mode: &str) -> Result<Retention> {
+    let days = Retention::parse_days(days).map_err(anyhow::Error::msg)?;
+    let Some(mode) = LockMode::parse(mode) else {
+        bail!("--object-lock-mode {mode:?}: give governance or compliance");
+    };
+    Ok(Retention { mode, days })
 }
 
 /// `init --paths` where the repository exists already (the user took

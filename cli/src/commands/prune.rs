@@ -120,6 +120,7 @@ pub fn prune_repository(
         output::warning(w);
     }
     json["result"] = report_json(&report);
+    json["result"]["requests"] = serde_json::to_value(repo.requests())?;
     if text {
         print_report(&report)?;
     }
@@ -216,6 +217,12 @@ fn print_report(r: &PruneReport) -> Result<()> {
         outln!("indexed again {} holding blobs a snapshot needs", count(r.sweep.recovered.len(), "pack", "packs"))?;
     }
     outln!("deleted {} ({})", count(r.sweep.deleted.len(), "pack", "packs"), output::bytes(r.sweep.deleted_bytes()))?;
+    if let Some(line) = r.sweep.locked.line("pack", "packs", "a later prune removes them") {
+        outln!("{line}")?;
+    }
+    if let Some(line) = r.index_files_locked.line("old index file", "old index files", "a later prune removes them") {
+        outln!("{line}")?;
+    }
     let freed = r.freed_bytes();
     let freed = if freed >= 0 {
         output::bytes(freed as u64)
@@ -265,6 +272,9 @@ fn report_json(r: &PruneReport) -> serde_json::Value {
         "dead_markers_removed": r.sweep.dead_markers_removed,
         "waiting_packs": r.sweep.waiting.len(),
         "waiting_bytes": r.sweep.waiting_bytes(),
+        "locked_packs": r.sweep.locked.len(),
+        "locked_index_files": r.index_files_locked.len(),
+        "locked_until": r.sweep.locked.until().max(r.index_files_locked.until()).map(cairn_core::maintenance::locked::date),
         "blocked_by": blocked_by,
         "missing": missing,
         "freed_bytes": i64::try_from(r.freed_bytes()).unwrap_or(0),

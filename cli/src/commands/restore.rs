@@ -102,6 +102,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
                 "preserved": outcome.preserved.map_or(0, |(_, n)| n),
                 "actions": outcome.actions.iter().map(|(p, act)| output::json_path(p, serde_json::json!({"action": act.word()}))).collect::<Vec<_>>(),
                 "errors": outcome.errors,
+                "requests": repo.requests(),
             })
         )?;
     } else if !g.quiet {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use cairn_core::Id;
 use cairn_core::archiver::{self, DryRunOutcome, Note, ParentChoice, Progress, SnapshotOptions, Warning};
+use cairn_core::backend::RequestCounts;
 use cairn_core::fs::exclude::{ExcludeOptions, ExcludeRules};
 
 use crate::{locations, own_files};
@@ -116,10 +117,15 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
         }
         _ => None,
     };
+    // Counted last: the alarm's pin is a request of this run too.
+    let requests = repo.requests();
     if g.json {
-        print_json(&report, a.verbose, alarm.as_ref().map(|j| &j.json))?;
+        print_json(&report, a.verbose, alarm.as_ref().map(|j| &j.json), &requests)?;
     } else if !g.quiet {
         print_text(&report, a.verbose)?;
+        if a.verbose {
+            outln!("{}", requests.line())?;
+        }
     }
     // Exit 4: saved, but the alarm was raised (it outranks 3). Exit 3:
     // saved, but some files were not. A dry run saves nothing.
@@ -131,7 +137,12 @@ pub fn run(g: &Global, a: &SnapshotArgs) -> Result<u8> {
     })
 }
 
-fn print_json(r: &Report, verbose: bool, alarm: Option<&serde_json::Value>) -> std::io::Result<()> {
+fn print_json(
+    r: &Report,
+    verbose: bool,
+    alarm: Option<&serde_json::Value>,
+    requests: &RequestCounts,
+) -> std::io::Result<()> {
     if verbose {
         for (path, reason) in &r.excluded_paths {
             let line = serde_json::json!({
@@ -153,6 +164,7 @@ fn print_json(r: &Report, verbose: bool, alarm: Option<&serde_json::Value>) -> s
         "warnings": r.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
         "notes": r.notes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
         "alarm": alarm,
+        "requests": requests,
     });
     if verbose {
         v["type"] = "summary".into();

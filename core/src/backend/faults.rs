@@ -39,6 +39,8 @@ struct Plan {
     /// Files removed right after a listing of their kind returns: the
     /// count is how many more listings of that kind until then.
     vanish_after_list: Vec<(FileKind, Id, u64)>,
+    /// Files the storage retains until then (Object Lock), by kind and id.
+    locked: HashMap<(FileKind, Id), std::time::SystemTime>,
 }
 
 /// Wraps `inner`; with no faults planned it behaves exactly like it.
@@ -73,6 +75,13 @@ impl FaultyBackend {
     /// a reader would.
     pub fn vanish_after_list(&self, kind: FileKind, id: Id, nth: u64) {
         self.plan().vanish_after_list.push((kind, id, nth));
+    }
+
+    /// The storage retains file `id` until `until` (as Object Lock would):
+    /// `locked_until` says so. Removing it still works (tests check that
+    /// callers asked first).
+    pub fn lock_until(&self, kind: FileKind, id: Id, until: std::time::SystemTime) {
+        self.plan().locked.insert((kind, id), until);
     }
 
     /// Each operation first waits this long (slow storage).
@@ -247,6 +256,22 @@ impl Backend for FaultyBackend {
     // The wrapper must stay invisible to the server's two answers too.
     fn append_only(&self) -> bool {
         self.inner.append_only()
+    }
+
+    fn set_default_retention(&self, retention: super::object_lock::Retention) -> BackendResult<()> {
+        self.inner.set_default_retention(retention)
+    }
+
+    fn locked_until(
+        &self,
+        kind: FileKind,
+        id: &Id,
+        modified: Option<std::time::SystemTime>,
+    ) -> BackendResult<Option<std::time::SystemTime>> {
+        match self.plan().locked.get(&(kind, *id)) {
+            Some(until) => Ok(Some(*until)),
+            None => self.inner.locked_until(kind, id, modified),
+        }
     }
 
     fn server_report(&self) -> BackendResult<Option<Vec<u8>>> {

@@ -19,11 +19,13 @@ pub use crate::error::{BackendError, Op};
 use crate::id::{Id, is_hex};
 
 // The in-memory and fault-injecting backends serve tests only.
+pub mod counting;
 #[cfg(any(test, feature = "testing"))]
 pub mod faults;
 pub mod local;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+pub mod object_lock;
 #[cfg(any(test, feature = "testing"))]
 pub mod reporting;
 pub mod rest;
@@ -32,6 +34,7 @@ pub mod s3;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 
+pub use counting::RequestCounts;
 pub use local::{sync_dir, write_atomic};
 
 /// The kinds of repository file, each in its own folder.
@@ -191,6 +194,29 @@ pub trait Backend: Send + Sync + fmt::Debug {
         let _ = (kind, id);
         None
     }
+
+    /// Until when the storage retains file `id` against deletion (S3 Object
+    /// Lock: the bucket's default retention from the file's upload, its
+    /// `modified` time as listed where the caller has it), `None` when it
+    /// may be deleted now. Prune and forget skip files retained.
+    fn locked_until(&self, kind: FileKind, id: &Id, modified: Option<SystemTime>) -> BackendResult<Option<SystemTime>> {
+        let _ = (kind, id, modified);
+        Ok(None)
+    }
+
+    /// Sets the storage's default retention (S3: the bucket's Object Lock
+    /// configuration), so that every object uploaded afterwards is retained
+    /// that long. Backends without Object Lock refuse.
+    fn set_default_retention(&self, retention: object_lock::Retention) -> BackendResult<()> {
+        let _ = retention;
+        Err(object_lock::unsupported(self.location()))
+    }
+
+    /// The requests made so far, where the backend counts them (the
+    /// `counting` wrapper `for_location` puts around every backend).
+    fn request_counts(&self) -> Option<RequestCounts> {
+        None
+    }
 }
 
 impl dyn Backend + '_ {
@@ -230,7 +256,8 @@ pub fn for_location(location: &Path) -> crate::Result<Arc<dyn Backend>> {
     // and `CAIRN_TEST_SERVER_REPORT` gives it a server's report (reporting.rs).
     #[cfg(feature = "testing")]
     let backend = reporting::from_test_environment(backend);
-    Ok(backend)
+    // Outermost, so that what the run asked for is counted (faults included).
+    Ok(Arc::new(counting::CountingBackend::new(backend)))
 }
 
 /// `s3:…`: a bucket (credentials, region and addressing from the AWS

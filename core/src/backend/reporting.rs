@@ -81,6 +81,19 @@ impl Backend for ReportingBackend {
     fn append_only(&self) -> bool {
         self.inner.append_only()
     }
+    fn set_default_retention(&self, retention: super::object_lock::Retention) -> BackendResult<()> {
+        self.inner.set_default_retention(retention)
+    }
+
+    fn locked_until(
+        &self,
+        kind: FileKind,
+        id: &Id,
+        modified: Option<std::time::SystemTime>,
+    ) -> BackendResult<Option<std::time::SystemTime>> {
+        self.inner.locked_until(kind, id, modified)
+    }
+
     fn server_report(&self) -> BackendResult<Option<Vec<u8>>> {
         match std::fs::read(&self.report) {
             Ok(bytes) => Ok(Some(bytes)),

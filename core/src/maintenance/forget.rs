@@ -235,6 +235,8 @@ pub struct Removed {
     /// Pinned between the plan and now: kept.
     pub pinned_meanwhile: Vec<Id>,
     pub failed: Vec<(Id, String)>,
+    /// Retained by the storage (Object Lock): kept for now.
+    pub locked: crate::maintenance::locked::Locked,
 }
 
 /// Removes the snapshot files `ids`, skipping any pinned since the plan
@@ -249,8 +251,9 @@ pub fn remove(repo: &Repository, ids: &[Id]) -> Result<Removed> {
             out.pinned_meanwhile.push(*id);
             continue;
         }
-        match repo.backend().remove(FileKind::Snapshot, id) {
-            Ok(()) => out.removed.push(*id),
+        match crate::maintenance::locked::remove_unless_locked(repo, FileKind::Snapshot, id, None) {
+            Ok(None) => out.removed.push(*id),
+            Ok(Some(until)) => out.locked.files.push((*id, 0, until)),
             Err(e) => out.failed.push((*id, e.to_string())),
         }
     }

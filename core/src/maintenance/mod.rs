@@ -6,6 +6,7 @@ pub mod check;
 mod check_summary;
 pub mod drill;
 pub mod forget;
+pub mod locked;
 pub mod prune;
 mod read_data;
 pub mod read_subset;

@@ -11,9 +11,13 @@
 //! folder at any time changes nothing but speed. Repository files are
 //! immutable and content-addressed, so a decoded copy of one stays valid for
 //! as long as the file exists.
+//!
+//! Beside the files here, `tree_cache.rs` keeps the repository's tree blobs
+//! in `trees/` (each checked against its id when used).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -44,16 +48,25 @@ fn checksum(name: &str, sealed: &[u8]) -> [u8; 32] {
 
 pub struct Cache {
     dir: PathBuf,
+    /// Cache files that lost entries (or were missing or broken) since the
+    /// last `take_shrunk`: the tree cache is swept after the index's did.
+    shrunk: Mutex<HashSet<String>>,
 }
 
 impl Cache {
     /// The cache folder of one repository below `root` (e.g. `~/.cache/cairn`).
     pub fn new(root: &Path, repo_id: &Id) -> Cache {
-        Cache { dir: root.join(repo_id.to_hex()) }
+        Cache { dir: root.join(repo_id.to_hex()), shrunk: Mutex::default() }
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether cache file `name` lost entries, or was missing or broken,
+    /// since the last call (which clears it).
+    pub(crate) fn take_shrunk(&self, name: &str) -> bool {
+        self.shrunk.lock().unwrap_or_else(|p| p.into_inner()).remove(name)
     }
 
     /// Reads and opens a cache file; `None` if missing or not trustworthy.
@@ -80,6 +93,19 @@ impl Cache {
         }
     }
 
+    /// Adds the decoded file `id` this run wrote to cache file `name`, so
+    /// that the next run need not read it back. Only into a trustworthy
+    /// cache file: a missing or broken one is rebuilt whole by `entries`.
+    pub(crate) fn insert<T: Serialize + serde::de::DeserializeOwned>(&self, keys: &Keys, name: &str, id: Id, value: T) {
+        let Some(mut file) = self.load::<CacheFile<T>>(keys, name).filter(|c| c.version == CACHE_VERSION) else {
+            return;
+        };
+        if let Err(at) = file.entries.binary_search_by_key(&id, |(id, _)| *id) {
+            file.entries.insert(at, (id, value));
+            self.store(keys, name, &file);
+        }
+    }
+
     /// The decoded files among `present`: from the cache where it has them,
     /// otherwise through `read` (an error message for an unreadable file,
     /// `None` for one removed since it was listed: left out, no message).
@@ -100,6 +126,11 @@ impl Cache {
         let before = by_id.len();
         by_id.retain(|id, _| wanted.contains(id));
         changed |= by_id.len() != before;
+        if changed {
+            // Missing, untrustworthy or lost entries: what was cached from
+            // the files now gone may be stale.
+            self.shrunk.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string());
+        }
         let mut problems = Vec::new();
         for id in present {
             if by_id.contains_key(id) {

@@ -45,8 +45,14 @@ impl Repository {
     }
 
     /// Writes an index file; it is durable when this returns.
+    /// The local cache learns it at once (the next run reads no index file
+    /// it wrote itself).
     pub fn write_index_file(&self, file: &IndexFile) -> Result<Id> {
-        Ok(self.backend.write(FileKind::Index, &self.seal_index_file(file)?)?)
+        let id = self.backend.write(FileKind::Index, &self.seal_index_file(file)?)?;
+        if let Some(cache) = &self.cache {
+            cache.insert(&self.keys, "index", id, file.packs.clone());
+        }
+        Ok(id)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod pack;
 pub mod rebuild;
 mod saver;
 pub mod state;
+mod tree_cache;
 mod verified;
 
 pub(crate) use verified::read_verified_from;
@@ -336,6 +337,7 @@ impl Repository {
                 }
             }
         }
+        self.sweep_tree_cache(&index);
         let mut problems = problems;
         if !dropped_packs.is_empty() {
             // One line however many: each missing pack is named by `check`.
@@ -415,6 +417,12 @@ impl Repository {
         &*self.backend
     }
 
+    /// The requests made to the storage so far (all zero where the backend
+    /// does not count them: one not made by `backend::for_location`).
+    pub fn requests(&self) -> backend::RequestCounts {
+        self.backend.request_counts().unwrap_or_default()
+    }
+
     /// Refuses (`Error::AppendOnly`) when the storage refuses deletions:
     /// every command that deletes asks first, so it fails before it has
     /// changed anything rather than half-way.
@@ -490,7 +498,9 @@ impl Repository {
 
     fn load_located(&self, id: &Id, loc: &BlobLocation) -> Result<Vec<u8>> {
         let stored = self.backend.read_range(FileKind::Pack, &loc.pack, u64::from(loc.offset), loc.length as usize)?;
-        self.open_blob(id, loc, &stored)
+        let raw = self.open_blob(id, loc, &stored)?;
+        self.remember_tree(loc.kind, id, &stored);
+        Ok(raw)
     }
 
     /// Opens a stored blob read from its pack and verifies it.
@@ -503,27 +513,6 @@ impl Repository {
             return Err(Error::corrupt(what(), "contents do not match the blob id"));
         }
         Ok(raw)
-    }
-
-    pub fn load_tree(&self, id: &Id) -> Result<Tree> {
-        // A tree found only as a data blob is opened as one (its sealing
-        // names the data kind); its id still verifies the plaintext.
-        let find = |index: &Index| {
-            // As tree blobs, then (see `locate_tree`) as data blobs.
-            let mut all = index.locations(BlobKind::Tree, id);
-            all.extend(index.locations(BlobKind::Data, id));
-            all
-        };
-        let mut copies = self.find_or_reload(find)?;
-        if copies.is_empty() {
-            // No readable index lists it: the pack headers may (`rebuild`).
-            copies.extend(self.locate_in_headers(BlobKind::Tree, id));
-        }
-        let raw = self.load_any_copy(id, &copies, &find)?;
-        let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
-        check_version("tree", tree.version)?;
-        tree.validate_names().map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
-        Ok(tree)
     }
 
     pub fn load_snapshot(&self, id: &Id) -> Result<Snapshot> {
@@ -545,7 +534,11 @@ impl Repository {
     /// Writes a snapshot manifest. Call only after `BlobSaver::finish`.
     pub fn save_snapshot(&self, snap: &Snapshot) -> Result<Id> {
         let bytes = codec::encode(&self.keys, ObjectKind::Snapshot, snap, 3)?;
-        Ok(self.backend.write(FileKind::Snapshot, &bytes)?)
+        let id = self.backend.write(FileKind::Snapshot, &bytes)?;
+        if let Some(cache) = &self.cache {
+            cache.insert(&self.keys, "snapshots", id, snap.clone());
+        }
+        Ok(id)
     }
 }
 

@@ -68,6 +68,8 @@ impl BlobSaver<'_> {
         }
         let object_kind = ObjectKind::from(kind);
         let sealed = codec::seal_bytes(&self.repo.keys, object_kind, raw, self.repo.params.zstd_level)?;
+        // Used only once an index lists it, so before the pack is durable is fine.
+        self.repo.remember_tree(kind, &id, &sealed);
         let (packer, counter) = match kind {
             BlobKind::Data => (&self.data_pack, &self.data_blobs),
             BlobKind::Tree => (&self.tree_pack, &self.tree_blobs),

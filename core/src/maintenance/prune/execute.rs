@@ -15,6 +15,7 @@ use crate::backend::FileKind;
 use crate::error::Result;
 use crate::format::IndexedPack;
 use crate::id::Id;
+use crate::maintenance::locked::{Locked, remove_unless_locked};
 use crate::repo::Repository;
 use crate::repo::index_files::bounded_index_files;
 use crate::testhook::{self, Point};
@@ -31,6 +32,9 @@ pub struct PruneReport {
     pub warnings: Vec<String>,
     pub index_files_written: usize,
     pub index_files_removed: usize,
+    /// Old index files the storage still retains (Object Lock): kept, so
+    /// the packs they list stay too until a later prune.
+    pub index_files_locked: Locked,
     pub sweep: SweepReport,
     /// Bytes of packs now in the repository.
     pub size_after: u64,
@@ -74,8 +78,10 @@ pub fn execute(repo: &Repository, mut plan: PrunePlan) -> Result<PruneReport> {
         // Only the files the plan read; one the consolidated index equals
         // byte for byte (same name) is the new index, not an old one.
         for old in plan.index_files.iter().filter(|id| !written.contains(id)) {
-            repo.backend().remove(FileKind::Index, old)?;
-            report.index_files_removed += 1;
+            match remove_unless_locked(repo, FileKind::Index, old, None)? {
+                Some(until) => report.index_files_locked.files.push((*old, 0, until)),
+                None => report.index_files_removed += 1,
+            }
         }
         testhook::reached(Point::PruneOldIndexRemoved, None);
     }

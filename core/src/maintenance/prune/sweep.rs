@@ -10,17 +10,21 @@
 //!    headers of the unindexed packs of A; a pack holding one is indexed
 //!    again ("recovered"). A needed blob found nowhere stops the sweep.
 //! 4. Each pack of A that no current index lists and that was not
-//!    recovered is deleted.
+//!    recovered is deleted — unless the storage still retains it (Object
+//!    Lock): then it is kept, reported, and a later prune deletes it.
 
 use std::collections::{HashMap, HashSet};
 
 use super::index_files;
 use super::plan::PrunePlan;
 use super::walk::{Indexed, MissingBlob};
+use std::time::SystemTime;
+
 use crate::backend::FileKind;
 use crate::error::Result;
 use crate::format::{BlobKind, FORMAT_VERSION, IndexFile};
 use crate::id::Id;
+use crate::maintenance::locked::{Locked, remove_unless_locked};
 use crate::repo::{Repository, rebuild};
 use crate::testhook::{self, Point};
 
@@ -48,6 +52,8 @@ pub struct SweepReport {
     pub waiting: Vec<(Id, u64)>,
     /// Markers of other runs that had ended (killed), removed.
     pub dead_markers_removed: usize,
+    /// Packs to delete that the storage still retains (Object Lock): kept.
+    pub locked: Locked,
 }
 
 impl SweepReport {
@@ -70,7 +76,10 @@ fn blocking_runs(repo: &Repository) -> Result<Vec<String>> {
 pub(super) fn sweep(repo: &Repository, plan: &mut PrunePlan) -> Result<SweepReport> {
     let mut report = SweepReport::default();
     // 1. Set A, before anything else.
-    let listed: HashMap<Id, u64> = repo.backend().list(FileKind::Pack)?.into_iter().collect();
+    // With their times: the storage's retention runs from the upload.
+    let with_times = repo.backend().list_times(FileKind::Pack)?;
+    let modified: HashMap<Id, Option<SystemTime>> = with_times.iter().map(|(id, _, t)| (*id, *t)).collect();
+    let listed: HashMap<Id, u64> = with_times.into_iter().map(|(id, size, _)| (id, size)).collect();
     // 2. Any other live run blocks.
     let blockers = blocking_runs(repo)?;
     if !blockers.is_empty() {
@@ -148,7 +157,11 @@ pub(super) fn sweep(repo: &Repository, plan: &mut PrunePlan) -> Result<SweepRepo
     // 4. Delete; then the markers of runs that ended without removing
     // theirs (killed): they blocked nothing, and now they are tidied.
     for (pack, size) in doomed {
-        repo.backend().remove(FileKind::Pack, &pack)?;
+        let when = modified.get(&pack).copied().flatten();
+        if let Some(until) = remove_unless_locked(repo, FileKind::Pack, &pack, when)? {
+            report.locked.files.push((pack, size, until));
+            continue;
+        }
         report.deleted.push((pack, size));
         testhook::reached(Point::PrunePackDeleted, None);
     }
