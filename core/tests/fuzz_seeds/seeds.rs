@@ -147,6 +147,7 @@ fn sample_snapshot() -> Snapshot {
             warnings: 1,
         },
         program_version: "0.1.0".into(),
+        original: None,
         recipe: None,
     }
 }
@@ -421,7 +422,7 @@ fn snapshot_seeds(s: &mut Seeds) {
     let child = Snapshot { parent: Some(Id([0xb2; 32])), paths: Vec::new(), tags: Vec::new(), ..snap.clone() };
     s.add("snapshot", "valid-plain-snapshot-with-parent", raw_body(&postcard(&child)));
     let v2 = Snapshot {
-        version: cairn_core::format::SNAPSHOT_VERSION,
+        version: cairn_core::format::TAKEN_SNAPSHOT_VERSION,
         recipe: Some(cairn_core::format::recipe::Recipe {
             links: vec![cairn_core::format::recipe::GivenLink {
                 given: ByteBuf::from(b"/home/u/linked".to_vec()),
@@ -432,6 +433,10 @@ fn snapshot_seeds(s: &mut Seeds) {
         ..snap.clone()
     };
     s.add("snapshot", "valid-plain-snapshot-v2", raw_body(&postcard(&v2)));
+    let v3 = Snapshot { version: 3, original: Some(Id([0xb3; 32])), ..v2.clone() };
+    s.add("snapshot", "valid-plain-snapshot-v3", raw_body(&postcard(&v3)));
+    let v3_of_v1 = Snapshot { version: 3, recipe: None, original: Some(Id([0xb3; 32])), ..snap.clone() };
+    s.add("snapshot", "valid-plain-snapshot-v3-without-recipe", raw_body(&postcard(&v3_of_v1)));
     let future = Snapshot { version: cairn_core::format::SNAPSHOT_VERSION + 1, ..snap.clone() };
     s.add("snapshot", "future-version-plain-snapshot", raw_body(&postcard(&future)));
     let zero = Snapshot { version: 0, ..snap.clone() };
