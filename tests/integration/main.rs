@@ -13,6 +13,7 @@ mod common_rest;
 mod common_serve_http;
 mod conveniences;
 mod copies_and_races;
+mod copy;
 mod damage;
 mod damaged_index;
 mod default_record;
