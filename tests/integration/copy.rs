@@ -205,12 +205,7 @@ fn copy_chunker_params_makes_copies_and_native_snapshots_share_blobs() {
         &env,
         &related,
         OTHER,
-        &[
-            "--copy-chunker-params".as_ref(),
-            env.repo.to_str().unwrap(),
-            "--from-password-file",
-            src_file.to_str().unwrap(),
-        ],
+        &["--copy-chunker-params", env.repo.to_str().unwrap(), "--from-password-file", src_file.to_str().unwrap()],
     );
     let unrelated = env.path("unrelated");
     init(&env, &unrelated, OTHER, &[]);

@@ -14,6 +14,7 @@ mod common_serve_http;
 mod conveniences;
 mod copies_and_races;
 mod copy;
+mod copy_run;
 mod damage;
 mod damaged_index;
 mod default_record;

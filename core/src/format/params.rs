@@ -10,7 +10,6 @@ use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::format::codec;
 use crate::format::{AdoptedIds, FEATURE_ADOPTED_IDS, KNOWN_FEATURES, REPO_VERSION, RepoParams};
 
 impl Serialize for RepoParams {
@@ -127,6 +126,7 @@ impl RepoParams {
 mod tests {
     use super::*;
     use crate::format::FEATURE_DELETION_PROTOCOL;
+    use crate::format::codec;
 
     #[test]
     fn version_1_has_six_fields_and_version_2_appends_the_features() {
