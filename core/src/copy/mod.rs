@@ -205,3 +205,6 @@ fn copy_one(
 pub fn copy_of(source: &Snapshot, source_id: Id, tree: Id, parent: Option<Id>) -> Snapshot {
     Snapshot { version: 3, tree, parent, original: Some(source.original.unwrap_or(source_id)), ..source.clone() }
 }
+
+#[cfg(test)]
+mod tests;
