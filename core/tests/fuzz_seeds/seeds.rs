@@ -201,6 +201,11 @@ fn config_seeds(s: &mut Seeds) {
     s.add("config", "valid-plain-config-v2", postcard(&v2_config(&RepoParams::DEFAULT)));
     let unknown_feature = RepoParams { features: 1 | 1 << 9, ..RepoParams::DEFAULT };
     s.add("config", "unknown-feature-v2-plain-config", postcard(&v2_config(&unknown_feature)));
+    // Feature bit 1: an adopted blob-id key and chunker seed follow `features`
+    // (an unencrypted repository with them is refused as damaged).
+    let adopted = cairn_core::format::AdoptedIds { blob_id_key: [0x08; 32], chunker_seed: 42 };
+    let adopting = RepoParams::DEFAULT.adopting(adopted);
+    s.add("config", "adopted-ids-v2-plain-config", postcard(&v2_config(&adopting)));
     s.add(
         "config",
         "version-mismatch-plain-config",
