@@ -183,10 +183,10 @@ pub struct InitArgs {
     #[arg(long, value_name = "REPO")]
     pub copy_chunker_params: Option<PathBuf>,
     /// The --copy-chunker-params repository's password file (first line)
-    #[arg(long, env = "CAIRN_FROM_PASSWORD_FILE", value_name = "FILE", requires = "copy_chunker_params")]
+    #[arg(long, env = "CAIRN_FROM_PASSWORD_FILE", value_name = "FILE")]
     pub from_password_file: Option<PathBuf>,
     /// A shell command printing the --copy-chunker-params repository's password
-    #[arg(long, env = "CAIRN_FROM_PASSWORD_COMMAND", value_name = "CMD", requires = "copy_chunker_params")]
+    #[arg(long, env = "CAIRN_FROM_PASSWORD_COMMAND", value_name = "CMD")]
     pub from_password_command: Option<String>,
 }
 

@@ -150,11 +150,17 @@ fn a_dry_run_writes_nothing_and_a_wrong_password_is_refused() {
     let env = Env::new();
     source_with_history(&env, 2);
     let dst = env.path("dst");
-    init(&env, &dst, OTHER, &[]);
+    // The other direction's variable in the environment is no error (a
+    // cron job may set both): neither for init nor for copy.
+    on(&env, &dst, OTHER)
+        .env("CAIRN_FROM_PASSWORD_FILE", env.path("nowhere"))
+        .args(["init", "--kdf-memory-kib", "8", "--kdf-iterations", "1"])
+        .assert()
+        .success();
     let to_file = password_file(&env, "to-password", OTHER);
     let before = listing(&dst);
     let dry = copy_json(
-        env.cairn(),
+        env.cairn().env("CAIRN_FROM_PASSWORD_FILE", env.path("nowhere")),
         &["--dry-run".as_ref(), "--to".as_ref(), dst.as_os_str(), "--to-password-file".as_ref(), to_file.as_os_str()],
     );
     assert_eq!(dry["dry_run"], true);

@@ -38,16 +38,16 @@ pub struct CopyArgs {
     #[arg(long, value_name = "REPO")]
     pub from: Option<PathBuf>,
     /// The --to repository's password file (first line)
-    #[arg(long, env = "CAIRN_TO_PASSWORD_FILE", value_name = "FILE", requires = "to")]
+    #[arg(long, env = "CAIRN_TO_PASSWORD_FILE", value_name = "FILE")]
     pub to_password_file: Option<PathBuf>,
     /// A shell command printing the --to repository's password
-    #[arg(long, env = "CAIRN_TO_PASSWORD_COMMAND", value_name = "CMD", requires = "to")]
+    #[arg(long, env = "CAIRN_TO_PASSWORD_COMMAND", value_name = "CMD")]
     pub to_password_command: Option<String>,
     /// The --from repository's password file (first line)
-    #[arg(long, env = "CAIRN_FROM_PASSWORD_FILE", value_name = "FILE", requires = "from")]
+    #[arg(long, env = "CAIRN_FROM_PASSWORD_FILE", value_name = "FILE")]
     pub from_password_file: Option<PathBuf>,
     /// A shell command printing the --from repository's password
-    #[arg(long, env = "CAIRN_FROM_PASSWORD_COMMAND", value_name = "CMD", requires = "from")]
+    #[arg(long, env = "CAIRN_FROM_PASSWORD_COMMAND", value_name = "CMD")]
     pub from_password_command: Option<String>,
     /// Show what would be copied; write nothing
     #[arg(long, short = 'n')]
