@@ -15,7 +15,7 @@
 //! snapshot             — listing and selection, time forms, tree model
 //! repo                 — open/init, keys, index, packs, blob saver, cache
 //! fs                   — the live filesystem
-//! backend              — storage: bytes by kind and name (local, memory, faults)
+//! backend              — storage: bytes by kind and name (local, rest, s3, memory, faults)
 //! format               — on-disk structures, crypto, codec, chunker
 //! testhook             — test-only fault points (empty without `testing`)
 //! interrupt            — a snapshot is written whole or not at all when a signal stops the run

@@ -48,6 +48,7 @@ mod retention;
 mod retention_disaster;
 mod roundtrip;
 mod run_cycle;
+mod s3;
 mod schedule;
 mod selection;
 mod serve_auth;

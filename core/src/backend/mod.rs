@@ -1,11 +1,11 @@
 //! Storage backends: bytes only. A backend lists, reads, creates and removes
 //! the files of a repository by kind and name and knows nothing of what the
 //! bytes mean. `local` keeps them in a folder (the format of
-//! `format-spec.md`), `memory` in a map (tests), and `faults` wraps any
+//! `format-spec.md`), `rest` and `s3` on servers, `memory` in a map (tests), and `faults` wraps any
 //! backend to make chosen operations fail (tests).
 //!
 //! [`for_location`] is the one place that picks a backend for a repository
-//! location; today every location is a local path.
+//! location: `rest:…`, `s3:…` or a local path.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -27,6 +27,7 @@ pub mod memory;
 #[cfg(any(test, feature = "testing"))]
 pub mod reporting;
 pub mod rest;
+pub mod s3;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
@@ -218,7 +219,10 @@ pub fn for_location(location: &Path) -> crate::Result<Arc<dyn Backend>> {
                 .map_err(|e| crate::Error::InvalidArgument(format!("{shown}: {e}")))?;
             Arc::new(backend)
         }
-        None => Arc::new(local::LocalBackend::new(location)),
+        None => match location.to_str().filter(|l| s3::is_s3(l)) {
+            Some(text) => Arc::new(s3_for(text)?),
+            None => Arc::new(local::LocalBackend::new(location)),
+        },
     };
     // Test builds only: `CAIRN_TEST_FAULT` makes one operation fail (faults.rs).
     #[cfg(feature = "testing")]
@@ -229,9 +233,23 @@ pub fn for_location(location: &Path) -> crate::Result<Arc<dyn Backend>> {
     Ok(backend)
 }
 
+/// `s3:…`: a bucket (credentials, region and addressing from the AWS
+/// environment and profile files, `CAIRN_S3_*`).
+fn s3_for(text: &str) -> crate::Result<s3::S3Backend> {
+    let parsed = s3::S3Location::parse(text).map_err(|e| crate::Error::InvalidArgument(e.to_string()))?;
+    let options = s3::S3Options::from_environment().map_err(crate::Error::InvalidArgument)?;
+    s3::S3Backend::new(parsed, &options).map_err(|e| crate::Error::InvalidArgument(format!("{text}: {e}")))
+}
+
 /// A location as it may be shown: a `rest:` location without its
-/// password; a local path as is.
+/// password; an `s3:` one as parsed (it holds no secret); a local path as is.
 pub fn shown_location(location: &Path) -> PathBuf {
+    if let Some(text) = location.to_str().filter(|l| s3::is_s3(l)) {
+        return match s3::S3Location::parse(text) {
+            Ok(parsed) => PathBuf::from(parsed.to_string()),
+            Err(_) => PathBuf::from("s3:(an invalid location)"),
+        };
+    }
     match location.to_str().filter(|l| rest::is_rest(l)).map(rest::RestLocation::parse) {
         Some(Ok(parsed)) => PathBuf::from(parsed.redacted()),
         Some(Err(_)) => PathBuf::from("rest:(an invalid location)"),

@@ -1,0 +1,161 @@
+//! The backend conformance suite against a real S3 server (moto, one per
+//! test binary, a bucket per test), and what only S3 can get wrong: the
+//! multipart path, bounded reads, a missing bucket.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use super::test_server::{MotoServer, raw_request};
+use super::{S3Backend, S3Location, S3Options};
+use crate::backend::conformance::Subject;
+use crate::backend::{Backend, FileKind};
+use crate::id::Id;
+
+fn server() -> &'static MotoServer {
+    static SERVER: OnceLock<MotoServer> = OnceLock::new();
+    SERVER.get_or_init(MotoServer::start)
+}
+
+fn options() -> S3Options {
+    S3Options {
+        region: "us-east-1".into(),
+        lookup: super::BucketLookup::Path,
+        multipart_threshold: super::PART_SIZE,
+        credentials: Some(("testing".into(), "testing".into())),
+    }
+}
+
+/// A new bucket's name, unique in this process.
+fn bucket_name() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("cairn-unit-{}", N.fetch_add(1, Ordering::SeqCst))
+}
+
+fn backend_at(location: &str, options: &S3Options) -> S3Backend {
+    S3Backend::new(S3Location::parse(location).unwrap(), options).unwrap()
+}
+
+fn subject_with_prefix(prefix: &str) -> Subject {
+    let server = server();
+    let bucket = bucket_name();
+    let location = format!("{}{prefix}", server.bucket(&bucket));
+    let backend = Arc::new(backend_at(&location, &options()));
+    backend.create_layout().unwrap();
+    let addr = server.addr();
+    let key_prefix = prefix.trim_start_matches('/').to_string();
+    let plant = move |kind: FileKind, name: &str, bytes: &[u8]| {
+        let key = if key_prefix.is_empty() { String::new() } else { format!("{key_prefix}/") };
+        let path = format!("/{bucket}/{key}{}/{name}", kind.folder());
+        let (status, text) = raw_request(addr, "PUT", &path, &[], bytes).unwrap();
+        assert_eq!(status, 200, "{text}");
+    };
+    Subject { backend, plant: Box::new(plant), keep: Vec::new(), content_addressed: false }
+}
+
+fn subject() -> Subject {
+    subject_with_prefix("")
+}
+
+fn subject_under_prefix() -> Subject {
+    subject_with_prefix("/repos/one")
+}
+
+crate::backend_conformance_suite!(moto, super::subject);
+crate::backend_conformance_suite!(moto_prefix, super::subject_under_prefix);
+
+#[test]
+fn a_spool_above_the_threshold_goes_up_in_parts_and_reads_back_whole() {
+    let server = server();
+    let location = server.bucket(&bucket_name());
+    let mut opts = options();
+    opts.multipart_threshold = 5 * 1024 * 1024;
+    let be = backend_at(&location, &opts);
+    // Two and a half parts of non-repeating bytes.
+    let bytes: Vec<u8> =
+        (0..(super::PART_SIZE * 5 / 2) as u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let mut spool = be.create_spool(FileKind::Pack).unwrap();
+    std::io::Write::write_all(spool.file(), &bytes).unwrap();
+    let id = Id::of_file_bytes(&bytes);
+    be.create_from_spool(FileKind::Pack, &id, spool).unwrap();
+    assert_eq!(be.list(FileKind::Pack).unwrap(), vec![(id, bytes.len() as u64)]);
+    assert_eq!(be.read_range(FileKind::Pack, &id, 9_000_000, 10).unwrap(), &bytes[9_000_000..9_000_010]);
+    let (tail, size) = be.read_tail(FileKind::Pack, &id, 100).unwrap();
+    assert_eq!((tail.as_slice(), size), (&bytes[bytes.len() - 100..], bytes.len() as u64));
+    // A second multipart create of the name is refused at completion.
+    let mut again = be.create_spool(FileKind::Pack).unwrap();
+    std::io::Write::write_all(again.file(), &bytes).unwrap();
+    let err = be.create_from_spool(FileKind::Pack, &id, again).unwrap_err();
+    assert!(err.is_already_exists(), "{err}");
+}
+
+#[test]
+fn a_file_longer_than_its_kind_allows_is_refused_not_read() {
+    let s = subject();
+    let id = Id::of_file_bytes(b"x");
+    let long = vec![7u8; crate::format::MAX_CONFIG_FILE_LEN as usize + 10];
+    (s.plant)(FileKind::Key, &id.to_hex(), &vec![1u8; crate::format::MAX_KEY_FILE_LEN as usize + 1]);
+    let err = s.backend.read(FileKind::Key, &id).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
+    // The config is read one byte past its bound (the reader refuses it).
+    let location = S3Location::parse(&s.backend.location()).unwrap();
+    let (status, _) = raw_request(server().addr(), "PUT", &format!("/{}/config", location.bucket), &[], &long).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(s.backend.read_config().unwrap().len() as u64, crate::format::MAX_CONFIG_FILE_LEN + 1);
+}
+
+#[test]
+fn a_missing_bucket_is_said_in_one_line() {
+    let location = format!("s3:{}/cairn-no-such-bucket", server().endpoint());
+    let be = backend_at(&location, &options());
+    let err = be.create_layout().unwrap_err().to_string();
+    assert!(err.contains("bucket cairn-no-such-bucket does not exist: create it first"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
+    let err = be.list(FileKind::Snapshot).unwrap_err();
+    assert!(!err.is_not_found(), "a missing bucket is no empty folder: {err}");
+}
+
+#[test]
+fn an_empty_object_reads_as_empty() {
+    let s = subject();
+    let id = Id::of_file_bytes(b"");
+    s.backend.create(FileKind::Lock, &id, b"").unwrap();
+    assert_eq!(s.backend.read(FileKind::Lock, &id).unwrap(), b"");
+    assert_eq!(s.backend.read_tail(FileKind::Lock, &id, 10).unwrap(), (Vec::new(), 0));
+}
+
+/// Few requests: each trait call is one request (the tail two: HEAD for
+/// the size, then the range), counted at a proxy in front of the server.
+#[test]
+fn each_call_is_one_request_and_500s_are_retried() {
+    let server = server();
+    let bucket = bucket_name();
+    server.bucket(&bucket);
+    let proxy = super::test_server::FaultProxy::start(server.addr());
+    let be = backend_at(&format!("s3:{}/{bucket}", proxy.endpoint()), &options());
+    let id = Id::of_file_bytes(b"one");
+    let count = |f: &dyn Fn()| {
+        let before = proxy.requests();
+        f();
+        proxy.requests() - before
+    };
+    assert_eq!(count(&|| be.create(FileKind::Snapshot, &id, b"one").unwrap()), 1, "create");
+    assert_eq!(count(&|| assert_eq!(be.read(FileKind::Snapshot, &id).unwrap(), b"one")), 1, "read");
+    assert_eq!(count(&|| assert_eq!(be.list(FileKind::Snapshot).unwrap().len(), 1)), 1, "list");
+    assert_eq!(count(&|| assert_eq!(be.read_range(FileKind::Snapshot, &id, 1, 2).unwrap(), b"ne")), 1, "range");
+    assert_eq!(count(&|| assert_eq!(be.read_tail(FileKind::Snapshot, &id, 2).unwrap().0, b"ne")), 2, "tail");
+    assert_eq!(count(&|| be.remove(FileKind::Snapshot, &id).unwrap()), 1, "remove");
+    // Every second request fails: each call still succeeds, through retries.
+    proxy.fail_every(2);
+    be.create(FileKind::Snapshot, &id, b"one").unwrap();
+    assert_eq!(be.read(FileKind::Snapshot, &id).unwrap(), b"one");
+    assert_eq!(be.list(FileKind::Snapshot).unwrap().len(), 1);
+    assert!(proxy.failed() >= 1, "faults were injected");
+}
+
+/// The harness's server is a real process that answers, and the watcher
+/// that ties it to this process is running.
+#[test]
+fn the_test_server_answers_plain_requests() {
+    let (status, text) = raw_request(server().addr(), "GET", "/", &[], b"").unwrap();
+    assert_eq!(status, 200, "{text}");
+}
