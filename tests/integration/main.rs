@@ -15,6 +15,7 @@ mod conveniences;
 mod copies_and_races;
 mod copy;
 mod copy_run;
+mod copy_s3;
 mod damage;
 mod damaged_index;
 mod default_record;
