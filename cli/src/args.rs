@@ -99,6 +99,8 @@ pub enum Command {
     Prune(crate::commands::prune::PruneArgs),
     /// Show repository sizes, deduplication and unused space
     Stats,
+    /// Copy snapshots to (--to) or from (--from) another repository
+    Copy(crate::commands::copy::CopyArgs),
     /// Install, show or remove the timer (systemd user timer or crontab line) that runs `cairn run`
     #[command(subcommand)]
     Schedule(crate::commands::schedule::ScheduleCommand),
@@ -185,6 +187,16 @@ pub struct InitArgs {
     /// or compliance (by nobody)
     #[arg(long, value_name = "MODE", requires = "object_lock", default_value = "governance")]
     pub object_lock_mode: String,
+    /// Cut and name blobs as this repository does (its chunk sizes, blob-id key and chunker seed), so that
+    /// `cairn copy` between the two copies only missing blobs and snapshots taken in either deduplicate
+    #[arg(long, value_name = "REPO")]
+    pub copy_chunker_params: Option<PathBuf>,
+    /// The --copy-chunker-params repository's password file (first line)
+    #[arg(long, env = "CAIRN_FROM_PASSWORD_FILE", value_name = "FILE")]
+    pub from_password_file: Option<PathBuf>,
+    /// A shell command printing the --copy-chunker-params repository's password
+    #[arg(long, env = "CAIRN_FROM_PASSWORD_COMMAND", value_name = "CMD")]
+    pub from_password_command: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -153,6 +153,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Unpin(a) => commands::pin::run(&cli.global, a, false),
         Command::Prune(a) => commands::prune::run(&cli.global, a),
         Command::Stats => commands::stats::run(&cli.global),
+        Command::Copy(a) => commands::copy::run(&cli.global, a),
         Command::Schedule(a) => commands::schedule::run(&cli.global, a),
         Command::Cat(a) => commands::cat::run(&cli.global, a),
         Command::Completions(a) => commands::completions::run(a),

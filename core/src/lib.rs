@@ -9,7 +9,7 @@
 //! `ARCHITECTURE.md` tells what each rung owns and where data flows.
 //!
 //! ```text
-//! maintenance          — check, forget, stats, prune
+//! maintenance copy     — check, forget, stats, prune · copy between repositories
 //! browse restorer      — diff, ls, find, history · restore
 //! archiver             — snapshot: walk, chunk, save, write the manifest
 //! snapshot             — listing and selection, time forms, tree model
@@ -32,6 +32,7 @@
 pub mod archiver;
 pub mod backend;
 pub mod browse;
+pub mod copy;
 pub mod error;
 pub mod format;
 pub mod fs;

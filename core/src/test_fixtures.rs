@@ -78,6 +78,7 @@ pub fn snapshot(hour: i64, paths: &[&str], root: Id) -> Snapshot {
         parent: None,
         summary: Default::default(),
         program_version: String::new(),
+        original: None,
         recipe: None,
     }
 }

@@ -103,6 +103,15 @@ fn rows(g: &Global, file: &std::path::Path, p: Option<&Profile>) -> Result<Vec<R
         ("restore-sample", p.restore_sample.unwrap_or(config::DEFAULT_RESTORE_SAMPLE).to_string()),
         ("on-alert", p.on_alert.clone().unwrap_or("notify-send, when on PATH".into())),
         ("keep", if keep.is_empty() { "the repository's policy".into() } else { keep }),
+        ("copy-to", p.copy_to.as_ref().map_or("(none)".into(), |r| r.display().to_string())),
+        (
+            "copy-to-password",
+            match (&p.copy_to_password_file, &p.copy_to_password_command) {
+                (Some(f), _) => format!("file {}", f.display()),
+                (None, Some(c)) => format!("command {c}"),
+                (None, None) => "(none)".into(),
+            },
+        ),
         (
             "alarm",
             format!(
@@ -115,7 +124,11 @@ fn rows(g: &Global, file: &std::path::Path, p: Option<&Profile>) -> Result<Vec<R
         ),
     ];
     for (key, value) in settings {
-        let source = place(key).unwrap_or_else(|| "default".into());
+        let source = match key {
+            "copy-to-password" => place("copy-to-password-file").or_else(|| place("copy-to-password-command")),
+            _ => place(key),
+        };
+        let source = source.unwrap_or_else(|| "default".into());
         row(key, value, source);
     }
     Ok(rows)

@@ -33,6 +33,9 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     params.chunk_avg = a.chunk_avg.unwrap_or(params.chunk_avg);
     params.chunk_max = a.chunk_max.unwrap_or(params.chunk_max);
     params.zstd_level = a.zstd_level.unwrap_or(params.zstd_level);
+    if let Some(source) = &a.copy_chunker_params {
+        params = chunker_params_of(g, a, source, params)?;
+    }
     // Before anything is uploaded: every object of the repository is retained.
     if let Some(retention) = retention {
         if Repository::exists_at(&loc.path)? {
@@ -86,6 +89,40 @@ fn retention_of(days: &str, mode: &str) -> Result<Retention> {
         bail!("--object-lock-mode {mode:?}: give governance or compliance");
     };
     Ok(Retention { mode, days })
+}
+
+/// `--copy-chunker-params SOURCE`: `params` with the source's chunk sizes
+/// and, when encrypted, its blob-id key and chunker seed (sealed in the new
+/// repository's parameters; its master key and key file stay its own).
+fn chunker_params_of(
+    g: &Global,
+    a: &InitArgs,
+    source: &Path,
+    params: cairn_core::format::RepoParams,
+) -> Result<cairn_core::format::RepoParams> {
+    let from =
+        crate::commands::copy::other_global(g, source, a.from_password_file.as_ref(), a.from_password_command.as_ref());
+    let src =
+        password::open(&from).context("the --copy-chunker-params repository did not open; nothing was created")?;
+    let theirs = src.params();
+    let params = cairn_core::format::RepoParams {
+        chunk_min: theirs.chunk_min,
+        chunk_avg: theirs.chunk_avg,
+        chunk_max: theirs.chunk_max,
+        ..params
+    };
+    match (src.keys().ids_to_adopt(), a.no_encryption) {
+        (Some(_), true) => bail!(
+            "{} is encrypted: an unencrypted repository cannot carry its blob-id key (drop --no-encryption)",
+            cairn_core::backend::shown_location(source).display()
+        ),
+        (None, false) => bail!(
+            "{} is unencrypted: its blob ids are plain BLAKE3, which an encrypted repository cannot share              (give --no-encryption)",
+            cairn_core::backend::shown_location(source).display()
+        ),
+        (Some(ids), false) => Ok(params.adopting(ids)),
+        (None, true) => Ok(params),
+    }
 }
 
 /// `init --paths` where the repository exists already (the user took

@@ -6,6 +6,7 @@ pub mod cat;
 pub mod check;
 pub mod completions;
 pub mod config;
+pub mod copy;
 pub mod diff;
 pub mod dump;
 pub mod find;

@@ -26,7 +26,8 @@ use crate::{EXIT_ALARM as ALARM, EXIT_NO_REPOSITORY, EXIT_RUN_BUSY, EXIT_WRONG_P
 
 #[derive(Args, Debug)]
 #[command(long_about = "Run the profile's whole cycle, as the schedule does: take its snapshot, forget by \
-its retention policy (the profile's [NAME.keep], else the repository's), prune when one is due \
+its retention policy (the profile's [NAME.keep], else the repository's), copy the snapshots the \
+profile's `copy-to` repository lacks into it (when it names one), prune when one is due \
 (prune-every, default 1d) and check a rotating subset of the packs with a restore drill when one is due \
 (check-every, default 7d).
 
@@ -47,6 +48,12 @@ pub struct RunArgs {
 struct Snapshot {
     #[command(flatten)]
     a: SnapshotArgs,
+}
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct Copy {
+    #[command(flatten)]
+    a: crate::commands::copy::CopyArgs,
 }
 #[derive(Parser)]
 #[command(no_binary_name = true)]
@@ -163,6 +170,25 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
                 out.step("recording the alarm", || Err(e));
             }
         }
+    }
+    if let Some(to) = &profile.copy_to
+        && matches!(code, 0 | 3 | ALARM)
+    {
+        // The snapshots the other repository lacks, the new one included
+        // (a copy that failed last time catches up); a failed copy is one
+        // line and a non-zero exit, and the snapshot stays.
+        out.step(&format!("copy to {}", cairn_core::backend::shown_location(to).display()), || {
+            let mut args = vec!["--to".to_string(), to.display().to_string()];
+            if let Some(f) = &profile.copy_to_password_file {
+                args.extend(["--to-password-file".to_string(), f.display().to_string()]);
+            }
+            if let Some(c) = &profile.copy_to_password_command {
+                args.extend(["--to-password-command".to_string(), c.clone()]);
+            }
+            // Exit 1 whatever went wrong: 10 or 12 would say the profile's
+            // own repository is missing or its password wrong.
+            crate::commands::copy::run(g, &parse::<Copy>(&args)?.a).map_err(|e| anyhow::anyhow!("{e:#}"))
+        });
     }
     if !matches!(code, EXIT_NO_REPOSITORY | EXIT_WRONG_PASSWORD) {
         maintain(g, profile, &mut st, &mut out);

@@ -56,6 +56,7 @@ pub fn run(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
                     "tags": s.tags,
                     "tree": s.tree.to_hex(),
                     "parent": s.parent.map(|p| p.to_hex()),
+                    "original": s.original.map(|o| o.to_hex()),
                     "summary": s.summary,
                     "program_version": s.program_version,
                     "pinned": pinned.contains_key(&e.id),

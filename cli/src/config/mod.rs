@@ -67,6 +67,11 @@ pub struct Profile {
     pub keep: Option<Keep>,
     /// The mass-deletion alarm's rules, defaults filled in.
     pub alarm: AlarmRules,
+    /// `cairn run` copies the snapshots this repository lacks into it
+    /// after the snapshot (`cairn copy --to`), with its own password.
+    pub copy_to: Option<PathBuf>,
+    pub copy_to_password_file: Option<PathBuf>,
+    pub copy_to_password_command: Option<String>,
     /// The line of each key given in the file, for `config show`.
     pub lines: BTreeMap<&'static str, usize>,
 }

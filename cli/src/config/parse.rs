@@ -41,6 +41,9 @@ struct RawProfile {
     on_alert: Option<Spanned<String>>,
     keep: Option<Spanned<RawKeep>>,
     alarm: Option<Spanned<AlarmRules>>,
+    copy_to: Option<Spanned<String>>,
+    copy_to_password_file: Option<Spanned<String>>,
+    copy_to_password_command: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +162,19 @@ fn convert(name: &str, r: RawProfile, dir: &Path, text: &str, at: At) -> Result<
     if let (Some(_), Some(c)) = (&r.password_file, &r.password_command) {
         bail!(at(c.span(), "password-command", "give password-file or password-command, not both".into()));
     }
+    if let (Some(_), Some(c)) = (&r.copy_to_password_file, &r.copy_to_password_command) {
+        bail!(at(
+            c.span(),
+            "copy-to-password-command",
+            "give copy-to-password-file or copy-to-password-command, not both".into()
+        ));
+    }
+    if r.copy_to.is_none()
+        && let Some(s) =
+            r.copy_to_password_file.as_ref().map(|s| s.span()).or(r.copy_to_password_command.as_ref().map(|s| s.span()))
+    {
+        bail!(at(s, "copy-to", "a copy-to password without `copy-to`: name the repository to copy to".into()));
+    }
     let mut lines = BTreeMap::new();
     macro_rules! take {
         ($field:ident, $key:literal) => {
@@ -225,6 +241,13 @@ fn convert(name: &str, r: RawProfile, dir: &Path, text: &str, at: At) -> Result<
     let alarm = take!(alarm, "alarm").unwrap_or_default();
     let password_file = take!(password_file, "password-file").map(path);
     let password_command = take!(password_command, "password-command");
+    // A `rest:` or `s3:` location is a URL, not a path relative to the file.
+    let location = |r: String| {
+        if cairn_core::backend::rest::is_rest(&r) || r.starts_with("s3:") { PathBuf::from(r) } else { path(r) }
+    };
+    let copy_to = take!(copy_to, "copy-to").map(location);
+    let copy_to_password_file = take!(copy_to_password_file, "copy-to-password-file").map(path);
+    let copy_to_password_command = take!(copy_to_password_command, "copy-to-password-command");
     Ok(Profile {
         name: name.to_string(),
         source: None,
@@ -251,6 +274,9 @@ fn convert(name: &str, r: RawProfile, dir: &Path, text: &str, at: At) -> Result<
         on_alert: take!(on_alert, "on-alert"),
         keep,
         alarm,
+        copy_to,
+        copy_to_password_file,
+        copy_to_password_command,
         lines,
     })
 }

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::format::chunker::{ChunkError, Chunker};
 use crate::format::recipe::{GivenLink, Recipe};
 use crate::format::{
-    BlobKind, FORMAT_VERSION, Node, NodeKind, SNAPSHOT_VERSION, Snapshot, Summary, Timestamp, Tree, Xattr,
+    BlobKind, FORMAT_VERSION, Node, NodeKind, Snapshot, Summary, TAKEN_SNAPSHOT_VERSION, Timestamp, Tree, Xattr,
 };
 use crate::fs::exclude::{ExcludeOptions, ExcludeRules, Reason, Scope};
 use crate::fs::fsmeta;
@@ -425,7 +425,7 @@ fn archive(
         warnings: warnings.len() as u64,
     };
     let snapshot = Snapshot {
-        version: SNAPSHOT_VERSION,
+        version: TAKEN_SNAPSHOT_VERSION,
         time: opts.time.unwrap_or_else(now_timestamp),
         host: opts.host.clone(),
         user: opts.user.clone(),
@@ -436,6 +436,7 @@ fn archive(
         summary,
         program_version: crate::PROGRAM_VERSION.to_string(),
         recipe: Some(recipe),
+        original: None,
     };
     Ok(DryRunOutcome { snapshot, warnings, excluded: stats.excluded.into_inner(), excluded_paths, notes, losses })
 }

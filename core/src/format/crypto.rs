@@ -207,6 +207,33 @@ impl Keys {
         }))
     }
 
+    /// These keys with another repository's blob-id key and chunker seed
+    /// (`RepoParams.adopted`, format-spec §3); the seal key stays this
+    /// repository's own. Without encryption there is nothing to adopt.
+    pub fn adopting(&self, adopted: &super::AdoptedIds) -> Keys {
+        match self {
+            Keys::Plain => Keys::Plain,
+            Keys::Encrypted(k) => {
+                let seal_key = Zeroizing::new(blake3::derive_key(CONTEXT_SEAL, &k.master));
+                Keys::Encrypted(std::sync::Arc::new(EncryptedKeys {
+                    master: k.master,
+                    seal: cipher_from(&seal_key),
+                    blob_id_key: adopted.blob_id_key,
+                    chunker_seed: adopted.chunker_seed,
+                }))
+            }
+        }
+    }
+
+    /// The blob-id key and chunker seed in force, for a repository that
+    /// adopts them (`init --copy-chunker-params`); `None` without encryption.
+    pub fn ids_to_adopt(&self) -> Option<super::AdoptedIds> {
+        match self {
+            Keys::Plain => None,
+            Keys::Encrypted(k) => Some(super::AdoptedIds { blob_id_key: k.blob_id_key, chunker_seed: k.chunker_seed }),
+        }
+    }
+
     /// The master key, for tests only: nothing else needs it once the
     /// subkeys exist. `None` without encryption.
     #[cfg(test)]
@@ -313,6 +340,19 @@ mod tests {
         assert_eq!(keys.master, [0; 32]);
         assert_eq!(keys.blob_id_key, [0; 32]);
         assert_eq!(keys.chunker_seed, 0);
+    }
+
+    #[test]
+    fn adopted_ids_replace_the_derived_ones_but_not_the_seal_key() {
+        let source = Keys::from_master(&[1u8; 32]);
+        let own = Keys::from_master(&[2u8; 32]);
+        let adopted = own.adopting(&source.ids_to_adopt().unwrap());
+        assert_eq!(adopted.blob_id(b"x"), source.blob_id(b"x"));
+        assert_eq!(adopted.chunker_seed(), source.chunker_seed());
+        let sealed = own.seal(b"aad", b"hello".to_vec()).unwrap();
+        assert_eq!(adopted.open(b"aad", &sealed).unwrap(), b"hello", "still this repository's seal key");
+        assert!(source.open(b"aad", &sealed).is_none());
+        assert!(Keys::Plain.ids_to_adopt().is_none());
     }
 
     #[test]

@@ -36,12 +36,25 @@ pub const OLDEST_REPO_VERSION: u32 = 1;
 /// version-2 repository has it.
 pub const FEATURE_DELETION_PROTOCOL: u64 = 1;
 
-/// Every feature bit this cairn knows; a repository with any other is refused.
-pub const KNOWN_FEATURES: u64 = FEATURE_DELETION_PROTOCOL;
+/// Feature bit 1 of `RepoParams.features`: the repository's blob-id key and
+/// chunker seed are not derived from its master key but carried, sealed, in
+/// `RepoParams` (`init --copy-chunker-params`: another repository's, so
+/// that both cut and name the same blobs alike, format-spec §3). An older
+/// cairn would compute other blob ids, so it must refuse the repository.
+pub const FEATURE_ADOPTED_IDS: u64 = 2;
 
-/// The version of `Snapshot` this cairn writes, and the newest it reads.
-/// Version 2 added the [`recipe::Recipe`] (how the snapshot was taken).
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// Every feature bit this cairn knows; a repository with any other is refused.
+pub const KNOWN_FEATURES: u64 = FEATURE_DELETION_PROTOCOL | FEATURE_ADOPTED_IDS;
+
+/// The newest version of `Snapshot` this cairn reads. Version 2 added the
+/// [`recipe::Recipe`] (how the snapshot was taken); version 3, written only
+/// by `cairn copy`, made the recipe optional and added `original`. A
+/// snapshot taken here is still written as version 2
+/// ([`TAKEN_SNAPSHOT_VERSION`]), which older cairns read.
+pub const SNAPSHOT_VERSION: u32 = 3;
+
+/// The version of a snapshot taken by this cairn (not a copy).
+pub const TAKEN_SNAPSHOT_VERSION: u32 = 2;
 
 pub const CONFIG_MAGIC: [u8; 8] = *b"CAIRNREP";
 
@@ -104,6 +117,32 @@ pub struct RepoParams {
     pub zstd_level: i32,
     /// Feature bits (version 2 and later; 0 in version 1).
     pub features: u64,
+    /// The blob-id key and chunker seed when [`FEATURE_ADOPTED_IDS`] is set
+    /// (and only then): encoded after `features`.
+    pub adopted: Option<AdoptedIds>,
+}
+
+/// Another repository's blob-id key and chunker seed, adopted at `init
+/// --copy-chunker-params`. Secret: never printed (`Debug` hides it) and
+/// wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdoptedIds {
+    pub blob_id_key: [u8; 32],
+    pub chunker_seed: u64,
+}
+
+impl std::fmt::Debug for AdoptedIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdoptedIds(..)")
+    }
+}
+
+impl Drop for AdoptedIds {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.blob_id_key.zeroize();
+        self.chunker_seed.zeroize();
+    }
 }
 
 impl RepoParams {
@@ -118,6 +157,7 @@ impl RepoParams {
         pack_target: 16 * 1024 * 1024,
         zstd_level: 3,
         features: FEATURE_DELETION_PROTOCOL,
+        adopted: None,
     };
 
     /// Rejects parameters that FastCDC or the pack format cannot honour.
@@ -220,8 +260,13 @@ pub struct Snapshot {
     pub summary: Summary,
     pub program_version: String,
     /// How the snapshot was taken (exclude rules, symlinks followed);
-    /// `None` in a version-1 snapshot, which did not record it.
+    /// `None` in a version-1 snapshot, which did not record it (and in a
+    /// copy of one).
     pub recipe: Option<recipe::Recipe>,
+    /// In a copy made by `cairn copy` (version 3): the id of the snapshot
+    /// first taken, in the repository it was taken in (a copy of a copy
+    /// keeps the first one's). `None` in a snapshot taken here.
+    pub original: Option<Id>,
 }
 
 /// What one snapshot run did.

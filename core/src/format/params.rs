@@ -1,20 +1,23 @@
 //! The encoding of `RepoParams`, which depends on its leading `version`
 //! (format-spec §12): version 1 is six fields, version 2 appends
-//! `features: u64`. Postcard writes a struct as its fields in order, so a
-//! version-1 encoding is exactly what cairn 1 wrote.
+//! `features: u64`, and with feature bit 1 (`FEATURE_ADOPTED_IDS`) the
+//! adopted blob-id key (32 bytes) and chunker seed (u64) follow. Postcard
+//! writes a struct as its fields in order, so a version-1 encoding is
+//! exactly what cairn 1 wrote.
 
 use serde::de::{self, SeqAccess, Visitor};
 use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::format::codec;
-use crate::format::{KNOWN_FEATURES, REPO_VERSION, RepoParams};
+use crate::format::{AdoptedIds, FEATURE_ADOPTED_IDS, KNOWN_FEATURES, REPO_VERSION, RepoParams};
 
 impl Serialize for RepoParams {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let with_features = self.version >= 2;
-        let mut t = s.serialize_tuple(if with_features { 7 } else { 6 })?;
+        let adopted = self.adopted.as_ref().filter(|_| with_features && self.features & FEATURE_ADOPTED_IDS != 0);
+        let fields = if with_features { 7 } else { 6 } + if adopted.is_some() { 2 } else { 0 };
+        let mut t = s.serialize_tuple(fields)?;
         t.serialize_element(&self.version)?;
         t.serialize_element(&self.chunk_min)?;
         t.serialize_element(&self.chunk_avg)?;
@@ -23,6 +26,10 @@ impl Serialize for RepoParams {
         t.serialize_element(&self.zstd_level)?;
         if with_features {
             t.serialize_element(&self.features)?;
+        }
+        if let Some(adopted) = adopted {
+            t.serialize_element(&adopted.blob_id_key)?;
+            t.serialize_element(&adopted.chunker_seed)?;
         }
         t.end()
     }
@@ -53,10 +60,17 @@ impl<'de> Deserialize<'de> for RepoParams {
                 } else {
                     0
                 };
-                Ok(RepoParams { version, chunk_min, chunk_avg, chunk_max, pack_target, zstd_level, features })
+                let adopted = if features & FEATURE_ADOPTED_IDS != 0 {
+                    let blob_id_key = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(7, &self))?;
+                    let chunker_seed = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(8, &self))?;
+                    Some(AdoptedIds { blob_id_key, chunker_seed })
+                } else {
+                    None
+                };
+                Ok(RepoParams { version, chunk_min, chunk_avg, chunk_max, pack_target, zstd_level, features, adopted })
             }
         }
-        d.deserialize_tuple(7, ByVersion)
+        d.deserialize_tuple(9, ByVersion)
     }
 }
 
@@ -75,8 +89,14 @@ impl RepoParams {
                 supported: REPO_VERSION,
             });
         }
-        let params: RepoParams = codec::from_postcard(raw, "config")?;
+        // Unknown feature bits before leftover bytes: a newer feature may
+        // append fields, and its repository is "upgrade cairn", not damage.
+        let (params, rest) = postcard::take_from_bytes::<RepoParams>(raw)
+            .map_err(|e| Error::corrupt("config", format!("repository parameters: postcard: {e}")))?;
         params.check_features()?;
+        if !rest.is_empty() {
+            return Err(Error::corrupt("config", format!("repository parameters: {} trailing bytes", rest.len())));
+        }
         Ok(params)
     }
 
@@ -87,6 +107,12 @@ impl RepoParams {
             return Err(Error::UnknownFeatures(unknown));
         }
         Ok(())
+    }
+
+    /// These parameters carrying `adopted` (another repository's blob-id
+    /// key and chunker seed), with the feature bit that says so.
+    pub fn adopting(&self, adopted: AdoptedIds) -> RepoParams {
+        RepoParams { features: self.features | FEATURE_ADOPTED_IDS, adopted: Some(adopted), ..self.clone() }
     }
 
     /// These parameters as version 2 with the deletion protocol (the upgrade
@@ -100,6 +126,7 @@ impl RepoParams {
 mod tests {
     use super::*;
     use crate::format::FEATURE_DELETION_PROTOCOL;
+    use crate::format::codec;
 
     #[test]
     fn version_1_has_six_fields_and_version_2_appends_the_features() {
@@ -118,11 +145,33 @@ mod tests {
     fn unknown_versions_and_feature_bits_are_refused() {
         let v3 = codec::to_postcard(&RepoParams { version: 3, ..RepoParams::DEFAULT }).unwrap();
         assert!(matches!(RepoParams::decode(&v3), Err(Error::UnsupportedVersion { found: 3, .. })));
-        let unknown = codec::to_postcard(&RepoParams { features: 0b110, ..RepoParams::DEFAULT }).unwrap();
-        assert!(matches!(RepoParams::decode(&unknown), Err(Error::UnknownFeatures(0b110))));
+        let unknown = codec::to_postcard(&RepoParams { features: 0b1101, ..RepoParams::DEFAULT }).unwrap();
+        assert!(matches!(RepoParams::decode(&unknown), Err(Error::UnknownFeatures(0b1100))));
+        // A newer feature's appended fields do not make it "damaged".
+        let mut appended = unknown.clone();
+        appended.extend_from_slice(&[1, 2, 3]);
+        assert!(matches!(RepoParams::decode(&appended), Err(Error::UnknownFeatures(0b1100))));
         let v2_cut = codec::to_postcard(&RepoParams { version: 1, ..RepoParams::DEFAULT }).unwrap();
         let mut as_v2 = v2_cut.clone();
         as_v2[0] = 2;
         assert!(matches!(RepoParams::decode(&as_v2), Err(Error::Corrupt { .. })), "v2 without its features");
+    }
+
+    #[test]
+    fn adopted_ids_follow_the_features_and_only_with_their_bit() {
+        let adopted = AdoptedIds { blob_id_key: [9; 32], chunker_seed: 0x0102 };
+        let with = RepoParams::DEFAULT.adopting(adopted.clone());
+        let bytes = codec::to_postcard(&with).unwrap();
+        let plain = codec::to_postcard(&RepoParams::DEFAULT).unwrap();
+        assert_eq!(bytes.len(), plain.len() + 32 + 2, "the key, then the seed as a varint");
+        assert_eq!(RepoParams::decode(&bytes).unwrap(), with);
+        // The bit without the fields is cut short; the fields without the bit are left over.
+        let mut cut = plain.clone();
+        *cut.last_mut().unwrap() |= FEATURE_ADOPTED_IDS as u8;
+        assert!(matches!(RepoParams::decode(&cut), Err(Error::Corrupt { .. })));
+        let mut extra = plain;
+        extra.extend_from_slice(&[9; 34]);
+        assert!(matches!(RepoParams::decode(&extra), Err(Error::Corrupt { .. })));
+        assert!(!format!("{with:?}").contains("9, 9"), "the key is never printed");
     }
 }

@@ -5,8 +5,10 @@
 //! --delete`) and to translate a path given through a symlink.
 //!
 //! Also the hand-written (de)serialisation of `Snapshot`: version 2 is
-//! version 1's fields followed by the `Recipe`, so the layout depends on the
-//! leading version and cannot be derived.
+//! version 1's fields followed by the `Recipe`; version 3 (a copy, written
+//! by `cairn copy`) is version 1's fields, then `Option<Recipe>`, then
+//! `original: Option<Id>`. The layout depends on the leading version and
+//! cannot be derived.
 
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
@@ -97,8 +99,12 @@ const V1_FIELDS: usize = 10;
 
 impl Serialize for Snapshot {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let with_recipe = self.version >= 2;
-        let mut t = serializer.serialize_tuple(V1_FIELDS + usize::from(with_recipe))?;
+        let extra = match self.version {
+            0 | 1 => 0,
+            2 => 1,
+            _ => 2,
+        };
+        let mut t = serializer.serialize_tuple(V1_FIELDS + extra)?;
         t.serialize_element(&self.version)?;
         t.serialize_element(&self.time)?;
         t.serialize_element(&self.host)?;
@@ -109,11 +115,15 @@ impl Serialize for Snapshot {
         t.serialize_element(&self.parent)?;
         t.serialize_element(&self.summary)?;
         t.serialize_element(&self.program_version)?;
-        if with_recipe {
+        if extra == 1 {
             match &self.recipe {
                 Some(r) => t.serialize_element(r)?,
                 None => t.serialize_element(&Recipe::default())?,
             }
+        }
+        if extra == 2 {
+            t.serialize_element(&self.recipe)?;
+            t.serialize_element(&self.original)?;
         }
         t.end()
     }
@@ -121,7 +131,7 @@ impl Serialize for Snapshot {
 
 impl<'de> Deserialize<'de> for Snapshot {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Snapshot, D::Error> {
-        deserializer.deserialize_tuple(V1_FIELDS + 1, SnapshotVisitor)
+        deserializer.deserialize_tuple(V1_FIELDS + 2, SnapshotVisitor)
     }
 }
 
@@ -131,7 +141,7 @@ impl<'de> Visitor<'de> for SnapshotVisitor {
     type Value = Snapshot;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "a snapshot manifest (version 1 or 2)")
+        write!(f, "a snapshot manifest (version 1, 2 or 3)")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Snapshot, A::Error> {
@@ -150,8 +160,25 @@ impl<'de> Visitor<'de> for SnapshotVisitor {
         let parent = field(&mut seq, 7)?;
         let summary = field(&mut seq, 8)?;
         let program_version = field(&mut seq, 9)?;
-        let recipe = if version >= 2 { Some(field(&mut seq, 10)?) } else { None };
-        Ok(Snapshot { version, time, host, user, paths, tags, tree, parent, summary, program_version, recipe })
+        let (recipe, original) = match version {
+            1 => (None, None),
+            2 => (Some(field(&mut seq, 10)?), None),
+            _ => (field(&mut seq, 10)?, field(&mut seq, 11)?),
+        };
+        Ok(Snapshot {
+            version,
+            time,
+            host,
+            user,
+            paths,
+            tags,
+            tree,
+            parent,
+            summary,
+            program_version,
+            recipe,
+            original,
+        })
     }
 }
 
@@ -180,6 +207,7 @@ mod tests {
             summary: Summary::default(),
             program_version: "x".into(),
             recipe,
+            original: None,
         }
     }
 
@@ -218,9 +246,23 @@ mod tests {
     }
 
     #[test]
+    fn version_3_makes_the_recipe_optional_and_adds_the_original() {
+        let v1 = to_postcard(&snapshot(1, None)).unwrap();
+        for recipe in [None, Some(recipe())] {
+            let copy = Snapshot { original: Some(Id([9; 32])), ..snapshot(3, recipe.clone()) };
+            let bytes = to_postcard(&copy).unwrap();
+            assert_eq!(&bytes[1..v1.len()], &v1[1..], "version 1's fields, unchanged");
+            let mut tail = to_postcard(&recipe).unwrap();
+            tail.extend(to_postcard(&Some(Id([9; 32]))).unwrap());
+            assert_eq!(&bytes[v1.len()..], tail.as_slice());
+            assert_eq!(decode_snapshot(&bytes).unwrap(), copy);
+        }
+    }
+
+    #[test]
     fn unknown_versions_and_leftovers_are_rejected() {
         let mut v3 = to_postcard(&snapshot(2, Some(recipe()))).unwrap();
-        v3[0] = 3;
+        v3[0] = 4;
         assert!(from_postcard::<Snapshot>(&v3, "snapshot").is_err());
         v3[0] = 0;
         assert!(from_postcard::<Snapshot>(&v3, "snapshot").is_err());
@@ -236,8 +278,8 @@ mod tests {
     #[test]
     fn a_newer_version_is_unsupported_not_damaged() {
         let mut v3 = to_postcard(&snapshot(2, Some(recipe()))).unwrap();
-        v3[0] = 3;
-        assert!(matches!(decode_snapshot(&v3), Err(crate::Error::UnsupportedVersion { found: 3, .. })));
+        v3[0] = 4;
+        assert!(matches!(decode_snapshot(&v3), Err(crate::Error::UnsupportedVersion { found: 4, .. })));
         v3[0] = 2;
         assert_eq!(decode_snapshot(&v3).unwrap(), snapshot(2, Some(recipe())));
     }

@@ -73,7 +73,11 @@ pub fn remove_old_key(repo: &Repository, change: &KeyChange, new_password: &[u8]
         .map_err(|_| Error::corrupt(format!("key file {}", change.new_key), "its master key is not 32 bytes"))?;
     // Same master key: the same keyed id for the same bytes.
     let probe = b"cairn key passwd probe";
-    if Keys::from_master(master).blob_id(probe) != repo.keys().blob_id(probe) {
+    let new_keys = match &repo.params().adopted {
+        Some(adopted) => Keys::from_master(master).adopting(adopted),
+        None => Keys::from_master(master),
+    };
+    if new_keys.blob_id(probe) != repo.keys().blob_id(probe) {
         return Err(Error::corrupt(format!("key file {}", change.new_key), "holds another master key"));
     }
     if change.old_key != change.new_key {

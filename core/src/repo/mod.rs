@@ -138,6 +138,12 @@ impl Repository {
         if opts.password.is_some_and(<[u8]>::is_empty) {
             return Err(Error::EmptyPassword); // before anything is created
         }
+        if opts.params.adopted.is_some() && opts.password.is_none() {
+            // The parameters are stored open without encryption: no key in them.
+            return Err(Error::InvalidArgument(
+                "an unencrypted repository cannot adopt an encrypted one's blob-id key and chunker seed".into(),
+            ));
+        }
         backend.create_layout().map_err(|e| exists_as(e, &location))?;
         let repo_id = Id(crypto::random_bytes()?);
         let (keys, key_file) = match opts.password {
@@ -152,6 +158,10 @@ impl Repository {
         // Every new repository is of the current format, whatever the caller's
         // parameters say about versions.
         let params = opts.params.upgraded();
+        let keys = match &params.adopted {
+            Some(adopted) => keys.adopting(adopted),
+            None => keys,
+        };
         let config = config::seal_config(&keys, repo_id, &params)?;
         // The config is written last: its presence marks a complete repository.
         backend.create_config(&config).map_err(|e| exists_as(e, &location))?;
@@ -253,6 +263,13 @@ impl Repository {
             (Keys::Plain, None)
         };
         let params = config::open_params(&keys, &config)?;
+        let keys = match &params.adopted {
+            Some(_) if !config.encrypted => {
+                return Err(Error::corrupt("config", "an unencrypted repository cannot carry a blob-id key"));
+            }
+            Some(adopted) => keys.adopting(adopted),
+            None => keys,
+        };
         // Registered before the index is read (format-spec §6, W9): a prune
         // that does not see this marker removed its old index files before
         // this run read them.

@@ -102,6 +102,12 @@ impl Repository {
     /// Loads a tree: from the tree cache when it holds it, else from its
     /// pack (which then enters the cache).
     pub fn load_tree(&self, id: &Id) -> Result<Tree> {
+        Ok(self.load_tree_with_plaintext(id)?.0)
+    }
+
+    /// A tree and its plaintext as stored (verified against its id): what
+    /// `cairn copy` stores unchanged in a repository with the same blob ids.
+    pub fn load_tree_with_plaintext(&self, id: &Id) -> Result<(Tree, Vec<u8>)> {
         let raw = match self.cached_tree(id) {
             Some(raw) => raw,
             None => self.read_tree(id)?,
@@ -109,7 +115,7 @@ impl Repository {
         let tree: Tree = codec::from_postcard(&raw, "tree").map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
         check_version("tree", tree.version)?;
         tree.validate_names().map_err(|e| Error::corrupt(format!("tree {id}"), e))?;
-        Ok(tree)
+        Ok((tree, raw))
     }
 
     /// A tree's plaintext from the storage, verified.

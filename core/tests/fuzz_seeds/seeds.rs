@@ -147,6 +147,7 @@ fn sample_snapshot() -> Snapshot {
             warnings: 1,
         },
         program_version: "0.1.0".into(),
+        original: None,
         recipe: None,
     }
 }
@@ -200,6 +201,11 @@ fn config_seeds(s: &mut Seeds) {
     s.add("config", "valid-plain-config-v2", postcard(&v2_config(&RepoParams::DEFAULT)));
     let unknown_feature = RepoParams { features: 1 | 1 << 9, ..RepoParams::DEFAULT };
     s.add("config", "unknown-feature-v2-plain-config", postcard(&v2_config(&unknown_feature)));
+    // Feature bit 1: an adopted blob-id key and chunker seed follow `features`
+    // (an unencrypted repository with them is refused as damaged).
+    let adopted = cairn_core::format::AdoptedIds { blob_id_key: [0x08; 32], chunker_seed: 42 };
+    let adopting = RepoParams::DEFAULT.adopting(adopted);
+    s.add("config", "adopted-ids-v2-plain-config", postcard(&v2_config(&adopting)));
     s.add(
         "config",
         "version-mismatch-plain-config",
@@ -421,7 +427,7 @@ fn snapshot_seeds(s: &mut Seeds) {
     let child = Snapshot { parent: Some(Id([0xb2; 32])), paths: Vec::new(), tags: Vec::new(), ..snap.clone() };
     s.add("snapshot", "valid-plain-snapshot-with-parent", raw_body(&postcard(&child)));
     let v2 = Snapshot {
-        version: cairn_core::format::SNAPSHOT_VERSION,
+        version: cairn_core::format::TAKEN_SNAPSHOT_VERSION,
         recipe: Some(cairn_core::format::recipe::Recipe {
             links: vec![cairn_core::format::recipe::GivenLink {
                 given: ByteBuf::from(b"/home/u/linked".to_vec()),
@@ -432,6 +438,10 @@ fn snapshot_seeds(s: &mut Seeds) {
         ..snap.clone()
     };
     s.add("snapshot", "valid-plain-snapshot-v2", raw_body(&postcard(&v2)));
+    let v3 = Snapshot { version: 3, original: Some(Id([0xb3; 32])), ..v2.clone() };
+    s.add("snapshot", "valid-plain-snapshot-v3", raw_body(&postcard(&v3)));
+    let v3_of_v1 = Snapshot { version: 3, recipe: None, original: Some(Id([0xb3; 32])), ..snap.clone() };
+    s.add("snapshot", "valid-plain-snapshot-v3-without-recipe", raw_body(&postcard(&v3_of_v1)));
     let future = Snapshot { version: cairn_core::format::SNAPSHOT_VERSION + 1, ..snap.clone() };
     s.add("snapshot", "future-version-plain-snapshot", raw_body(&postcard(&future)));
     let zero = Snapshot { version: 0, ..snap.clone() };

@@ -150,6 +150,7 @@ fn example_snapshot() -> Snapshot {
             warnings: 0,
         },
         program_version: "0.1.0".into(),
+        original: None,
         recipe: None,
     }
 }
@@ -424,6 +425,8 @@ fn i_chunker_matches_spec_wording() {
     }
 }
 
+/// A version-3 snapshot and adopted blob ids (r), (s): `cairn copy`.
+mod copy_vectors;
 /// The chunker tables and the vectors (j) to (m), in their own file so that
 /// neither file grows past about 600 lines.
 mod more_vectors;

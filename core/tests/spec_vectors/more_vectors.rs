@@ -112,6 +112,7 @@ fn every_hex_line_of_the_vectors_is_asserted() {
         include_str!("snapshot_v2.rs"),
         include_str!("retention_vectors.rs"),
         include_str!("protocol_vectors.rs"),
+        include_str!("copy_vectors.rs"),
     ];
     let section = SPEC.split("\n## 13. Test vectors").nth(1).unwrap().split("\n## 14.").next().unwrap();
     let hex_lines: Vec<&str> = section
