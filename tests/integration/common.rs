@@ -84,7 +84,12 @@ pub fn listing(root: &Path) -> Vec<(PathBuf, u64)> {
     while let Some(dir) = stack.pop() {
         for e in fs::read_dir(&dir).expect("read_dir") {
             let e = e.expect("entry");
-            let md = e.metadata().expect("metadata");
+            // A file removed between read_dir and stat (a server's spool
+            // while uploads run) is not there: left out.
+            let md = match e.metadata() {
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                other => other.expect("metadata"),
+            };
             if md.is_dir() {
                 stack.push(e.path());
             } else {
