@@ -66,6 +66,22 @@ impl FileKind {
         FileKind::Lock,
     ];
 
+    /// The largest file of this kind a reader accepts (format-spec §6):
+    /// the bound of every remote read.
+    pub fn max_len(self) -> u64 {
+        use crate::format;
+        match self {
+            FileKind::Key => format::MAX_KEY_FILE_LEN,
+            FileKind::Index => format::MAX_INDEX_FILE_LEN,
+            FileKind::Snapshot => format::MAX_SNAPSHOT_FILE_LEN,
+            FileKind::Policy => format::MAX_POLICY_FILE_LEN,
+            FileKind::Pin => format::MAX_PIN_FILE_LEN,
+            FileKind::Lock => format::marker::MAX_MARKER_FILE_LEN,
+            // A pack's blobs are each at most one sealed object.
+            FileKind::Pack => 2 * format::codec::MAX_OBJECT_LEN as u64,
+        }
+    }
+
     pub fn folder(self) -> &'static str {
         match self {
             FileKind::Key => "keys",

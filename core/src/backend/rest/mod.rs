@@ -301,20 +301,6 @@ fn id_of(name: &str) -> Option<Id> {
     if is_id_name(name) { Id::from_hex(name).ok() } else { None }
 }
 
-/// The largest file of each kind a reader accepts (format-spec §6).
-pub fn max_file_len(kind: FileKind) -> u64 {
-    match kind {
-        FileKind::Key => format::MAX_KEY_FILE_LEN,
-        FileKind::Index => format::MAX_INDEX_FILE_LEN,
-        FileKind::Snapshot => format::MAX_SNAPSHOT_FILE_LEN,
-        FileKind::Policy => format::MAX_POLICY_FILE_LEN,
-        FileKind::Pin => format::MAX_PIN_FILE_LEN,
-        FileKind::Lock => format::marker::MAX_MARKER_FILE_LEN,
-        // A pack's blobs are each at most one sealed object.
-        FileKind::Pack => 2 * format::codec::MAX_OBJECT_LEN as u64,
-    }
-}
-
 fn content_length(answer: &Answer) -> Option<u64> {
     answer.headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
@@ -373,7 +359,7 @@ impl Backend for RestBackend {
 
     fn read(&self, kind: FileKind, id: &Id) -> BackendResult<Vec<u8>> {
         let tail = Self::path_of(kind, id);
-        let answer = self.get(Op::Read, &tail, &[], max_file_len(kind))?;
+        let answer = self.get(Op::Read, &tail, &[], kind.max_len())?;
         match answer.status {
             StatusCode::OK => Ok(answer.body.into()),
             _ => Err(self.failure(Op::Read, &tail, &answer)),
@@ -429,15 +415,14 @@ impl Backend for RestBackend {
     fn read_tail(&self, kind: FileKind, id: &Id, len: u64) -> BackendResult<(Vec<u8>, u64)> {
         let tail = Self::path_of(kind, id);
         // Go's parser (restic's rest-server) takes at most an int64.
-        let len = len.min(max_file_len(kind)).min(i64::MAX as u64);
+        let len = len.min(kind.max_len()).min(i64::MAX as u64);
         if len == 0 {
             return match self.head(Op::Read, &tail)? {
                 Some(size) => Ok((Vec::new(), size)),
                 None => Err(self.failure_not_found(kind, id)),
             };
         }
-        let answer =
-            self.get(Op::Read, &tail, &[(header::RANGE, format!("bytes=-{len}"))], len.max(max_file_len(kind)))?;
+        let answer = self.get(Op::Read, &tail, &[(header::RANGE, format!("bytes=-{len}"))], len.max(kind.max_len()))?;
         match answer.status {
             StatusCode::PARTIAL_CONTENT => {
                 let total = range_total(&answer)

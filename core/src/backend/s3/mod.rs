@@ -291,7 +291,7 @@ impl Backend for S3Backend {
     }
 
     fn read(&self, kind: FileKind, id: &Id) -> BackendResult<Vec<u8>> {
-        self.read_whole(&self.key_of(kind, id), super::rest::max_file_len(kind), Bound::AtMost)
+        self.read_whole(&self.key_of(kind, id), kind.max_len(), Bound::AtMost)
     }
 
     fn read_range(&self, kind: FileKind, id: &Id, offset: u64, len: usize) -> BackendResult<Vec<u8>> {
@@ -320,7 +320,7 @@ impl Backend for S3Backend {
             Some(size) => size,
             None => return Err(self.error(Op::Read, &key, Failure::Od(opendal::Error::new(OdKind::NotFound, "")))),
         };
-        let len = len.min(size).min(super::rest::max_file_len(kind));
+        let len = len.min(size).min(kind.max_len());
         if len == 0 {
             return Ok((Vec::new(), size));
         }
