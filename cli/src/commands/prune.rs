@@ -191,6 +191,12 @@ fn print_plan(plan: &PrunePlan) -> Result<()> {
     for (what, value) in rows {
         outln!("  {what:<20}{value}")?;
     }
+    if !plan.reindexed.is_empty() {
+        outln!(
+            "  {} that no index lists hold blobs a snapshot needs: indexed again",
+            count(plan.reindexed.len(), "pack", "packs")
+        )?;
+    }
     if plan.would_upgrade {
         outln!("  would upgrade the repository format 1 → 2 first (older cairn versions cannot open version 2)")?;
     }
@@ -243,6 +249,7 @@ fn plan_json(plan: &PrunePlan) -> serde_json::Value {
         "delete": {"packs": plan.delete.len(), "bytes": plan.delete_bytes()},
         "repack": {"packs": plan.repack.len(), "bytes": plan.repack_bytes(), "kept_bytes": plan.repack_kept_bytes()},
         "unindexed": {"packs": plan.unindexed.len(), "bytes": plan.unindexed_bytes()},
+        "reindexed_packs": plan.reindexed.len(),
         "unused_before": plan.unused_before,
         "unused_after": plan.unused_after,
         "unused_after_percent": percent(plan.unused_after, plan.size_after),

@@ -15,6 +15,7 @@
 mod execute;
 mod index_files;
 mod plan;
+mod recover;
 mod repack;
 mod sweep;
 mod walk;

@@ -8,7 +8,8 @@ use std::cmp::Reverse;
 use std::collections::HashSet;
 
 use super::index_files::{self, IndexFiles};
-use super::walk::{Indexed, NO_COPY, Needs};
+use super::recover::find_in_headers;
+use super::walk::{Indexed, MissingBlob, NO_COPY, Needs};
 use super::{MaxUnused, PruneOptions};
 use crate::error::{Error, Result};
 use crate::format::{BlobKind, IndexedPack, PackEntry};
@@ -48,6 +49,10 @@ pub struct PrunePlan {
     /// Packs in `data/` that no index lists (left by killed runs or an
     /// earlier prune): deleted by the sweep when no other run is active.
     pub unindexed: Vec<(Id, u64)>,
+    /// Packs no index listed that hold blobs a snapshot needs (a run that
+    /// deduplicated against them while an earlier prune's sweep waited for
+    /// it): listed again by the consolidated index.
+    pub reindexed: Vec<Id>,
     /// Bytes no snapshot needs now, and after the plan is carried out.
     pub unused_before: u64,
     pub unused_after: u64,
@@ -108,19 +113,40 @@ pub fn plan(repo: &Repository, opts: &PruneOptions) -> Result<PrunePlan> {
              if it is beyond repair"
         )));
     }
-    let files = index_files::read(repo)?;
+    let mut files = index_files::read(repo)?;
     let mut needs = Needs::default();
     let roots: Vec<(Id, Id)> =
         entries.iter().filter(|e| !opts.forgotten.contains(&e.id)).map(|e| (e.id, e.snapshot.tree)).collect();
     let mut missing = Vec::new();
     needs.walk(repo, &mut Indexed::new(repo), &roots, &mut missing)?;
-    if let Some(first) = missing.into_iter().next() {
-        return Err(first.into_error());
-    }
+    let reindexed = index_again(repo, &mut files, missing)?;
     choose_copies(&files, &mut needs);
     let mut plan = decide(repo.params().pack_target, opts, files, needs, roots.len());
+    plan.rewrite_index |= !reindexed.is_empty();
+    plan.reindexed = reindexed;
     plan.would_upgrade = !repo.follows_deletion_protocol() && !plan.is_empty();
     Ok(plan)
+}
+
+/// Needed blobs no index lists are looked for in the headers of the packs
+/// no index lists (see `recover.rs`); the packs holding them join `files`
+/// as if indexed, so the consolidated index lists them again. Returns
+/// their ids; refuses, naming it, when a needed blob is found nowhere.
+fn index_again(repo: &Repository, files: &mut IndexFiles, missing: Vec<MissingBlob>) -> Result<Vec<Id>> {
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let indexed = files.pack_ids();
+    let mut candidates: Vec<Id> = files.on_disk.keys().filter(|id| !indexed.contains(id)).copied().collect();
+    candidates.sort();
+    let wanted: HashSet<(BlobKind, Id)> = missing.iter().map(|m| (m.kind, m.blob)).collect();
+    let (holding, found) = find_in_headers(repo, &candidates, &wanted);
+    if let Some(first) = missing.into_iter().find(|m| !found.contains(&(m.kind, m.blob))) {
+        return Err(first.into_error());
+    }
+    let ids = holding.iter().map(|p| p.pack).collect();
+    files.packs.extend(holding);
+    Ok(ids)
 }
 
 /// For each needed blob, the copy to keep: one in a pack whose every
@@ -174,6 +200,7 @@ pub(super) fn decide(
         repack: Vec::new(),
         keep: Vec::new(),
         unindexed,
+        reindexed: Vec::new(),
         unused_before: 0,
         unused_after: 0,
         size_after: 0,

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::index_files;
 use super::plan::PrunePlan;
+use super::recover::find_in_headers;
 use super::walk::{Indexed, MissingBlob};
 use std::time::SystemTime;
 
@@ -25,7 +26,7 @@ use crate::error::Result;
 use crate::format::{BlobKind, FORMAT_VERSION, IndexFile};
 use crate::id::Id;
 use crate::maintenance::locked::{Locked, remove_unless_locked};
-use crate::repo::{Repository, rebuild};
+use crate::repo::Repository;
 use crate::testhook::{self, Point};
 
 /// How the sweep ended.
@@ -132,17 +133,8 @@ pub(super) fn sweep(repo: &Repository, plan: &mut PrunePlan) -> Result<SweepRepo
     }
     if !lost.is_empty() {
         let candidates: Vec<Id> = doomed.iter().map(|(id, _)| *id).collect();
-        let reading = rebuild::read_headers(repo, &candidates);
-        let mut holding = Vec::new();
-        let mut found: HashSet<(BlobKind, Id)> = HashSet::new();
         let wanted: HashSet<(BlobKind, Id)> = lost.iter().map(|(key, _)| *key).collect();
-        for pack in reading.packs {
-            let hits: Vec<_> = pack.entries.iter().map(|e| (e.kind, e.id)).filter(|k| wanted.contains(k)).collect();
-            if !hits.is_empty() {
-                found.extend(hits);
-                holding.push(pack);
-            }
-        }
+        let (holding, found) = find_in_headers(repo, &candidates, &wanted);
         if let Some((_, line)) = lost.into_iter().find(|(key, _)| !found.contains(key)) {
             report.waiting = doomed;
             report.outcome = SweepOutcome::Missing(line);

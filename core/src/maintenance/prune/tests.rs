@@ -538,3 +538,38 @@ fn a_prune_with_nothing_to_do_still_removes_the_markers_of_ended_runs() {
     assert_eq!(report.sweep.dead_markers_removed, 1);
     assert!(!files_of(&r, FileKind::Lock).contains(&dead));
 }
+
+#[test]
+fn a_snapshot_deduplicated_against_a_pack_a_blocked_prune_unlisted_is_kept_by_the_next_prune() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = repo(tmp.path());
+    let s = shape(&r);
+    let y_bytes = noise(200_000, 2);
+    // A snapshot run that read the index while P1 (holding y) was listed.
+    let opts =
+        crate::repo::OpenOptions { register: Some(crate::format::marker::MarkerRole::Snapshot), ..Default::default() };
+    let running = Repository::open_with_options(r.path(), &opts).unwrap();
+    // Prune: y is unused, so P1 is repacked without it (or deleted) and the
+    // consolidated index no longer lists the old P1; the live run blocks
+    // the sweep, so the old P1 stays in data/, unindexed.
+    let plan = prune::plan(&r, &PruneOptions { max_unused: MaxUnused::Bytes(0), ..Default::default() }).unwrap();
+    let report = prune::execute(&r, plan).unwrap();
+    assert!(matches!(report.sweep.outcome, SweepOutcome::Blocked(_)), "{:?}", report.sweep.outcome);
+    // The run deduplicates y against its index (P1) and commits.
+    let saver = running.saver();
+    assert_eq!(saver.save(BlobKind::Data, &y_bytes).unwrap(), s.y);
+    saver.finish().unwrap();
+    let node = Node::for_test(b"y", NodeKind::File { size: y_bytes.len() as u64, content: vec![s.y] }, 0o644);
+    let root = tree(&running, vec![node]);
+    store(&running, snapshot(2, &["/a"], root));
+    drop(running);
+    // The next prune finds y in the header of the unindexed pack and
+    // indexes it again instead of refusing (or deleting it).
+    let fresh = Repository::open(r.path(), None).unwrap();
+    let plan = prune::plan(&fresh, &PruneOptions::default()).unwrap();
+    let report = prune::execute(&fresh, plan).unwrap();
+    assert_eq!(report.sweep.outcome, SweepOutcome::Done);
+    let after = Repository::open(r.path(), None).unwrap();
+    assert_eq!(after.load_blob(&s.y).unwrap(), y_bytes);
+    assert_checks_clean(&r);
+}

@@ -159,6 +159,9 @@ impl Needs {
                 snapshot: pending.snapshot,
                 path: shown(&pending.path),
             });
+            // Needed all the same: the plan may find it in an unindexed
+            // pack's header and keep that pack (recover.rs).
+            self.used.entry((BlobKind::Tree, pending.tree)).or_insert(NO_COPY);
             return Ok(false);
         };
         self.used.entry((kind, pending.tree)).or_insert(NO_COPY);
