@@ -26,6 +26,7 @@ pub mod local;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod object_lock;
+pub(crate) mod readahead;
 #[cfg(any(test, feature = "testing"))]
 pub mod reporting;
 pub mod rest;

@@ -6,7 +6,6 @@
 
 pub mod http;
 pub mod location;
-mod readahead;
 
 use std::io::{self, ErrorKind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,13 +15,13 @@ use base64::Engine;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
+use super::readahead::{self, ReadAhead};
 use super::{Backend, BackendError, BackendResult, FileKind, Op, Spool, is_id_name};
 pub use crate::error::AppendOnlyRefusal;
 use crate::format;
 use crate::id::Id;
 use http::{Answer, Client, ReqBody};
 pub use location::{LocationError, RestLocation, is_rest};
-use readahead::ReadAhead;
 
 /// The media type of a version 2 listing.
 const V2: &str = "application/vnd.x.restic.rest.v2";

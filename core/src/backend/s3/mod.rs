@@ -21,6 +21,7 @@ use std::time::SystemTime;
 
 use opendal::ErrorKind as OdKind;
 
+use super::readahead::{self, ReadAhead};
 use super::{Backend, BackendError, BackendResult, FileKind, Op, Spool, is_id_name};
 use crate::format;
 use crate::id::Id;
@@ -36,6 +37,9 @@ pub struct S3Backend {
     multipart_threshold: u64,
     /// The server refused `If-None-Match: *` once (501): HEAD then PUT.
     no_conditional_put: AtomicBool,
+    /// Windows of packs already fetched (a restore asks for chunk after
+    /// chunk of the same pack: one GET per window, not one per chunk).
+    read_ahead: ReadAhead,
 }
 
 impl S3Backend {
@@ -47,6 +51,7 @@ impl S3Backend {
             client,
             multipart_threshold: options.multipart_threshold,
             no_conditional_put: AtomicBool::new(false),
+            read_ahead: ReadAhead::default(),
         })
     }
 
@@ -305,6 +310,27 @@ impl Backend for S3Backend {
                 Some(_) => Ok(Vec::new()),
             };
         }
+        if ReadAhead::applies(kind, len) {
+            if let Some(bytes) = self.read_ahead.get(kind, id, offset, len) {
+                return Ok(bytes);
+            }
+            // The aligned window holding the range; the server stops it at
+            // the end of the object.
+            let (start, last) = readahead::window_around(offset, len);
+            let window =
+                match self.client.block_on(self.client.read_bounded(&key, start, last - start + 1, Bound::UpTo)) {
+                    Ok(window) => window,
+                    Err(f) if f.kind() == Some(OdKind::RangeNotSatisfied) => return Err(past_end()),
+                    Err(f) => return Err(self.error(Op::Read, &key, f)),
+                };
+            let from = (offset - start) as usize;
+            if window.len() < from + len {
+                return Err(past_end());
+            }
+            let bytes = window[from..from + len].to_vec();
+            self.read_ahead.put(kind, id, start, window.into());
+            return Ok(bytes);
+        }
         match self.client.block_on(self.client.read_bounded(&key, offset, len as u64, Bound::Exact)) {
             Ok(bytes) if bytes.len() == len => Ok(bytes),
             Ok(_) => Err(past_end()),
@@ -355,6 +381,7 @@ impl Backend for S3Backend {
     /// DELETE; an absent object is success (S3 answers 204 either way).
     fn remove(&self, kind: FileKind, id: &Id) -> BackendResult<()> {
         let key = self.key_of(kind, id);
+        self.read_ahead.forget(kind, id);
         match self.client.block_on(self.client.operator.delete(&key)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == OdKind::NotFound => Ok(()),

@@ -173,3 +173,33 @@ fn every_version_of_a_file_can_be_removed() {
     assert_eq!(be.remove_versions(FileKind::Pack, &id).unwrap(), 2, "the data version and the delete marker");
     assert_eq!(be.remove_versions(FileKind::Pack, &id).unwrap(), 0, "nothing left");
 }
+
+#[test]
+fn chunks_of_a_pack_are_read_a_window_at_a_time() {
+    let server = server();
+    let bucket = bucket_name();
+    server.bucket(&bucket);
+    let proxy = super::test_server::FaultProxy::start(server.addr());
+    let be = backend_at(&format!("s3:{}/{bucket}", proxy.endpoint()), &options());
+    // A window and a half: the second window ends where the object does.
+    let window = crate::backend::readahead::WINDOW as usize;
+    let bytes: Vec<u8> = (0..window * 3 / 2).map(|i| (i as u32).wrapping_mul(2654435761).to_le_bytes()[2]).collect();
+    let id = Id::of_file_bytes(&bytes);
+    be.create(FileKind::Pack, &id, &bytes).unwrap();
+    let before = proxy.requests();
+    for offset in (0..bytes.len() - 1000).step_by(100_003) {
+        assert_eq!(be.read_range(FileKind::Pack, &id, offset as u64, 1000).unwrap(), bytes[offset..offset + 1000]);
+    }
+    // The last bytes, and a range crossing the end.
+    let end = bytes.len();
+    assert_eq!(be.read_range(FileKind::Pack, &id, end as u64 - 7, 7).unwrap(), bytes[end - 7..]);
+    assert_eq!(proxy.requests() - before, 2, "one GET per window");
+    let err = be.read_range(FileKind::Pack, &id, end as u64 - 7, 8).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+    let err = be.read_range(FileKind::Pack, &id, end as u64 + 10, 8).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+    // A removed pack's windows go with it.
+    be.remove(FileKind::Pack, &id).unwrap();
+    let err = be.read_range(FileKind::Pack, &id, 0, 10).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+}

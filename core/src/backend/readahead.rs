@@ -1,4 +1,4 @@
-//! Read-ahead for ranged reads of packs. A restore reads a file's blobs one
+//! Read-ahead for ranged reads of packs (the `rest:` and `s3:` backends). A restore reads a file's blobs one
 //! by one, each a range of some pack, and the packs were written in the
 //! order the files were read: one request per blob would make a restore
 //! over a socket pay a round trip per chunk (thousands for a tree of small
