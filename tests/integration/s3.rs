@@ -124,6 +124,18 @@ fn s3_wrong_credentials_are_one_clear_line() {
 }
 
 #[test]
+fn s3_no_credentials_at_all_is_one_clear_line() {
+    let env = Env::empty();
+    let location = format!("s3:{}/cairn-any-bucket", moto().endpoint());
+    // Neither the AWS variables nor a profile file (HOME is the test's own).
+    let mut cmd = env.std_cairn();
+    cmd.env("CAIRN_REPO", &location).env("CAIRN_PASSWORD", "pw");
+    let out = run(cmd.arg("snapshots"));
+    let line = one_line(&out);
+    assert!(line.contains("no AWS credentials") && line.contains("AWS_ACCESS_KEY_ID"), "{line}");
+}
+
+#[test]
 fn s3_a_missing_bucket_is_one_clear_line() {
     let env = Env::empty();
     let location = format!("s3:{}/cairn-never-made", moto().endpoint());

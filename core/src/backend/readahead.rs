@@ -21,9 +21,12 @@ use crate::id::Id;
 
 /// How much of a pack one request fetches (packs are about 16 MiB).
 pub const WINDOW: u64 = 4 * 1024 * 1024;
-/// How many windows are kept (the restorer's threads each read along their
-/// own run of files); at most `WINDOWS × WINDOW` bytes of memory.
-const WINDOWS: usize = 8;
+/// How many bytes of windows are kept: a budget, not a count, because a
+/// restore reads the files of a snapshot taken hour after hour, whose
+/// chunks lie in many small packs (one per hourly snapshot) besides the
+/// big ones of the first: with a few windows only, they evicted each other
+/// and a pack was fetched again for nearly every file.
+const BUDGET: usize = 64 * 1024 * 1024;
 
 /// The window (first and last byte, inclusive) to fetch for `len` bytes at
 /// `offset`: the aligned `WINDOW` holding `offset`, stretched to the end of
@@ -43,7 +46,14 @@ struct Window {
 
 #[derive(Default)]
 pub struct ReadAhead {
-    windows: Mutex<VecDeque<Window>>,
+    windows: Mutex<Windows>,
+}
+
+/// Most recently used last, with their total length.
+#[derive(Default)]
+struct Windows {
+    list: VecDeque<Window>,
+    bytes: usize,
 }
 
 impl std::fmt::Debug for ReadAhead {
@@ -61,6 +71,7 @@ impl ReadAhead {
     /// `len` bytes at `offset`, if a window holds them all.
     pub fn get(&self, kind: FileKind, id: &Id, offset: u64, len: usize) -> Option<Vec<u8>> {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let windows = &mut windows.list;
         let at = windows.iter().position(|w| {
             w.kind == kind
                 && w.id == *id
@@ -74,7 +85,6 @@ impl ReadAhead {
         let bytes = window.bytes.slice(from..from + len);
         // Most recently used last: the front is evicted first.
         windows.push_back(window);
-        drop(windows);
         Some(bytes.to_vec())
     }
 
@@ -82,18 +92,22 @@ impl ReadAhead {
     pub fn put(&self, kind: FileKind, id: &Id, start: u64, bytes: Bytes) {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         // Two threads that missed the same window both fetched it: keep one.
-        if windows.iter().any(|w| w.kind == kind && w.id == *id && w.start == start) {
+        if windows.list.iter().any(|w| w.kind == kind && w.id == *id && w.start == start) {
             return;
         }
-        if windows.len() >= WINDOWS {
-            windows.pop_front();
+        windows.bytes += bytes.len();
+        windows.list.push_back(Window { kind, id: *id, start, bytes });
+        while windows.bytes > BUDGET {
+            let Some(oldest) = windows.list.pop_front() else { break };
+            windows.bytes -= oldest.bytes.len();
         }
-        windows.push_back(Window { kind, id: *id, start, bytes });
     }
 
     /// Drops the windows of a file (removed, so its name may come back).
     pub fn forget(&self, kind: FileKind, id: &Id) {
-        self.windows.lock().unwrap_or_else(|p| p.into_inner()).retain(|w| !(w.kind == kind && w.id == *id));
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        windows.list.retain(|w| !(w.kind == kind && w.id == *id));
+        windows.bytes = windows.list.iter().map(|w| w.bytes.len()).sum();
     }
 }
 
@@ -124,10 +138,19 @@ mod tests {
         assert_eq!(ra.get(FileKind::Pack, &Id([2; 32]), 100, 1), None, "another file");
         ra.forget(FileKind::Pack, &id);
         assert_eq!(ra.get(FileKind::Pack, &id, 100, 1), None, "forgotten");
-        for n in 0..=WINDOWS as u8 {
-            ra.put(FileKind::Pack, &Id([n; 32]), 0, Bytes::from_static(b"x"));
+        // Many small windows fit (hourly packs); the budget evicts the oldest.
+        let small = Bytes::from(vec![7u8; 1024]);
+        for n in 0..64u8 {
+            ra.put(FileKind::Pack, &Id([n; 32]), 0, small.clone());
         }
-        assert_eq!(ra.get(FileKind::Pack, &Id([0; 32]), 0, 1), None, "the oldest went");
-        assert_eq!(ra.get(FileKind::Pack, &Id([WINDOWS as u8; 32]), 0, 1), Some(b"x".to_vec()));
+        assert_eq!(ra.get(FileKind::Pack, &Id([0; 32]), 0, 1), Some(vec![7]), "64 small windows are all kept");
+        let full = Bytes::from(vec![9u8; WINDOW as usize]);
+        for n in 100..100 + (BUDGET / WINDOW as usize) as u8 {
+            ra.put(FileKind::Pack, &Id([n; 32]), 0, full.clone());
+        }
+        assert_eq!(ra.get(FileKind::Pack, &Id([1; 32]), 0, 1), None, "the oldest went");
+        assert_eq!(ra.get(FileKind::Pack, &Id([100; 32]), 0, 1), Some(vec![9]));
+        let windows = ra.windows.lock().unwrap();
+        assert!(windows.bytes <= BUDGET && windows.bytes == windows.list.iter().map(|w| w.bytes.len()).sum::<usize>());
     }
 }

@@ -182,7 +182,7 @@ fn copy_one(
         copied.tree_blobs = walk.trees.len() as u64;
         return Ok(copied);
     }
-    let saver = dst.saver();
+    let saver = dst.saver().without_tree_cache();
     blobs::copy_data(src, dst, &saver, &walk.data, same, memo)?;
     let tree = if same {
         blobs::copy_trees_unchanged(&saver, &walk)?;

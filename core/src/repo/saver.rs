@@ -15,6 +15,7 @@ impl Repository {
             data_blobs: AtomicU64::new(0),
             tree_blobs: AtomicU64::new(0),
             bytes_added: AtomicU64::new(0),
+            remember_trees: true,
         }
     }
 }
@@ -40,6 +41,8 @@ pub struct BlobSaver<'r> {
     data_blobs: AtomicU64,
     tree_blobs: AtomicU64,
     bytes_added: AtomicU64,
+    /// Whether the trees it seals enter the tree cache (see `without_tree_cache`).
+    remember_trees: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -48,6 +51,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl BlobSaver<'_> {
+    /// A saver whose trees stay out of the tree cache: `cairn copy` writes
+    /// the trees of many snapshots nobody will take a parent from on this
+    /// machine, and a cache file per tree cost more than the copy itself.
+    pub fn without_tree_cache(mut self) -> Self {
+        self.remember_trees = false;
+        self
+    }
+
     /// Stores `raw` unless a blob with its id exists; returns the id.
     pub fn save(&self, kind: BlobKind, raw: &[u8]) -> Result<Id> {
         let id = self.repo.keys.blob_id(raw);
@@ -69,7 +80,9 @@ impl BlobSaver<'_> {
         let object_kind = ObjectKind::from(kind);
         let sealed = codec::seal_bytes(&self.repo.keys, object_kind, raw, self.repo.params.zstd_level)?;
         // Used only once an index lists it, so before the pack is durable is fine.
-        self.repo.remember_tree(kind, &id, &sealed);
+        if self.remember_trees {
+            self.repo.remember_tree(kind, &id, &sealed);
+        }
         let (packer, counter) = match kind {
             BlobKind::Data => (&self.data_pack, &self.data_blobs),
             BlobKind::Tree => (&self.tree_pack, &self.tree_blobs),

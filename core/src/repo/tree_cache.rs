@@ -139,7 +139,7 @@ impl Repository {
     /// Tree `id` from the tree cache, verified; `None` when there is no
     /// cache, no entry, no index entry to open it with, or it fails.
     pub(super) fn cached_tree(&self, id: &Id) -> Option<Vec<u8>> {
-        let cache = self.cache.as_ref()?;
+        let cache = self.tree_cache()?;
         let stored = cache.tree_entry(id)?;
         let loc = self.locate_tree(id)?;
         match self.open_blob(id, &loc, &stored) {
@@ -154,9 +154,16 @@ impl Repository {
     /// Keeps a tree blob's stored bytes (read from a pack, or sealed by
     /// the saver) in the tree cache, where there is one.
     pub(super) fn remember_tree(&self, kind: BlobKind, id: &Id, stored: &[u8]) {
-        if let (BlobKind::Tree, Some(cache)) = (kind, &self.cache) {
+        if let (BlobKind::Tree, Some(cache)) = (kind, self.tree_cache()) {
             cache.put_tree_entry(id, stored);
         }
+    }
+
+    /// The cache, where trees are worth keeping in it: not when the storage
+    /// is on this machine's filesystem, whose packs are as near as the
+    /// cache (a file written per tree would only cost a snapshot time).
+    fn tree_cache(&self) -> Option<&Cache> {
+        self.cache.as_ref().filter(|_| self.backend.local_path(crate::backend::FileKind::Pack, &Id([0; 32])).is_none())
     }
 
     /// After the index was read: drops cached trees it no longer lists, when
@@ -175,11 +182,47 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::backend::FileKind;
-    use crate::test_fixtures::{PASSWORD, encrypted_repo, file, tree};
+    use std::sync::Arc;
 
-    fn open(repo: &Repository, cache_root: &Path) -> Repository {
-        Repository::open_with_cache(repo.path(), Some(PASSWORD), Some(cache_root)).unwrap()
+    use crate::backend::FileKind;
+    use crate::backend::memory::MemoryBackend;
+    use crate::test_fixtures::{PASSWORD, file, init_options, tree};
+
+    /// A repository whose storage is not a local folder (trees of a local
+    /// one are not cached): in memory, reopened through the same backend.
+    struct Made {
+        storage: Arc<MemoryBackend>,
+        repo: Repository,
+    }
+
+    impl std::ops::Deref for Made {
+        type Target = Repository;
+        fn deref(&self) -> &Repository {
+            &self.repo
+        }
+    }
+
+    fn encrypted_repo(_dir: &Path, password: &[u8]) -> Made {
+        let storage = Arc::new(MemoryBackend::new());
+        let repo = Repository::init_with_backend(storage.clone(), &init_options(Some(password))).unwrap();
+        Made { storage, repo }
+    }
+
+    fn open(made: &Made, cache_root: &Path) -> Repository {
+        let counted = Arc::new(crate::backend::counting::CountingBackend::new(made.storage.clone()));
+        Repository::open_with_backend(counted, Some(PASSWORD), Some(cache_root)).unwrap()
+    }
+
+    #[test]
+    fn trees_of_a_local_repository_are_not_cached() {
+        let tmp = tempfile::tempdir().unwrap();
+        let made = crate::test_fixtures::encrypted_repo(tmp.path(), PASSWORD);
+        let cache_root = tmp.path().join("cache");
+        let writer = Repository::open_with_cache(made.path(), Some(PASSWORD), Some(&cache_root)).unwrap();
+        let root = tree(&writer, vec![file(&writer, "b", "y")]);
+        writer.load_tree(&root).unwrap();
+        assert!(cache(&writer).tree_entry(&root).is_none());
+        assert!(!cache(&writer).dir().join(TREES).exists());
     }
 
     fn cache(repo: &Repository) -> &Cache {

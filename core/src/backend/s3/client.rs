@@ -230,6 +230,13 @@ impl Failure {
                     s3_code(&text).unwrap_or("AccessDenied")
                 ),
             ),
+            // opendal signs with what it found: nothing usable.
+            OdKind::Unexpected if e.message().contains("sign") && e.message().contains("request") => (
+                ErrorKind::PermissionDenied,
+                "no AWS credentials found to sign the request: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+                 or AWS_PROFILE (with ~/.aws/credentials)"
+                    .to_string(),
+            ),
             OdKind::ConditionNotMatch | OdKind::AlreadyExists => {
                 (ErrorKind::AlreadyExists, "the bucket already holds an object of that name".into())
             }
