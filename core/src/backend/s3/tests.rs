@@ -215,3 +215,20 @@ fn a_default_retention_is_set_read_and_kept() {
     assert!(!err.contains('\n'), "{err}");
     assert_eq!(plain.locked_until(FileKind::Lock, &id, None).unwrap(), None);
 }
+
+/// The Object Lock requests' errors are the backend's one-line errors: a
+/// key the server does not know (init must know: refused), a missing bucket.
+#[test]
+fn object_lock_errors_are_one_line() {
+    use crate::backend::object_lock::{LockMode, Retention};
+    let retention = Retention { mode: LockMode::Compliance, days: 7 };
+    let checking = MotoServer::start_checking_credentials();
+    let be = backend_at(&format!("s3:{}/cairn-any-bucket", checking.endpoint()), &options());
+    let err = be.set_default_retention(retention).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("access denied: check AWS credentials") && !text.contains('\n'), "{text}");
+    let missing = backend_at(&format!("s3:{}/cairn-never-made", server().endpoint()), &options());
+    let text = missing.set_default_retention(retention).unwrap_err().to_string();
+    assert!(text.contains("bucket cairn-never-made does not exist") && !text.contains('\n'), "{text}");
+}
