@@ -34,6 +34,7 @@ mod latest_covers;
 mod names;
 mod names_escape;
 mod no_hang;
+mod object_lock_s3;
 mod output_words;
 mod own_files;
 mod passwords;

@@ -143,14 +143,16 @@ pub fn parse_configuration(body: &[u8]) -> Result<LockConfiguration, String> {
     };
     let number =
         |tag| element(rule, tag).map(|n| n.parse::<u32>().map_err(|_| format!("an Object Lock {tag} of {n:?}")));
-    let days = match (number("Days"), number("Years")) {
-        (Some(days), None) => days?,
-        (None, Some(years)) => years?.checked_mul(365).ok_or("an Object Lock period beyond any date")?,
-        _ => return Err("an Object Lock retention with neither Days nor Years, or both".into()),
+    // A zero beside the other is read as absent: moto answers both
+    // (`<Days>30</Days><Years>0</Years>`).
+    let days = number("Days").transpose()?.filter(|n| *n > 0);
+    let years = number("Years").transpose()?.filter(|n| *n > 0);
+    let days = match (days, years) {
+        (Some(days), None) => days,
+        (None, Some(years)) => years.checked_mul(365).ok_or("an Object Lock period beyond any date")?,
+        (None, None) => return Err("an Object Lock retention of 0 days, or with neither Days nor Years".into()),
+        (Some(_), Some(_)) => return Err("an Object Lock retention with both Days and Years".into()),
     };
-    if days == 0 {
-        return Err("an Object Lock retention of 0 days".into());
-    }
     Ok(LockConfiguration::Default(Retention { mode, days }))
 }
 
@@ -207,6 +209,14 @@ mod tests {
                     </Days></DefaultRetention>";
         assert!(parse_configuration(zero.as_bytes()).is_err());
         assert!(parse_configuration(&vec![b' '; MAX_CONFIGURATION_LEN + 1]).is_err(), "bounded");
+        // moto's answer: both elements, the unused one 0.
+        let moto = "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention>\
+                    <Mode>GOVERNANCE</Mode><Days>30</Days><Years>0</Years></DefaultRetention></Rule>\
+                    </ObjectLockConfiguration>";
+        let expected = Retention { mode: LockMode::Governance, days: 30 };
+        assert_eq!(parse_configuration(moto.as_bytes()), Ok(LockConfiguration::Default(expected)));
+        let both = moto.replace("<Years>0", "<Years>1");
+        assert!(parse_configuration(both.as_bytes()).is_err());
     }
 
     #[test]

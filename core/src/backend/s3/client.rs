@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use opendal::layers::{RetryLayer, TimeoutLayer};
-use opendal::{Error as OdError, ErrorKind as OdKind, Operator};
+use opendal::{Error as OdError, ErrorKind as OdKind, HttpTransporter, OperationContext, Operator};
 
 use super::location::S3Location;
 
@@ -68,6 +68,15 @@ impl S3Options {
     }
 }
 
+/// Whether buckets are addressed as `BUCKET.HOST` (else `HOST/BUCKET`).
+pub fn virtual_host(location: &S3Location, options: &S3Options) -> bool {
+    match options.lookup {
+        BucketLookup::Auto => location.is_aws(),
+        BucketLookup::Path => false,
+        BucketLookup::Dns => true,
+    }
+}
+
 /// The operator and the runtime it runs on.
 #[derive(Debug)]
 pub struct Client {
@@ -92,11 +101,7 @@ impl Client {
             // No instance-metadata probing on a laptop (a slow timeout
             // when there are no credentials); env and profile files stay.
             .disable_ec2_metadata();
-        let dns = match options.lookup {
-            BucketLookup::Auto => location.is_aws(),
-            BucketLookup::Path => false,
-            BucketLookup::Dns => true,
-        };
+        let dns = virtual_host(location, options);
         if let Some((key, secret)) = &options.credentials {
             builder = builder.access_key_id(key).secret_access_key(secret);
         }
@@ -112,7 +117,9 @@ impl Client {
                     .with_min_delay(MIN_BACKOFF)
                     .with_max_delay(MAX_BACKOFF)
                     .with_jitter(),
-            );
+            )
+            // Content-MD5 on uploads (buckets with Object Lock require it).
+            .with_context(OperationContext::new().with_http_transport(HttpTransporter::new(super::lock::ContentMd5)));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("cairn-s3")

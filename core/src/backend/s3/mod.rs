@@ -8,10 +8,12 @@
 //! not implement the condition gets HEAD then PUT, remembered for the
 //! process), and a large pack is a multipart upload completed with the
 //! same condition. Reads are ranged GETs bounded by the kind's size bound.
-//! `client.rs` holds the opendal operator, its retries and error mapping.
+//! `client.rs` holds the opendal operator, its retries and error mapping;
+//! `lock.rs` the bucket's Object Lock configuration.
 
 pub mod client;
 pub mod location;
+pub mod lock;
 #[cfg(any(test, feature = "testing"))]
 pub mod test_server;
 
@@ -21,6 +23,7 @@ use std::time::SystemTime;
 
 use opendal::ErrorKind as OdKind;
 
+use super::object_lock::{LockConfiguration, Retention};
 use super::readahead::{self, ReadAhead};
 use super::{Backend, BackendError, BackendResult, FileKind, Op, Spool, is_id_name};
 use crate::format;
@@ -40,12 +43,16 @@ pub struct S3Backend {
     /// Windows of packs already fetched (a restore asks for chunk after
     /// chunk of the same pack: one GET per window, not one per chunk).
     read_ahead: ReadAhead,
+    /// The bucket's Object Lock configuration (read once).
+    lock: lock::LockRequests,
 }
 
 impl S3Backend {
     pub fn new(location: S3Location, options: &S3Options) -> io::Result<S3Backend> {
         let client = Client::new(&location, options)?;
+        let lock = lock::LockRequests::new(&location, options, client::virtual_host(&location, options));
         Ok(S3Backend {
+            lock,
             shown: location.to_string(),
             location,
             client,
@@ -55,8 +62,7 @@ impl S3Backend {
         })
     }
 
-    /// The opendal operator and the runtime it runs on, for requests this
-    /// backend does not make itself (Object Lock: `lock.rs`).
+    /// The opendal operator and the runtime it runs on.
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -378,15 +384,46 @@ impl Backend for S3Backend {
         // Dropping the spool removes it, whatever the outcome.
     }
 
-    /// DELETE; an absent object is success (S3 answers 204 either way).
+    /// DELETE; an absent object is success (S3 answers 204 either way). In
+    /// a bucket with Object Lock (hence versioned) a DELETE only adds a
+    /// delete marker and frees nothing: there every version is deleted
+    /// (`remove_versions`). A version the storage still retains (prune and
+    /// forget never ask for one; cairn's own short-lived files, lock
+    /// markers, pins, do) is refused: the file then gets a delete marker,
+    /// so that it is gone for cairn, and its version is kept by the storage
+    /// until its retention ends. Other buckets keep the single DELETE, the
+    /// configuration being read once per process.
     fn remove(&self, kind: FileKind, id: &Id) -> BackendResult<()> {
-        let key = self.key_of(kind, id);
         self.read_ahead.forget(kind, id);
+        if self.lock.configuration(&self.client)? != LockConfiguration::NotEnabled {
+            match self.remove_versions(kind, id) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let key = self.key_of(kind, id);
         match self.client.block_on(self.client.operator.delete(&key)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == OdKind::NotFound => Ok(()),
             Err(e) => Err(self.error(Op::Remove, &key, e.into())),
         }
+    }
+
+    /// The bucket's default retention from the file's upload (its listed
+    /// `LastModified`, else now: never deleted early).
+    fn locked_until(&self, kind: FileKind, id: &Id, modified: Option<SystemTime>) -> BackendResult<Option<SystemTime>> {
+        let _ = (kind, id);
+        match self.lock.configuration(&self.client)? {
+            LockConfiguration::Default(retention) => Ok(retention.locked_until(modified, SystemTime::now())),
+            LockConfiguration::NotEnabled | LockConfiguration::NoDefault => Ok(None),
+        }
+    }
+
+    /// PutObjectLockConfiguration (`lock.rs`); a bucket created without
+    /// Object Lock is refused.
+    fn set_default_retention(&self, retention: Retention) -> BackendResult<()> {
+        self.lock.set_default(&self.client, retention)
     }
 
     fn read_config(&self) -> BackendResult<Vec<u8>> {

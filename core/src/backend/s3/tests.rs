@@ -143,6 +143,10 @@ fn each_call_is_one_request_and_500s_are_retried() {
     assert_eq!(count(&|| assert_eq!(be.list(FileKind::Snapshot).unwrap().len(), 1)), 1, "list");
     assert_eq!(count(&|| assert_eq!(be.read_range(FileKind::Snapshot, &id, 1, 2).unwrap(), b"ne")), 1, "range");
     assert_eq!(count(&|| assert_eq!(be.read_tail(FileKind::Snapshot, &id, 2).unwrap().0, b"ne")), 2, "tail");
+    // The bucket's Object Lock configuration: asked once per process.
+    let lock = || assert_eq!(be.locked_until(FileKind::Snapshot, &id, None).unwrap(), None);
+    assert_eq!(count(&lock), 1, "the Object Lock configuration");
+    assert_eq!(count(&lock), 0, "known");
     assert_eq!(count(&|| be.remove(FileKind::Snapshot, &id).unwrap()), 1, "remove");
     // Every second request fails: each call still succeeds, through retries.
     proxy.fail_every(2);
@@ -160,8 +164,9 @@ fn the_test_server_answers_plain_requests() {
     assert_eq!(status, 200, "{text}");
 }
 
-/// In a versioned bucket a plain DELETE leaves versions behind; removing
-/// the versions frees them all (delete markers included).
+/// In a versioned bucket a plain DELETE leaves versions behind; where the
+/// bucket has Object Lock, `remove` deletes every version (delete markers
+/// included) instead.
 #[test]
 fn every_version_of_a_file_can_be_removed() {
     let location = server().bucket_with_object_lock(&bucket_name(), 0, "GOVERNANCE");
@@ -170,8 +175,62 @@ fn every_version_of_a_file_can_be_removed() {
     be.create(FileKind::Pack, &id, b"v").unwrap();
     be.remove(FileKind::Pack, &id).unwrap();
     assert!(be.list(FileKind::Pack).unwrap().is_empty(), "the current version is gone");
-    assert_eq!(be.remove_versions(FileKind::Pack, &id).unwrap(), 2, "the data version and the delete marker");
-    assert_eq!(be.remove_versions(FileKind::Pack, &id).unwrap(), 0, "nothing left");
+    assert_eq!(be.remove_versions(FileKind::Pack, &id).unwrap(), 0, "no version and no delete marker left");
+}
+
+/// A default retention set through the backend: a new file is retained a
+/// day from now, and `remove` of it (cairn's own short-lived files) leaves
+/// a delete marker: gone from listings, the version kept by the server.
+#[test]
+fn a_default_retention_is_set_read_and_kept() {
+    use crate::backend::object_lock::{LockMode, Retention};
+    let server = server();
+    let bucket = bucket_name();
+    let location = server.bucket_with_object_lock(&bucket, 0, "");
+    let be = backend_at(&location, &options());
+    let retention = Retention { mode: LockMode::Governance, days: 1 };
+    be.set_default_retention(retention).unwrap();
+    let (_, text) = raw_request(server.addr(), "GET", &format!("/{bucket}?object-lock"), &[], b"").unwrap();
+    assert!(text.contains("<Days>1</Days>") && text.contains("GOVERNANCE"), "{text}");
+
+    let id = Id::of_file_bytes(b"kept");
+    be.create(FileKind::Lock, &id, b"kept").unwrap();
+    let listed = be.list_times(FileKind::Lock).unwrap();
+    let modified = listed[0].2;
+    let until = be.locked_until(FileKind::Lock, &id, modified).unwrap().expect("retained");
+    assert_eq!(Some(until), modified.map(|m| m + std::time::Duration::from_secs(86_400)));
+    // Another process reads the configuration from the bucket.
+    let other = backend_at(&location, &options());
+    assert_eq!(other.locked_until(FileKind::Lock, &id, modified).unwrap(), Some(until));
+
+    be.remove(FileKind::Lock, &id).unwrap();
+    assert!(be.list(FileKind::Lock).unwrap().is_empty(), "gone for cairn");
+    let (_, versions) = raw_request(server.addr(), "GET", &format!("/{bucket}?versions"), &[], b"").unwrap();
+    assert!(versions.contains("<Version>") && versions.contains("<DeleteMarker>"), "{versions}");
+
+    // A bucket without Object Lock: refused in one line, and no lock.
+    let plain = backend_at(&server.bucket(&bucket_name()), &options());
+    let err = plain.set_default_retention(retention).unwrap_err().to_string();
+    assert!(err.contains("was not created with Object Lock enabled"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
+    assert_eq!(plain.locked_until(FileKind::Lock, &id, None).unwrap(), None);
+}
+
+/// The Object Lock requests' errors are the backend's one-line errors: a
+/// key the server does not know (init must know: refused), a missing bucket.
+#[test]
+fn object_lock_errors_are_one_line() {
+    use crate::backend::object_lock::{LockMode, Retention};
+    let retention = Retention { mode: LockMode::Compliance, days: 7 };
+    let checking = MotoServer::start_checking_credentials();
+    let be = backend_at(&format!("s3:{}/cairn-any-bucket", checking.endpoint()), &options());
+    let err = be.set_default_retention(retention).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("access denied: check AWS credentials") && !text.contains('\n'), "{text}");
+    let missing = backend_at(&format!("s3:{}/cairn-never-made", server().endpoint()), &options());
+    let text = missing.set_default_retention(retention).unwrap_err().to_string();
+    assert!(text.contains("bucket cairn-never-made does not exist") && !text.contains('\n'), "{text}");
 }
 
 #[test]
