@@ -256,6 +256,18 @@ mod tests {
         assert_eq!(reader.requests().read_range, 0);
     }
 
+    #[test]
+    fn trees_a_saver_without_tree_cache_seals_are_not_cached() {
+        let tmp = tempfile::tempdir().unwrap();
+        let made = encrypted_repo(tmp.path(), PASSWORD);
+        let cache_root = tmp.path().join("cache");
+        let writer = open(&made, &cache_root);
+        let saver = writer.saver().without_tree_cache();
+        let root = saver.save_tree(&Tree { version: crate::format::FORMAT_VERSION, nodes: Vec::new() }).unwrap();
+        saver.finish().unwrap();
+        assert!(cache(&writer).tree_entry(&root).is_none());
+    }
+
     /// Another tree's entry, garbage and a truncated entry under a tree's
     /// name are each ignored: the tree is read from its pack, and its entry
     /// written again.
