@@ -88,6 +88,32 @@ impl ReadAhead {
         Some(bytes.to_vec())
     }
 
+    /// `len` bytes at `offset` of a file: from a window held, else from the
+    /// aligned window around them, which `fetch(start, window_len)` reads
+    /// (the bytes from `start`, fewer where the file ends) and which is
+    /// then kept. `None` when the file ends before the range does.
+    pub fn read_through<E>(
+        &self,
+        kind: FileKind,
+        id: &Id,
+        offset: u64,
+        len: usize,
+        fetch: impl FnOnce(u64, u64) -> Result<Bytes, E>,
+    ) -> Result<Option<Vec<u8>>, E> {
+        if let Some(bytes) = self.get(kind, id, offset, len) {
+            return Ok(Some(bytes));
+        }
+        let (start, last) = window_around(offset, len);
+        let window = fetch(start, last - start + 1)?;
+        let from = (offset - start) as usize;
+        if window.len() < from + len {
+            return Ok(None);
+        }
+        let bytes = window[from..from + len].to_vec();
+        self.put(kind, id, start, window);
+        Ok(Some(bytes))
+    }
+
     /// Keeps `bytes`, read from `start` of the file.
     pub fn put(&self, kind: FileKind, id: &Id, start: u64, bytes: Bytes) {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());

@@ -104,6 +104,9 @@ pub struct Repository {
     listed_since_index: AtomicBool,
     reloading: Mutex<()>,
     cache: Option<Cache>,
+    /// Whether trees enter the cache: not when the storage is a local
+    /// folder, whose packs are as near as the cache (`tree_cache.rs`).
+    trees_cached: bool,
     /// Blobs no index lists, found in pack headers (`rebuild`).
     header_scan: rebuild::HeaderScan,
     /// The repository format version (raised by `upgrade_format`).
@@ -178,6 +181,7 @@ impl Repository {
             listed_since_index: AtomicBool::new(false),
             reloading: Mutex::new(()),
             cache: None,
+            trees_cached: false,
             header_scan: Default::default(),
             registration: None,
         })
@@ -277,6 +281,7 @@ impl Repository {
             Some(role) => Some(Registration::start(backend.clone(), keys.clone(), role)?),
             None => None,
         };
+        let trees_cached = backend.local_path(FileKind::Pack, &Id([0; 32])).is_none();
         let mut repo = Repository {
             backend,
             location,
@@ -292,6 +297,7 @@ impl Repository {
             // Without encryption a cache file could be forged undetectably
             // (its checksum is unkeyed), so such repositories go without.
             cache: cache_root.filter(|_| config.encrypted).map(|root| Cache::new(root, &config.repo_id)),
+            trees_cached,
             header_scan: Default::default(),
             registration,
         };

@@ -163,7 +163,7 @@ impl Repository {
     /// is on this machine's filesystem, whose packs are as near as the
     /// cache (a file written per tree would only cost a snapshot time).
     fn tree_cache(&self) -> Option<&Cache> {
-        self.cache.as_ref().filter(|_| self.backend.local_path(crate::backend::FileKind::Pack, &Id([0; 32])).is_none())
+        self.cache.as_ref().filter(|_| self.trees_cached)
     }
 
     /// After the index was read: drops cached trees it no longer lists, when

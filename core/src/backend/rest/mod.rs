@@ -15,7 +15,7 @@ use base64::Engine;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
-use super::readahead::{self, ReadAhead};
+use super::readahead::ReadAhead;
 use super::{Backend, BackendError, BackendResult, FileKind, Op, Spool, is_id_name};
 pub use crate::error::AppendOnlyRefusal;
 use crate::format;
@@ -378,20 +378,16 @@ impl Backend for RestBackend {
             };
         }
         if ReadAhead::applies(kind, len) {
-            if let Some(bytes) = self.read_ahead.get(kind, id, offset, len) {
-                return Ok(bytes);
-            }
-            // The aligned window holding `offset` (and all of the range); the
-            // server stops it at the end of the file.
-            let (start, last) = readahead::window_around(offset, len);
-            let answer = self.get_range(kind, id, format!("bytes={start}-{last}"), last - start + 1)?;
-            let from = (offset - start) as usize;
-            if answer.status != StatusCode::PARTIAL_CONTENT || answer.body.len() < from + len {
-                return Err(past_end());
-            }
-            let bytes = answer.body[from..from + len].to_vec();
-            self.read_ahead.put(kind, id, start, answer.body);
-            return Ok(bytes);
+            // The server stops the window at the end of the file.
+            let fetch = |start: u64, window_len: u64| {
+                let range = format!("bytes={start}-{}", start + window_len - 1);
+                let answer = self.get_range(kind, id, range, window_len)?;
+                if answer.status != StatusCode::PARTIAL_CONTENT {
+                    return Err(past_end());
+                }
+                Ok(answer.body)
+            };
+            return self.read_ahead.read_through(kind, id, offset, len, fetch)?.ok_or_else(past_end);
         }
         // A server that ignores ranges and sends more than asked is refused
         // (InvalidData) rather than read whole.

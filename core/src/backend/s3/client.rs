@@ -224,19 +224,13 @@ impl Failure {
         // A missing bucket is no missing file: said as such, and never
         // `NotFound` (a listing would read it as an empty folder).
         if text.contains("NoSuchBucket") {
-            return io::Error::other(format!(
-                "bucket {bucket} does not exist: create it first (cairn does not create buckets)"
-            ));
+            return io::Error::other(no_such_bucket(bucket));
         }
         let (kind, what) = match e.kind() {
             OdKind::NotFound => (ErrorKind::NotFound, "not found".to_string()),
-            OdKind::PermissionDenied => (
-                ErrorKind::PermissionDenied,
-                format!(
-                    "access denied: check AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and their rights on bucket {bucket} ({})",
-                    s3_code(&text).unwrap_or("AccessDenied")
-                ),
-            ),
+            OdKind::PermissionDenied => {
+                (ErrorKind::PermissionDenied, access_denied(bucket, s3_code(&text).unwrap_or("AccessDenied")))
+            }
             // opendal signs with what it found: nothing usable.
             OdKind::Unexpected if e.message().contains("sign") && e.message().contains("request") => (
                 ErrorKind::PermissionDenied,
@@ -266,11 +260,24 @@ fn ends_short(e: &OdError) -> bool {
     e.kind() == OdKind::Unexpected && e.message().contains("got too little data")
 }
 
-/// The S3 error code in opendal's text (`<Code>InvalidAccessKeyId</Code>`).
-fn s3_code(text: &str) -> Option<&str> {
+/// The S3 error code in an answer's text (`<Code>InvalidAccessKeyId</Code>`).
+pub(super) fn s3_code(text: &str) -> Option<&str> {
     let start = text.find("<Code>")? + "<Code>".len();
     let end = text[start..].find("</Code>")?;
-    Some(&text[start..start + end])
+    Some(text[start..start + end].trim())
+}
+
+/// The line for a bucket the server does not have.
+pub(super) fn no_such_bucket(bucket: &str) -> String {
+    format!("bucket {bucket} does not exist: create it first (cairn does not create buckets)")
+}
+
+/// The line for a request the server refused (403), `what` naming it.
+pub(super) fn access_denied(bucket: &str, what: &str) -> String {
+    format!(
+        "access denied: check AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and \
+         their rights on bucket {bucket} ({what})"
+    )
 }
 
 /// A short, printable line for an unexpected failure: opendal's message and

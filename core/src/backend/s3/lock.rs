@@ -26,7 +26,7 @@ use reqsign_aws_v4::{Credential, DefaultCredentialProvider, RequestSigner, Stati
 use reqsign_core::{Context, OsEnv, ProvideCredentialChain, Signer};
 use reqsign_file_read_tokio::TokioFileRead;
 
-use super::client::{Client, S3Options};
+use super::client::{Client, S3Options, access_denied, no_such_bucket, s3_code};
 use super::location::S3Location;
 use crate::backend::object_lock::{LockConfiguration, MAX_CONFIGURATION_LEN, Retention, parse_configuration};
 use crate::backend::{BackendError, BackendResult, Op};
@@ -63,10 +63,7 @@ struct Answer {
 
 impl Answer {
     fn code(&self) -> Option<&str> {
-        let text = std::str::from_utf8(&self.body).ok()?;
-        let start = text.find("<Code>")? + "<Code>".len();
-        let len = text[start..].find("</Code>")?;
-        Some(text[start..start + len].trim())
+        s3_code(std::str::from_utf8(&self.body).ok()?)
     }
 }
 
@@ -128,11 +125,7 @@ impl LockRequests {
         match (answer.status, answer.code()) {
             (200, _) => parse_configuration(&answer.body).map_err(|e| self.error(Op::Read, ErrorKind::InvalidData, e)),
             (_, Some("ObjectLockConfigurationNotFoundError")) => Ok(LockConfiguration::NotEnabled),
-            (_, Some("NoSuchBucket")) => Err(self.error(
-                Op::Read,
-                ErrorKind::Other,
-                format!("bucket {} does not exist: create it first (cairn does not create buckets)", self.bucket),
-            )),
+            (_, Some("NoSuchBucket")) => Err(self.error(Op::Read, ErrorKind::Other, no_such_bucket(&self.bucket))),
             (400 | 405 | 501, _) if !strict => Ok(LockConfiguration::NotEnabled),
             (403, _) if !strict => Ok(LockConfiguration::NotEnabled),
             _ => Err(self.refused(Op::Read, "GetObjectLockConfiguration", &answer)),
@@ -219,14 +212,7 @@ impl LockRequests {
     fn refused(&self, op: Op, request: &str, answer: &Answer) -> BackendError {
         let code = answer.code().unwrap_or("no error code");
         let (kind, what) = match answer.status {
-            403 => (
-                ErrorKind::PermissionDenied,
-                format!(
-                    "access denied: check AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) \
-                     and their rights on bucket {} ({request}: {code})",
-                    self.bucket
-                ),
-            ),
+            403 => (ErrorKind::PermissionDenied, access_denied(&self.bucket, &format!("{request}: {code}"))),
             status => (ErrorKind::Other, format!("{request} answered HTTP {status} ({code})")),
         };
         self.error(op, kind, what)

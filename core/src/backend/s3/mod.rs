@@ -24,7 +24,7 @@ use std::time::SystemTime;
 use opendal::ErrorKind as OdKind;
 
 use super::object_lock::{LockConfiguration, Retention};
-use super::readahead::{self, ReadAhead};
+use super::readahead::ReadAhead;
 use super::{Backend, BackendError, BackendResult, FileKind, Op, Spool, is_id_name};
 use crate::format;
 use crate::id::Id;
@@ -317,25 +317,18 @@ impl Backend for S3Backend {
             };
         }
         if ReadAhead::applies(kind, len) {
-            if let Some(bytes) = self.read_ahead.get(kind, id, offset, len) {
-                return Ok(bytes);
-            }
-            // The aligned window holding the range; the server stops it at
-            // the end of the object.
-            let (start, last) = readahead::window_around(offset, len);
-            let window =
-                match self.client.block_on(self.client.read_bounded(&key, start, last - start + 1, Bound::UpTo)) {
-                    Ok(window) => window,
-                    Err(f) if f.kind() == Some(OdKind::RangeNotSatisfied) => return Err(past_end()),
-                    Err(f) => return Err(self.error(Op::Read, &key, f)),
-                };
-            let from = (offset - start) as usize;
-            if window.len() < from + len {
-                return Err(past_end());
-            }
-            let bytes = window[from..from + len].to_vec();
-            self.read_ahead.put(kind, id, start, window.into());
-            return Ok(bytes);
+            // The server stops the window at the end of the object.
+            let fetch = |start, window_len| match self.client.block_on(self.client.read_bounded(
+                &key,
+                start,
+                window_len,
+                Bound::UpTo,
+            )) {
+                Ok(window) => Ok(window.into()),
+                Err(f) if f.kind() == Some(OdKind::RangeNotSatisfied) => Err(past_end()),
+                Err(f) => Err(self.error(Op::Read, &key, f)),
+            };
+            return self.read_ahead.read_through(kind, id, offset, len, fetch)?.ok_or_else(past_end);
         }
         match self.client.block_on(self.client.read_bounded(&key, offset, len as u64, Bound::Exact)) {
             Ok(bytes) if bytes.len() == len => Ok(bytes),
